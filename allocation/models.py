@@ -1,0 +1,132 @@
+"""Channels, which locations they may sell from, and partner API tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from inventory.models import Location
+
+
+class ChannelKind(models.TextChoices):
+    WEBSHOP = "webshop", "Own web shop"
+    MARKETPLACE = "marketplace", "Marketplace"
+    POS = "pos", "Store POS"
+    APP = "app", "App"
+    B2B = "b2b", "B2B"
+
+
+class SyncMode(models.TextChoices):
+    REALTIME = "realtime", "Real-time"
+    NEAR_REALTIME = "near_realtime", "Near-real-time (coalescing window)"
+    BATCH = "batch", "Batch (interval)"
+
+
+class Channel(models.Model):
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=ChannelKind.choices)
+    is_active = models.BooleanField(default=True)
+    allows_dropship = models.BooleanField(default=False, help_text="May sell drop-ship supplier stock (virtual stock).")
+    margin_rank = models.PositiveSmallIntegerField(default=100, help_text="1 = highest margin; used when stock is short.")
+    strategic_priority = models.PositiveSmallIntegerField(default=100, help_text="1 = most strategic; used when stock is short.")
+    sync_mode = models.CharField(max_length=16, choices=SyncMode.choices, default=SyncMode.NEAR_REALTIME)
+    sync_window_seconds = models.PositiveIntegerField(default=2, help_text="Near-real-time: coalesce bursts within this window.")
+    sync_interval_seconds = models.PositiveIntegerField(default=900, help_text="Batch: push every this many seconds.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
+class LocationGroup(models.Model):
+    """A named set of locations (e.g. "all ship-from-store stores") to manage visibility at scale."""
+
+    code = models.SlugField(max_length=32, unique=True)
+    name = models.CharField(max_length=120)
+    locations = models.ManyToManyField(Location, related_name="groups", blank=True)
+
+    class Meta:
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ChannelVisibility(models.Model):
+    """One rule: this channel may sell from this location, or from every location of this group."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="visibility_rules")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(LocationGroup, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        verbose_name_plural = "channel visibility"
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(location__isnull=False) & Q(group__isnull=True)) | (Q(location__isnull=True) & Q(group__isnull=False)),
+                name="visibility_location_xor_group",
+            ),
+            models.UniqueConstraint(fields=["channel", "location"], condition=Q(location__isnull=False), name="visibility_unique_location"),
+            models.UniqueConstraint(fields=["channel", "group"], condition=Q(group__isnull=False), name="visibility_unique_group"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel.code} → {self.location or self.group}"
+
+
+class Scope(models.TextChoices):
+    """What a partner token may do. Checked in ``omni.roles``."""
+
+    STOCK_READ = "stock:read", "Read stock levels"
+    STOCK_WRITE = "stock:write", "Post stock movements"
+    AVAILABILITY_READ = "availability:read", "Read availability"
+    ORDERS_WRITE = "orders:write", "Place and change orders"
+    IMPORTS_WRITE = "imports:write", "Upload stock files"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class PartnerToken(models.Model):
+    """A partner system's API key. Only its hash is stored; the key is shown once when issued.
+
+    A token acts for one channel. ``locations`` (when any) limits where it may post stock movements,
+    e.g. a store's POS posts only for that store.
+    """
+
+    name = models.CharField(max_length=120)
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="tokens")
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="partner_token")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    prefix = models.CharField(max_length=8, editable=False, help_text="First characters of the key, to recognise it.")
+    scopes = models.JSONField(default=list, blank=True)
+    locations = models.ManyToManyField(Location, blank=True, related_name="+")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def new_key() -> str:
+        return "omni_" + secrets.token_urlsafe(32)
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return _hash(key)
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in (self.scopes or [])

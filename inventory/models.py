@@ -1,0 +1,301 @@
+"""Inventory: locations, products, stock levels, the stock ledger, reservations, the outbox.
+
+Quantities are integers, money Decimal, times UTC. ``StockLevel`` rows are only ever changed
+by ``inventory.services``; each change of a bucket writes a ``StockMovement`` so that
+``bucket == sum(movements of that bucket)`` holds for every row, and ``reserved`` always
+equals the sum of open ``Reservation`` rows.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class LocationKind(models.TextChoices):
+    DC = "dc", "Central DC"
+    WAREHOUSE = "warehouse", "Regional warehouse"
+    STORE = "store", "Store"
+    THREE_PL = "3pl", "3PL facility"
+    SUPPLIER = "supplier", "Drop-ship supplier"
+
+
+class Location(models.Model):
+    code = models.SlugField(max_length=32, unique=True, help_text="Short stable code, e.g. DC-01 or ST-IST-01.")
+    name = models.CharField(max_length=120)
+    kind = models.CharField(max_length=16, choices=LocationKind.choices, db_index=True)
+    address = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=80, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True, help_text="ISO 3166-1 alpha-2")
+    latitude = models.FloatField(null=True, blank=True)
+    longitude = models.FloatField(null=True, blank=True)
+    timezone = models.CharField(max_length=64, default="UTC")
+    is_active = models.BooleanField(default=True, db_index=True)
+    can_ship = models.BooleanField(default=True, help_text="May ship orders to customers.")
+    can_pickup = models.BooleanField(default=False, help_text="Serves as a BOPIS pickup point.")
+    daily_capacity = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Orders per day it can fulfil; empty means unlimited."
+    )
+    handling_cost = models.DecimalField(
+        max_digits=8, decimal_places=2, default=0, help_text="Handling cost per shipment, for routing."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True) | Q(latitude__gte=-90, latitude__lte=90), name="location_lat_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True) | Q(longitude__gte=-180, longitude__lte=180),
+                name="location_lon_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.code} · {self.name}"
+
+
+class VelocityClass(models.TextChoices):
+    A = "A", "A (fast)"
+    B = "B", "B (medium)"
+    C = "C", "C (slow)"
+
+
+class Product(models.Model):
+    sku = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    barcode = models.CharField(max_length=32, blank=True, db_index=True, help_text="Primary barcode (EAN/UPC).")
+    velocity_class = models.CharField(max_length=1, choices=VelocityClass.choices, default=VelocityClass.B, db_index=True)
+    unit_cost = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    lead_time_days = models.PositiveSmallIntegerField(default=7)
+    season = models.CharField(max_length=32, blank=True, help_text="e.g. SS26, AW26, or empty for all-season")
+    end_of_season = models.DateField(null=True, blank=True, help_text="From this date the SKU is end-of-season stock.")
+    launched_on = models.DateField(null=True, blank=True, help_text="First sale date; new products get conservative safety stock.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [
+            models.CheckConstraint(condition=Q(unit_cost__gte=0) & Q(price__gte=0), name="product_money_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sku} · {self.name}"
+
+
+class ProductBarcode(models.Model):
+    """Further barcodes of a product (a scanner may read any of them)."""
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="barcodes")
+    code = models.CharField(max_length=32, unique=True)
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class StockLevel(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    on_hand = models.IntegerField(default=0, help_text="Sellable physical units.")
+    reserved = models.IntegerField(default=0, help_text="Units held by open reservations.")
+    damaged = models.IntegerField(default=0, help_text="Never sellable.")
+    quarantine = models.IntegerField(default=0, help_text="Never sellable until released.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product_id", "location_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["product", "location"], name="stocklevel_unique_product_location"),
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stocklevel_on_hand_nonneg"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stocklevel_reserved_nonneg"),
+            models.CheckConstraint(condition=Q(reserved__lte=F("on_hand")), name="stocklevel_reserved_lte_on_hand"),
+            models.CheckConstraint(condition=Q(damaged__gte=0), name="stocklevel_damaged_nonneg"),
+            models.CheckConstraint(condition=Q(quarantine__gte=0), name="stocklevel_quarantine_nonneg"),
+        ]
+        indexes = [models.Index(fields=["location", "product"], name="stocklevel_loc_prod")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}@{self.location_id}: {self.on_hand} on hand, {self.reserved} reserved"
+
+    @property
+    def unreserved(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class Bucket(models.TextChoices):
+    ON_HAND = "on_hand", "On hand"
+    DAMAGED = "damaged", "Damaged"
+    QUARANTINE = "quarantine", "Quarantine"
+
+
+class MovementReason(models.TextChoices):
+    RECEIPT = "receipt", "Receipt"
+    SALE = "sale", "Sale (POS)"
+    FULFILMENT = "fulfilment", "Order fulfilment (shipped/collected)"
+    RETURN = "return", "Return"
+    TRANSFER_OUT = "transfer_out", "Transfer out"
+    TRANSFER_IN = "transfer_in", "Transfer in"
+    ADJUSTMENT = "adjustment", "Adjustment"
+    COUNT = "count", "Count correction"
+    DAMAGE = "damage", "Damage"
+    QUARANTINE = "quarantine", "Quarantine"
+
+
+class StockMovement(models.Model):
+    """The append-only ledger. One row per change of one bucket of one stock row.
+
+    An operation that moves units between buckets (marking damaged) writes two rows with the
+    same ``external_id`` and ``line`` 0 and 1. Idempotency: ``(source, external_id, line)`` is
+    unique when ``external_id`` is set, and line 0 carries the ``fingerprint`` of the request,
+    so the same id with different content is refused.
+    """
+
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    bucket = models.CharField(max_length=16, choices=Bucket.choices, default=Bucket.ON_HAND)
+    reason = models.CharField(max_length=16, choices=MovementReason.choices, db_index=True)
+    quantity = models.IntegerField(help_text="Signed change of the bucket.")
+    balance_after = models.IntegerField(help_text="The bucket's balance right after this movement.")
+    source = models.CharField(max_length=64, default="omni", help_text="System or channel that reported it.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="stock_movements"
+    )
+    external_id = models.CharField(max_length=128, blank=True, default="")
+    line = models.PositiveSmallIntegerField(default=0)
+    fingerprint = models.CharField(max_length=64, blank=True, default="")
+    reference = models.CharField(max_length=128, blank=True, default="", help_text="Order, transfer, count ...")
+    note = models.CharField(max_length=255, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id", "line"],
+                condition=~Q(external_id=""),
+                name="movement_idempotent_per_source",
+            ),
+            models.CheckConstraint(condition=~Q(quantity=0), name="movement_nonzero"),
+        ]
+        indexes = [models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket")]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} {self.quantity:+d} ({self.bucket})"
+
+
+class ReservationStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    CONSUMED = "consumed", "Consumed"
+    RELEASED = "released", "Released"
+    EXPIRED = "expired", "Expired"
+
+
+class Reservation(models.Model):
+    """Units of one stock row held for something (an order line, a checkout hold).
+
+    ``reference`` is opaque to inventory (e.g. ``order-line:42`` or ``hold:…``); the app that
+    reserved keeps it. ``StockLevel.reserved == sum(quantity of open reservations)``.
+    """
+
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
+    quantity = models.PositiveIntegerField()
+    reference = models.CharField(max_length=128, db_index=True)
+    status = models.CharField(max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.OPEN)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="reservation_qty_positive")]
+        indexes = [
+            models.Index(fields=["stock_level"], condition=Q(status="open"), name="reservation_open_by_level"),
+            models.Index(fields=["expires_at"], condition=Q(status="open"), name="reservation_open_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.quantity} ({self.status})"
+
+
+class TransferStatus(models.TextChoices):
+    IN_TRANSIT = "in_transit", "In transit"
+    RECEIVED = "received", "Received"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Transfer(models.Model):
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="transfers")
+    from_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transfers_out")
+    to_location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="transfers_in")
+    quantity = models.PositiveIntegerField()
+    received_quantity = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=12, choices=TransferStatus.choices, default=TransferStatus.IN_TRANSIT)
+    reference = models.CharField(max_length=128, blank=True, default="")
+    shipped_at = models.DateTimeField(auto_now_add=True)
+    received_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="transfer_qty_positive"),
+            models.CheckConstraint(condition=~Q(from_location=F("to_location")), name="transfer_distinct_locations"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Transfer #{self.pk} {self.quantity} × {self.product_id}"
+
+
+class CycleCount(models.Model):
+    """A counted figure against the system figure; feeds stock accuracy."""
+
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="cycle_counts")
+    counted = models.PositiveIntegerField()
+    system_quantity = models.IntegerField()
+    variance = models.IntegerField(help_text="counted − system")
+    counted_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    source = models.CharField(max_length=64, default="omni")
+
+    class Meta:
+        ordering = ["-counted_at"]
+
+    @property
+    def is_accurate(self) -> bool:
+        return self.variance == 0
+
+
+class OutboxEvent(models.Model):
+    """Written in the same transaction as a stock change: this SKU's availability may have moved.
+
+    Sync workers drain it (``SELECT … FOR UPDATE SKIP LOCKED``); a row stays until a drain
+    has processed it, so nothing committed can be missed, even while Redis or every worker is down.
+    """
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    reason = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="outbox_pending")]
+
+
+class StaffAssignment(models.Model):
+    """A store staff user works at these locations (and may act only for them)."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="location_assignments")
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="staff_assignments")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "location"], name="staff_assignment_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.location.code}"

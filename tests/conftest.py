@@ -1,0 +1,67 @@
+"""Test-wide setup.
+
+- Tests marked ``postgres`` need PostgreSQL, ``redis`` a reachable Redis. Without them they
+  skip and say so; under ``CI=true`` a missing service fails the run instead.
+- Celery runs eagerly in unit tests; integration tests start a real worker process.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from urllib.parse import urlparse
+
+import pytest
+from django.conf import settings
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def _redis_reachable() -> bool:
+    url = os.environ.get("REDIS_URL", "")
+    if not url:
+        return False
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname or "127.0.0.1", parsed.port or 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _on_postgres() -> bool:
+    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+
+
+def pytest_collection_modifyitems(config, items):
+    missing = []
+    have_pg, have_redis = _on_postgres(), _redis_reachable()
+    for item in items:
+        if item.get_closest_marker("postgres") and not have_pg:
+            missing.append("PostgreSQL (set DATABASE_URL)")
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if item.get_closest_marker("redis") and not have_redis:
+            missing.append("Redis (set REDIS_URL)")
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+    if missing and IN_CI:
+        raise pytest.UsageError(f"CI=true but {', '.join(sorted(set(missing)))} is not available.")
+
+
+def pytest_report_header(config):
+    return [f"omni: database={settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]}, redis={'yes' if _redis_reachable() else 'no'}"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _celery_eager():
+    from omni.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+
+
+@pytest.fixture
+def api_client():
+    from rest_framework.test import APIClient
+
+    return APIClient()
