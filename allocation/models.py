@@ -26,6 +26,11 @@ class SyncMode(models.TextChoices):
     BATCH = "batch", "Batch (interval)"
 
 
+class ShortagePolicy(models.TextChoices):
+    BACKORDER = "backorder", "Backorder"
+    REJECT = "reject", "Reject"
+
+
 class Channel(models.Model):
     code = models.SlugField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
@@ -37,6 +42,13 @@ class Channel(models.Model):
     sync_mode = models.CharField(max_length=16, choices=SyncMode.choices, default=SyncMode.NEAR_REALTIME)
     sync_window_seconds = models.PositiveIntegerField(default=2, help_text="Near-real-time: coalesce bursts within this window.")
     sync_interval_seconds = models.PositiveIntegerField(default=900, help_text="Batch: push every this many seconds.")
+    scarcity_threshold = models.PositiveIntegerField(
+        default=0, help_text="When a SKU's pool ATP falls below this, priority rules decide who gets it (0 = never)."
+    )
+    shortage_policy = models.CharField(
+        max_length=12, choices=ShortagePolicy.choices, default=ShortagePolicy.REJECT,
+        help_text="What happens to an order of this channel that loses a scarce SKU.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -44,6 +56,28 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
+
+
+class ChannelQuota(models.Model):
+    """A minimum share of a SKU's pool kept for this channel (e.g. 30% for stores): other channels'
+    ATP does not count it. ``product`` empty means every SKU."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="quotas")
+    product = models.ForeignKey("inventory.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    min_share_percent = models.DecimalField(max_digits=5, decimal_places=2)
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_share_percent__gte=0) & Q(min_share_percent__lte=100), name="quota_share_range"
+            ),
+            models.UniqueConstraint(fields=["channel", "product"], name="quota_unique_channel_product"),
+            models.UniqueConstraint(fields=["channel"], condition=Q(product__isnull=True), name="quota_unique_channel_default"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel.code}: ≥{self.min_share_percent}% of {self.product or 'every SKU'}"
 
 
 class LocationGroup(models.Model):

@@ -1,0 +1,1 @@
+"""Benchmarks: one module per benchmark, found by ``python manage.py bench``."""
