@@ -138,3 +138,23 @@ def require(principal: Principal, capability: Capability, *, location_id: int | 
     if not can(principal, capability, location_id=location_id, channel_id=channel_id):
         target = f" {what}" if what else ""
         raise Forbidden(f"You may not {capability.value.replace('_', ' ')}{target}.", code="permission_denied")
+
+
+def readable_location_ids(principal: Principal) -> frozenset[int] | None:
+    """Locations whose stock this principal may read; ``None`` means every location.
+
+    Merchandisers and store staff read stock everywhere (staff look up a neighbour store for a
+    customer). A partner token reads the locations it is limited to, else the locations its
+    channel may sell from (the channel's visibility rules); nothing without ``stock:read``.
+    """
+    if principal.role in (Role.MERCHANDISER, Role.STORE_STAFF):
+        return None
+    if principal.role is Role.PARTNER and can(principal, Capability.VIEW_STOCK):
+        if principal.location_ids is not None:
+            return principal.location_ids
+        from allocation.models import Channel
+        from allocation.selectors import channel_location_ids
+
+        channel = Channel.objects.filter(pk=principal.channel_id).first()
+        return frozenset(channel_location_ids(channel=channel)) if channel is not None else frozenset()
+    return frozenset()
