@@ -161,9 +161,8 @@ class StockMovementAdmin(ReadOnlyAdmin):
     list_display = ["id", "created_at", "sku", "location", "reason", "bucket", "quantity", "balance_after", "source", "actor",
                     "external_id", "reference", "note"]
     list_select_related = ["stock_level__product", "stock_level__location", "actor"]
-    list_filter = ["reason", "bucket", "source", "stock_level__location__kind"]
+    list_filter = ["reason", "bucket", "source", "stock_level__location__kind", "created_at"]
     search_fields = ["stock_level__product__sku", "stock_level__location__code", "external_id", "reference", "actor__username"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
     list_per_page = 100
 
