@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 
@@ -21,12 +22,6 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         400: "Invalid request.", 401: "Not authenticated.", 403: "Not allowed.", 404: "Not found.", 409: "Conflict with current state.",
     }
     return {s: OpenApiResponse(ErrorSerializer, description=texts.get(s, "Error.")) for s in statuses}
-
-
-__all__ = ["ErrorSerializer", "error_responses", "inline_serializer"]
-
-
-from drf_spectacular.extensions import OpenApiAuthenticationExtension  # noqa: E402
 
 
 class PartnerTokenScheme(OpenApiAuthenticationExtension):

@@ -9,7 +9,7 @@ from inventory import services
 from inventory.models import CycleCount, StockLevel, StockMovement, Transfer
 from tests.allocation.factories import ChannelFactory, issue_token, make_visible
 
-from .factories import LocationFactory, MerchandiserFactory, ProductFactory, StaffFactory
+from .factories import LocationFactory, MerchandiserFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/stock-movements"
