@@ -18,7 +18,7 @@ from omni.errors import InsufficientStock, NotFound, OmniError, ValidationFailed
 from omni.roles import Capability, Principal, require
 
 from . import services
-from .models import CycleCount, Location, MovementReason, StockLevel, StockMovement, Transfer
+from .models import CycleCount, Location, MovementReason, Product, StockLevel, StockMovement, Transfer
 from .selectors import location_get_by_code, product_get_by_sku
 
 
@@ -91,12 +91,39 @@ def item_error(exc: OmniError) -> dict[str, Any]:
     return {"code": exc.code, "message": exc.message, "field": error_field(exc), "details": exc.details}
 
 
-def _stock_of(level_id: int) -> dict[str, Any]:
-    level = StockLevel.objects.select_related("product", "location").get(pk=level_id)
+def _stock_of(level: StockLevel | int) -> dict[str, Any]:
+    if not isinstance(level, StockLevel):
+        level = StockLevel.objects.select_related("product", "location").get(pk=level)
     return {
         "sku": level.product.sku, "location": level.location.code, "on_hand": level.on_hand,
         "reserved": level.reserved, "available": level.on_hand - level.reserved, "damaged": level.damaged,
     }
+
+
+@dataclass
+class _Catalog:
+    """Products and locations of a whole batch, fetched in two queries."""
+
+    products: dict[str, Product]
+    locations: dict[str, Location]
+
+    @classmethod
+    def for_items(cls, items: Sequence[MovementInput | OmniError]) -> _Catalog:
+        inputs = [i for i in items if isinstance(i, MovementInput)]
+        skus = {i.sku for i in inputs if i.sku}
+        codes = {c for i in inputs for c in (i.location, i.to_location) if c}
+        return cls(
+            products={p.sku: p for p in Product.objects.filter(sku__in=skus)},
+            locations={loc.code: loc for loc in Location.objects.filter(code__in=codes)},
+        )
+
+    def product(self, sku: str) -> Product:
+        found = self.products.get(sku)
+        return found if found is not None else product_get_by_sku(sku=sku)  # raises the standard unknown_sku error
+
+    def location(self, code: str) -> Location:
+        found = self.locations.get(code)
+        return found if found is not None else location_get_by_code(code=code)
 
 
 def _authorize(principal: Principal | None, location: Location) -> None:
@@ -104,12 +131,17 @@ def _authorize(principal: Principal | None, location: Location) -> None:
         require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
 
 
-def _apply_one(item: MovementInput, *, source: str, actor: AbstractBaseUser | None, principal: Principal | None) -> MovementOutcome:
+def _seen(item: MovementInput, source: str) -> bool:
+    if item.kind == MovementKind.COUNT:
+        return CycleCount.objects.filter(source=source, external_id=item.external_id).exists()
+    return StockMovement.objects.filter(source=source, external_id=item.external_id).exists()
+
+
+def _apply_one(
+    item: MovementInput, *, source: str, actor: AbstractBaseUser | None, principal: Principal | None, catalog: _Catalog,
+) -> MovementOutcome:
     outcome = MovementOutcome(index=0, external_id=item.external_id, status="applied")
     common = {"source": source, "actor": actor, "external_id": item.external_id}
-    seen = StockMovement.objects.filter(source=source, external_id=item.external_id).exists() or (
-        item.kind == MovementKind.COUNT and CycleCount.objects.filter(source=source, external_id=item.external_id).exists()
-    )
 
     if item.kind == MovementKind.TRANSFER_IN:
         if item.transfer is None:
@@ -128,12 +160,13 @@ def _apply_one(item: MovementInput, *, source: str, actor: AbstractBaseUser | No
                 code="wrong_sku", details={"sku": [f"Must be {transfer.product.sku}."]},
             )
         _authorize(principal, transfer.to_location)
+        seen = _seen(item, source)
         transfer = services.transfer_receive(transfer=transfer, quantity=item.quantity if item.quantity else None, **common)
         outcome.transfer_id = transfer.pk
-        level_id = StockLevel.objects.get(product_id=transfer.product_id, location_id=transfer.to_location_id).pk
+        level: StockLevel | int = StockLevel.objects.get(product_id=transfer.product_id, location_id=transfer.to_location_id).pk
     else:
-        product = product_get_by_sku(sku=item.sku)
-        location = location_get_by_code(code=item.location)
+        product = catalog.product(item.sku)
+        location = catalog.location(item.location)
         _authorize(principal, location)
         args = {"product": product, "location": location, **common}
         if item.kind == MovementKind.RECEIPT:
@@ -151,10 +184,13 @@ def _apply_one(item: MovementInput, *, source: str, actor: AbstractBaseUser | No
         elif item.kind == MovementKind.DAMAGE:
             result = services.stock_mark_damaged(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
         elif item.kind == MovementKind.COUNT:
+            seen = _seen(item, source)
             count = services.cycle_count_record(counted=item.quantity, note=item.reason, **args)
             outcome.cycle_count_id = count.pk
             outcome.movement_ids = list(
-                StockMovement.objects.filter(reference=f"count:{count.pk}", reason=MovementReason.COUNT).values_list("id", flat=True)
+                StockMovement.objects.filter(
+                    stock_level_id=count.stock_level_id, reason=MovementReason.COUNT, reference=f"count:{count.pk}"
+                ).values_list("id", flat=True)
             )
             outcome.status = "replayed" if seen else "applied"
             outcome.stock = _stock_of(count.stock_level_id)
@@ -162,7 +198,8 @@ def _apply_one(item: MovementInput, *, source: str, actor: AbstractBaseUser | No
         elif item.kind == MovementKind.TRANSFER_OUT:
             if not item.to_location:
                 raise ValidationFailed("A transfer_out needs to_location.", code="required", details={"to_location": ["Required."]})
-            to_location = location_get_by_code(code=item.to_location)
+            to_location = catalog.location(item.to_location)
+            seen = _seen(item, source)
             transfer = services.transfer_ship(
                 product=product, from_location=location, to_location=to_location, quantity=item.quantity,
                 reference=item.reference, source=source, actor=actor, external_id=item.external_id,
@@ -171,12 +208,17 @@ def _apply_one(item: MovementInput, *, source: str, actor: AbstractBaseUser | No
             result = None
         else:  # the serializer only lets known kinds through
             raise ValidationFailed(f"Unknown kind {item.kind!r}.", code="invalid_choice", details={"kind": ["Unknown."]})
-        level_id = result.stock_level.pk if result is not None else StockLevel.objects.get(product=product, location=location).pk
+        if result is not None:
+            outcome.movement_ids = [m.pk for m in result.movements]
+            outcome.status = "replayed" if result.replayed else "applied"
+            outcome.stock = _stock_of(result.stock_level)
+            return outcome
+        level = StockLevel.objects.get(product=product, location=location).pk
     outcome.movement_ids = list(
         StockMovement.objects.filter(source=source, external_id=item.external_id).order_by("line").values_list("id", flat=True)
     )
     outcome.status = "replayed" if seen else "applied"
-    outcome.stock = _stock_of(level_id)
+    outcome.stock = _stock_of(level)
     return outcome
 
 
@@ -186,12 +228,13 @@ def stock_movements_apply(
 ) -> list[MovementOutcome]:
     """Apply each item on its own; an item given as an ``OmniError`` (it failed validation) is reported as is."""
     outcomes = []
+    catalog = _Catalog.for_items(items)
     for index, item in enumerate(items):
         if isinstance(item, OmniError):
             outcomes.append(MovementOutcome(index=index, external_id=getattr(item, "external_id", ""), status="error", error=item_error(item)))
             continue
         try:
-            outcome = _apply_one(item, source=source, actor=actor, principal=principal)
+            outcome = _apply_one(item, source=source, actor=actor, principal=principal, catalog=catalog)
         except OmniError as exc:
             outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error=item_error(exc))
         outcome.index = index
