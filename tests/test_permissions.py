@@ -134,3 +134,13 @@ def test_merchandiser_ledger_check_reports_drift(world):
     assert [(d["sku"], d["location"], d["field"], d["recorded"], d["expected"]) for d in body["discrepancies"]] == [
         ("TEE-M", "ST-B", "on_hand", 12, 10)
     ]
+
+
+@pytest.mark.parametrize("who, visible", [
+    ("merchandiser", ["ST-A", "ST-B"]),
+    ("staff_b", ["ST-A", "ST-B"]),  # staff look up a neighbour store's stock for a customer
+    ("partner_at_a", ["ST-A"]),
+])
+def test_stock_read_scope(world, who, visible):
+    rows = client_for(who, world).get("/api/v1/stock-levels/").json()["results"]
+    assert [r["location"] for r in rows] == visible
