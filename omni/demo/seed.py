@@ -196,6 +196,13 @@ def _insert_movements(rows: Iterator[tuple[int, tuple]]) -> int:
     table = StockMovement._meta.db_table
     columns = ["stock_level_id", "bucket", "reason", "quantity", "balance_after", "source", "actor_id", "external_id", "line",
                "fingerprint", "reference", "note", "created_at"]
+    if connection.vendor == "postgresql":  # COPY: the fastest way into PostgreSQL
+        total = 0
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for level_id, (when, reason, bucket, qty, balance, source, reference) in rows:
+                copy.write_row((level_id, str(bucket), str(reason), qty, balance, source, None, "", 0, "", reference, "demo history", when))
+                total += 1
+        return total
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})"
     adapt = connection.ops.adapt_datetimefield_value
     total, batch = 0, []
