@@ -231,3 +231,10 @@ def test_schema_generates_without_warnings():
     from django.core.management import call_command
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", "/dev/null")
+
+
+def test_bad_filter_value_is_a_clear_400(admin_client, world):
+    res = admin_client.get("/api/v1/stock-levels/", {"kind": "moon"})
+    body = res.json()["error"]
+    assert (res.status_code, body["code"], list(body["details"])) == (400, "invalid", ["kind"])
+    assert "moon" in body["message"]
