@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import models
 
 from omni.errors import InsufficientStock, NotFound, OmniError, ValidationFailed
 from omni.roles import Capability, Principal, require
@@ -22,26 +23,15 @@ from .models import CycleCount, Location, MovementReason, Product, StockLevel, S
 from .selectors import location_get_by_code, product_get_by_sku
 
 
-class MovementKind:
-    RECEIPT = "receipt"
-    SALE = "sale"
-    RETURN = "return"
-    ADJUSTMENT = "adjustment"
-    DAMAGE = "damage"
-    COUNT = "count"
-    TRANSFER_OUT = "transfer_out"
-    TRANSFER_IN = "transfer_in"
-
-    choices = [
-        (RECEIPT, "Goods received (+quantity)"),
-        (SALE, "Sale at the till (−quantity)"),
-        (RETURN, "Customer return (+quantity; to damaged when resellable is false)"),
-        (ADJUSTMENT, "Signed correction; needs a reason"),
-        (DAMAGE, "Units found damaged: on hand → damaged"),
-        (COUNT, "Cycle count: quantity is the counted figure; the variance is posted"),
-        (TRANSFER_OUT, "Ship units to to_location (creates an in-transit transfer)"),
-        (TRANSFER_IN, "Book in a transfer (transfer id) at its destination"),
-    ]
+class MovementKind(models.TextChoices):
+    RECEIPT = "receipt", "Goods received (+quantity)"
+    SALE = "sale", "Sale at the till (−quantity)"
+    RETURN = "return", "Customer return (+quantity; to damaged when resellable is false)"
+    ADJUSTMENT = "adjustment", "Signed correction; needs a reason"
+    DAMAGE = "damage", "Units found damaged: on hand → damaged"
+    COUNT = "count", "Cycle count: quantity is the counted figure; the variance is posted"
+    TRANSFER_OUT = "transfer_out", "Ship units to to_location (creates an in-transit transfer)"
+    TRANSFER_IN = "transfer_in", "Book in a transfer (transfer id) at its destination"
 
 
 ITEM_FIELDS = ("external_id", "kind", "sku", "location", "quantity", "reason", "resellable", "to_location", "transfer", "reference")
@@ -76,7 +66,7 @@ class MovementOutcome:
 def error_field(exc: OmniError) -> str | None:
     """The item field an error is about (for a client to highlight)."""
     if isinstance(exc, InsufficientStock):
-        return "counted" if exc.code == "count_below_reserved" else "quantity"
+        return "quantity"
     for key in exc.details or {}:
         if key in ITEM_FIELDS:
             return key
