@@ -102,6 +102,9 @@ def _fingerprint(payload: dict[str, Any]) -> str:
 
 def _lock_level(*, product: Product, location: Location) -> StockLevel:
     """The stock row for (product, location), created if missing, locked for this transaction."""
+    level = StockLevel.objects.select_for_update().filter(product=product, location=location).first()
+    if level is not None:
+        return level
     StockLevel.objects.bulk_create(
         [StockLevel(product=product, location=location)], ignore_conflicts=True
     )
