@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import django_filters
 
-from ..models import Location, LocationKind, Product, StockLevel, VelocityClass
+from ..models import Location, LocationKind, MovementReason, Product, StockLevel, StockMovement, VelocityClass
 
 
 class CodeListFilter(django_filters.BaseInFilter, django_filters.CharFilter):
@@ -48,3 +48,17 @@ class StockLevelFilter(django_filters.FilterSet):
 
     def filter_in_stock(self, queryset, name, value):
         return queryset.filter(on_hand__gt=0) if value else queryset.filter(on_hand=0)
+
+
+class StockMovementFilter(django_filters.FilterSet):
+    sku = CodeListFilter(field_name="stock_level__product__sku", help_text="One SKU or a comma-separated list.")
+    location = CodeListFilter(field_name="stock_level__location__code", help_text="One location code or a comma-separated list.")
+    reason = django_filters.MultipleChoiceFilter(choices=MovementReason.choices)
+    source = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive.")
+    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive.")
+
+    class Meta:
+        model = StockMovement
+        fields = ["sku", "location", "reason", "source", "external_id", "since", "until"]

@@ -7,7 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from ..batch import MovementKind
-from ..models import Location, Product, StockLevel
+from ..models import Location, Product, StockLevel, StockMovement
 
 
 class LocationSerializer(serializers.ModelSerializer):
@@ -159,3 +159,20 @@ class LedgerCheckSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     stock_levels_checked = serializers.IntegerField()
     discrepancies = LedgerDiscrepancySerializer(many=True)
+
+
+class StockMovementSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="stock_level.product.sku")
+    location = serializers.CharField(source="stock_level.location.code")
+    actor = serializers.SerializerMethodField(help_text="Username of the person or partner that made the change.")
+
+    class Meta:
+        model = StockMovement
+        fields = [
+            "id", "created_at", "sku", "location", "reason", "bucket", "quantity", "balance_after", "source", "external_id",
+            "actor", "reference", "note",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, obj: StockMovement) -> str | None:
+        return obj.actor.get_username() if obj.actor_id else None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import filters, serializers, status, viewsets
+from rest_framework import filters, generics, serializers, status, viewsets
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,8 +17,8 @@ from omni.roles import Role, principal_from_request, readable_location_ids
 
 from .. import services
 from ..batch import MovementInput, stock_movements_apply
-from ..models import Location, Product, ProductBarcode, StockLevel
-from .filters import LocationFilter, ProductFilter, StockLevelFilter
+from ..models import Location, Product, ProductBarcode, StockLevel, StockMovement
+from .filters import LocationFilter, ProductFilter, StockLevelFilter, StockMovementFilter
 from .serializers import (
     LedgerCheckSerializer,
     LocationSerializer,
@@ -27,6 +27,7 @@ from .serializers import (
     StockMovementBatchResultSerializer,
     StockMovementBatchSerializer,
     StockMovementItemSerializer,
+    StockMovementSerializer,
 )
 
 MAX_BATCH = 500
@@ -91,8 +92,30 @@ class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
         return qs
 
 
-class StockMovementBatchView(APIView):
-    permission_classes = [CanMoveStock]
+class StockMovementBatchView(generics.ListAPIView):
+    """GET: the ledger (read); POST: a batch of movements (write)."""
+
+    serializer_class = StockMovementSerializer
+    filterset_class = StockMovementFilter
+
+    def get_permissions(self):
+        return [CanViewStock()] if self.request.method in ("GET", "HEAD", "OPTIONS") else [CanMoveStock()]
+
+    def get_queryset(self):
+        qs = StockMovement.objects.select_related("stock_level__product", "stock_level__location", "actor").order_by("-id")
+        allowed = readable_location_ids(principal_from_request(self.request))
+        if allowed is not None:
+            qs = qs.filter(stock_level__location_id__in=allowed)
+        return qs
+
+    @extend_schema(
+        summary="The stock ledger",
+        description="Every movement, newest first, paginated. Filter by sku, location, reason, source, external_id and "
+        "time. Partner tokens see the movements of the locations whose stock they may read.",
+        responses={200: StockMovementSerializer(many=True), **error_responses(400, 401, 403)},
+    )
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         summary="Post a batch of stock movements (POS, WMS, ERP)",

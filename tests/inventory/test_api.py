@@ -238,3 +238,28 @@ def test_bad_filter_value_is_a_clear_400(admin_client, world):
     body = res.json()["error"]
     assert (res.status_code, body["code"], list(body["details"])) == (400, "invalid", ["kind"])
     assert "moon" in body["message"]
+
+
+def test_ledger_read_filters_and_shows_who(admin_client, world):
+    admin_client.post(URL, {"source": "erp", "movements": [
+        {"external_id": "GRN-1", "kind": "receipt", "sku": "TEE-M", "location": "ST-A", "quantity": 5},
+        {"external_id": "GRN-2", "kind": "receipt", "sku": "JEANS-32", "location": "ST-B", "quantity": 1},
+    ]}, format="json")
+    rows = admin_client.get(URL, {"source": "erp"}).json()["results"]
+    assert [(r["external_id"], r["sku"], r["location"], r["quantity"], r["balance_after"], r["actor"]) for r in rows] == [
+        ("GRN-2", "JEANS-32", "ST-B", 1, 4, "merch"),
+        ("GRN-1", "TEE-M", "ST-A", 5, 15, "merch"),
+    ]
+    rows = admin_client.get(URL, {"location": "ST-A", "reason": "receipt"}).json()["results"]
+    assert [(r["source"], r["quantity"]) for r in rows] == [("erp", 5), ("omni", 10)]
+
+
+def test_partner_reads_the_ledger_of_its_locations_only(api_client, world):
+    pos = ChannelFactory(code="pos", kind="pos")
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(pos, Scope.STOCK_READ, locations=[world['store']])}")
+    rows = api_client.get(URL).json()["results"]
+    assert {r["location"] for r in rows} == {"ST-A"}
+    res = api_client.post(URL, {"movements": [
+        {"external_id": "x", "kind": "sale", "sku": "TEE-M", "location": "ST-A", "quantity": 1},
+    ]}, format="json")
+    assert res.status_code == 403  # reading is not writing: no stock:write scope
