@@ -136,8 +136,8 @@ class StockMovementBatchView(generics.ListAPIView):
                 "Till sale and a goods receipt",
                 request_only=True,
                 value={"movements": [
-                    {"external_id": "POS-1-000123", "kind": "sale", "sku": "TS-0001", "location": "ST-IST-01", "quantity": 1},
-                    {"external_id": "GRN-88", "kind": "receipt", "sku": "TS-0001", "location": "ST-IST-01", "quantity": 12},
+                    {"external_id": "POS-1-000123", "kind": "sale", "sku": "TS-00001-XL", "location": "ST-IST-KDK", "quantity": 1},
+                    {"external_id": "GRN-88", "kind": "receipt", "sku": "TS-00001-XL", "location": "ST-IST-KDK", "quantity": 12},
                 ]},
             )
         ],
