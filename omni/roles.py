@@ -158,3 +158,25 @@ def readable_location_ids(principal: Principal) -> frozenset[int] | None:
         channel = Channel.objects.filter(pk=principal.channel_id).first()
         return frozenset(channel_location_ids(channel=channel)) if channel is not None else frozenset()
     return frozenset()
+
+
+def movement_source_for(principal: Principal, requested: str | None) -> str:
+    """The ``source`` (idempotency namespace) a principal's stock movements are recorded under.
+
+    A partner token always posts as its channel code. Merchandisers name any source (an ERP
+    backfill posts as ``erp``). Store staff may name a source, but not a channel's code: they
+    cannot post into a partner's external-id namespace (and so block or replay its ids).
+    """
+    from allocation.models import Channel
+
+    requested = (requested or "").strip()[:64]
+    if principal.is_partner:
+        own = principal.token.channel.code
+        if requested and requested != own:
+            raise Forbidden(f"This token posts as {own!r}; it cannot post as {requested!r}.", code="source_mismatch",
+                            details={"source": [f"Must be {own!r} or omitted."]})
+        return own
+    if principal.role is Role.STORE_STAFF and requested and Channel.objects.filter(code=requested).exists():
+        raise Forbidden(f"{requested!r} is a sales channel's source; store staff cannot post as a channel.",
+                        code="source_forbidden", details={"source": ["A channel's code."]})
+    return requested or "omni"

@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 from omni.api.permissions import CanMoveStock, CanViewStock, IsMerchandiser
 from omni.api.schema import error_responses
 from omni.errors import ValidationFailed
-from omni.roles import Role, principal_from_request, readable_location_ids
+from omni.roles import Role, movement_source_for, principal_from_request, readable_location_ids
 
 from .. import services
 from ..batch import MovementInput, stock_movements_apply
@@ -155,15 +155,7 @@ class StockMovementBatchView(generics.ListAPIView):
                 f"A batch holds 1 to {MAX_BATCH} movements, got {len(raw)}.", code="invalid_batch_size",
                 details={"movements": [f"1 to {MAX_BATCH} items."]},
             )
-        if principal.is_partner:
-            source = principal.token.channel.code
-            if data.get("source") not in (None, "", source):
-                raise ValidationFailed(
-                    f"This token posts as {source!r}; it cannot post as {data['source']!r}.", code="source_mismatch",
-                    details={"source": [f"Must be {source!r} or omitted."]},
-                )
-        else:
-            source = str(data.get("source") or "omni")[:64]
+        source = movement_source_for(principal, str(data.get("source") or ""))
         items = [self._parse(i) for i in raw]
         outcomes = stock_movements_apply(items=items, source=source, actor=request.user, principal=principal)
         summary = {

@@ -9,7 +9,7 @@ from inventory import services
 from inventory.models import CycleCount, StockLevel, StockMovement, Transfer
 from tests.allocation.factories import ChannelFactory, issue_token, make_visible
 
-from .factories import LocationFactory, MerchandiserFactory, ProductFactory
+from .factories import LocationFactory, MerchandiserFactory, ProductFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/stock-movements"
@@ -215,7 +215,19 @@ def test_partner_posts_as_its_channel(api_client, world):
     assert res.json()["source"] == "pos"
     assert StockMovement.objects.get(external_id="T-1").source == "pos"
     res = api_client.post(URL, {"source": "erp", "movements": [item]}, format="json")
-    assert (res.status_code, res.json()["error"]["code"]) == (400, "source_mismatch")
+    assert (res.status_code, res.json()["error"]["code"]) == (403, "source_mismatch")
+
+
+def test_store_staff_cannot_post_as_a_channel(api_client, world):
+    ChannelFactory(code="pos", kind="pos")
+    api_client.force_authenticate(StaffFactory(username="s", assigned=world["store"]))
+    item = {"external_id": "till-1", "kind": "sale", "sku": "TEE-M", "location": "ST-A", "quantity": 1}
+    before = state()
+    res = api_client.post(URL, {"source": "pos", "movements": [item]}, format="json")
+    assert (res.status_code, res.json()["error"]["code"]) == (403, "source_forbidden")
+    assert state() == before
+    res = api_client.post(URL, {"source": "store-app", "movements": [item]}, format="json")
+    assert res.status_code == 200 and StockMovement.objects.get(external_id="till-1").source == "store-app"
 
 
 def test_schema_and_docs_are_served(admin_client):
