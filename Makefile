@@ -21,7 +21,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
-	$(PY) manage.py seed_demo --seed $(SEED) --if-empty
+	OMNI_SITE_URL=$${OMNI_SITE_URL:-http://$(HOST)} $(PY) manage.py seed_demo --seed $(SEED) --if-empty
 
 run: demo
 	$(PY) manage.py runserver $(HOST)

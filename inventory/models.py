@@ -261,9 +261,20 @@ class CycleCount(models.Model):
     counted_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     source = models.CharField(max_length=64, default="omni")
+    external_id = models.CharField(
+        max_length=128, blank=True, default="", help_text="The reporting system's id of this count (idempotency)."
+    )
 
     class Meta:
         ordering = ["-counted_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"], condition=~Q(external_id=""), name="cyclecount_idempotent_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Count #{self.pk}: {self.counted} counted, {self.system_quantity} in system ({self.variance:+d})"
 
     @property
     def is_accurate(self) -> bool:

@@ -102,6 +102,9 @@ def _fingerprint(payload: dict[str, Any]) -> str:
 
 def _lock_level(*, product: Product, location: Location) -> StockLevel:
     """The stock row for (product, location), created if missing, locked for this transaction."""
+    level = StockLevel.objects.select_for_update().filter(product=product, location=location).first()
+    if level is not None:
+        return level
     StockLevel.objects.bulk_create(
         [StockLevel(product=product, location=location)], ignore_conflicts=True
     )
@@ -321,30 +324,63 @@ def cycle_count_record(
     *, product: Product, location: Location, counted: int, source: str = "omni", actor: User | None = None,
     external_id: str = "", note: str = "",
 ) -> CycleCount:
-    """Record a count of sellable units: the variance is posted to the ledger as a count correction."""
+    """Record a count of sellable units: the variance is posted to the ledger as a count correction.
+
+    Idempotent by ``(source, external_id)``: the same count reported again returns the first
+    ``CycleCount`` (even when it had no variance), the same id with another figure is a conflict.
+    """
     counted = validate_quantity(counted, field_name="counted", allow_zero=True)
     _require(product, Product, "sku")
     _require(location, Location, "location")
-    with transaction.atomic():
-        level = _lock_level(product=product, location=location)
-        level.product, level.location = product, location
-        variance = counted - level.on_hand
-        count = CycleCount.objects.create(
-            stock_level=level, counted=counted, system_quantity=level.on_hand, variance=variance,
-            actor=actor if actor is not None and actor.is_authenticated else None, source=source or "omni",
-        )
-        if variance:
-            if counted < level.reserved:
-                raise InsufficientStock(
-                    f"Counted {counted} of {product.sku} at {location.code}, but {level.reserved} are reserved for orders: "
-                    "release or re-route those reservations first.",
-                    code="count_below_reserved",
-                    details={"counted": [f"Below the {level.reserved} reserved units."]},
-                )
-            _apply_changes(
-                level=level, changes=[_Change(Bucket.ON_HAND, variance, MovementReason.COUNT)], source=source or "omni",
-                actor=actor, external_id=external_id, fingerprint="", reference=f"count:{count.pk}", note=note,
+    source = (source or "omni")[:64]
+    external_id = (external_id or "").strip()
+    fingerprint = _fingerprint({"kind": "count", "sku": product.sku, "location": location.code, "counted": counted}) if external_id else ""
+
+    def replay() -> CycleCount | None:
+        if not external_id:
+            return None
+        previous = CycleCount.objects.filter(source=source, external_id=external_id).select_related("stock_level").first()
+        if previous is None:
+            return None
+        if (previous.stock_level.product_id, previous.stock_level.location_id, previous.counted) != (product.pk, location.pk, counted):
+            raise Conflict(
+                f"external_id {external_id!r} from {source!r} was already used for a different count.",
+                code="duplicate_external_id",
+                details={"external_id": ["Already used with different content."]},
             )
+        return previous
+
+    found = replay()
+    if found is not None:
+        return found
+    try:
+        with transaction.atomic():
+            level = _lock_level(product=product, location=location)
+            level.product, level.location = product, location
+            variance = counted - level.on_hand
+            count = CycleCount.objects.create(
+                stock_level=level, counted=counted, system_quantity=level.on_hand, variance=variance,
+                actor=actor if actor is not None and actor.is_authenticated else None, source=source,
+                external_id=external_id,
+            )
+            if variance:
+                if counted < level.reserved:
+                    raise InsufficientStock(
+                        f"Counted {counted} of {product.sku} at {location.code}, but {level.reserved} are reserved for orders: "
+                        "release or re-route those reservations first.",
+                        code="count_below_reserved",
+                        details={"counted": [f"Below the {level.reserved} reserved units."]},
+                    )
+                _apply_changes(
+                    level=level, changes=[_Change(Bucket.ON_HAND, variance, MovementReason.COUNT)], source=source,
+                    actor=actor, external_id=external_id, fingerprint=fingerprint, reference=f"count:{count.pk}", note=note,
+                )
+    except IntegrityError:
+        # A concurrent report of the same count won the race: answer with its result.
+        found = replay()
+        if found is not None:
+            return found
+        raise
     return count
 
 
@@ -385,8 +421,23 @@ def transfer_receive(
     external_id: str = "",
 ) -> Transfer:
     """Book the units in at the destination. Fewer than shipped: the rest is recorded as lost in transit."""
+    source = (source or "omni")[:64]
+    external_id = (external_id or "").strip()
     with transaction.atomic():
-        transfer = Transfer.objects.select_for_update().select_related("product", "to_location").get(pk=transfer.pk)
+        try:
+            transfer = Transfer.objects.select_for_update().select_related("product", "to_location").get(pk=getattr(transfer, "pk", transfer))
+        except Transfer.DoesNotExist:
+            raise NotFound("Unknown transfer.", code="unknown_transfer", details={"transfer": ["Does not exist."]}) from None
+        if external_id:
+            previous = StockMovement.objects.filter(source=source, external_id=external_id, line=0).first()
+            if previous is not None:
+                if previous.reference != f"transfer:{transfer.pk}" or (quantity is not None and previous.quantity != quantity):
+                    raise Conflict(
+                        f"external_id {external_id!r} from {source!r} was already used for a different movement.",
+                        code="duplicate_external_id",
+                        details={"external_id": ["Already used with different content."]},
+                    )
+                return transfer
         if transfer.status != TransferStatus.IN_TRANSIT:
             raise IllegalTransition(f"Transfer #{transfer.pk} is {transfer.status}, not in transit.")
         received = transfer.quantity if quantity is None else validate_quantity(quantity, allow_zero=True)

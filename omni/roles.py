@@ -138,3 +138,45 @@ def require(principal: Principal, capability: Capability, *, location_id: int | 
     if not can(principal, capability, location_id=location_id, channel_id=channel_id):
         target = f" {what}" if what else ""
         raise Forbidden(f"You may not {capability.value.replace('_', ' ')}{target}.", code="permission_denied")
+
+
+def readable_location_ids(principal: Principal) -> frozenset[int] | None:
+    """Locations whose stock this principal may read; ``None`` means every location.
+
+    Merchandisers and store staff read stock everywhere (staff look up a neighbour store for a
+    customer). A partner token reads the locations it is limited to, else the locations its
+    channel may sell from (the channel's visibility rules); nothing without ``stock:read``.
+    """
+    if principal.role in (Role.MERCHANDISER, Role.STORE_STAFF):
+        return None
+    if principal.role is Role.PARTNER and can(principal, Capability.VIEW_STOCK):
+        if principal.location_ids is not None:
+            return principal.location_ids
+        from allocation.models import Channel
+        from allocation.selectors import channel_location_ids
+
+        channel = Channel.objects.filter(pk=principal.channel_id).first()
+        return frozenset(channel_location_ids(channel=channel)) if channel is not None else frozenset()
+    return frozenset()
+
+
+def movement_source_for(principal: Principal, requested: str | None) -> str:
+    """The ``source`` (idempotency namespace) a principal's stock movements are recorded under.
+
+    A partner token always posts as its channel code. Merchandisers name any source (an ERP
+    backfill posts as ``erp``). Store staff may name a source, but not a channel's code: they
+    cannot post into a partner's external-id namespace (and so block or replay its ids).
+    """
+    from allocation.models import Channel
+
+    requested = (requested or "").strip()[:64]
+    if principal.is_partner:
+        own = principal.token.channel.code
+        if requested and requested != own:
+            raise Forbidden(f"This token posts as {own!r}; it cannot post as {requested!r}.", code="source_mismatch",
+                            details={"source": [f"Must be {own!r} or omitted."]})
+        return own
+    if principal.role is Role.STORE_STAFF and requested and Channel.objects.filter(code=requested).exists():
+        raise Forbidden(f"{requested!r} is a sales channel's source; store staff cannot post as a channel.",
+                        code="source_forbidden", details={"source": ["A channel's code."]})
+    return requested or "omni"

@@ -1,3 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import re_path
+from rest_framework.routers import SimpleRouter
 
-urlpatterns: list = []
+from .views import LedgerCheckView, LocationViewSet, ProductViewSet, StockLevelViewSet, StockMovementBatchView
+
+router = SimpleRouter(trailing_slash="/?")
+router.register("locations", LocationViewSet, basename="location")
+router.register("products", ProductViewSet, basename="product")
+router.register("stock-levels", StockLevelViewSet, basename="stock-level")
+
+urlpatterns = [
+    re_path(r"^stock-movements/?$", StockMovementBatchView.as_view(), name="stock-movements"),
+    re_path(r"^ledger/check/?$", LedgerCheckView.as_view(), name="ledger-check"),
+    *router.urls,
+]

@@ -1,0 +1,283 @@
+"""Admin for inventory. On-hand is never edited as a number: stock changes go through the
+"Stock operation" page (receive, adjust with reason, count, damage) and transfer actions,
+which call inventory.services; the ledger shows who did what."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import F
+from django.http import HttpRequest, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.http import urlencode
+
+from omni.errors import OmniError
+
+from . import services
+from .forms import StockOperation, StockOperationForm
+from .models import (
+    CycleCount,
+    Location,
+    OutboxEvent,
+    Product,
+    ProductBarcode,
+    Reservation,
+    StaffAssignment,
+    StockLevel,
+    StockMovement,
+    Transfer,
+    TransferStatus,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """A view of records written only by services (the ledger, reservations, the outbox)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Location)
+class LocationAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "kind", "city", "country", "can_ship", "can_pickup", "daily_capacity", "is_active"]
+    list_filter = ["kind", "is_active", "can_ship", "can_pickup", "country"]
+    search_fields = ["code", "name", "city"]
+    ordering = ["code"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "kind", "is_active"]}),
+        ("Address", {"fields": ["address", "city", "postal_code", "country", "latitude", "longitude", "timezone"]}),
+        ("Capabilities", {"fields": ["can_ship", "can_pickup", "daily_capacity", "handling_cost"]}),
+    ]
+
+
+class ProductBarcodeInline(admin.TabularInline):
+    model = ProductBarcode
+    extra = 1
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "velocity_class", "price", "unit_cost", "lead_time_days", "season", "end_of_season", "is_active"]
+    list_filter = ["velocity_class", "season", "is_active"]
+    search_fields = ["sku", "name", "=barcode", "=barcodes__code"]
+    inlines = [ProductBarcodeInline]
+    ordering = ["sku"]
+
+
+@admin.register(StockLevel)
+class StockLevelAdmin(admin.ModelAdmin):
+    list_display = ["product", "location", "on_hand", "reserved", "available", "damaged", "quarantine", "updated_at"]
+    list_select_related = ["product", "location"]
+    list_filter = ["location__kind", "product__velocity_class", "location"]
+    search_fields = ["product__sku", "product__name", "location__code", "location__name"]
+    autocomplete_fields = ["product", "location"]
+    readonly_fields = ["product", "location", "on_hand", "reserved", "damaged", "quarantine", "updated_at"]
+    actions = ["stock_operation_action"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False  # stock rows appear when stock is first received
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.display(description="available", ordering=F("on_hand") - F("reserved"))
+    def available(self, obj: StockLevel) -> int:
+        return obj.on_hand - obj.reserved
+
+    @admin.action(description="Record a stock operation (receive / adjust / count / damage) for the selected row")
+    def stock_operation_action(self, request, queryset):
+        level = queryset.first()
+        url = reverse("admin:inventory_stocklevel_operate")
+        return HttpResponseRedirect(f"{url}?{urlencode({'product': level.product_id, 'location': level.location_id})}")
+
+    def get_urls(self):
+        custom = [path("operate/", self.admin_site.admin_view(self.operate_view), name="inventory_stocklevel_operate")]
+        return custom + super().get_urls()
+
+    def operate_view(self, request: HttpRequest):
+        if not self.has_view_permission(request) or not request.user.has_perm("inventory.change_stocklevel"):
+            messages.error(request, "You may not change stock.")
+            return HttpResponseRedirect(reverse("admin:index"))
+        form = StockOperationForm(request.POST or None, initial=request.GET.dict() if request.method == "GET" else None)
+        if request.method == "POST" and form.is_valid():
+            data = form.cleaned_data
+            try:
+                message = stock_operation_apply(request=request, **data)
+            except OmniError as exc:
+                form.add_error(None, f"{exc.message} ({exc.code})")
+            else:
+                messages.success(request, message)
+                level = StockLevel.objects.get(product=data["product"], location=data["location"])
+                return HttpResponseRedirect(reverse("admin:inventory_stocklevel_change", args=[level.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Stock operation",
+            "form": form,
+            "opts": self.model._meta,
+            "media": self.media + form.media,
+        }
+        return TemplateResponse(request, "admin/inventory/stock_operation.html", context)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if object_id:
+            level = StockLevel.objects.filter(pk=object_id).first()
+            if level is not None:
+                extra_context["operate_url"] = (
+                    reverse("admin:inventory_stocklevel_operate") + "?" + urlencode({"product": level.product_id, "location": level.location_id})
+                )
+                extra_context["ledger_url"] = reverse("admin:inventory_stockmovement_changelist") + f"?stock_level__id__exact={level.pk}"
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+def stock_operation_apply(*, request: HttpRequest, product, location, operation: str, quantity: int, reason: str, reference: str) -> str:
+    """The admin's one call into inventory.services for a stock operation. Returns what happened."""
+    common = {"product": product, "location": location, "actor": request.user, "source": "admin"}
+    if operation == StockOperation.RECEIVE:
+        result = services.stock_receive(quantity=quantity, note=reason, reference=reference, **common)
+        return f"Received {quantity} × {product.sku} at {location.code}: {result.stock_level.on_hand} on hand."
+    if operation == StockOperation.ADJUST:
+        result = services.stock_adjust(quantity=quantity, note=reason, reference=reference, **common)
+        return f"Adjusted {product.sku} at {location.code} by {quantity:+d} ({reason}): {result.stock_level.on_hand} on hand."
+    if operation == StockOperation.COUNT:
+        count = services.cycle_count_record(counted=quantity, note=reason, **common)
+        return f"Counted {count.counted} × {product.sku} at {location.code}: system had {count.system_quantity}, variance {count.variance:+d}."
+    if operation == StockOperation.DAMAGE:
+        result = services.stock_mark_damaged(quantity=quantity, note=reason, reference=reference, **common)
+        return f"Marked {quantity} × {product.sku} at {location.code} damaged: {result.stock_level.damaged} damaged."
+    raise OmniError(f"Unknown operation {operation!r}.", code="invalid_choice")
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(ReadOnlyAdmin):
+    list_display = ["id", "created_at", "sku", "location", "reason", "bucket", "quantity", "balance_after", "source", "actor",
+                    "external_id", "reference", "note"]
+    list_select_related = ["stock_level__product", "stock_level__location", "actor"]
+    list_filter = ["reason", "bucket", "source", "stock_level__location__kind", "created_at"]
+    search_fields = ["stock_level__product__sku", "stock_level__location__code", "external_id", "reference", "actor__username"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    @admin.display(description="SKU", ordering="stock_level__product__sku")
+    def sku(self, obj: StockMovement) -> str:
+        return obj.stock_level.product.sku
+
+    @admin.display(description="location", ordering="stock_level__location__code")
+    def location(self, obj: StockMovement) -> str:
+        return obj.stock_level.location.code
+
+
+@admin.register(Reservation)
+class ReservationAdmin(ReadOnlyAdmin):
+    list_display = ["id", "reference", "sku", "location", "quantity", "status", "expires_at", "created_at", "closed_at"]
+    list_select_related = ["stock_level__product", "stock_level__location"]
+    list_filter = ["status"]
+    search_fields = ["reference", "stock_level__product__sku", "stock_level__location__code"]
+    show_full_result_count = False
+
+    @admin.display(description="SKU", ordering="stock_level__product__sku")
+    def sku(self, obj: Reservation) -> str:
+        return obj.stock_level.product.sku
+
+    @admin.display(description="location", ordering="stock_level__location__code")
+    def location(self, obj: Reservation) -> str:
+        return obj.stock_level.location.code
+
+
+@admin.register(Transfer)
+class TransferAdmin(admin.ModelAdmin):
+    """Shipping a transfer (add) takes the units off the source through inventory.services;
+    the "receive" action books them in at the destination."""
+
+    list_display = ["id", "product", "from_location", "to_location", "quantity", "received_quantity", "status", "shipped_at",
+                    "received_at", "created_by"]
+    list_select_related = ["product", "from_location", "to_location", "created_by"]
+    list_filter = ["status", "from_location__kind", "to_location__kind"]
+    search_fields = ["product__sku", "from_location__code", "to_location__code", "reference"]
+    autocomplete_fields = ["product", "from_location", "to_location"]
+    actions = ["receive_in_full"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["product", "from_location", "to_location", "quantity", "reference"]
+        return ["product", "from_location", "to_location", "quantity", "received_quantity", "status", "reference",
+                "shipped_at", "received_at", "created_by"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.get_fields(request, obj) if obj is not None else []
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj: Transfer, form, change: bool) -> None:
+        if change:
+            return
+        transfer = services.transfer_ship(
+            product=obj.product, from_location=obj.from_location, to_location=obj.to_location, quantity=obj.quantity,
+            reference=obj.reference, actor=request.user, source="admin",
+        )
+        obj.pk = transfer.pk
+        obj.shipped_at = transfer.shipped_at
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except OmniError as exc:
+            messages.error(request, f"{exc.message} ({exc.code})")
+            return HttpResponseRedirect(request.get_full_path())
+
+    @admin.action(description="Receive the selected transfers in full at their destination")
+    def receive_in_full(self, request, queryset):
+        done = 0
+        for transfer in queryset.filter(status=TransferStatus.IN_TRANSIT).order_by("pk"):
+            try:
+                services.transfer_receive(transfer=transfer, actor=request.user, source="admin")
+                done += 1
+            except OmniError as exc:
+                messages.error(request, f"Transfer #{transfer.pk}: {exc.message}")
+        messages.success(request, f"Received {done} transfer(s).")
+
+
+@admin.register(CycleCount)
+class CycleCountAdmin(ReadOnlyAdmin):
+    """Counts are recorded on the Stock operation page (operation "count") or through the API."""
+
+    list_display = ["id", "counted_at", "sku", "location", "counted", "system_quantity", "variance", "actor", "source"]
+    list_select_related = ["stock_level__product", "stock_level__location", "actor"]
+    list_filter = ["source", "stock_level__location__kind"]
+    search_fields = ["stock_level__product__sku", "stock_level__location__code", "external_id"]
+    date_hierarchy = "counted_at"
+
+    @admin.display(description="SKU", ordering="stock_level__product__sku")
+    def sku(self, obj: CycleCount) -> str:
+        return obj.stock_level.product.sku
+
+    @admin.display(description="location", ordering="stock_level__location__code")
+    def location(self, obj: CycleCount) -> str:
+        return obj.stock_level.location.code
+
+
+@admin.register(StaffAssignment)
+class StaffAssignmentAdmin(admin.ModelAdmin):
+    list_display = ["user", "location"]
+    list_select_related = ["user", "location"]
+    list_filter = ["location__kind"]
+    search_fields = ["user__username", "location__code", "location__name"]
+    autocomplete_fields = ["user", "location"]
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyAdmin):
+    list_display = ["id", "product", "location", "reason", "created_at", "processed_at"]
+    list_select_related = ["product", "location"]
+    list_filter = ["reason", ("processed_at", admin.EmptyFieldListFilter)]
+    search_fields = ["product__sku", "location__code"]
+    show_full_result_count = False

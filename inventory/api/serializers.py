@@ -1,0 +1,178 @@
+"""Shapes of the inventory API. Rules live in inventory.services / inventory.batch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from ..batch import MovementKind
+from ..models import Location, Product, StockLevel, StockMovement
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = [
+            "id", "code", "name", "kind", "address", "city", "postal_code", "country", "latitude", "longitude",
+            "timezone", "is_active", "can_ship", "can_pickup", "daily_capacity", "handling_cost",
+        ]
+        read_only_fields = fields
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    barcodes = serializers.SerializerMethodField(help_text="Every barcode of the SKU, the primary one first.")
+
+    class Meta:
+        model = Product
+        fields = [
+            "id", "sku", "name", "barcodes", "velocity_class", "unit_cost", "price", "lead_time_days",
+            "season", "end_of_season", "launched_on", "is_active",
+        ]
+        read_only_fields = fields
+
+    def get_barcodes(self, obj: Product) -> list[str]:
+        codes = [obj.barcode] if obj.barcode else []
+        return codes + [b.code for b in obj.barcodes.all() if b.code != obj.barcode]
+
+
+class StockLevelSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+    product_name = serializers.CharField(source="product.name")
+    location = serializers.CharField(source="location.code")
+    location_kind = serializers.CharField(source="location.kind")
+    available = serializers.SerializerMethodField(help_text="on_hand − reserved (before safety stock).")
+
+    class Meta:
+        model = StockLevel
+        fields = [
+            "id", "sku", "product_name", "location", "location_kind", "on_hand", "reserved", "available",
+            "damaged", "quarantine", "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_available(self, obj: StockLevel) -> int:
+        return obj.on_hand - obj.reserved
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON integer: refuses 1.5, "3", true (a quantity is a whole number of units)."""
+
+    default_error_messages = {"invalid_quantity": "Must be a whole number of units (a JSON integer), got {value!r}."}
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid_quantity", value=data)
+        return super().to_internal_value(data)
+
+
+class StockMovementItemSerializer(serializers.Serializer):
+    external_id = serializers.CharField(
+        max_length=128, help_text="Your id of this movement; unique per source. Sending it again changes nothing."
+    )
+    kind = serializers.ChoiceField(choices=MovementKind.choices)
+    sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                help_text="Required except for transfer_in.")
+    location = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
+                                     help_text="Location code. Required except for transfer_in.")
+    quantity = StrictIntegerField(
+        required=False, default=0,
+        help_text="Units, positive; signed for adjustment; the counted figure (≥ 0) for count; optional for transfer_in "
+        "(default: everything shipped).",
+    )
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="",
+                                   help_text="Why (required for adjustment).")
+    resellable = serializers.BooleanField(required=False, default=True, help_text="return: false books the units as damaged.")
+    to_location = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
+                                        help_text="transfer_out: destination location code.")
+    transfer = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="transfer_in: the transfer id.")
+    reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
+                                      help_text="Receipt/till/document number, kept on the ledger.")
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs["kind"] != MovementKind.TRANSFER_IN:
+            missing = {f: ["This field is required."] for f in ("sku", "location") if not attrs.get(f)}
+            if missing:
+                raise serializers.ValidationError(missing, code="required")
+            if "quantity" not in self.initial_data:
+                raise serializers.ValidationError({"quantity": ["This field is required."]}, code="required")
+        return attrs
+
+
+class StockMovementBatchSerializer(serializers.Serializer):
+    source = serializers.CharField(
+        max_length=64, required=False,
+        help_text="Reporting system (idempotency is per source). Partner tokens always post as their channel code.",
+    )
+    movements = StockMovementItemSerializer(many=True, help_text="1–500 movements, applied one by one.")
+
+
+class ItemErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    field = serializers.CharField(allow_null=True, help_text="The item field at fault, when there is one.")
+    details = serializers.DictField()
+
+
+class StockAfterSerializer(serializers.Serializer):
+    sku = serializers.CharField()
+    location = serializers.CharField()
+    on_hand = serializers.IntegerField()
+    reserved = serializers.IntegerField()
+    available = serializers.IntegerField()
+    damaged = serializers.IntegerField()
+
+
+class MovementOutcomeSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the item in the request.")
+    external_id = serializers.CharField()
+    status = serializers.ChoiceField(choices=["applied", "replayed", "error"])
+    movement_ids = serializers.ListField(child=serializers.IntegerField())
+    stock = StockAfterSerializer(allow_null=True)
+    transfer_id = serializers.IntegerField(allow_null=True)
+    cycle_count_id = serializers.IntegerField(allow_null=True)
+    error = ItemErrorSerializer(allow_null=True)
+
+
+class BatchSummarySerializer(serializers.Serializer):
+    applied = serializers.IntegerField()
+    replayed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class StockMovementBatchResultSerializer(serializers.Serializer):
+    source = serializers.CharField()
+    summary = BatchSummarySerializer()
+    results = MovementOutcomeSerializer(many=True)
+
+
+class LedgerDiscrepancySerializer(serializers.Serializer):
+    stock_level_id = serializers.IntegerField()
+    sku = serializers.CharField()
+    location = serializers.CharField()
+    field = serializers.CharField(help_text="on_hand, damaged, quarantine or reserved")
+    recorded = serializers.IntegerField(help_text="The figure on the stock row.")
+    expected = serializers.IntegerField(help_text="What the ledger (or the open reservations) add up to.")
+
+
+class LedgerCheckSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    stock_levels_checked = serializers.IntegerField()
+    discrepancies = LedgerDiscrepancySerializer(many=True)
+
+
+class StockMovementSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="stock_level.product.sku")
+    location = serializers.CharField(source="stock_level.location.code")
+    actor = serializers.SerializerMethodField(help_text="Username of the person or partner that made the change.")
+
+    class Meta:
+        model = StockMovement
+        fields = [
+            "id", "created_at", "sku", "location", "reason", "bucket", "quantity", "balance_after", "source", "external_id",
+            "actor", "reference", "note",
+        ]
+        read_only_fields = fields
+
+    def get_actor(self, obj: StockMovement) -> str | None:
+        return obj.actor.get_username() if obj.actor_id else None

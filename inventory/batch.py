@@ -1,0 +1,232 @@
+"""Apply a batch of stock movements reported by a POS, WMS or ERP, item by item.
+
+Each item is applied on its own (its own transaction, inside the service it calls): a bad item
+is reported with its own error and changes nothing, the good items of the same batch still
+apply. Every item is idempotent by ``(source, external_id)``: sending a batch again replays
+the items that were applied and retries the ones that failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import models
+
+from omni.errors import InsufficientStock, NotFound, OmniError, ValidationFailed
+from omni.roles import Capability, Principal, require
+
+from . import services
+from .models import CycleCount, Location, MovementReason, Product, StockLevel, StockMovement, Transfer
+from .selectors import location_get_by_code, product_get_by_sku
+
+
+class MovementKind(models.TextChoices):
+    RECEIPT = "receipt", "Goods received (+quantity)"
+    SALE = "sale", "Sale at the till (−quantity)"
+    RETURN = "return", "Customer return (+quantity; to damaged when resellable is false)"
+    ADJUSTMENT = "adjustment", "Signed correction; needs a reason"
+    DAMAGE = "damage", "Units found damaged: on hand → damaged"
+    COUNT = "count", "Cycle count: quantity is the counted figure; the variance is posted"
+    TRANSFER_OUT = "transfer_out", "Ship units to to_location (creates an in-transit transfer)"
+    TRANSFER_IN = "transfer_in", "Book in a transfer (transfer id) at its destination"
+
+
+ITEM_FIELDS = ("external_id", "kind", "sku", "location", "quantity", "reason", "resellable", "to_location", "transfer", "reference")
+
+
+@dataclass(frozen=True)
+class MovementInput:
+    external_id: str
+    kind: str
+    sku: str = ""
+    location: str = ""
+    quantity: int = 0
+    reason: str = ""
+    resellable: bool = True
+    to_location: str = ""
+    transfer: int | None = None
+    reference: str = ""
+
+
+@dataclass
+class MovementOutcome:
+    index: int
+    external_id: str
+    status: str  # applied | replayed | error
+    movement_ids: list[int] = field(default_factory=list)
+    stock: dict[str, Any] | None = None
+    transfer_id: int | None = None
+    cycle_count_id: int | None = None
+    error: dict[str, Any] | None = None
+
+
+def error_field(exc: OmniError) -> str | None:
+    """The item field an error is about (for a client to highlight)."""
+    if isinstance(exc, InsufficientStock):
+        return "quantity"
+    for key in exc.details or {}:
+        if key in ITEM_FIELDS:
+            return key
+        if key == "counted":
+            return "quantity"
+    if exc.code in ("permission_denied", "inactive_location"):
+        return "location"
+    return None
+
+
+def item_error(exc: OmniError) -> dict[str, Any]:
+    return {"code": exc.code, "message": exc.message, "field": error_field(exc), "details": exc.details}
+
+
+def _stock_of(level: StockLevel | int) -> dict[str, Any]:
+    if not isinstance(level, StockLevel):
+        level = StockLevel.objects.select_related("product", "location").get(pk=level)
+    return {
+        "sku": level.product.sku, "location": level.location.code, "on_hand": level.on_hand,
+        "reserved": level.reserved, "available": level.on_hand - level.reserved, "damaged": level.damaged,
+    }
+
+
+@dataclass
+class _Catalog:
+    """Products and locations of a whole batch, fetched in two queries."""
+
+    products: dict[str, Product]
+    locations: dict[str, Location]
+
+    @classmethod
+    def for_items(cls, items: Sequence[MovementInput | OmniError]) -> _Catalog:
+        inputs = [i for i in items if isinstance(i, MovementInput)]
+        skus = {i.sku for i in inputs if i.sku}
+        codes = {c for i in inputs for c in (i.location, i.to_location) if c}
+        return cls(
+            products={p.sku: p for p in Product.objects.filter(sku__in=skus)},
+            locations={loc.code: loc for loc in Location.objects.filter(code__in=codes)},
+        )
+
+    def product(self, sku: str) -> Product:
+        found = self.products.get(sku)
+        return found if found is not None else product_get_by_sku(sku=sku)  # raises the standard unknown_sku error
+
+    def location(self, code: str) -> Location:
+        found = self.locations.get(code)
+        return found if found is not None else location_get_by_code(code=code)
+
+
+def _authorize(principal: Principal | None, location: Location) -> None:
+    if principal is not None:
+        require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
+
+
+def _seen(item: MovementInput, source: str) -> bool:
+    if item.kind == MovementKind.COUNT:
+        return CycleCount.objects.filter(source=source, external_id=item.external_id).exists()
+    return StockMovement.objects.filter(source=source, external_id=item.external_id).exists()
+
+
+def _apply_one(
+    item: MovementInput, *, source: str, actor: AbstractBaseUser | None, principal: Principal | None, catalog: _Catalog,
+) -> MovementOutcome:
+    outcome = MovementOutcome(index=0, external_id=item.external_id, status="applied")
+    common = {"source": source, "actor": actor, "external_id": item.external_id}
+
+    if item.kind == MovementKind.TRANSFER_IN:
+        if item.transfer is None:
+            raise ValidationFailed("A transfer_in needs the transfer id.", code="required", details={"transfer": ["Required."]})
+        transfer = Transfer.objects.select_related("to_location", "product").filter(pk=item.transfer).first()
+        if transfer is None:
+            raise NotFound(f"Unknown transfer {item.transfer}.", code="unknown_transfer", details={"transfer": ["Does not exist."]})
+        if item.location and item.location != transfer.to_location.code:
+            raise ValidationFailed(
+                f"Transfer {transfer.pk} goes to {transfer.to_location.code}, not {item.location}.",
+                code="wrong_location", details={"location": [f"Must be {transfer.to_location.code}."]},
+            )
+        if item.sku and item.sku != transfer.product.sku:
+            raise ValidationFailed(
+                f"Transfer {transfer.pk} carries {transfer.product.sku}, not {item.sku}.",
+                code="wrong_sku", details={"sku": [f"Must be {transfer.product.sku}."]},
+            )
+        _authorize(principal, transfer.to_location)
+        seen = _seen(item, source)
+        transfer = services.transfer_receive(transfer=transfer, quantity=item.quantity if item.quantity else None, **common)
+        outcome.transfer_id = transfer.pk
+        level: StockLevel | int = StockLevel.objects.get(product_id=transfer.product_id, location_id=transfer.to_location_id).pk
+    else:
+        product = catalog.product(item.sku)
+        location = catalog.location(item.location)
+        _authorize(principal, location)
+        args = {"product": product, "location": location, **common}
+        if item.kind == MovementKind.RECEIPT:
+            result = services.stock_receive(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
+        elif item.kind == MovementKind.SALE:
+            result = services.stock_sell(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
+        elif item.kind == MovementKind.RETURN:
+            result = services.stock_return(
+                quantity=item.quantity, resellable=item.resellable, reference=item.reference, note=item.reason, **args
+            )
+        elif item.kind == MovementKind.ADJUSTMENT:
+            if not item.reason.strip():
+                raise ValidationFailed("An adjustment needs a reason.", code="reason_required", details={"reason": ["Required."]})
+            result = services.stock_adjust(quantity=item.quantity, note=item.reason, reference=item.reference, **args)
+        elif item.kind == MovementKind.DAMAGE:
+            result = services.stock_mark_damaged(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
+        elif item.kind == MovementKind.COUNT:
+            seen = _seen(item, source)
+            count = services.cycle_count_record(counted=item.quantity, note=item.reason, **args)
+            outcome.cycle_count_id = count.pk
+            outcome.movement_ids = list(
+                StockMovement.objects.filter(
+                    stock_level_id=count.stock_level_id, reason=MovementReason.COUNT, reference=f"count:{count.pk}"
+                ).values_list("id", flat=True)
+            )
+            outcome.status = "replayed" if seen else "applied"
+            outcome.stock = _stock_of(count.stock_level_id)
+            return outcome
+        elif item.kind == MovementKind.TRANSFER_OUT:
+            if not item.to_location:
+                raise ValidationFailed("A transfer_out needs to_location.", code="required", details={"to_location": ["Required."]})
+            to_location = catalog.location(item.to_location)
+            seen = _seen(item, source)
+            transfer = services.transfer_ship(
+                product=product, from_location=location, to_location=to_location, quantity=item.quantity,
+                reference=item.reference, source=source, actor=actor, external_id=item.external_id,
+            )
+            outcome.transfer_id = transfer.pk
+            result = None
+        else:  # the serializer only lets known kinds through
+            raise ValidationFailed(f"Unknown kind {item.kind!r}.", code="invalid_choice", details={"kind": ["Unknown."]})
+        if result is not None:
+            outcome.movement_ids = [m.pk for m in result.movements]
+            outcome.status = "replayed" if result.replayed else "applied"
+            outcome.stock = _stock_of(result.stock_level)
+            return outcome
+        level = StockLevel.objects.get(product=product, location=location).pk
+    outcome.movement_ids = list(
+        StockMovement.objects.filter(source=source, external_id=item.external_id).order_by("line").values_list("id", flat=True)
+    )
+    outcome.status = "replayed" if seen else "applied"
+    outcome.stock = _stock_of(level)
+    return outcome
+
+
+def stock_movements_apply(
+    *, items: Sequence[MovementInput | OmniError], source: str, actor: AbstractBaseUser | None = None,
+    principal: Principal | None = None,
+) -> list[MovementOutcome]:
+    """Apply each item on its own; an item given as an ``OmniError`` (it failed validation) is reported as is."""
+    outcomes = []
+    catalog = _Catalog.for_items(items)
+    for index, item in enumerate(items):
+        if isinstance(item, OmniError):
+            outcomes.append(MovementOutcome(index=index, external_id=getattr(item, "external_id", ""), status="error", error=item_error(item)))
+            continue
+        try:
+            outcome = _apply_one(item, source=source, actor=actor, principal=principal, catalog=catalog)
+        except OmniError as exc:
+            outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error=item_error(exc))
+        outcome.index = index
+        outcomes.append(outcome)
+    return outcomes
