@@ -10,25 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from django.db import connection, transaction
-from django.db.models import F, Sum
-from django.db.models.functions import TruncDate
+from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from inventory.models import Location, MovementReason, Product, StockMovement
+from inventory.models import Location, Product
 from inventory.outbox import outbox_record
 from omni.errors import NotFound, ValidationFailed
 
 from . import safety
+from .demand import demand_sums as _demand_sums
+from .demand import window as _window
 from .models import Channel
 from .models_safety import SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope
 
-DEMAND_REASONS = (MovementReason.SALE, MovementReason.FULFILMENT)
 
 
 @dataclass(frozen=True)
@@ -41,31 +40,6 @@ class RecomputeResult:
 # --------------------------------------------------------------------------------------------
 # Demand statistics (set-based)
 # --------------------------------------------------------------------------------------------
-
-
-def _window(today: date, days: int) -> tuple[datetime, datetime]:
-    end = datetime.combine(today, time.min, tzinfo=dt_timezone.utc)
-    return end - timedelta(days=days), end
-
-
-def _demand_sums(*, keys: dict[str, Any], product_ids: list[int] | None, start: datetime, end: datetime) -> dict[tuple, tuple[float, float]]:
-    """{key tuple: (Σ daily units, Σ daily units²)} over the window, grouped by ``keys``. One query:
-    daily totals in a derived table, summed again outside."""
-    inner = StockMovement.objects.filter(
-        bucket="on_hand", reason__in=DEMAND_REASONS, created_at__gte=start, created_at__lt=end
-    )
-    if product_ids is not None:
-        inner = inner.filter(stock_level__product_id__in=product_ids)
-    inner = (
-        inner.order_by().annotate(**keys, day=TruncDate("created_at"))
-        .values(*keys.keys(), "day").annotate(q=Sum("quantity"))
-    )
-    sql, params = inner.query.sql_with_params()
-    cols = ", ".join(f"t.{connection.ops.quote_name(k)}" for k in keys)
-    outer = f"SELECT {cols}, SUM(-t.q), SUM(t.q * t.q) FROM ({sql}) t GROUP BY {cols}"
-    with connection.cursor() as cursor:
-        cursor.execute(outer, params)
-        return {tuple(row[: len(keys)]): (float(row[-2] or 0), float(row[-1] or 0)) for row in cursor.fetchall()}
 
 
 def _modifiers() -> list[safety.ModifierView]:
