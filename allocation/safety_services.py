@@ -157,14 +157,24 @@ def _non_negative_int(value: Any, field: str, *, allow_none: bool = False) -> in
     return value
 
 
-def safety_stock_policy_set(
-    *, product: Product, scope: str, location: Location | None = None, channel: Channel | None = None,
-    method: str = SafetyStockMethod.STATIC, quantity: int = 0, service_level: Decimal | float | str = Decimal("95"),
-    lead_time_days: int | None = None, override_quantity: int | None = None, actor: Any = None, today: date | None = None,
-) -> SafetyStockPolicy:
-    """Create or replace the policy of one scope key (SKU × location, SKU × channel, or SKU pool)."""
+@dataclass(frozen=True)
+class PolicyInput:
+    """A validated policy request (what ``safety_stock_policy_validate`` returns)."""
+
+    quantity: int
+    override_quantity: int | None
+    lead_time_days: int | None
+    service_level: Decimal
+
+
+def safety_stock_policy_validate(
+    *, product: Product | None, scope: str, location: Location | None = None, channel: Channel | None = None,
+    method: str = SafetyStockMethod.STATIC, quantity: Any = 0, service_level: Any = Decimal("95"),
+    lead_time_days: Any = None, override_quantity: Any = None,
+) -> PolicyInput:
+    """Check a policy request without writing anything (admin forms and imports call this first)."""
     if product is None or getattr(product, "pk", None) is None:
-        raise NotFound("Unknown SKU.", code="unknown_sku", details={"sku": ["Does not exist."]})
+        raise NotFound("Unknown SKU.", code="unknown_sku", details={"product": ["Does not exist."]})
     if scope not in SafetyStockScope.values:
         raise ValidationFailed(f"Unknown scope {scope!r}.", code="invalid_scope", details={"scope": [f"One of {SafetyStockScope.values}."]})
     if method not in SafetyStockMethod.values:
@@ -187,6 +197,22 @@ def safety_stock_policy_set(
     if not Decimal(50) < level < Decimal(100):
         raise ValidationFailed(f"service_level must be between 50 and 100 (exclusive), got {level}.", code="invalid_service_level",
                                details={"service_level": ["Between 50 and 100, e.g. 95."]})
+    return PolicyInput(quantity=quantity, override_quantity=override_quantity, lead_time_days=lead_time_days, service_level=level)
+
+
+def safety_stock_policy_set(
+    *, product: Product, scope: str, location: Location | None = None, channel: Channel | None = None,
+    method: str = SafetyStockMethod.STATIC, quantity: int = 0, service_level: Decimal | float | str = Decimal("95"),
+    lead_time_days: int | None = None, override_quantity: int | None = None, actor: Any = None, today: date | None = None,
+) -> SafetyStockPolicy:
+    """Create or replace the policy of one scope key (SKU × location, SKU × channel, or SKU pool)."""
+    checked = safety_stock_policy_validate(
+        product=product, scope=scope, location=location, channel=channel, method=method, quantity=quantity,
+        service_level=service_level, lead_time_days=lead_time_days, override_quantity=override_quantity,
+    )
+    quantity, override_quantity, lead_time_days, level = (
+        checked.quantity, checked.override_quantity, checked.lead_time_days, checked.service_level
+    )
     key = {"product": product, "scope": scope, "location": location if scope == "location" else None,
            "channel": channel if scope == "channel" else None}
     with transaction.atomic():
@@ -242,13 +268,10 @@ def _affected_policies(*, product_id: int | None, season: str) -> list[SafetySto
     return list(qs)
 
 
-def safety_stock_modifier_set(
-    *, name: str, kind: str, starts_on: date, ends_on: date | None = None, percent: Decimal | float | str = 0,
-    min_quantity: int = 0, product: Product | None = None, season: str = "", is_active: bool = True,
-    modifier: SafetyStockModifier | None = None, today: date | None = None,
-) -> SafetyStockModifier:
-    """Create (or change, when ``modifier`` is given) a dated modifier, and re-derive the effective
-    safety stock of every policy it touches (before and after the change)."""
+def safety_stock_modifier_validate(
+    *, name: str, kind: str, percent: Any, min_quantity: Any, starts_on: date | None, ends_on: date | None
+) -> tuple[Decimal, int]:
+    """Check a modifier without writing; returns (percent, min_quantity)."""
     from .models_safety import SafetyStockModifierKind
 
     if kind not in SafetyStockModifierKind.values:
@@ -259,8 +282,23 @@ def safety_stock_modifier_set(
     if not Decimal(0) <= pct <= Decimal(1000) or (kind == "end_of_season" and pct > 100):
         raise ValidationFailed(f"percent out of range: {pct}.", code="invalid_percent", details={"percent": ["0–1000 (reductions 0–100)."]})
     min_quantity = _non_negative_int(min_quantity, "min_quantity")
+    if starts_on is None:
+        raise ValidationFailed("A modifier needs a start date.", code="invalid_dates", details={"starts_on": ["Required."]})
     if ends_on is not None and ends_on < starts_on:
         raise ValidationFailed("ends_on is before starts_on.", code="invalid_dates", details={"ends_on": ["Before starts_on."]})
+    return pct, min_quantity
+
+
+def safety_stock_modifier_set(
+    *, name: str, kind: str, starts_on: date, ends_on: date | None = None, percent: Decimal | float | str = 0,
+    min_quantity: int = 0, product: Product | None = None, season: str = "", is_active: bool = True,
+    modifier: SafetyStockModifier | None = None, today: date | None = None,
+) -> SafetyStockModifier:
+    """Create (or change, when ``modifier`` is given) a dated modifier, and re-derive the effective
+    safety stock of every policy it touches (before and after the change)."""
+    pct, min_quantity = safety_stock_modifier_validate(
+        name=name, kind=kind, percent=percent, min_quantity=min_quantity, starts_on=starts_on, ends_on=ends_on
+    )
     with transaction.atomic():
         before = _affected_policies(product_id=modifier.product_id, season=modifier.season) if modifier and modifier.pk else []
         modifier = modifier or SafetyStockModifier()
