@@ -7,8 +7,8 @@ Layers (see ``allocation/safety.py`` for safety-stock precedence):
 - ATP(channel, SKU) = ``max(A − H − B − Q + V − L, 0)`` where
   - A = Σ available over the active, non-supplier locations the channel sees;
   - H = accuracy haircut (switch ``channel.accuracy_haircut_enabled``): at a location whose stock
-    accuracy over the last ``ACCURACY_DAYS`` days of cycle counts (share of counts without variance)
-    is below ``channel.accuracy_threshold_percent``, only ``floor(available × (100 − haircut%) / 100)``
+    accuracy over the last ``ACCURACY_DAYS`` days of cycle counts (share of counts without variance,
+    materialized every 15 minutes by ``allocation.accuracy.location_accuracy_refresh``) is below ``channel.accuracy_threshold_percent``, only ``floor(available × (100 − haircut%) / 100)``
     counts; H is the sum of what is discounted;
   - B = the extra SKU buffer: ``max(buffer − Σ location safety stock deducted at visible
     locations, 0)`` with buffer = the SKU × channel policy, else the SKU pool policy, else 0;
@@ -48,16 +48,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.models import CycleCount, Location, LocationKind, MovementReason, StockLevel
+from inventory.models import Location, LocationKind, MovementReason, StockLevel
 
 from .models import Channel, ChannelQuota, ChannelVisibility, LocationGroup, SyncMode
-from .models_safety import SafetyStockPolicy, SafetyStockScope
+from .accuracy import ACCURACY_DAYS
+from .models_safety import LocationAccuracyStat, SafetyStockPolicy, SafetyStockScope
 
 VELOCITY_DAYS = 28
-ACCURACY_DAYS = 90
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,13 +165,12 @@ def sync_period_seconds(channel: Channel) -> int:
 
 
 def location_accuracy(*, now: datetime | None = None, location_ids: Iterable[int] | None = None) -> dict[int, LocationAccuracy]:
-    """Stock accuracy per location: counts without variance / counts, over the last ACCURACY_DAYS days."""
-    since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
-    qs = CycleCount.objects.filter(counted_at__gte=since)
+    """Stock accuracy per location as last materialized by ``allocation.accuracy.location_accuracy_refresh``
+    (counts without variance / counts over the last ACCURACY_DAYS days)."""
+    qs = LocationAccuracyStat.objects.all()
     if location_ids is not None:
-        qs = qs.filter(stock_level__location_id__in=list(location_ids))
-    rows = qs.order_by().values("stock_level__location_id").annotate(n=Count("id"), ok=Count("id", filter=Q(variance=0)))
-    return {r["stock_level__location_id"]: LocationAccuracy(counts=r["n"], accurate=r["ok"]) for r in rows}
+        qs = qs.filter(location_id__in=list(location_ids))
+    return {loc: LocationAccuracy(counts=n, accurate=ok) for loc, n, ok in qs.values_list("location_id", "counts", "accurate")}
 
 
 def visible_location_ids_by_channel(*, channel_ids: Iterable[int] | None = None) -> dict[int, set[int]]:
@@ -195,18 +194,44 @@ def visible_location_ids_by_channel(*, channel_ids: Iterable[int] | None = None)
     return out
 
 
-def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None) -> dict[int, ChannelContext]:
-    now = now or timezone.now()
-    kinds = dict(Location.objects.filter(is_active=True).values_list("id", "kind"))
-    own = frozenset(i for i, k in kinds.items() if k != LocationKind.SUPPLIER)
-    suppliers = [i for i, k in kinds.items() if k == LocationKind.SUPPLIER]
-    quota_channels = set(
-        ChannelQuota.objects.filter(is_active=True, channel__is_active=True).values_list("channel_id", flat=True).distinct()
+def _context_rows(*, with_accuracy: bool) -> list[tuple]:
+    """Locations, quota channels, visibility (groups expanded) and accuracy in ONE round trip."""
+    members = LocationGroup.locations.through._meta.db_table
+    accuracy = (
+        " UNION ALL SELECT 'A', location_id, CAST(counts AS BIGINT), CAST(accurate AS BIGINT), NULL "
+        "FROM allocation_locationaccuracystat" if with_accuracy else ""
     )
-    visible = visible_location_ids_by_channel(channel_ids={c.pk for c in channels} | quota_channels)
+    sql = f"""
+        SELECT 'L', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), kind FROM inventory_location WHERE is_active = %s
+        UNION ALL
+        SELECT DISTINCT 'Q', q.channel_id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), NULL
+        FROM allocation_channelquota q JOIN allocation_channel c ON c.id = q.channel_id
+        WHERE q.is_active = %s AND c.is_active = %s
+        UNION ALL
+        SELECT 'V', r.channel_id, COALESCE(r.location_id, m.location_id), CAST(NULL AS BIGINT), NULL
+        FROM allocation_channelvisibility r LEFT JOIN {members} m ON m.locationgroup_id = r.group_id{accuracy}"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [True, True, True])
+        return cursor.fetchall()
+
+
+def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None) -> dict[int, ChannelContext]:
+    """What the ATP query needs for these channels, from one query (see ``_context_rows``)."""
+    kinds: dict[int, str] = {}
+    quota_channels: set[int] = set()
+    visible: dict[int, set[int]] = defaultdict(set)
     accuracy: dict[int, LocationAccuracy] = {}
-    if any(c.accuracy_haircut_enabled for c in channels):
-        accuracy = location_accuracy(now=now)
+    for tag, a, b, c, d in _context_rows(with_accuracy=any(ch.accuracy_haircut_enabled for ch in channels)):
+        if tag == "L":
+            kinds[int(a)] = d
+        elif tag == "Q":
+            quota_channels.add(int(a))
+        elif tag == "V" and b is not None:
+            visible[int(a)].add(int(b))
+        elif tag == "A":
+            accuracy[int(a)] = LocationAccuracy(counts=int(b), accurate=int(c))
+    own = frozenset(i for i, k in kinds.items() if k != LocationKind.SUPPLIER)
+    suppliers = sorted(i for i, k in kinds.items() if k == LocationKind.SUPPLIER)
     contexts = {}
     for channel in channels:
         def pct(location_id: int, channel: Channel = channel) -> int:
@@ -219,7 +244,7 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
         contexts[channel.pk] = ChannelContext(
             channel=channel,
             visible_pct={i: pct(i) for i in sorted(mine)} if channel.is_active else {},
-            supplier_pct={i: pct(i) for i in sorted(suppliers)} if channel.allows_dropship and channel.is_active else {},
+            supplier_pct={i: pct(i) for i in suppliers} if channel.allows_dropship and channel.is_active else {},
             quota_others={q: frozenset(visible.get(q, set()) & own) for q in sorted(quota_channels) if q != channel.pk},
             own_location_ids=own,
             sync_seconds=sync_period_seconds(channel),
@@ -258,105 +283,122 @@ def _product_filter(column: str, product_ids: list[int] | None, params: list) ->
     return f"{column} IN ({_ints(product_ids)})"
 
 
-def _atp_query(ctx: ChannelContext, product_ids: list[int] | None, now: datetime) -> tuple[str, list]:
+def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None, now: datetime) -> tuple[str, list]:
+    """One statement for every (channel, SKU) pair: channels are data (VALUES lists), not structure."""
     great, least = ("GREATEST", "LEAST") if _pg() else ("MAX", "MIN")
-    channel = ctx.channel
     params: list = []
     ctes: list[str] = []
     joins: list[str] = []
     cols = {"quota": "0", "virtual": "0", "sold": "0"}
-    need_pool = bool(ctx.quota_others)
-    lv_locations = sorted(ctx.own_location_ids if need_pool else ctx.visible_pct)
+    channel_ids = [c.channel.pk for c in contexts]
+    need_pool = any(c.quota_others for c in contexts)
+    lv_locations: set[int] = set()
+    for ctx in contexts:
+        lv_locations |= set(ctx.own_location_ids if need_pool else ctx.visible_pct)
     policy_join = (
         "LEFT JOIN allocation_safetystockpolicy ss ON ss.scope = 'location' "
         "AND ss.product_id = sl.product_id AND ss.location_id = sl.location_id"
     )
-    ctes.append(_values("vis", ["location_id", "pct"], sorted(ctx.visible_pct.items())))
+    ctes.append(_values("chans", ["channel_id"], [(i,) for i in channel_ids]))
+    ctes.append(_values("vis", ["channel_id", "location_id", "pct"],
+                        [(c.channel.pk, loc, pct) for c in contexts for loc, pct in sorted(c.visible_pct.items())]))
     ctes.append(
         f"""lv AS (
         SELECT sl.product_id, sl.location_id,
                {great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) AS avail,
                {least}(COALESCE(ss.effective_quantity, 0), {great}(sl.on_hand - sl.reserved, 0)) AS ss_used
         FROM inventory_stocklevel sl {policy_join}
-        WHERE sl.location_id IN ({_ints(lv_locations)}) AND {_product_filter("sl.product_id", product_ids, params)})"""
+        WHERE sl.location_id IN ({_ints(sorted(lv_locations))}) AND {_product_filter("sl.product_id", product_ids, params)})"""
     )
     ctes.append(
         """mine AS (
-        SELECT lv.product_id, SUM(lv.avail) AS avail, SUM(lv.avail - lv.avail * vis.pct / 100) AS haircut,
+        SELECT vis.channel_id, lv.product_id, SUM(lv.avail) AS avail, SUM(lv.avail - lv.avail * vis.pct / 100) AS haircut,
                SUM(lv.ss_used) AS ss_used
-        FROM lv JOIN vis ON vis.location_id = lv.location_id GROUP BY lv.product_id)"""
+        FROM lv JOIN vis ON vis.location_id = lv.location_id GROUP BY vis.channel_id, lv.product_id)"""
     )
     ctes.append(
         f"""buf AS (
-        SELECT product_id, MAX(CASE WHEN scope = 'channel' THEN effective_quantity END) AS ch,
-               MAX(CASE WHEN scope = 'pool' THEN effective_quantity END) AS pool
+        SELECT product_id, channel_id, effective_quantity
         FROM allocation_safetystockpolicy
-        WHERE (scope = 'pool' OR (scope = 'channel' AND channel_id = {int(channel.pk)}))
-          AND {_product_filter("product_id", product_ids, params)}
-        GROUP BY product_id)"""
+        WHERE (scope = 'pool' OR (scope = 'channel' AND channel_id IN ({_ints(channel_ids)})))
+          AND {_product_filter("product_id", product_ids, params)})"""
     )
-    if ctx.supplier_pct:
-        ctes.append(_values("sup", ["location_id", "pct"], sorted(ctx.supplier_pct.items())))
+    sup = [(c.channel.pk, loc, pct) for c in contexts for loc, pct in sorted(c.supplier_pct.items())]
+    if sup:
+        ctes.append(_values("sup", ["channel_id", "location_id", "pct"], sup))
         ctes.append(
             f"""virt AS (
-            SELECT sl.product_id,
+            SELECT sup.channel_id, sl.product_id,
                    SUM({great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) * sup.pct / 100) AS virtual
             FROM inventory_stocklevel sl JOIN sup ON sup.location_id = sl.location_id {policy_join}
             WHERE {_product_filter("sl.product_id", product_ids, params)}
-            GROUP BY sl.product_id)"""
+            GROUP BY sup.channel_id, sl.product_id)"""
         )
-        joins.append("LEFT JOIN virt ON virt.product_id = p.id")
+        joins.append("LEFT JOIN virt ON virt.channel_id = chans.channel_id AND virt.product_id = p.id")
         cols["virtual"] = "COALESCE(virt.virtual, 0)"
     if need_pool:
-        visible = set(ctx.visible_pct)
-        qvis = [(q, loc, 0 if loc in visible else 1) for q, locs in ctx.quota_others.items() for loc in sorted(locs)]
-        ctes.append(_values("qvis", ["channel_id", "location_id", "only_q"], qvis))
+        qvis = []
+        quota_channels: set[int] = set()
+        for c in contexts:
+            visible = c.visible_pct
+            for q, locs in c.quota_others.items():
+                quota_channels.add(q)
+                qvis += [(c.channel.pk, q, loc, 0 if loc in visible else 1) for loc in sorted(locs)]
+        ctes.append(_values("qvis", ["channel_id", "q_channel_id", "location_id", "only_q"], qvis))
         params.append(True)
         ctes.append(
             f"""qbp AS (
             SELECT channel_id, product_id, CAST(ROUND(min_share_percent * 100) AS INTEGER) AS bp
-            FROM allocation_channelquota WHERE is_active = %s AND channel_id IN ({_ints(ctx.quota_others)}))"""
+            FROM allocation_channelquota WHERE is_active = %s AND channel_id IN ({_ints(sorted(quota_channels))}))"""
         )
         ctes.append("pool AS (SELECT product_id, SUM(avail) AS pool FROM lv GROUP BY product_id)")
         ctes.append(
             """qprot AS (
-            SELECT lv.product_id, qv.channel_id, SUM(lv.avail) AS q_avail, SUM(lv.avail * qv.only_q) AS q_only
-            FROM lv JOIN qvis qv ON qv.location_id = lv.location_id GROUP BY lv.product_id, qv.channel_id)"""
+            SELECT qv.channel_id, qv.q_channel_id, lv.product_id, SUM(lv.avail) AS q_avail, SUM(lv.avail * qv.only_q) AS q_only
+            FROM lv JOIN qvis qv ON qv.location_id = lv.location_id
+            GROUP BY qv.channel_id, qv.q_channel_id, lv.product_id)"""
         )
         ctes.append(
             f"""qded AS (
-            SELECT qp.product_id,
+            SELECT qp.channel_id, qp.product_id,
                    SUM({great}({least}((pool.pool * COALESCE(ps.bp, ds.bp) + 9999) / 10000, qp.q_avail) - qp.q_only, 0)) AS quota
             FROM qprot qp JOIN pool ON pool.product_id = qp.product_id
-            LEFT JOIN qbp ps ON ps.channel_id = qp.channel_id AND ps.product_id = qp.product_id
-            LEFT JOIN qbp ds ON ds.channel_id = qp.channel_id AND ds.product_id IS NULL
+            LEFT JOIN qbp ps ON ps.channel_id = qp.q_channel_id AND ps.product_id = qp.product_id
+            LEFT JOIN qbp ds ON ds.channel_id = qp.q_channel_id AND ds.product_id IS NULL
             WHERE COALESCE(ps.bp, ds.bp) IS NOT NULL
-            GROUP BY qp.product_id)"""
+            GROUP BY qp.channel_id, qp.product_id)"""
         )
-        joins.append("LEFT JOIN qded ON qded.product_id = p.id")
+        joins.append("LEFT JOIN qded ON qded.channel_id = chans.channel_id AND qded.product_id = p.id")
         cols["quota"] = "COALESCE(qded.quota, 0)"
-    if channel.lag_buffer_enabled and ctx.sync_seconds > 0:
+    lagging = [c for c in contexts if c.channel.lag_buffer_enabled and c.sync_seconds > 0]
+    if lagging:
         since = connection.ops.adapt_datetimefield_value(now - timedelta(days=VELOCITY_DAYS))
-        params.extend([channel.code, since])
+        codes = [c.channel.code for c in lagging]
+        ctes.append(f"lagch(channel_id, code) AS (VALUES {', '.join('(' + str(int(c.channel.pk)) + ', %s)' for c in lagging)})")
+        params.extend(codes)
+        params.extend(codes)
+        params.append(since)
         ctes.append(
             f"""lag AS (
-            SELECT sl.product_id, SUM(-m.quantity) AS sold
+            SELECT lagch.channel_id, sl.product_id, SUM(-m.quantity) AS sold
             FROM inventory_stockmovement m JOIN inventory_stocklevel sl ON sl.id = m.stock_level_id
-            WHERE m.source = %s AND m.bucket = 'on_hand'
+            JOIN lagch ON lagch.code = m.source
+            WHERE m.source IN ({", ".join("%s" for _ in codes)}) AND m.bucket = 'on_hand'
               AND m.reason IN ('{MovementReason.SALE.value}', '{MovementReason.FULFILMENT.value}')
               AND m.created_at >= %s AND {_product_filter("sl.product_id", product_ids, params)}
-            GROUP BY sl.product_id)"""
+            GROUP BY lagch.channel_id, sl.product_id)"""
         )
-        joins.append("LEFT JOIN lag ON lag.product_id = p.id")
+        joins.append("LEFT JOIN lag ON lag.channel_id = chans.channel_id AND lag.product_id = p.id")
         cols["sold"] = "COALESCE(lag.sold, 0)"
     where = _product_filter("p.id", product_ids, params)
     sql = (
         "WITH " + ",\n".join(ctes) + f"""
-        SELECT p.id, COALESCE(mine.avail, 0), COALESCE(mine.haircut, 0), COALESCE(mine.ss_used, 0), buf.ch, buf.pool,
-               {cols["quota"]}, {cols["virtual"]}, {cols["sold"]}
-        FROM inventory_product p
-        LEFT JOIN mine ON mine.product_id = p.id
-        LEFT JOIN buf ON buf.product_id = p.id
+        SELECT chans.channel_id, p.id, COALESCE(mine.avail, 0), COALESCE(mine.haircut, 0), COALESCE(mine.ss_used, 0),
+               chb.effective_quantity, poolb.effective_quantity, {cols["quota"]}, {cols["virtual"]}, {cols["sold"]}
+        FROM chans CROSS JOIN inventory_product p
+        LEFT JOIN mine ON mine.channel_id = chans.channel_id AND mine.product_id = p.id
+        LEFT JOIN buf chb ON chb.channel_id = chans.channel_id AND chb.product_id = p.id
+        LEFT JOIN buf poolb ON poolb.channel_id IS NULL AND poolb.product_id = p.id
         {" ".join(joins)}
         WHERE {where}"""
     )
@@ -364,7 +406,7 @@ def _atp_query(ctx: ChannelContext, product_ids: list[int] | None, now: datetime
 
 
 def _combine(ctx: ChannelContext, row: Sequence) -> AtpComponents:
-    pid, avail, haircut, ss_used, ch_buf, pool_buf, quota, virtual, sold = row
+    _, pid, avail, haircut, ss_used, ch_buf, pool_buf, quota, virtual, sold = row
     avail, haircut, ss_used, quota, virtual, sold = (int(v) for v in (avail, haircut, ss_used, quota, virtual, sold))
     if ch_buf is not None:
         buffer, source = int(ch_buf), "channel"
@@ -385,16 +427,27 @@ def _combine(ctx: ChannelContext, row: Sequence) -> AtpComponents:
     )
 
 
-def atp_components_for_context(*, ctx: ChannelContext, product_ids: Iterable[int] | None, now: datetime | None = None) -> dict[int, AtpComponents]:
-    """Every ATP component per SKU for one channel, in one SQL query. ``product_ids=None``: every SKU."""
+def atp_components_for_contexts(*, contexts: Sequence[ChannelContext], product_ids: Iterable[int] | None,
+                                now: datetime | None = None) -> dict[int, dict[int, AtpComponents]]:
+    """{channel id: {product id: components}} for these channels, in ONE SQL query.
+    ``product_ids=None``: every SKU."""
     ids = None if product_ids is None else sorted({int(i) for i in product_ids})
-    if ids is not None and not ids:
-        return {}
-    sql, params = _atp_query(ctx, ids, now or timezone.now())
+    out: dict[int, dict[int, AtpComponents]] = {c.channel.pk: {} for c in contexts}
+    if (ids is not None and not ids) or not contexts:
+        return out
+    sql, params = _atp_query(contexts, ids, now or timezone.now())
+    by_id = {c.channel.pk: c for c in contexts}
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return {int(row[0]): _combine(ctx, row) for row in rows}
+        for row in cursor.fetchall():
+            comp = _combine(by_id[int(row[0])], row)
+            out[comp.channel_id][comp.product_id] = comp
+    return out
+
+
+def atp_components_for_context(*, ctx: ChannelContext, product_ids: Iterable[int] | None, now: datetime | None = None) -> dict[int, AtpComponents]:
+    """Every ATP component per SKU for one channel, in one SQL query. ``product_ids=None``: every SKU."""
+    return atp_components_for_contexts(contexts=[ctx], product_ids=product_ids, now=now)[ctx.channel.pk]
 
 
 def atp_components(*, channel: Channel, product_ids: Iterable[int] | None, now: datetime | None = None) -> dict[int, AtpComponents]:
@@ -414,11 +467,11 @@ def atp_for_channel(*, channel: Channel, product_ids: Iterable[int]) -> dict[int
 
 def availability_for_channels(*, channels: Sequence[Channel], product_ids: Iterable[int], now: datetime | None = None
                               ) -> dict[int, dict[int, AtpComponents]]:
-    """{channel id: {product id: components}}: the API-level selector (one context load, one query per channel)."""
+    """{channel id: {product id: components}}: the API-level selector. Two round trips whatever the
+    number of channels and SKUs: the context, then one ATP query."""
     now = now or timezone.now()
-    ids = sorted({int(i) for i in product_ids})
     contexts = channel_contexts(channels=channels, now=now)
-    return {c.pk: atp_components_for_context(ctx=contexts[c.pk], product_ids=ids, now=now) for c in channels}
+    return atp_components_for_contexts(contexts=[contexts[c.pk] for c in channels], product_ids=product_ids, now=now)
 
 
 # --------------------------------------------------------------------------------------------

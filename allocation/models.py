@@ -186,4 +186,4 @@ class PartnerToken(models.Model):
         return scope in (self.scopes or [])
 
 
-from .models_safety import SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope  # noqa: E402,F401
+from .models_safety import LocationAccuracyStat, SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope  # noqa: E402,F401,E501

@@ -8,4 +8,8 @@ BEAT_SCHEDULE = {
         "task": "allocation.tasks.safety_stock_recompute_nightly",
         "schedule": crontab(hour=2, minute=15),
     },
+    "allocation-safety-accuracy-refresh": {
+        "task": "allocation.tasks.location_accuracy_refresh",
+        "schedule": crontab(minute="*/15"),
+    },
 }

@@ -11,3 +11,10 @@ from .safety_services import safety_stock_recompute
 def safety_stock_recompute_nightly() -> dict[str, int]:
     result = safety_stock_recompute()
     return {"policies": result.policies, "changed": result.changed}
+
+
+@shared_task(name="allocation.tasks.location_accuracy_refresh")
+def location_accuracy_refresh_task() -> int:
+    from .accuracy import location_accuracy_refresh
+
+    return location_accuracy_refresh()

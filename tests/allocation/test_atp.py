@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from allocation.accuracy import location_accuracy_refresh
 from allocation.channel_services import channel_quota_set
 from allocation.models import SyncMode
 from allocation.selectors import (
@@ -18,7 +19,7 @@ from allocation.selectors import (
     scarcity_inputs,
 )
 from inventory import services as inv
-from inventory.models import LocationKind, StockLevel, StockMovement
+from inventory.models import LocationKind, OutboxEvent, StockLevel, StockMovement
 from omni.errors import InsufficientStock
 
 from ..inventory.factories import LocationFactory, ProductFactory
@@ -170,6 +171,11 @@ def test_accuracy_haircut_discounts_inaccurate_locations(sku, dc, store):
     for counted in (10, 10, 9, 9):  # 4 counts, the third found a variance → 75 % accurate
         inv.cycle_count_record(product=sku, location=store, counted=counted)
     inv.cycle_count_record(product=sku, location=dc, counted=8)  # 100 % accurate
+    assert atp_for_channel(channel=web, product_ids=[sku.pk]) == {sku.pk: 17}  # not measured yet
+    OutboxEvent.objects.all().delete()
+    assert location_accuracy_refresh() == 1  # the store crossed web's 95 % threshold
+    assert list(OutboxEvent.objects.values_list("product_id", "reason")) == [(sku.pk, "accuracy")]
+    assert location_accuracy_refresh() == 0  # nothing moved since
 
     comp = atp_components(channel=web, product_ids=[sku.pk])[sku.pk]
     # store: 9 available count at 50 % → floor(4.5) = 4, haircut 5; DC: 8 in full
