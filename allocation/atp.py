@@ -266,56 +266,113 @@ def _ints(ids: Iterable[int]) -> str:
     return ", ".join(str(int(i)) for i in ids) or "NULL"
 
 
-def _values(name: str, columns: Sequence[str], rows: Sequence[Sequence[int]]) -> str:
+def _values(name: str, columns: Sequence[str], rows: Sequence[Sequence[int]], params: list | None = None) -> str:
+    """A CTE of integer rows. On PostgreSQL (with ``params``) one ``unnest`` of arrays, which the
+    planner handles in constant time however many rows; elsewhere a VALUES list."""
     if not rows:
         nulls = ", ".join(f"CAST(NULL AS BIGINT) AS {c}" for c in columns)
         return f"{name} AS (SELECT {nulls} WHERE 1 = 0)"
+    if params is not None and _pg():
+        arrays = ", ".join(
+            _pg_array((row[i] for row in rows), "bigint" if col.endswith("_id") else "int") for i, col in enumerate(columns)
+        )
+        return f"{name} AS (SELECT * FROM unnest({arrays}) AS t({', '.join(columns)}))"
     body = ", ".join("(" + ", ".join(str(int(v)) for v in row) + ")" for row in rows)
     return f"{name}({', '.join(columns)}) AS (VALUES {body})"
+
+
+def _pg_array(ids: Iterable[int], kind: str = "bigint") -> str:
+    """An integer array as one SQL constant (ints only, so nothing to escape); cheaper to send and
+    to plan than a bound list."""
+    return "'{" + ",".join(str(int(i)) for i in ids) + "}'::" + kind + "[]"
 
 
 def _product_filter(column: str, product_ids: list[int] | None, params: list) -> str:
     if product_ids is None:
         return "1 = 1"
     if _pg():
-        params.append(product_ids)
-        return f"{column} = ANY(%s)"
+        return f"{column} = ANY({_pg_array(product_ids)})"
     return f"{column} IN ({_ints(product_ids)})"
 
 
 def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None, now: datetime) -> tuple[str, list]:
-    """One statement for every (channel, SKU) pair: channels are data (VALUES lists), not structure."""
+    """One statement for every (channel, SKU) pair.
+
+    The stock rows are read ONCE: each is joined to a small per-location table (``locs``: for every
+    channel i whether it sees the location and the percent that counts there, for every quota channel
+    j whether j sees it) and aggregated per SKU with conditional sums. Buffers, virtual stock and the
+    lag buffer come from their own small aggregates; everything is added up in one GROUP BY."""
     great, least = ("GREATEST", "LEAST") if _pg() else ("MAX", "MIN")
     params: list = []
     ctes: list[str] = []
-    joins: list[str] = []
-    cols = {"quota": "0", "virtual": "0", "sold": "0"}
+    parts: list[str] = []
     channel_ids = [c.channel.pk for c in contexts]
-    need_pool = any(c.quota_others for c in contexts)
-    lv_locations: set[int] = set()
-    for ctx in contexts:
-        lv_locations |= set(ctx.own_location_ids if need_pool else ctx.visible_pct)
+    quota_locs: dict[int, frozenset[int]] = {}
+    for c in contexts:
+        quota_locs.update(c.quota_others)
+    quotas = sorted(quota_locs)
+    locations: set[int] = set()
+    for c in contexts:
+        locations |= set(c.own_location_ids if quotas else c.visible_pct)
+    loc_ids = sorted(locations)
     policy_join = (
         "LEFT JOIN allocation_safetystockpolicy ss ON ss.scope = 'location' "
         "AND ss.product_id = sl.product_id AND ss.location_id = sl.location_id"
     )
     ctes.append(_values("chans", ["channel_id"], [(i,) for i in channel_ids]))
-    ctes.append(_values("vis", ["channel_id", "location_id", "pct"],
-                        [(c.channel.pk, loc, pct) for c in contexts for loc, pct in sorted(c.visible_pct.items())]))
+    columns = ["location_id"] + [f"{k}{i}" for i in range(len(contexts)) for k in ("v", "p")] + [f"q{j}" for j in range(len(quotas))]
+    rows = [
+        [loc]
+        + [x for c in contexts for x in ((1, c.visible_pct[loc]) if loc in c.visible_pct else (0, 100))]
+        + [1 if loc in quota_locs[q] else 0 for q in quotas]
+        for loc in loc_ids
+    ]
+    ctes.append(_values("locs", columns, rows, params))
+    sums = ["SUM(x.avail) AS pool"]
+    for i in range(len(contexts)):
+        sums += [f"SUM(x.avail * l.v{i}) AS a{i}", f"SUM((x.avail - x.avail * l.p{i} / 100) * l.v{i}) AS h{i}",
+                 f"SUM(x.ss_used * l.v{i}) AS s{i}"]
+    for j, q in enumerate(quotas):
+        sums.append(f"SUM(x.avail * l.q{j}) AS qa{j}")
+        sums += [f"SUM(x.avail * l.q{j} * (1 - l.v{i})) AS qo{i}_{j}" for i, c in enumerate(contexts) if c.channel.pk != q]
     ctes.append(
-        f"""lv AS (
-        SELECT sl.product_id, sl.location_id,
-               {great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) AS avail,
-               {least}(COALESCE(ss.effective_quantity, 0), {great}(sl.on_hand - sl.reserved, 0)) AS ss_used
-        FROM inventory_stocklevel sl {policy_join}
-        WHERE sl.location_id IN ({_ints(sorted(lv_locations))}) AND {_product_filter("sl.product_id", product_ids, params)})"""
+        f"""agg AS (
+        SELECT x.product_id, {", ".join(sums)}
+        FROM (SELECT sl.product_id, sl.location_id,
+                     {great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) AS avail,
+                     {least}(COALESCE(ss.effective_quantity, 0), {great}(sl.on_hand - sl.reserved, 0)) AS ss_used
+              FROM inventory_stocklevel sl {policy_join}
+              WHERE sl.location_id IN ({_ints(loc_ids)}) AND {_product_filter("sl.product_id", product_ids, params)}) x
+        JOIN locs l ON l.location_id = x.location_id
+        GROUP BY x.product_id)"""
     )
-    ctes.append(
-        """mine AS (
-        SELECT vis.channel_id, lv.product_id, SUM(lv.avail) AS avail, SUM(lv.avail - lv.avail * vis.pct / 100) AS haircut,
-               SUM(lv.ss_used) AS ss_used
-        FROM lv JOIN vis ON vis.location_id = lv.location_id GROUP BY vis.channel_id, lv.product_id)"""
-    )
+    if quotas:
+        params.append(True)
+        ctes.append(
+            f"""qbp AS (
+            SELECT channel_id, product_id, CAST(ROUND(min_share_percent * 100) AS INTEGER) AS bp
+            FROM allocation_channelquota WHERE is_active = %s AND channel_id IN ({_ints(quotas)}))"""
+        )
+        joins = " ".join(
+            f"LEFT JOIN qbp ps{j} ON ps{j}.channel_id = {int(q)} AND ps{j}.product_id = agg.product_id "
+            f"LEFT JOIN qbp ds{j} ON ds{j}.channel_id = {int(q)} AND ds{j}.product_id IS NULL"
+            for j, q in enumerate(quotas)
+        )
+        bps = ", ".join(f"COALESCE(ps{j}.bp, ds{j}.bp, 0) AS bp{j}" for j in range(len(quotas)))
+        ctes.append(f"aggq AS (SELECT agg.*, {bps} FROM agg {joins})")
+        source = "aggq"
+    else:
+        source = "agg"
+    for i, c in enumerate(contexts):
+        quota = " + ".join(
+            f"{great}({least}((pool * bp{j} + 9999) / 10000, qa{j}) - qo{i}_{j}, 0)"
+            for j, q in enumerate(quotas) if q != c.channel.pk
+        ) or "0"
+        parts.append(
+            f"SELECT {int(c.channel.pk)} AS channel_id, product_id, a{i} AS avail, h{i} AS haircut, s{i} AS ss_used, "
+            f"CAST(NULL AS BIGINT) AS ch_buf, CAST(NULL AS BIGINT) AS pool_buf, {quota} AS quota, 0 AS virtual, 0 AS sold "
+            f"FROM {source}"
+        )
     ctes.append(
         f"""buf AS (
         SELECT product_id, channel_id, effective_quantity
@@ -323,9 +380,14 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
         WHERE (scope = 'pool' OR (scope = 'channel' AND channel_id IN ({_ints(channel_ids)})))
           AND {_product_filter("product_id", product_ids, params)})"""
     )
+    parts += [
+        "SELECT channel_id, product_id, 0, 0, 0, effective_quantity, NULL, 0, 0, 0 FROM buf WHERE channel_id IS NOT NULL",
+        "SELECT chans.channel_id, buf.product_id, 0, 0, 0, NULL, buf.effective_quantity, 0, 0, 0 FROM buf CROSS JOIN chans "
+        "WHERE buf.channel_id IS NULL",
+    ]
     sup = [(c.channel.pk, loc, pct) for c in contexts for loc, pct in sorted(c.supplier_pct.items())]
     if sup:
-        ctes.append(_values("sup", ["channel_id", "location_id", "pct"], sup))
+        ctes.append(_values("sup", ["channel_id", "location_id", "pct"], sup, params))
         ctes.append(
             f"""virt AS (
             SELECT sup.channel_id, sl.product_id,
@@ -334,42 +396,7 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
             WHERE {_product_filter("sl.product_id", product_ids, params)}
             GROUP BY sup.channel_id, sl.product_id)"""
         )
-        joins.append("LEFT JOIN virt ON virt.channel_id = chans.channel_id AND virt.product_id = p.id")
-        cols["virtual"] = "COALESCE(virt.virtual, 0)"
-    if need_pool:
-        qvis = []
-        quota_channels: set[int] = set()
-        for c in contexts:
-            visible = c.visible_pct
-            for q, locs in c.quota_others.items():
-                quota_channels.add(q)
-                qvis += [(c.channel.pk, q, loc, 0 if loc in visible else 1) for loc in sorted(locs)]
-        ctes.append(_values("qvis", ["channel_id", "q_channel_id", "location_id", "only_q"], qvis))
-        params.append(True)
-        ctes.append(
-            f"""qbp AS (
-            SELECT channel_id, product_id, CAST(ROUND(min_share_percent * 100) AS INTEGER) AS bp
-            FROM allocation_channelquota WHERE is_active = %s AND channel_id IN ({_ints(sorted(quota_channels))}))"""
-        )
-        ctes.append("pool AS (SELECT product_id, SUM(avail) AS pool FROM lv GROUP BY product_id)")
-        ctes.append(
-            """qprot AS (
-            SELECT qv.channel_id, qv.q_channel_id, lv.product_id, SUM(lv.avail) AS q_avail, SUM(lv.avail * qv.only_q) AS q_only
-            FROM lv JOIN qvis qv ON qv.location_id = lv.location_id
-            GROUP BY qv.channel_id, qv.q_channel_id, lv.product_id)"""
-        )
-        ctes.append(
-            f"""qded AS (
-            SELECT qp.channel_id, qp.product_id,
-                   SUM({great}({least}((pool.pool * COALESCE(ps.bp, ds.bp) + 9999) / 10000, qp.q_avail) - qp.q_only, 0)) AS quota
-            FROM qprot qp JOIN pool ON pool.product_id = qp.product_id
-            LEFT JOIN qbp ps ON ps.channel_id = qp.q_channel_id AND ps.product_id = qp.product_id
-            LEFT JOIN qbp ds ON ds.channel_id = qp.q_channel_id AND ds.product_id IS NULL
-            WHERE COALESCE(ps.bp, ds.bp) IS NOT NULL
-            GROUP BY qp.channel_id, qp.product_id)"""
-        )
-        joins.append("LEFT JOIN qded ON qded.channel_id = chans.channel_id AND qded.product_id = p.id")
-        cols["quota"] = "COALESCE(qded.quota, 0)"
+        parts.append("SELECT channel_id, product_id, 0, 0, 0, NULL, NULL, 0, virtual, 0 FROM virt")
     lagging = [c for c in contexts if c.channel.lag_buffer_enabled and c.sync_seconds > 0]
     if lagging:
         since = connection.ops.adapt_datetimefield_value(now - timedelta(days=VELOCITY_DAYS))
@@ -388,19 +415,13 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
               AND m.created_at >= %s AND {_product_filter("sl.product_id", product_ids, params)}
             GROUP BY lagch.channel_id, sl.product_id)"""
         )
-        joins.append("LEFT JOIN lag ON lag.channel_id = chans.channel_id AND lag.product_id = p.id")
-        cols["sold"] = "COALESCE(lag.sold, 0)"
-    where = _product_filter("p.id", product_ids, params)
+        parts.append("SELECT channel_id, product_id, 0, 0, 0, NULL, NULL, 0, 0, sold FROM lag")
     sql = (
-        "WITH " + ",\n".join(ctes) + f"""
-        SELECT chans.channel_id, p.id, COALESCE(mine.avail, 0), COALESCE(mine.haircut, 0), COALESCE(mine.ss_used, 0),
-               chb.effective_quantity, poolb.effective_quantity, {cols["quota"]}, {cols["virtual"]}, {cols["sold"]}
-        FROM chans CROSS JOIN inventory_product p
-        LEFT JOIN mine ON mine.channel_id = chans.channel_id AND mine.product_id = p.id
-        LEFT JOIN buf chb ON chb.channel_id = chans.channel_id AND chb.product_id = p.id
-        LEFT JOIN buf poolb ON poolb.channel_id IS NULL AND poolb.product_id = p.id
-        {" ".join(joins)}
-        WHERE {where}"""
+        "WITH " + ",\n".join(ctes) + """
+        SELECT u.channel_id, u.product_id, SUM(u.avail), SUM(u.haircut), SUM(u.ss_used), MAX(u.ch_buf), MAX(u.pool_buf),
+               SUM(u.quota), SUM(u.virtual), SUM(u.sold)
+        FROM (""" + "\n UNION ALL ".join(parts) + """) u
+        GROUP BY u.channel_id, u.product_id"""
     )
     return sql, params
 
@@ -430,7 +451,7 @@ def _combine(ctx: ChannelContext, row: Sequence) -> AtpComponents:
 def atp_components_for_contexts(*, contexts: Sequence[ChannelContext], product_ids: Iterable[int] | None,
                                 now: datetime | None = None) -> dict[int, dict[int, AtpComponents]]:
     """{channel id: {product id: components}} for these channels, in ONE SQL query.
-    ``product_ids=None``: every SKU."""
+    ``product_ids=None``: every SKU that has stock or a buffer policy in reach (others: ATP 0)."""
     ids = None if product_ids is None else sorted({int(i) for i in product_ids})
     out: dict[int, dict[int, AtpComponents]] = {c.channel.pk: {} for c in contexts}
     if (ids is not None and not ids) or not contexts:
@@ -442,6 +463,12 @@ def atp_components_for_contexts(*, contexts: Sequence[ChannelContext], product_i
         for row in cursor.fetchall():
             comp = _combine(by_id[int(row[0])], row)
             out[comp.channel_id][comp.product_id] = comp
+    if ids is not None:  # SKUs with neither stock nor policy in reach: every component 0
+        zero = (0, 0, 0, None, None, 0, 0, 0)
+        for ctx in contexts:
+            for pid in ids:
+                if pid not in out[ctx.channel.pk]:
+                    out[ctx.channel.pk][pid] = _combine(ctx, (ctx.channel.pk, pid, *zero))
     return out
 
 

@@ -273,9 +273,9 @@ def run(*, out, skus: int = 20_000, sample: int = 200, rebuild: bool = False, **
     naive = {pid: naive_atp(ctx=ctx, product_id=pid, now=now) for pid in picked}
     naive_sample_seconds = time.perf_counter() - t0
     naive_seconds = naive_sample_seconds * len(product_ids) / len(picked)
-    mismatches = [pid for pid in picked if naive[pid] != snapshot[pid].atp]
+    mismatches = [pid for pid in picked if naive[pid] != (snapshot[pid].atp if pid in snapshot else 0)]
     sql_sample = atp_components_for_context(ctx=ctx, product_ids=picked, now=now)
-    mismatches += [pid for pid in picked if sql_sample[pid].atp != snapshot[pid].atp]
+    mismatches += [pid for pid in picked if sql_sample[pid].atp != (snapshot[pid].atp if pid in snapshot else 0)]
     out(f"naive loop: {len(picked)} SKUs in {naive_sample_seconds:.2f}s → {naive_seconds:.1f}s for {len(product_ids)}; "
         f"mismatches vs SQL: {len(mismatches)}")
     ratio = naive_seconds / snapshot_seconds if snapshot_seconds else float("inf")
