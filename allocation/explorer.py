@@ -34,7 +34,7 @@ class LocationLayer:
     stock: LocationAvailability | None
     accuracy: LocationAccuracy | None
     policy: SafetyStockPolicy | None
-    visible_to: list[str]  # channel codes
+    visible_to: list[str]  # channel codes, with the haircut percent where it applies
 
     @property
     def is_supplier(self) -> bool:
@@ -61,6 +61,13 @@ class AtpExplanation:
     pooling: PoolingEffect
 
 
+def _seen_by(ctx, location_id: int) -> str:
+    """"web", or "web (counts 50%)" where the accuracy haircut applies, or "web (virtual)" for suppliers."""
+    pct = ctx.visible_pct.get(location_id, ctx.supplier_pct.get(location_id, 100))
+    notes = (["virtual"] if location_id in ctx.supplier_pct else []) + ([f"counts {pct}%"] if pct < 100 else [])
+    return ctx.channel.code + (f" ({', '.join(notes)})" if notes else "")
+
+
 def atp_explain(*, product: Product, now: datetime | None = None) -> AtpExplanation:
     now = now or timezone.now()
     channels = list(Channel.objects.filter(is_active=True).order_by("code"))
@@ -77,7 +84,8 @@ def atp_explain(*, product: Product, now: datetime | None = None) -> AtpExplanat
     layers = [
         LocationLayer(
             location=loc, stock=stock.get(loc.pk), accuracy=accuracy.get(loc.pk), policy=by_location.get(loc.pk),
-            visible_to=[c.code for c in channels if loc.pk in contexts[c.pk].visible_pct or loc.pk in contexts[c.pk].supplier_pct],
+            visible_to=[_seen_by(contexts[c.pk], loc.pk) for c in channels
+                        if loc.pk in contexts[c.pk].visible_pct or loc.pk in contexts[c.pk].supplier_pct],
         )
         for loc in locations
     ]

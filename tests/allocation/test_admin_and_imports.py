@@ -158,3 +158,48 @@ def test_channel_admin_inline_visibility_goes_through_the_service(admin_client):
     assert list(ChannelVisibility.objects.values_list("channel__code", "location__code")) == [("web", "ST-01")]
     assert OutboxEvent.objects.filter(product=sku, reason="visibility").count() == 1
     _ = inv
+
+
+def test_explorer_shows_haircut_per_location_and_channel(admin_client):
+    sku, store = ProductFactory(sku="S9"), LocationFactory(code="ST-09")
+    web = ChannelFactory(code="web", accuracy_haircut_enabled=True)
+    make_visible(web, store)
+    put_stock(sku, store, on_hand=4)
+    inv.cycle_count_record(product=sku, location=store, counted=3)  # 0 of 1 counts accurate
+    from allocation.accuracy import location_accuracy_refresh
+
+    location_accuracy_refresh()
+    res = admin_client.get("/admin/allocation/channel/atp-explorer/", {"sku": "S9"})
+    body = res.content.decode()
+    assert "web (counts 50%)" in body and "0.00% (0/1)" in body
+    comp = res.context["explanation"].channels[0].components
+    assert (comp.available, comp.haircut, comp.atp) == (3, 2, 1)  # floor(3 × 50 %) = 1 counts
+
+
+def test_modifier_admin_goes_through_the_service(admin_client):
+    from datetime import date, timedelta
+
+    sku, store = ProductFactory(sku="S10"), LocationFactory(code="ST-10")
+    policy = location_policy(sku, store, 10)
+    today = date.today()
+    data = {"name": "Campaign", "kind": "campaign", "percent": "20", "min_quantity": 0, "product": sku.pk, "season": "",
+            "starts_on": (today - timedelta(days=1)).isoformat(), "ends_on": "", "is_active": "on"}
+    res = admin_client.post("/admin/allocation/safetystockmodifier/add/", data)
+    assert res.status_code == 302
+    policy.refresh_from_db()
+    assert policy.effective_quantity == 12
+    bad = {**data, "kind": "end_of_season", "percent": "150"}
+    res = admin_client.post("/admin/allocation/safetystockmodifier/add/", bad)
+    assert res.status_code == 200 and "0–1000 (reductions 0–100)" in res.content.decode()
+
+
+def test_override_through_the_policy_admin(admin_client):
+    sku, store = ProductFactory(sku="S11"), LocationFactory(code="ST-11")
+    policy = location_policy(sku, store, 10)
+    data = {"product": sku.pk, "scope": "location", "location": store.pk, "channel": "", "method": "static",
+            "quantity": 10, "service_level": "95", "lead_time_days": "", "override_quantity": 3}
+    res = admin_client.post(f"/admin/allocation/safetystockpolicy/{policy.pk}/change/", data)
+    assert res.status_code == 302
+    policy.refresh_from_db()
+    assert (policy.effective_quantity, policy.override_quantity) == (3, 3)
+    assert SafetyStockPolicy.objects.count() == 1
