@@ -51,10 +51,10 @@ from django.db import connection
 from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from inventory.models import Location, LocationKind, MovementReason, StockLevel
+from inventory.models import LocationKind, MovementReason, StockLevel
 
-from .models import Channel, ChannelQuota, ChannelVisibility, LocationGroup, SyncMode
-from .accuracy import ACCURACY_DAYS
+from .accuracy import ACCURACY_DAYS  # noqa: F401  (re-exported: the window the haircut reads)
+from .models import Channel, ChannelVisibility, LocationGroup, SyncMode
 from .models_safety import LocationAccuracyStat, SafetyStockPolicy, SafetyStockScope
 
 VELOCITY_DAYS = 28

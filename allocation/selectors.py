@@ -26,6 +26,12 @@ from .atp import (  # noqa: F401  (re-exported for other apps)
 )
 from .models import Channel, ChannelVisibility
 
+__all__ = [
+    "AtpComponents", "LocationAvailability", "PoolAvailability", "ScarcityInput", "atp_components", "atp_for_channel",
+    "availability_for_channels", "channel_location_available", "channel_location_ids", "location_availability",
+    "pool_availability", "reservable_floor_by_level", "scarcity_inputs",
+]
+
 
 def channel_location_ids(*, channel: Channel) -> set[int]:
     rules = ChannelVisibility.objects.filter(channel=channel)

@@ -74,7 +74,8 @@ def test_policy_admin_saves_through_the_service_and_refuses_bad_input(admin_clie
 
 
 def test_policy_import_validates_each_row_and_writes_through_the_service():
-    sku, store = ProductFactory(sku="S1"), LocationFactory(code="ST-01")
+    ProductFactory(sku="S1")
+    store = LocationFactory(code="ST-01")
     web = ChannelFactory(code="web")
     data = tablib.Dataset(headers=["sku", "scope", "location", "channel", "method", "quantity", "service_level",
                                    "lead_time_days", "override_quantity"])
