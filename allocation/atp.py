@@ -41,6 +41,9 @@ Selectors for other apps:
 
 from __future__ import annotations
 
+import hashlib
+import re
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -211,7 +214,10 @@ def _context_rows(*, with_accuracy: bool) -> list[tuple]:
         SELECT 'V', r.channel_id, COALESCE(r.location_id, m.location_id), CAST(NULL AS BIGINT), NULL
         FROM allocation_channelvisibility r LEFT JOIN {members} m ON m.locationgroup_id = r.group_id{accuracy}"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [True, True, True])
+        if _pg():
+            _execute_prepared(cursor, sql, [True, True, True])
+        else:
+            cursor.execute(sql, [True, True, True])
         return cursor.fetchall()
 
 
@@ -287,11 +293,14 @@ def _pg_array(ids: Iterable[int], kind: str = "bigint") -> str:
     return "'{" + ",".join(str(int(i)) for i in ids) + "}'::" + kind + "[]"
 
 
+_PIDS = "__OMNI_PRODUCT_IDS__"
+
+
 def _product_filter(column: str, product_ids: list[int] | None, params: list) -> str:
     if product_ids is None:
         return "1 = 1"
     if _pg():
-        return f"{column} = ANY({_pg_array(product_ids)})"
+        return f"{column} = ANY({_PIDS})"  # filled in by _execute: a literal array, or $1 of a prepared statement
     return f"{column} IN ({_ints(product_ids)})"
 
 
@@ -403,18 +412,34 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
         codes = [c.channel.code for c in lagging]
         ctes.append(f"lagch(channel_id, code) AS (VALUES {', '.join('(' + str(int(c.channel.pk)) + ', %s)' for c in lagging)})")
         params.extend(codes)
-        params.extend(codes)
-        params.append(since)
-        ctes.append(
-            f"""lag AS (
-            SELECT lagch.channel_id, sl.product_id, SUM(-m.quantity) AS sold
-            FROM inventory_stockmovement m JOIN inventory_stocklevel sl ON sl.id = m.stock_level_id
-            JOIN lagch ON lagch.code = m.source
-            WHERE m.source IN ({", ".join("%s" for _ in codes)}) AND m.bucket = 'on_hand'
-              AND m.reason IN ('{MovementReason.SALE.value}', '{MovementReason.FULFILMENT.value}')
-              AND m.created_at >= %s AND {_product_filter("sl.product_id", product_ids, params)}
-            GROUP BY lagch.channel_id, sl.product_id)"""
+        demand = (
+            f"m.bucket = 'on_hand' AND m.reason IN ('{MovementReason.SALE.value}', '{MovementReason.FULFILMENT.value}') "
+            "AND m.created_at >= %s"
         )
+        if product_ids is None or len(product_ids) > PREPARE_MAX_SKUS:
+            # many SKUs: one pass over the window's movements
+            params.extend(codes)
+            params.append(since)
+            ctes.append(
+                f"""lag AS (
+                SELECT lagch.channel_id, sl.product_id, SUM(-m.quantity) AS sold
+                FROM inventory_stockmovement m JOIN inventory_stocklevel sl ON sl.id = m.stock_level_id
+                JOIN lagch ON lagch.code = m.source
+                WHERE m.source IN ({", ".join("%s" for _ in codes)}) AND {demand}
+                  AND {_product_filter("sl.product_id", product_ids, params)}
+                GROUP BY lagch.channel_id, sl.product_id)"""
+            )
+        else:
+            # a few SKUs: per stock row, its movements through the (stock_level) index, whatever the plan
+            params.append(since)
+            ctes.append(
+                f"""lag AS (
+                SELECT lagch.channel_id, sl.product_id,
+                       (SELECT COALESCE(SUM(-m.quantity), 0) FROM inventory_stockmovement m
+                        WHERE m.stock_level_id = sl.id AND m.source = lagch.code AND {demand}) AS sold
+                FROM inventory_stocklevel sl CROSS JOIN lagch
+                WHERE {_product_filter("sl.product_id", product_ids, params)})"""
+            )
         parts.append("SELECT channel_id, product_id, 0, 0, 0, NULL, NULL, 0, 0, sold FROM lag")
     sql = (
         "WITH " + ",\n".join(ctes) + """
@@ -424,6 +449,55 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
         GROUP BY u.channel_id, u.product_id"""
     )
     return sql, params
+
+
+PREPARE_MAX_SKUS = 200
+_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _execute(cursor, sql: str, params: list, product_ids: list[int] | None) -> None:
+    """Run an ATP statement. On PostgreSQL an API-sized request (≤ PREPARE_MAX_SKUS SKUs) runs as a
+    named prepared statement of this connection with a generic plan, the SKU array being its only
+    varying input: the statement text depends only on the channels' context, so planning (most of a
+    one-SKU request's cost, since Django binds parameters client-side) is done once per connection
+    and context, not per call. Bigger requests (the snapshot) are planned for their actual input.
+    (Prepared statements live in the database session: this assumes direct connections, not a
+    transaction-pooling proxy such as PgBouncer in transaction mode.)"""
+    if not _pg() or product_ids is None:
+        cursor.execute(sql.replace(_PIDS, _pg_array(product_ids or [])), params)
+        return
+    if len(product_ids) > PREPARE_MAX_SKUS:
+        cursor.execute(sql.replace(_PIDS, _pg_array(product_ids)), params)
+        return
+    _execute_prepared(cursor, sql, params, product_ids=product_ids)
+
+
+def _execute_prepared(cursor, sql: str, params: list, product_ids: list[int] | None = None) -> None:
+    """Execute ``sql`` (``%s`` placeholders; with ``product_ids``, every _PIDS marker is the one array
+    parameter $1) as a named prepared statement of this connection."""
+    raw = getattr(connection, "connection", None)
+    if product_ids is not None:
+        params = [product_ids, *params]
+    if raw is None:  # no live connection object to remember statements on: run it plainly
+        text = sql if product_ids is None else sql.replace(_PIDS, _pg_array(product_ids))
+        cursor.execute(text, params if product_ids is None else params[1:])
+        return
+    names = _PREPARED.setdefault(raw, set())
+    name = "omni_atp_" + hashlib.sha1(sql.encode()).hexdigest()[:24]
+    if name not in names:
+        if len(names) >= 64:
+            cursor.execute("DEALLOCATE ALL")
+            names.clear()
+        first = 2 if product_ids is not None else 1
+        numbered = iter(range(first, len(params) + 1))
+        body = re.sub(r"%s", lambda _: f"${next(numbered)}", sql).replace(_PIDS, "$1::bigint[]")
+        # Only these statements are prepared on a Django connection (it binds client-side), so the
+        # session setting affects nothing else. (Inside a transaction that rolls back, the SET is undone
+        # while the statement stays: then it is merely planned per call again.)
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE {name} AS {body}")
+        names.add(name)
+    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
 
 
 def _combine(ctx: ChannelContext, row: Sequence) -> AtpComponents:
@@ -459,7 +533,7 @@ def atp_components_for_contexts(*, contexts: Sequence[ChannelContext], product_i
     sql, params = _atp_query(contexts, ids, now or timezone.now())
     by_id = {c.channel.pk: c for c in contexts}
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        _execute(cursor, sql, params, ids)
         for row in cursor.fetchall():
             comp = _combine(by_id[int(row[0])], row)
             out[comp.channel_id][comp.product_id] = comp
@@ -572,7 +646,7 @@ def pool_availability(*, product_ids: Iterable[int] | None) -> dict[int, PoolAva
     FROM lv LEFT JOIN allocation_safetystockpolicy pp ON pp.scope = 'pool' AND pp.product_id = lv.product_id
     GROUP BY lv.product_id"""
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        _execute(cursor, sql, params, ids)
         rows = cursor.fetchall()
     out = {}
     for pid, physical, reserved, ss_used, avail, pool_buf, virtual in rows:
