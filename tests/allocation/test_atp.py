@@ -214,3 +214,23 @@ def test_channel_location_available_and_scarcity(sku, dc, store):
     assert channel_location_available(channel=web, product_ids=[sku.pk]) == {sku.pk: {dc.pk: 6}}
     scarcity = scarcity_inputs(channel=web, product_ids=[sku.pk])[sku.pk]
     assert (scarcity.pool_atp, scarcity.threshold, scarcity.is_scarce) == (6, 10, True)
+
+
+@pytest.mark.postgres
+def test_repeated_requests_reuse_one_prepared_statement_and_see_fresh_stock(sku, dc):
+    from django.db import connection
+
+    from allocation.atp import availability_for_channels
+
+    web = ChannelFactory(code="web")
+    make_visible(web, dc)
+    other = ProductFactory(sku="OTHER")
+    put_stock(sku, dc, on_hand=5)
+    put_stock(other, dc, on_hand=2)
+    assert availability_for_channels(channels=[web], product_ids=[sku.pk])[web.pk][sku.pk].atp == 5
+    assert availability_for_channels(channels=[web], product_ids=[other.pk])[web.pk][other.pk].atp == 2
+    inv.stock_sell(product=sku, location=dc, quantity=4)
+    assert availability_for_channels(channels=[web], product_ids=[sku.pk])[web.pk][sku.pk].atp == 1
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'omni_atp_%%' AND generic_plans > 0")
+        assert cursor.fetchone()[0] >= 1
