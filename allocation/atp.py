@@ -91,7 +91,7 @@ class ChannelContext:
     accuracy: dict[int, LocationAccuracy] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class AtpComponents:
     product_id: int
     channel_id: int
@@ -443,8 +443,9 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
         parts.append("SELECT channel_id, product_id, 0, 0, 0, NULL, NULL, 0, 0, sold FROM lag")
     sql = (
         "WITH " + ",\n".join(ctes) + """
-        SELECT u.channel_id, u.product_id, SUM(u.avail), SUM(u.haircut), SUM(u.ss_used), MAX(u.ch_buf), MAX(u.pool_buf),
-               SUM(u.quota), SUM(u.virtual), SUM(u.sold)
+        SELECT u.channel_id, u.product_id, CAST(SUM(u.avail) AS BIGINT), CAST(SUM(u.haircut) AS BIGINT),
+               CAST(SUM(u.ss_used) AS BIGINT), MAX(u.ch_buf), MAX(u.pool_buf), CAST(SUM(u.quota) AS BIGINT),
+               CAST(SUM(u.virtual) AS BIGINT), CAST(SUM(u.sold) AS BIGINT)
         FROM (""" + "\n UNION ALL ".join(parts) + """) u
         GROUP BY u.channel_id, u.product_id"""
     )
