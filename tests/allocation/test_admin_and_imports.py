@@ -204,3 +204,16 @@ def test_override_through_the_policy_admin(admin_client):
     policy.refresh_from_db()
     assert (policy.effective_quantity, policy.override_quantity) == (3, 3)
     assert SafetyStockPolicy.objects.count() == 1
+
+
+def test_visibility_admin_refuses_location_and_group_together(admin_client):
+    store = LocationFactory(code="ST-12")
+    group = LocationGroup.objects.create(code="stores", name="Stores")
+    web = ChannelFactory(code="web")
+    res = admin_client.post("/admin/allocation/channelvisibility/add/", {"channel": web.pk, "location": store.pk, "group": group.pk})
+    assert res.status_code == 200  # the form shows the error, nothing is written
+    assert ChannelVisibility.objects.count() == 0
+    res = admin_client.post("/admin/allocation/channelvisibility/add/", {"channel": web.pk, "location": store.pk, "group": ""})
+    assert res.status_code == 302 and ChannelVisibility.objects.count() == 1
+    res = admin_client.post("/admin/allocation/channelvisibility/add/", {"channel": web.pk, "location": store.pk, "group": ""})
+    assert res.status_code == 200 and ChannelVisibility.objects.count() == 1  # duplicate refused by the form
