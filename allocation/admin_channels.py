@@ -26,7 +26,8 @@ from .channel_services import (
 )
 from .explorer import atp_explain
 from .models import Channel, ChannelQuota, ChannelVisibility, LocationGroup
-from .models_safety import SafetyStockModifier, SafetyStockPolicy
+from .accuracy import location_accuracy_refresh
+from .models_safety import LocationAccuracyStat, SafetyStockModifier, SafetyStockPolicy
 from .resources import ChannelVisibilityResource, SafetyStockPolicyResource
 from .safety_services import (
     safety_stock_modifier_delete,
@@ -266,3 +267,27 @@ class SafetyStockModifierAdmin(admin.ModelAdmin):
 
     def delete_model(self, request, obj):
         safety_stock_modifier_delete(modifier=obj)
+
+
+@admin.register(LocationAccuracyStat)
+class LocationAccuracyStatAdmin(admin.ModelAdmin):
+    """Read-only: what the accuracy haircut reads (refreshed every 15 minutes, or now by the action)."""
+
+    list_display = ["location", "counts", "accurate", "percent", "computed_at"]
+    list_select_related = ["location"]
+    actions = ["refresh"]
+
+    @admin.display(description="Accuracy %")
+    def percent(self, obj):
+        return f"{obj.accurate * 100 / obj.counts:.2f}" if obj.counts else "—"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Refresh stock accuracy from cycle counts now")
+    def refresh(self, request, queryset):
+        crossed = location_accuracy_refresh()
+        self.message_user(request, f"Stock accuracy refreshed; {crossed} location(s) crossed a haircut threshold.")

@@ -217,3 +217,21 @@ def test_visibility_admin_refuses_location_and_group_together(admin_client):
     assert res.status_code == 302 and ChannelVisibility.objects.count() == 1
     res = admin_client.post("/admin/allocation/channelvisibility/add/", {"channel": web.pk, "location": store.pk, "group": ""})
     assert res.status_code == 200 and ChannelVisibility.objects.count() == 1  # duplicate refused by the form
+
+
+def test_accuracy_admin_lists_and_refreshes(admin_client):
+    from allocation.accuracy import location_accuracy_refresh
+    from allocation.models import LocationAccuracyStat
+
+    sku, store = ProductFactory(sku="S13"), LocationFactory(code="ST-13")
+    put_stock(sku, store, on_hand=2)
+    inv.cycle_count_record(product=sku, location=store, counted=2)
+    location_accuracy_refresh()
+    res = admin_client.get("/admin/allocation/locationaccuracystat/")
+    assert res.status_code == 200 and "100.00" in res.content.decode()
+
+    inv.cycle_count_record(product=sku, location=store, counted=1)  # a variance
+    stat = LocationAccuracyStat.objects.get()
+    res = admin_client.post("/admin/allocation/locationaccuracystat/", {"action": "refresh", "_selected_action": [stat.pk]})
+    assert res.status_code == 302
+    assert list(LocationAccuracyStat.objects.values_list("location__code", "counts", "accurate")) == [("ST-13", 2, 1)]
