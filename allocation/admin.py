@@ -1,4 +1,5 @@
-"""Admin for allocation. (Channels, visibility and quotas: the allocation issue registers those.)
+"""Admin for allocation. Channels, visibility, quotas, safety stock and the ATP explorer are in
+``admin_channels``; partner tokens are here.
 
 Issuing a partner token shows its key ONCE, in a message; only the key's hash is stored."""
 
@@ -9,6 +10,7 @@ from django.contrib import admin, messages
 
 from omni.errors import OmniError
 
+from . import admin_channels  # noqa: F401  (channels, visibility, quotas, safety stock, ATP explorer)
 from .models import PartnerToken, Scope
 from .services import partner_token_issue
 

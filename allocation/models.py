@@ -49,10 +49,30 @@ class Channel(models.Model):
         max_length=12, choices=ShortagePolicy.choices, default=ShortagePolicy.REJECT,
         help_text="What happens to an order of this channel that loses a scarce SKU.",
     )
+    # ATP refinements (allocation issue), each switchable per channel.
+    lag_buffer_enabled = models.BooleanField(
+        default=False, help_text="Publish ATP minus the expected sales of each SKU during one sync period (from its velocity)."
+    )
+    accuracy_haircut_enabled = models.BooleanField(
+        default=False, help_text="Count stock at locations with poor cycle-count accuracy at a discount."
+    )
+    accuracy_threshold_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=95, help_text="Locations measured below this stock accuracy are discounted."
+    )
+    accuracy_haircut_percent = models.PositiveSmallIntegerField(
+        default=50, help_text="Discount applied to available stock at an inaccurate location (50 = counts half)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["code"]
+        constraints = [
+            models.CheckConstraint(condition=Q(accuracy_haircut_percent__lte=100), name="channel_haircut_percent_range"),
+            models.CheckConstraint(
+                condition=Q(accuracy_threshold_percent__gte=0) & Q(accuracy_threshold_percent__lte=100),
+                name="channel_accuracy_threshold_range",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.code} · {self.name}"
@@ -164,3 +184,6 @@ class PartnerToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in (self.scopes or [])
+
+
+from .models_safety import LocationAccuracyStat, SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope  # noqa: E402,F401,E501

@@ -1,20 +1,36 @@
 """Reads for allocation: visible locations and ATP.
 
-NOTE: ``atp_for_channel`` is the foundation's first cut (Σ max(on_hand − reserved, 0) over visible
-locations). The allocation issue refines it with safety stock, quotas, virtual supplier stock, the
-lag-aware buffer and the accuracy haircut, keeping this signature.
+The ATP computation lives in ``allocation/atp.py`` (set-based SQL, documented formulas); this module
+keeps the stable entry points other apps import.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from django.db.models import Q
 
-from django.db.models import F, Q, Sum
-from django.db.models.functions import Greatest
+from inventory.models import Location
 
-from inventory.models import Location, StockLevel
-
+from .atp import (  # noqa: F401  (re-exported for other apps)
+    AtpComponents,
+    LocationAvailability,
+    PoolAvailability,
+    ScarcityInput,
+    atp_components,
+    atp_for_channel,
+    availability_for_channels,
+    channel_location_available,
+    location_availability,
+    pool_availability,
+    reservable_floor_by_level,
+    scarcity_inputs,
+)
 from .models import Channel, ChannelVisibility
+
+__all__ = [
+    "AtpComponents", "LocationAvailability", "PoolAvailability", "ScarcityInput", "atp_components", "atp_for_channel",
+    "availability_for_channels", "channel_location_available", "channel_location_ids", "location_availability",
+    "pool_availability", "reservable_floor_by_level", "scarcity_inputs",
+]
 
 
 def channel_location_ids(*, channel: Channel) -> set[int]:
@@ -24,16 +40,3 @@ def channel_location_ids(*, channel: Channel) -> set[int]:
     return set(
         Location.objects.filter(Q(id__in=direct) | Q(id__in=grouped), is_active=True).values_list("id", flat=True)
     )
-
-
-def atp_for_channel(*, channel: Channel, product_ids: Iterable[int]) -> dict[int, int]:
-    product_ids = list(product_ids)
-    result = dict.fromkeys(product_ids, 0)
-    rows = (
-        StockLevel.objects.filter(product_id__in=product_ids, location_id__in=channel_location_ids(channel=channel))
-        .values("product_id")
-        .annotate(atp=Sum(Greatest(F("on_hand") - F("reserved"), 0)))
-    )
-    for row in rows:
-        result[row["product_id"]] = row["atp"] or 0
-    return result

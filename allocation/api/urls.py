@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .availability import AvailabilityView, PickupView
+
+urlpatterns: list = [
+    path("availability", AvailabilityView.as_view(), name="availability"),
+    path("availability/pickup", PickupView.as_view(), name="availability-pickup"),
+]

@@ -27,3 +27,34 @@ def issue_token(channel: Channel, *scopes: str, locations=()) -> str:
 
     _, key = partner_token_issue(channel=channel, name=f"{channel.code} partner", scopes=scopes or Scope.values, locations=locations)
     return key
+
+
+# --- allocation issue: stock, policies, quotas -------------------------------------------------
+
+
+def put_stock(product, location, on_hand: int, reserved: int = 0):
+    """Real stock through the inventory services: receive ``on_hand`` and reserve ``reserved``."""
+    from inventory import services as inv
+
+    if on_hand:
+        inv.stock_receive(product=product, location=location, quantity=on_hand, source="test")
+    if reserved:
+        inv.reservation_create(product=product, location=location, quantity=reserved, reference=f"test:{product.pk}:{location.pk}")
+
+
+def location_policy(product, location, quantity: int, **kw):
+    from allocation.safety_services import safety_stock_policy_set
+
+    return safety_stock_policy_set(product=product, scope="location", location=location, quantity=quantity, **kw)
+
+
+def channel_policy(product, channel, quantity: int, **kw):
+    from allocation.safety_services import safety_stock_policy_set
+
+    return safety_stock_policy_set(product=product, scope="channel", channel=channel, quantity=quantity, **kw)
+
+
+def pool_policy(product, quantity: int, **kw):
+    from allocation.safety_services import safety_stock_policy_set
+
+    return safety_stock_policy_set(product=product, scope="pool", quantity=quantity, **kw)

@@ -1,0 +1,186 @@
+"""``GET /api/v1/availability`` and ``GET /api/v1/availability/pickup``: thin views over the ATP selectors.
+
+A partner token reads its own channel (``channel=`` may only name it); a merchandiser or store user
+names the channel with ``channel=``. Bad input answers 4xx with a stable code, never 500.
+"""
+
+from __future__ import annotations
+
+import math
+
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory.models import Location, Product
+from omni.api.permissions import CanViewAvailability
+from omni.errors import Forbidden, NotFound, ValidationFailed
+from omni.roles import Capability, principal_from_request, require
+
+from ..atp import availability_for_channels, channel_contexts, location_availability
+from ..models import Channel
+from ..pickup import pickup_options
+
+MAX_SKUS = 200
+MAX_RADIUS_KM = 500.0
+_TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
+
+
+def _channel_for(request: Request) -> Channel:
+    principal = principal_from_request(request)
+    code = (request.query_params.get("channel") or "").strip()
+    if principal.is_partner:
+        own = Channel.objects.get(pk=principal.channel_id)
+        if code and code != own.code:
+            raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
+                            details={"channel": [f"Only {own.code!r} is allowed for this token."]})
+        channel = own
+    else:
+        if not code:
+            raise ValidationFailed("Name the channel: ?channel=<code>.", code="channel_required", details={"channel": ["Required."]})
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            raise NotFound(f"Unknown channel {code!r}.", code="unknown_channel", details={"channel": [f"No channel {code!r}."]})
+    require(principal, Capability.VIEW_AVAILABILITY, channel_id=channel.pk, what=f"of channel {channel.code}")
+    return channel
+
+
+def _products(request: Request) -> list[Product]:
+    skus = [s.strip() for s in request.query_params.getlist("sku") if s.strip()]
+    skus = list(dict.fromkeys(skus))
+    if not skus:
+        raise ValidationFailed("Name at least one SKU: ?sku=A&sku=B.", code="sku_required", details={"sku": ["Required."]})
+    if len(skus) > MAX_SKUS:
+        raise ValidationFailed(f"At most {MAX_SKUS} SKUs per request, got {len(skus)}.", code="too_many_skus",
+                               details={"sku": [f"At most {MAX_SKUS}."]})
+    found = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    unknown = [s for s in skus if s not in found]
+    if unknown:
+        raise NotFound(f"Unknown SKU(s): {', '.join(unknown)}.", code="unknown_sku", details={"sku": unknown})
+    return [found[s] for s in skus]
+
+
+def _flag(request: Request, name: str) -> bool:
+    value = (request.query_params.get(name) or "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValidationFailed(f"{name} must be 1 or 0, got {value!r}.", code="invalid_parameter", details={name: ["1 or 0."]})
+
+
+def _number(request: Request, name: str, low: float, high: float, *, code: str, default: float | None = None) -> float:
+    raw = request.query_params.get(name)
+    if raw is None or raw.strip() == "":
+        if default is not None:
+            return default
+        raise ValidationFailed(f"Missing parameter {name}.", code="missing_parameter", details={name: ["Required."]})
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ValidationFailed(f"{name} must be a number from {low:g} to {high:g}, got {raw!r}.", code=code,
+                               details={name: [f"A number from {low:g} to {high:g}."]})
+    return value
+
+
+_ITEM_FIELDS = {
+    "sku": serializers.CharField(), "atp": serializers.IntegerField(),
+    "components": serializers.DictField(required=False), "locations": serializers.ListField(required=False),
+}
+
+
+class AvailabilityView(APIView):
+    permission_classes = [IsAuthenticated, CanViewAvailability]
+
+    @extend_schema(
+        operation_id="availability_list",
+        summary="ATP per SKU for a channel",
+        parameters=[
+            OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat for several SKUs."),
+            OpenApiParameter("channel", OpenApiTypes.STR, description="Channel code (merchandisers; a token may name only its own)."),
+            OpenApiParameter("breakdown", OpenApiTypes.BOOL, description="1: the ATP components and per-location availability."),
+        ],
+        responses={200: inline_serializer("Availability", {
+            "channel": serializers.CharField(), "as_of": serializers.DateTimeField(), "items": inline_serializer("AvailabilityItem", _ITEM_FIELDS, many=True)})},
+    )
+    def get(self, request: Request) -> Response:
+        channel = _channel_for(request)
+        products = _products(request)
+        breakdown = _flag(request, "breakdown")
+        now = timezone.now()
+        comps = availability_for_channels(channels=[channel], product_ids=[p.pk for p in products], now=now)[channel.pk]
+        per_location: dict[int, list] = {}
+        codes: dict[int, str] = {}
+        if breakdown:
+            ctx = channel_contexts(channels=[channel], now=now)[channel.pk]
+            pct = {**ctx.visible_pct, **ctx.supplier_pct}
+            codes = dict(Location.objects.filter(pk__in=list(pct)).values_list("pk", "code"))
+            for row in location_availability(product_ids=[p.pk for p in products], location_ids=pct):
+                per_location.setdefault(row.product_id, []).append({
+                    "location": codes[row.location_id], "on_hand": row.on_hand, "reserved": row.reserved,
+                    "safety_stock": row.safety_stock, "available": row.available,
+                    "counted": row.available * pct[row.location_id] // 100,
+                    "virtual": row.location_id in ctx.supplier_pct,
+                })
+        items = []
+        for product in products:
+            comp = comps.get(product.pk)
+            item = {"sku": product.sku, "atp": comp.atp if comp else 0}
+            if breakdown and comp:
+                item["components"] = {
+                    "available": comp.available, "accuracy_haircut": comp.haircut,
+                    "location_safety_stock": comp.location_safety_stock, "buffer": comp.buffer,
+                    "buffer_source": comp.buffer_source, "extra_buffer": comp.extra_buffer, "quota": comp.quota,
+                    "virtual": comp.virtual, "lag_buffer": comp.lag_buffer,
+                }
+                item["locations"] = sorted(per_location.get(product.pk, []), key=lambda r: r["location"])
+            items.append(item)
+        return Response({"channel": channel.code, "as_of": now.isoformat(), "items": items})
+
+
+class PickupView(APIView):
+    permission_classes = [IsAuthenticated, CanViewAvailability]
+
+    @extend_schema(
+        operation_id="availability_pickup",
+        summary="Stores near a customer that can serve a pickup (BOPIS) order now",
+        parameters=[
+            OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True),
+            OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True),
+            OpenApiParameter("radius_km", OpenApiTypes.DOUBLE, description=f"Default 25, at most {MAX_RADIUS_KM:g}."),
+            OpenApiParameter("quantity", OpenApiTypes.INT, description="Units of each SKU needed (default 1)."),
+            OpenApiParameter("channel", OpenApiTypes.STR),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> Response:
+        channel = _channel_for(request)
+        products = _products(request)
+        lat = _number(request, "lat", -90, 90, code="invalid_coordinates")
+        lon = _number(request, "lon", -180, 180, code="invalid_coordinates")
+        radius = _number(request, "radius_km", 0.001, MAX_RADIUS_KM, code="invalid_radius", default=25.0)
+        quantity = _number(request, "quantity", 1, 10_000, code="invalid_quantity", default=1)
+        if quantity != int(quantity):
+            raise ValidationFailed("quantity must be a whole number.", code="invalid_quantity", details={"quantity": ["Integer."]})
+        options = pickup_options(channel=channel, product_ids=[p.pk for p in products], lat=lat, lon=lon,
+                                 radius_km=radius, quantity=int(quantity))
+        skus = {p.pk: p.sku for p in products}
+        return Response({
+            "channel": channel.code,
+            "stores": [
+                {
+                    "location": o.location.code, "name": o.location.name, "city": o.location.city,
+                    "latitude": o.location.latitude, "longitude": o.location.longitude, "distance_km": o.distance_km,
+                    "items": [{"sku": skus[pid], "available": units} for pid, units in o.available.items()],
+                }
+                for o in options
+            ],
+        })
