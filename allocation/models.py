@@ -164,3 +164,6 @@ class PartnerToken(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in (self.scopes or [])
+
+
+from .sync.models import *  # noqa: E402,F401,F403  (channel sync tables)

@@ -7,6 +7,7 @@ import importlib
 import os
 
 from celery import Celery
+from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni.settings")
 
@@ -21,9 +22,19 @@ def _collect_beat_schedules(sender: Celery, **kwargs) -> None:
 
     schedule = dict(settings.CELERY_BEAT_SCHEDULE)
     for label in ("inventory", "allocation", "orders", "fulfillment"):
-        try:
-            module = importlib.import_module(f"{label}.schedules")
-        except ModuleNotFoundError:
-            continue
-        schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+        for module_name in (f"{label}.schedules", f"{label}.sync_schedules"):
+            try:
+                module = importlib.import_module(module_name)
+            except ModuleNotFoundError:
+                continue
+            schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
     sender.conf.beat_schedule = schedule
+
+
+@worker_ready.connect
+def _sync_sweep_on_start(sender=None, **kwargs) -> None:
+    """A (re)started worker first catches up on whatever a dead worker or a down broker left."""
+    try:
+        sender.app.send_task("allocation.tasks.sync_sweep")
+    except Exception:  # noqa: BLE001 - beat's periodic sweep covers it
+        pass

@@ -1,0 +1,94 @@
+"""Waking the drain cheaply and safely after a commit.
+
+One Redis ``SET NX PX`` marks "a drain is queued and has not started"; only the caller that sets
+it enqueues the task, so a burst of 200 commits enqueues one drain, not 200. The drain deletes the
+mark *before* it reads the outbox, so a change committed after that read sets the mark again and
+queues the next drain: no change waits for the sweep unless Redis or the broker is down, and then
+nothing is lost either, because the outbox rows stay until a drain processes them.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+logger = logging.getLogger(__name__)
+
+PENDING_KEY = "omni:sync:drain-pending"
+FOLLOWUP_KEY = "omni:sync:drain-followup"
+PENDING_TTL_MS = 5_000  # if the queued drain is lost, a later commit may queue another after this
+
+
+@lru_cache(maxsize=4)
+def _client(url: str):
+    import redis
+
+    return redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5, retry_on_timeout=False)
+
+
+def _redis():
+    from omni.celery import app
+
+    url = app.conf.broker_url or ""
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    return _client(url)
+
+
+def drain_wake() -> None:
+    """The outbox hook. Never raises: the outbox row is committed whatever happens here."""
+    from omni.celery import app
+
+    if app.conf.task_always_eager:
+        return  # embedded mode: no broker; the drain runs from the sweep/commands
+    try:
+        client = _redis()
+        if client is not None and not client.set(PENDING_KEY, b"1", nx=True, px=PENDING_TTL_MS):
+            return  # a drain is already queued and will see this commit
+        from allocation.tasks import sync_drain
+
+        sync_drain.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - broker down: the sweep catches up
+        logger.warning("sync: could not queue a drain (broker unavailable?); the sweep will pick the change up", exc_info=False)
+
+
+def drain_started() -> None:
+    """Called by the drain before it reads the outbox (see the module docstring)."""
+    try:
+        client = _redis()
+        if client is not None:
+            client.delete(PENDING_KEY)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def followup_schedule(countdown: float) -> None:
+    """Queue one drain for when the earliest coalescing window closes (deduplicated)."""
+    from omni.celery import app
+
+    if app.conf.task_always_eager:
+        return
+    try:
+        client = _redis()
+        ms = max(int(countdown * 1000), 50)
+        if client is not None and not client.set(FOLLOWUP_KEY, b"1", nx=True, px=ms):
+            return
+        from allocation.tasks import sync_drain
+
+        sync_drain.apply_async(countdown=countdown, retry=False)
+    except Exception:  # noqa: BLE001
+        logger.warning("sync: could not schedule the follow-up drain; the sweep will", exc_info=False)
+
+
+def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
+    from omni.celery import app
+
+    if app.conf.task_always_eager or not channel_ids:
+        return
+    try:
+        from allocation.tasks import sync_push
+
+        for channel_id in channel_ids:
+            sync_push.apply_async(args=[channel_id], countdown=countdown, retry=False)
+    except Exception:  # noqa: BLE001
+        logger.warning("sync: could not queue a push; the sweep will", exc_info=False)

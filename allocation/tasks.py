@@ -1,0 +1,91 @@
+"""Celery tasks for allocation. Each is a few lines over a service and safe to run twice.
+
+Sync tasks (``sync_*``) are routed to the ``sync`` queue (settings.CELERY_TASK_ROUTES). They are
+idempotent — a drain takes only unprocessed outbox rows under SKIP LOCKED, a push resends messages
+whose sequence a receiver drops if already applied — so ``acks_late`` is safe for all of them, and
+with ``task_reject_on_worker_lost`` a task whose worker dies is redelivered. Retries (exponential
+backoff, full jitter) only for transient errors: a database blip, a broker blip, an endpoint that
+timed out or answered 5xx/408/429. A 4xx is permanent and dead-letters at once.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+logger = logging.getLogger(__name__)
+
+TRANSIENT_DB = (OperationalError, InterfaceError)
+
+
+class EndpointUnavailable(Exception):
+    """A channel endpoint failed transiently; the push task retries with backoff."""
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=10, ignore_result=True)
+def sync_drain() -> int:
+    from allocation.sync.services import sync_outbox_drain
+    from allocation.sync.trigger import drain_started, followup_schedule
+
+    drain_started()
+    result = sync_outbox_drain()
+    _push_now(list(result.published))
+    if result.next_due_in is not None:
+        followup_schedule(result.next_due_in)
+    return result.events
+
+
+def _push_now(channel_ids: list[int]) -> None:
+    """Push inline (saves a queue hop for latency); a transient failure hands over to sync_push."""
+    from allocation.sync.services import sync_channel_push
+    from allocation.sync.trigger import push_wake
+
+    for channel_id in channel_ids:
+        result = sync_channel_push(channel_id=channel_id)
+        if result.retry_in is not None:
+            push_wake([channel_id], countdown=result.retry_in)
+
+
+@shared_task(bind=True, acks_late=True, autoretry_for=(EndpointUnavailable, *TRANSIENT_DB), retry_backoff=1,
+             retry_backoff_max=300, retry_jitter=True, max_retries=12, ignore_result=True)
+def sync_push(self, channel_id: int) -> int:
+    from allocation.sync.services import sync_channel_push
+
+    result = sync_channel_push(channel_id=channel_id)
+    if result.retry_in is not None:
+        raise EndpointUnavailable(result.error)
+    return result.sent
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=5, ignore_result=True)
+def sync_sweep() -> int:
+    from allocation.sync.services import sync_sweep as sweep
+    from allocation.sync.trigger import followup_schedule
+
+    result = sweep()
+    _push_now(result.pushed_channels)
+    if result.next_due_in is not None:
+        followup_schedule(result.next_due_in)
+    return result.drained
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=5, ignore_result=True)
+def sync_batch(full: bool = False) -> int:
+    from allocation.sync.services import sync_batch_due
+
+    channel_ids = sync_batch_due(full=full)
+    _push_now(channel_ids)
+    return len(channel_ids)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=5, ignore_result=True)
+def sync_ledger_check() -> int:
+    from allocation.sync.reconcile import ledger_alert_check
+
+    return ledger_alert_check()
