@@ -3,8 +3,6 @@ file of a channel (for marketplaces that take feeds), streamed."""
 
 from __future__ import annotations
 
-import sys
-
 from django.core.management.base import BaseCommand, CommandError
 
 from allocation.models import Channel
@@ -22,10 +20,10 @@ class Command(BaseCommand):
         found = Channel.objects.filter(code=channel).first()
         if found is None:
             raise CommandError(f"No channel {channel!r}.")
-        stream = sys.stdout if output == "-" else open(output, "w", newline="", encoding="utf-8")  # noqa: SIM115
-        try:
+        if output == "-":
+            for chunk in availability_snapshot_csv(channel=found):
+                self.stdout.write(chunk, ending="")
+            return
+        with open(output, "w", newline="", encoding="utf-8") as stream:
             for chunk in availability_snapshot_csv(channel=found):
                 stream.write(chunk)
-        finally:
-            if stream is not sys.stdout:
-                stream.close()
