@@ -27,15 +27,14 @@ class EndpointUnavailable(Exception):
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
              max_retries=10, ignore_result=True)
 def sync_drain() -> int:
-    from allocation.sync.services import sync_outbox_drain
-    from allocation.sync.trigger import drain_started, followup_schedule
+    from allocation.sync.services import sync_drain_run
+    from allocation.sync.trigger import drain_started, followup_schedule, push_wake
 
     drain_started()
-    result = sync_outbox_drain()
-    _push_now(list(result.published))
-    if result.next_due_in is not None:
-        followup_schedule(result.next_due_in)
-    return result.events
+    run = sync_drain_run(on_published=push_wake)
+    if run.next_due_in is not None:
+        followup_schedule(run.next_due_in)
+    return run.events
 
 
 def _push_now(channel_ids: list[int]) -> None:
@@ -47,6 +46,8 @@ def _push_now(channel_ids: list[int]) -> None:
         result = sync_channel_push(channel_id=channel_id)
         if result.retry_in is not None:
             push_wake([channel_id], countdown=result.retry_in)
+        elif result.busy:  # another pusher holds the channel; make sure our messages are not left behind
+            push_wake([channel_id], countdown=0.25)
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=(EndpointUnavailable, *TRANSIENT_DB), retry_backoff=1,
@@ -54,9 +55,13 @@ def _push_now(channel_ids: list[int]) -> None:
 def sync_push(self, channel_id: int) -> int:
     from allocation.sync.services import sync_channel_push
 
+    from allocation.sync.trigger import push_wake
+
     result = sync_channel_push(channel_id=channel_id)
     if result.retry_in is not None:
         raise EndpointUnavailable(result.error)
+    if result.busy:  # another pusher holds the channel: look again shortly so nothing waits for the sweep
+        push_wake([channel_id], countdown=0.25)
     return result.sent
 
 

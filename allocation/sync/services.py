@@ -98,6 +98,60 @@ def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> Drai
     return result
 
 
+DRAIN_LOCK = (0x5E7C, 0)
+
+
+def _session_lock(key: tuple[int, int]) -> bool:
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", list(key))
+        return bool(cursor.fetchone()[0])
+
+
+def _session_unlock(key: tuple[int, int]) -> None:
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(key))
+
+
+@dataclass
+class DrainRun:
+    busy: bool = False
+    events: int = 0
+    published: set[int] = field(default_factory=set)
+    next_due_in: float | None = None
+
+
+def sync_drain_run(*, on_published=None, max_rounds: int = 10_000) -> DrainRun:
+    """Single-flight drain: one drain at a time (a PostgreSQL session advisory lock) loops until
+    the outbox is empty, handing each round's channels to ``on_published`` at once. A drain that
+    finds the lock taken returns ``busy``: the running one re-checks the outbox after releasing
+    the lock, so a change committed before the busy drain started is never left behind."""
+    run = DrainRun()
+    for _ in range(2):  # the second pass is the re-check after releasing the lock
+        if not _session_lock(DRAIN_LOCK):
+            run.busy = True
+            return run
+        try:
+            for _round in range(max_rounds):
+                result = sync_outbox_drain()
+                run.events += result.events
+                run.next_due_in = result.next_due_in
+                if result.published:
+                    run.published.update(result.published)
+                    if on_published is not None:
+                        on_published(list(result.published))
+                if not result.events:
+                    break
+        finally:
+            _session_unlock(DRAIN_LOCK)
+        if not OutboxEvent.objects.filter(processed_at__isnull=True).exists():
+            break
+    return run
+
+
 def _mark_dirty(*, channel_ids: list[int], first_change: dict[int, datetime]) -> None:
     if not channel_ids or not first_change:
         return
@@ -388,7 +442,7 @@ class SweepResult:
 def sync_sweep() -> SweepResult:
     """Catch up on whatever a lost wake-up, a dead worker or a down broker left behind: drain the
     outbox, publish due windows, and list channels with pending messages ready to push."""
-    drained = sync_outbox_drain()
+    drained = sync_drain_run()
     now = timezone.now()
     channels = sorted(
         set(

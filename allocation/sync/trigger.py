@@ -35,21 +35,35 @@ def _redis():
     return _client(url)
 
 
+def _micro_batch_seconds() -> float:
+    """How long a queued drain waits so that one drain takes a burst of commits (default 100 ms:
+    at 200 changes/s that is ~20 changes per drain instead of 20 drains)."""
+    from django.conf import settings
+
+    return max(getattr(settings, "OMNI_SYNC_MICRO_BATCH_MS", 100), 0) / 1000
+
+
 def drain_wake() -> None:
     """The outbox hook. Never raises: the outbox row is committed whatever happens here."""
     from omni.celery import app
 
     if app.conf.task_always_eager:
         return  # embedded mode: no broker; the drain runs from the sweep/commands
+    client = None
     try:
         client = _redis()
         if client is not None and not client.set(PENDING_KEY, b"1", nx=True, px=PENDING_TTL_MS):
             return  # a drain is already queued and will see this commit
         from allocation.tasks import sync_drain
 
-        sync_drain.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 - broker down: the sweep catches up
-        logger.warning("sync: could not queue a drain (broker unavailable?); the sweep will pick the change up", exc_info=False)
+        try:
+            sync_drain.apply_async(countdown=_micro_batch_seconds(), retry=False)
+        except Exception:
+            if client is not None:
+                client.delete(PENDING_KEY)  # no drain is queued after all: let the next commit try
+            raise
+    except Exception as exc:  # noqa: BLE001 - broker down: the sweep catches up
+        logger.warning("sync: could not queue a drain (%s); the sweep will pick the change up", exc)
 
 
 def drain_started() -> None:

@@ -46,8 +46,8 @@ def live_broker(redis_server):
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager = False
     app.conf.broker_url = redis_server.url
+    app._pool = None  # kombu keeps one producer pool per broker URL
     yield app
-    app.pool.force_close_all()
     app._pool = None
     app.conf.task_always_eager, app.conf.broker_url = saved
 
