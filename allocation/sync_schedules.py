@@ -3,6 +3,8 @@
 - sweep: catches anything a lost wake-up, a killed worker or a down broker left in the outbox or
   in the push queue (every OMNI_SYNC_SWEEP_SECONDS, default 30 s);
 - batch: every minute, publishes each batch channel whose own ``sync_interval_seconds`` elapsed;
+- full resync: nightly, every channel's full figure set where it differs (safety net);
+- prune: nightly, delivered messages and processed outbox rows past retention;
 - ledger check: nightly, raises an Alert on drift.
 """
 
@@ -22,6 +24,14 @@ BEAT_SCHEDULE = {
         "task": "allocation.tasks.sync_batch",
         "schedule": float(os.environ.get("OMNI_SYNC_BATCH_TICK_SECONDS", "60")),
         "options": {"expires": 120},
+    },
+    "sync-full-resync-nightly": {
+        "task": "allocation.tasks.sync_full_resync",
+        "schedule": crontab(hour=3, minute=0),
+    },
+    "sync-prune-nightly": {
+        "task": "allocation.tasks.sync_prune",
+        "schedule": crontab(hour=3, minute=30),
     },
     "sync-ledger-check-nightly": {
         "task": "allocation.tasks.sync_ledger_check",

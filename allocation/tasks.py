@@ -94,3 +94,21 @@ def sync_ledger_check() -> int:
     from allocation.sync.reconcile import ledger_alert_check
 
     return ledger_alert_check()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=5, ignore_result=True)
+def sync_full_resync() -> int:
+    from allocation.sync.services import sync_full_resync as resync
+
+    channel_ids = resync()
+    _push_now(channel_ids)
+    return len(channel_ids)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=5, ignore_result=True)
+def sync_prune() -> int:
+    from allocation.sync.services import sync_log_prune
+
+    return sum(sync_log_prune())

@@ -36,7 +36,7 @@ from allocation.selectors import atp_for_channel
 from inventory.models import OutboxEvent, Product
 from omni.errors import NotFound, ValidationFailed
 
-from .models import ChannelSync, EndpointMode, MessageKind, MessageStatus, SyncMessage, SyncState
+from .models import Alert, ChannelSync, EndpointMode, MessageKind, MessageStatus, SyncMessage, SyncState
 from .webhook import PermanentPushError, TransientPushError, webhook_post
 
 logger = logging.getLogger(__name__)
@@ -406,6 +406,11 @@ def sync_channel_push(*, channel_id: int, only_due: bool = False, max_batches: i
                 if dead:
                     result.dead += len(ids)
                     logger.error("sync: %d message(s) for channel %s dead-lettered: %s", len(ids), cfg.channel.code, error)
+                    Alert.objects.create(
+                        kind="sync_dead_letter",
+                        message=f"{len(ids)} update(s) for channel {cfg.channel.code} dead-lettered after {attempts} attempt(s): {error}"[:255],
+                        details={"channel": cfg.channel.code, "messages": ids[:500]},
+                    )
                 else:
                     result.failed += len(ids)
                     result.retry_in = delay
@@ -491,3 +496,20 @@ def sync_sweep() -> SweepResult:
         )
     )
     return SweepResult(drained=drained.events, pushed_channels=channels, next_due_in=drained.next_due_in)
+
+
+def sync_full_resync() -> list[int]:
+    """Publish every active channel's full figure set where it differs from what was published:
+    the nightly safety net for anything that moved ATP without an outbox row."""
+    return [c.id for c in Channel.objects.filter(is_active=True).order_by("id") if sync_channel_publish(channel=c, full=True)]
+
+
+def sync_log_prune(*, older_than_days: int = 14) -> tuple[int, int]:
+    """Delete processed outbox rows and delivered/superseded/feed messages older than the
+    retention (the delta feed keeps that long; partners poll far more often). Dead letters stay."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    outbox, _ = OutboxEvent.objects.filter(processed_at__lt=cutoff).delete()
+    log, _ = SyncMessage.objects.filter(
+        created_at__lt=cutoff, status__in=[MessageStatus.SENT, MessageStatus.SUPERSEDED, MessageStatus.FEED]
+    ).delete()
+    return outbox, log

@@ -177,3 +177,46 @@ def test_body_names_the_channel_and_each_update(store, receiver):
     assert [(u["type"], u["sku"], u["sequence"], u["available"], u["delta"]) for u in seen[0]["updates"]] == [
         ("availability", "TEE", 1, 2, 2)
     ]
+
+
+def test_dead_letter_raises_an_alert_and_sync_drain_command_pushes(store, receiver):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    web = sync_channel(code="web", locations=[store], url=receiver.url, max_attempts=1)
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=2)
+    receiver.fail_status = 500
+    out = StringIO()
+    call_command("sync_drain", stdout=out)
+    assert out.getvalue().strip() == "drained 1 outbox row(s); pushed 0, failed 0, dead-lettered 1"
+    alert = Alert.objects.get()
+    assert alert.kind == "sync_dead_letter" and "web" in alert.message
+
+    receiver.fail_status = None
+    stock.stock_sell(product=tee, location=store, quantity=1)
+    call_command("sync_drain", stdout=out)
+    # the newer figure arrives; the receiver sees a gap (seq 1 was dead) and takes the absolute figure
+    assert receiver.available == {"TEE": 1} and receiver.sequence == {"TEE": 2}
+    assert messages(web) == [("TEE", 1, 2, 2, "dead"), ("TEE", 2, 1, -1, "sent")]
+
+
+def test_prune_keeps_recent_and_dead_messages(store):
+    from allocation.sync.services import sync_log_prune
+    from inventory.models import OutboxEvent
+
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=2)
+    sync_outbox_drain()
+    stock.stock_receive(product=tee, location=store, quantity=1)
+    sync_outbox_drain()
+    old = timezone.now() - timedelta(days=30)
+    first, second = SyncMessage.objects.order_by("id")
+    SyncMessage.objects.filter(pk=first.pk).update(created_at=old)
+    SyncMessage.objects.filter(pk=second.pk).update(created_at=old, status="dead")
+    OutboxEvent.objects.update(processed_at=old)
+
+    assert sync_log_prune(older_than_days=14) == (2, 1)
+    assert messages(web) == [("TEE", 2, 3, 1, "dead")]
