@@ -40,6 +40,9 @@ class ChannelSync(models.Model):
         max_length=3, default="A", blank=True,
         help_text="Batch channels: velocity classes that still go out near-real-time (e.g. 'A').",
     )
+    batch_full = models.BooleanField(
+        default=False, help_text="Batch channels: each batch sends every SKU's figure where it differs (else only changed SKUs).",
+    )
     event_sequence = models.PositiveBigIntegerField(default=0)
     last_batch_at = models.DateTimeField(null=True, blank=True)
 

@@ -470,7 +470,7 @@ def sync_batch_due(*, now: datetime | None = None, full: bool = False) -> list[i
         cfg = channel_sync_config(channel=channel)
         if cfg.last_batch_at and cfg.last_batch_at + timedelta(seconds=channel.sync_interval_seconds) > now:
             continue
-        if sync_channel_publish(channel=channel, full=full):
+        if sync_channel_publish(channel=channel, full=full or cfg.batch_full):
             touched.append(channel.id)
         ChannelSync.objects.filter(pk=cfg.pk).update(last_batch_at=now)
     return touched

@@ -131,3 +131,16 @@ def test_inactive_channel_gets_nothing(store):
     sync_outbox_drain()
     assert messages(web) == []
     assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 0
+
+
+def test_batch_channel_with_full_batches_sends_every_figure_that_differs(store):
+    market = sync_channel(code="mkt", locations=[store], mode=SyncMode.BATCH, batch_full=True)
+    slow = ProductFactory(sku="SLOW", velocity_class=VelocityClass.C)
+    idle = ProductFactory(sku="IDLE", velocity_class=VelocityClass.C)  # never changed: published once as 0
+    stock.stock_receive(product=slow, location=store, quantity=4)
+    sync_outbox_drain()
+    assert messages(market) == []
+
+    assert sync_batch_due() == [market.id]
+    assert sorted(messages(market)) == [("IDLE", 1, 0, 0, "feed"), ("SLOW", 1, 4, 4, "feed")]
+    assert idle.pk
