@@ -80,6 +80,15 @@ def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> Drai
     """Drain pending outbox rows into dirty marks, then publish every channel whose window closed."""
     result = DrainResult()
     with transaction.atomic():  # one commit for marking and publishing
+        # Lock order everywhere: ChannelSync rows (by id) before SyncState rows, so the drain and a
+        # concurrent batch/resync/event publish cannot deadlock.
+        channel_ids = list(Channel.objects.filter(is_active=True).values_list("id", flat=True))
+        locked = list(_for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("channel_id", flat=True))
+        if len(locked) < len(channel_ids):
+            ChannelSync.objects.bulk_create(
+                [ChannelSync(channel_id=c) for c in set(channel_ids) - set(locked)], ignore_conflicts=True
+            )
+            list(_for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("id", flat=True))
         _mark_pending(result, limit=limit)
         result.published, result.next_due_in = sync_publish_due(now=now)
     return result
