@@ -69,9 +69,9 @@ def sync_push(self, channel_id: int) -> int:
              max_retries=5, ignore_result=True)
 def sync_sweep() -> int:
     from allocation.sync.services import sync_sweep as sweep
-    from allocation.sync.trigger import followup_schedule
+    from allocation.sync.trigger import followup_schedule, push_wake
 
-    result = sweep()
+    result = sweep(on_published=push_wake)
     _push_now(result.pushed_channels)
     if result.next_due_in is not None:
         followup_schedule(result.next_due_in)

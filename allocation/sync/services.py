@@ -492,10 +492,10 @@ class SweepResult:
     next_due_in: float | None
 
 
-def sync_sweep() -> SweepResult:
+def sync_sweep(*, on_published=None) -> SweepResult:
     """Catch up on whatever a lost wake-up, a dead worker or a down broker left behind: drain the
     outbox, publish due windows, and list channels with pending messages ready to push."""
-    drained = sync_drain_run()
+    drained = sync_drain_run(on_published=on_published)
     now = timezone.now()
     channels = sorted(
         set(
@@ -505,6 +505,7 @@ def sync_sweep() -> SweepResult:
         )
     )
     return SweepResult(drained=drained.events, pushed_channels=channels, next_due_in=drained.next_due_in)
+
 
 
 def sync_full_resync() -> list[int]:
