@@ -89,12 +89,12 @@ def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> Drai
                 [ChannelSync(channel_id=c) for c in set(channel_ids) - set(locked)], ignore_conflicts=True
             )
             list(_for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("id", flat=True))
-        _mark_pending(result, limit=limit)
+        _mark_pending(result, channel_ids=channel_ids, limit=limit)
         result.published, result.next_due_in = sync_publish_due(now=now)
     return result
 
 
-def _mark_pending(result: DrainResult, *, limit: int) -> None:
+def _mark_pending(result: DrainResult, *, channel_ids: list[int], limit: int) -> None:
     rows = list(
         _skip_locked(OutboxEvent.objects.filter(processed_at__isnull=True).order_by("id"))
         .values_list("id", "product_id", "created_at")[:limit]
@@ -104,7 +104,6 @@ def _mark_pending(result: DrainResult, *, limit: int) -> None:
         for _, product_id, created_at in rows:
             if product_id not in first_change or created_at < first_change[product_id]:
                 first_change[product_id] = created_at
-        channel_ids = list(Channel.objects.filter(is_active=True).values_list("id", flat=True))
         _mark_dirty(channel_ids=channel_ids, first_change=first_change)
         OutboxEvent.objects.filter(id__in=[r[0] for r in rows]).update(processed_at=timezone.now())
         result.events = len(rows)
@@ -124,8 +123,11 @@ def _session_lock(key: tuple[int, int]) -> bool:
 def _session_unlock(key: tuple[int, int]) -> None:
     if connection.vendor != "postgresql":
         return
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(key))
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(key))
+    except Exception:  # noqa: BLE001 - a broken connection has released its session locks already
+        logger.warning("sync: could not release the drain lock (connection lost?)")
 
 
 @dataclass
