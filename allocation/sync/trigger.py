@@ -22,8 +22,11 @@ PENDING_TTL_MS = 5_000  # if the queued drain is lost, a later commit may queue 
 @lru_cache(maxsize=4)
 def _client(url: str):
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    return redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5, retry_on_timeout=False)
+    # no client-side retries: a commit must not wait on a Redis outage (the sweep catches up)
+    return redis.Redis.from_url(url, socket_connect_timeout=0.25, socket_timeout=0.5, retry=Retry(NoBackoff(), 0))
 
 
 def _redis():
