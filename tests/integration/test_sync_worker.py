@@ -150,9 +150,8 @@ def test_changes_arrive_signed_in_sequence_and_duplicates_are_dropped(shop):
     assert web_rx.available == {"SKU-0": 10, "SKU-1": 10, "SKU-2": 10} == mkt_rx.available  # 4 × 3 in, 2 × 1 out each
     assert_sequences_match_log(web, web_rx)
     assert web_rx.stale_applied == 0 and mkt_rx.stale_applied == 0
-    # every message was acknowledged with a latency; the absolute channel coalesced within its window
-    assert not SyncMessage.objects.filter(channel=web, status="sent", latency_ms__isnull=True).exists()
-    assert SyncMessage.objects.filter(channel=mkt, status="sent").count() <= SyncMessage.objects.filter(channel=web).count()
+    # every message was acknowledged, with its latency recorded
+    assert not SyncMessage.objects.filter(status="sent", latency_ms__isnull=True).exists()
 
     # deliver everything again (as after a lost acknowledgement): the receiver drops it all
     applied_before, figures_before = web_rx.applied, dict(web_rx.available)
@@ -190,10 +189,10 @@ def test_redis_down_while_changes_commit_then_back(shop, redis_server):
     changes(store, products, rounds=3)
     wait_converged(channels)
 
+    before = OutboxEvent.objects.count()
     redis_server.stop()
-    changes(store, products, rounds=9)  # commits succeed; the wake-ups are lost
-    # 9 receipts + 4 sales committed; no worker can hear of them (a sweep already running may take some)
-    assert 0 < OutboxEvent.objects.filter(processed_at__isnull=True).count() <= 13
+    changes(store, products, rounds=9)  # commits succeed (9 receipts + 4 sales); their wake-ups are lost
+    assert OutboxEvent.objects.count() == before + 13
     redis_server.start()  # empty: every queued task is gone too
 
     wait_converged(channels)
