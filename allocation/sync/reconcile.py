@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from inventory.models import Location, Product, StockLevel
 from inventory.services import cycle_count_record, ledger_check, validate_quantity
-from omni.errors import Conflict, IllegalTransition, OmniError, ValidationFailed
+from omni.errors import IllegalTransition, OmniError, ValidationFailed
 
 from .models import Alert, SnapshotLineStatus, StockSnapshot, StockSnapshotLine
 
@@ -46,6 +46,9 @@ def stock_snapshot_apply(
     *, location: Location, lines: list[SnapshotLineInput], source: str = "omni", actor: Any = None, external_id: str = "",
 ) -> StockSnapshot:
     """Record a full snapshot of ``location`` and reconcile every line against the ledger.
+
+    Only the SKUs listed are reconciled: a SKU missing from the snapshot is not taken as counted
+    zero (a partial export must not wipe a store's stock); send ``counted: 0`` to say so.
 
     The whole input is validated first (unknown SKU, negative or non-integer count, duplicate SKU):
     a bad snapshot changes nothing. The same ``(source, external_id)`` returns the first snapshot.
@@ -140,8 +143,8 @@ def snapshot_line_reject(*, line: StockSnapshotLine, actor: Any) -> StockSnapsho
     with transaction.atomic():
         line = StockSnapshotLine.objects.select_for_update().get(pk=line.pk)
         if line.status != SnapshotLineStatus.PENDING:
-            raise Conflict(f"This line is {line.get_status_display().lower()}, not waiting for approval.",
-                           code="illegal_transition", details={"status": [line.status]})
+            raise IllegalTransition(f"This line is {line.get_status_display().lower()}, not waiting for approval.",
+                                    details={"status": [line.status]})
         line.status = SnapshotLineStatus.REJECTED
         line.decided_by = actor if getattr(actor, "is_authenticated", False) else None
         line.decided_at = timezone.now()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -138,7 +138,7 @@ class DrainRun:
     next_due_in: float | None = None
 
 
-def sync_drain_run(*, on_published=None, max_rounds: int = 10_000) -> DrainRun:
+def sync_drain_run(*, on_published: Callable[[list[int]], None] | None = None, max_rounds: int = 10_000) -> DrainRun:
     """Single-flight drain: one drain at a time (a PostgreSQL session advisory lock) loops until
     the outbox is empty, handing each round's channels to ``on_published`` at once. A drain that
     finds the lock taken returns ``busy``: the running one re-checks the outbox after releasing
@@ -494,7 +494,7 @@ class SweepResult:
     next_due_in: float | None
 
 
-def sync_sweep(*, on_published=None) -> SweepResult:
+def sync_sweep(*, on_published: Callable[[list[int]], None] | None = None) -> SweepResult:
     """Catch up on whatever a lost wake-up, a dead worker or a down broker left behind: drain the
     outbox, publish due windows, and list channels with pending messages ready to push."""
     drained = sync_drain_run(on_published=on_published)

@@ -179,3 +179,16 @@ def test_nightly_ledger_check_raises_an_alert_on_drift(store):
     assert alert.kind == "ledger_drift" and "SMALL" in alert.message
     assert alert.details == [{"stock_level": StockLevel.objects.get(product=small, location=store).pk, "sku": "SMALL",
                               "location": "ST-01", "field": "on_hand", "recorded": 21, "ledger": 20}]
+
+
+def test_a_decided_line_cannot_be_decided_again(store):
+    from allocation.sync.reconcile import SnapshotLineInput, stock_snapshot_apply
+
+    _, big, _ = _setup_snapshot(store)
+    line = stock_snapshot_apply(location=store, lines=[SnapshotLineInput("BIG", 0)]).lines.get()
+    snapshot_line_reject(line=line, actor=None)
+    with pytest.raises(IllegalTransition):
+        snapshot_line_reject(line=line, actor=None)
+    with pytest.raises(IllegalTransition):
+        snapshot_line_approve(line=line, actor=None)
+    assert on_hand(big, store) == 50
