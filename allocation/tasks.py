@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import InterfaceError, OperationalError
 
 logger = logging.getLogger(__name__)
@@ -112,3 +113,12 @@ def sync_prune() -> int:
     from allocation.sync.services import sync_log_prune
 
     return sum(sync_log_prune())
+
+
+@worker_ready.connect
+def _sync_sweep_on_start(sender=None, **kwargs) -> None:
+    """A (re)started worker first catches up on whatever a dead worker or a down broker left."""
+    try:
+        sync_sweep.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - beat's periodic sweep covers it
+        logger.warning("sync: could not queue the start-up sweep")

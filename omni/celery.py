@@ -7,7 +7,6 @@ import importlib
 import os
 
 from celery import Celery
-from celery.signals import worker_ready
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni.settings")
 
@@ -29,12 +28,3 @@ def _collect_beat_schedules(sender: Celery, **kwargs) -> None:
                 continue
             schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
     sender.conf.beat_schedule = schedule
-
-
-@worker_ready.connect
-def _sync_sweep_on_start(sender=None, **kwargs) -> None:
-    """A (re)started worker first catches up on whatever a dead worker or a down broker left."""
-    try:
-        sender.app.send_task("allocation.tasks.sync_sweep")
-    except Exception:  # noqa: BLE001 - beat's periodic sweep covers it
-        pass
