@@ -20,7 +20,7 @@ class ChannelSyncAdmin(admin.ModelAdmin):
     list_display = ("channel", "url", "mode", "is_active", "holdback_units", "realtime_velocity_classes", "last_batch_at")
     list_filter = ("mode", "is_active")
     readonly_fields = ("event_sequence", "last_batch_at")
-    actions = ("download_csv", "full_resync")
+    actions = ("download_csv", "full_resync", "initial_load")
 
     @admin.action(description="Download the availability CSV (first selected channel)")
     def download_csv(self, request, queryset):
@@ -28,6 +28,11 @@ class ChannelSyncAdmin(admin.ModelAdmin):
         response = StreamingHttpResponse(availability_snapshot_csv(channel=cfg.channel), content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="availability-{cfg.channel.code}.csv"'
         return response
+
+    @admin.action(description="Send every SKU's current figure (initial load of a new endpoint)")
+    def initial_load(self, request, queryset):
+        total = sum(sync_channel_publish(channel=cfg.channel, full=True, force=True) for cfg in queryset.select_related("channel"))
+        self.message_user(request, f"{total} figure(s) queued.")
 
     @admin.action(description="Publish every SKU's figure where it differs (full resync)")
     def full_resync(self, request, queryset):

@@ -231,12 +231,13 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
 
 def sync_channel_publish(
     *, channel: Channel, due_before: datetime | None = None, velocity_classes: Iterable[str] | None = None,
-    full: bool = False,
+    full: bool = False, force: bool = False,
 ) -> int:
     """Write the next message for every (channel, SKU) whose figure moved. Returns how many.
 
     ``full`` compares every active SKU (the batch snapshot; also catches changes that did not come
-    through the outbox, such as a visibility rule). Publishing for one channel is serialised by a
+    through the outbox, such as a visibility rule); ``force`` (with ``full``) sends every figure
+    even if unchanged — the initial load of a newly attached endpoint. Publishing for one channel is serialised by a
     lock on its ``ChannelSync`` row, so message ids of a channel are committed in order (the feed
     cursor relies on this) and sequences never collide.
     """
@@ -265,7 +266,7 @@ def sync_channel_publish(
             figure = max(int(atp.get(state.product_id, 0)) - holdback, 0)
             changed_at = state.dirty_since or now
             state.dirty_since = None
-            if state.published == figure:
+            if state.published == figure and not force:
                 continue
             delta = figure - (state.published or 0)
             state.sequence += 1

@@ -144,3 +144,14 @@ def test_batch_channel_with_full_batches_sends_every_figure_that_differs(store):
     assert sync_batch_due() == [market.id]
     assert sorted(messages(market)) == [("IDLE", 1, 0, 0, "feed"), ("SLOW", 1, 4, 4, "feed")]
     assert idle.pk
+
+
+def test_initial_load_sends_every_current_figure_with_a_new_sequence(store):
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=5)
+    sync_outbox_drain()
+    assert sync_channel_publish(channel=web, full=True) == 0  # nothing differs
+
+    assert sync_channel_publish(channel=web, full=True, force=True) == 1
+    assert messages(web) == [("TEE", 1, 5, 5, "feed"), ("TEE", 2, 5, 0, "feed")]
