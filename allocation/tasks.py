@@ -21,10 +21,6 @@ logger = logging.getLogger(__name__)
 TRANSIENT_DB = (OperationalError, InterfaceError)
 
 
-class EndpointUnavailable(Exception):
-    """A channel endpoint failed transiently; the push task retries with backoff."""
-
-
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
              max_retries=10, ignore_result=True)
 def sync_drain() -> int:
@@ -51,17 +47,20 @@ def _push_now(channel_ids: list[int]) -> None:
             push_wake([channel_id], countdown=0.25)
 
 
-@shared_task(bind=True, acks_late=True, autoretry_for=(EndpointUnavailable, *TRANSIENT_DB), retry_backoff=1,
-             retry_backoff_max=300, retry_jitter=True, max_retries=12, ignore_result=True)
-def sync_push(self, channel_id: int) -> int:
+@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
+             max_retries=10, ignore_result=True)
+def sync_push(channel_id: int) -> int:
+    """Push a channel's pending messages. An endpoint failure is retried from the messages' own
+    backoff (exponential with jitter, stored with them, so it survives a lost worker); the
+    database's transient errors through Celery's autoretry."""
     from allocation.sync.services import sync_channel_push
+    from allocation.sync.trigger import push_started, push_wake
 
-    from allocation.sync.trigger import push_wake
-
+    push_started(channel_id)
     result = sync_channel_push(channel_id=channel_id)
     if result.retry_in is not None:
-        raise EndpointUnavailable(result.error)
-    if result.busy:  # another pusher holds the channel: look again shortly so nothing waits for the sweep
+        push_wake([channel_id], countdown=result.retry_in)
+    elif result.busy:  # another pusher holds the channel: look again shortly so nothing waits for the sweep
         push_wake([channel_id], countdown=0.25)
     return result.sent
 

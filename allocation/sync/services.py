@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Min, Q
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from allocation.models import Channel, SyncMode
@@ -381,8 +381,13 @@ def _message_body(channel: Channel, messages: list[SyncMessage], skus: dict[int,
     return {"channel": channel.code, "sent_at": timezone.now().isoformat(), "updates": updates}
 
 
-def sync_channel_push(*, channel_id: int, only_due: bool = False, max_batches: int = 50) -> PushResult:
-    """POST the channel's pending messages in order; loop until none are left or a push fails."""
+def sync_channel_push(*, channel_id: int, ignore_backoff: bool = False, max_batches: int = 50) -> PushResult:
+    """POST the channel's pending messages in order; loop until none are left or a push fails.
+
+    A failed push puts the channel's endpoint in backoff (exponential, jittered): until it has
+    passed, further pushes — whether from new changes, retries or the sweep — do not hit the
+    endpoint (``retry_in`` says when to come back), so ``max_attempts`` spans minutes, not a burst.
+    """
     result = PushResult()
     for _ in range(max_batches):
         with transaction.atomic():
@@ -393,8 +398,12 @@ def sync_channel_push(*, channel_id: int, only_due: bool = False, max_batches: i
             if cfg is None or not cfg.url or not cfg.is_active:
                 return result
             qs = SyncMessage.objects.filter(channel_id=channel_id, status=MessageStatus.PENDING)
-            if only_due:
-                qs = qs.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
+            if not ignore_backoff:
+                backoff_until = qs.filter(next_attempt_at__gt=timezone.now()).aggregate(m=Max("next_attempt_at"))["m"]
+                if backoff_until is not None:
+                    result.retry_in = max((backoff_until - timezone.now()).total_seconds(), 0.05)
+                    result.error = result.error or "endpoint in backoff"
+                    return result
             messages = list(qs.order_by("id")[:PUSH_BATCH])
             if not messages:
                 return result

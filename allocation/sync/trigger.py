@@ -97,7 +97,12 @@ def followup_schedule(countdown: float) -> None:
         logger.warning("sync: could not schedule the follow-up drain; the sweep will", exc_info=False)
 
 
+PUSH_KEY = "omni:sync:push-pending:{}"
+
+
 def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
+    """Queue one push per channel (deduplicated like the drain: a queued push that has not started
+    absorbs further wake-ups; it deletes its mark when it starts)."""
     from omni.celery import app
 
     if app.conf.task_always_eager or not channel_ids:
@@ -105,7 +110,25 @@ def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
     try:
         from allocation.tasks import sync_push
 
+        client = _redis()
         for channel_id in channel_ids:
-            sync_push.apply_async(args=[channel_id], countdown=countdown, retry=False)
+            key = PUSH_KEY.format(channel_id)
+            if client is not None and not client.set(key, b"1", nx=True, px=int(countdown * 1000) + 5_000):
+                continue
+            try:
+                sync_push.apply_async(args=[channel_id], countdown=countdown, retry=False)
+            except Exception:
+                if client is not None:
+                    client.delete(key)
+                raise
+    except Exception as exc:  # noqa: BLE001
+        logger.warning("sync: could not queue a push (%s); the sweep will", exc)
+
+
+def push_started(channel_id: int) -> None:
+    try:
+        client = _redis()
+        if client is not None:
+            client.delete(PUSH_KEY.format(channel_id))
     except Exception:  # noqa: BLE001
-        logger.warning("sync: could not queue a push; the sweep will", exc_info=False)
+        pass

@@ -92,10 +92,17 @@ def test_endpoint_down_retries_with_backoff_then_dead_letters_then_resend_delive
     assert (first.failed, first.dead) == (1, 0) and first.retry_in > 0
     assert message.status == "pending" and message.attempts == 1 and "503" in message.last_error
     assert message.next_attempt_at > timezone.now()
-    # only_due (the sweep) leaves it alone until its backoff has passed
-    assert sync_channel_push(channel_id=web.id, only_due=True).failed == 0
+    # while the endpoint is in backoff, pushes (new changes, retries, the sweep) leave it alone
+    again = sync_channel_push(channel_id=web.id)
+    assert (again.failed, again.retry_in > 0) == (0, True)
+    assert SyncMessage.objects.get(channel=web).attempts == 1
 
-    sync_channel_push(channel_id=web.id)
+    def backoff_passes() -> None:
+        SyncMessage.objects.filter(channel=web).update(next_attempt_at=timezone.now() - timedelta(seconds=1))
+
+    backoff_passes()
+    assert sync_channel_push(channel_id=web.id).failed == 1
+    backoff_passes()
     third = sync_channel_push(channel_id=web.id)
     assert third.dead == 1
     assert messages(web) == [("TEE", 1, 4, 4, "dead")]
