@@ -55,3 +55,4 @@ class PartnerTokenAdmin(admin.ModelAdmin):
 
     def save_related(self, request, form, formsets, change: bool) -> None:
         form.instance.locations.set(form.cleaned_data["locations"])
+from .sync.admin import *  # noqa: E402,F401,F403  (channel sync: dead letters, snapshots, alerts)

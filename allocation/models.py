@@ -187,3 +187,4 @@ class PartnerToken(models.Model):
 
 
 from .models_safety import LocationAccuracyStat, SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope  # noqa: E402,F401,E501
+from .sync.models import *  # noqa: E402,F401,F403  (channel sync tables)

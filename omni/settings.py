@@ -200,3 +200,12 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING" if PRODUCTION else "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Channel sync (allocation/sync) ---------------------------------------------------------
+# Inventory calls this after every commit that wrote outbox rows: it wakes the sync drain.
+OMNI_OUTBOX_HOOK = "allocation.sync.kick"
+# A woken drain waits this long so that one drain takes a whole burst of commits.
+OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
+# Inbound stock snapshots: a line whose |variance| exceeds either threshold waits for approval.
+OMNI_SNAPSHOT_APPROVAL_UNITS = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_UNITS", "10"))
+OMNI_SNAPSHOT_APPROVAL_PERCENT = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_PERCENT", "20"))

@@ -1,0 +1,122 @@
+"""Admin for channel sync: endpoints (CSV download, full resync), the message log with the
+dead-letter list and its resend action, snapshot lines awaiting approval, alerts."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.http import StreamingHttpResponse
+from django.utils import timezone
+
+from omni.errors import OmniError
+
+from .models import Alert, ChannelSync, MessageStatus, SnapshotLineStatus, StockSnapshot, StockSnapshotLine, SyncMessage
+from .reconcile import snapshot_line_approve, snapshot_line_reject
+from .selectors import availability_snapshot_csv
+from .services import sync_channel_publish, sync_messages_resend
+
+
+@admin.register(ChannelSync)
+class ChannelSyncAdmin(admin.ModelAdmin):
+    list_display = ("channel", "url", "mode", "is_active", "holdback_units", "realtime_velocity_classes", "last_batch_at")
+    list_filter = ("mode", "is_active")
+    readonly_fields = ("event_sequence", "last_batch_at")
+    actions = ("download_csv", "full_resync", "initial_load")
+
+    @admin.action(description="Download the availability CSV (first selected channel)")
+    def download_csv(self, request, queryset):
+        cfg = queryset.select_related("channel").first()
+        response = StreamingHttpResponse(availability_snapshot_csv(channel=cfg.channel), content_type="text/csv")
+        response["Content-Disposition"] = f'attachment; filename="availability-{cfg.channel.code}.csv"'
+        return response
+
+    @admin.action(description="Send every SKU's current figure (initial load of a new endpoint)")
+    def initial_load(self, request, queryset):
+        total = sum(sync_channel_publish(channel=cfg.channel, full=True, force=True) for cfg in queryset.select_related("channel"))
+        self.message_user(request, f"{total} figure(s) queued.")
+
+    @admin.action(description="Publish every SKU's figure where it differs (full resync)")
+    def full_resync(self, request, queryset):
+        total = sum(sync_channel_publish(channel=cfg.channel, full=True) for cfg in queryset.select_related("channel"))
+        self.message_user(request, f"{total} change(s) published.")
+
+
+@admin.register(SyncMessage)
+class SyncMessageAdmin(admin.ModelAdmin):
+    list_display = ("id", "channel", "kind", "product", "event", "sequence", "available", "delta", "status", "attempts",
+                    "latency_ms", "last_error", "created_at")
+    list_filter = ("status", "kind", "channel")
+    search_fields = ("product__sku", "event")
+    list_select_related = ("channel", "product")
+    actions = ("resend",)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Resend the selected dead-lettered messages")
+    def resend(self, request, queryset):
+        count = sync_messages_resend(message_ids=queryset.filter(status=MessageStatus.DEAD).values_list("id", flat=True))
+        self.message_user(request, f"{count} message(s) queued again.")
+
+
+class StockSnapshotLineInline(admin.TabularInline):
+    model = StockSnapshotLine
+    extra = 0
+    can_delete = False
+    readonly_fields = ("product", "counted", "system_quantity", "variance", "status", "error", "decided_by", "decided_at")
+    fields = readonly_fields
+
+
+@admin.register(StockSnapshot)
+class StockSnapshotAdmin(admin.ModelAdmin):
+    list_display = ("id", "location", "source", "external_id", "received_at")
+    inlines = [StockSnapshotLineInline]
+    readonly_fields = ("location", "source", "external_id", "actor")
+
+
+@admin.register(StockSnapshotLine)
+class StockSnapshotLineAdmin(admin.ModelAdmin):
+    list_display = ("id", "snapshot", "product", "counted", "system_quantity", "variance", "status", "error")
+    list_filter = ("status",)
+    search_fields = ("product__sku",)
+    list_select_related = ("snapshot", "product")
+    actions = ("approve", "reject")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _decide(self, request, queryset, decide, verb: str) -> None:
+        done = 0
+        for line in queryset.filter(status=SnapshotLineStatus.PENDING):
+            try:
+                decide(line=line, actor=request.user)
+                done += 1
+            except OmniError as exc:
+                self.message_user(request, f"Line {line.pk}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} line(s) {verb}.")
+
+    @admin.action(description="Approve: apply the counted variance")
+    def approve(self, request, queryset):
+        self._decide(request, queryset, snapshot_line_approve, "approved")
+
+    @admin.action(description="Reject: keep the ledger figure")
+    def reject(self, request, queryset):
+        self._decide(request, queryset, snapshot_line_reject, "rejected")
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "message", "created_at", "acknowledged_at")
+    list_filter = ("kind", "acknowledged_at")
+    readonly_fields = ("kind", "message", "details", "created_at", "acknowledged_at")
+    actions = ("acknowledge",)
+
+    @admin.action(description="Acknowledge")
+    def acknowledge(self, request, queryset):
+        count = queryset.filter(acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+        self.message_user(request, f"{count} alert(s) acknowledged.")

@@ -1,0 +1,131 @@
+"""Process harness for the sync integration tests and ``bench sync``: a private redis-server on a
+free port (which can be stopped and started again without touching the machine's shared Redis)
+and a real Celery worker process (with embedded beat) bound to a given database."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, *, timeout: float, interval: float = 0.05, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+
+
+class RedisServer:
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.workdir = workdir
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as s:
+                s.sendall(b"PING\r\n")
+                return s.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        wait_for(self._ping, timeout=10, what="redis-server")
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+        self.process = None
+
+
+class WorkerProcess:
+    """``celery -A omni worker -B`` in its own process group (so beat's child dies with it)."""
+
+    def __init__(self, *, database_url: str, broker_url: str, logfile: Path, concurrency: int = 4, extra_env=None) -> None:
+        self.database_url = database_url
+        self.broker_url = broker_url
+        self.logfile = logfile
+        self.concurrency = concurrency
+        self.extra_env = dict(extra_env or {})
+        self.process: subprocess.Popen | None = None
+        self._log = None
+        self._offset = 0
+
+    def start(self, *, timeout: float = 30) -> None:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "omni.settings",
+            "DATABASE_URL": self.database_url,
+            "CELERY_BROKER_URL": self.broker_url,
+            "REDIS_URL": self.broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "OMNI_SYNC_SWEEP_SECONDS": "1",
+            "PYTHONUNBUFFERED": "1",
+            "LOG_LEVEL": "INFO",
+            **self.extra_env,
+        }
+        self._offset = self.logfile.stat().st_size if self.logfile.exists() else 0
+        self._log = open(self.logfile, "ab")  # noqa: SIM115
+        celery = Path(sys.executable).with_name("celery")
+        self.process = subprocess.Popen(
+            [str(celery), "-A", "omni", "worker", "-B", "-s", str(self.logfile.with_suffix(".beat")),
+             "-Q", "default,sync,imports", "-P", "threads", "-c", str(self.concurrency),
+             "--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"],
+            cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        wait_for(self._ready, timeout=timeout, interval=0.1, what="celery worker ready")
+
+    def _ready(self) -> bool:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"celery worker exited with {self.process.returncode}; see {self.logfile}")
+        with open(self.logfile, "rb") as f:
+            f.seek(self._offset)
+            return b" ready." in f.read()
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its beat child: no warm shutdown, no acknowledgement."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None

@@ -1,0 +1,157 @@
+"""Draining the outbox: coalescing per (channel, SKU), windows, velocity classes, sequences."""
+
+from __future__ import annotations
+
+import pytest
+
+from allocation.models import ChannelSync, SyncMode, SyncState
+from allocation.sync.services import sync_batch_due, sync_channel_publish, sync_outbox_drain
+from inventory import services as stock
+from inventory.models import OutboxEvent, VelocityClass
+
+from ..inventory.factories import LocationFactory, ProductFactory
+from .sync_helpers import later, messages, sync_channel
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def store():
+    return LocationFactory(code="ST-01")
+
+
+def test_burst_of_changes_to_one_sku_becomes_one_message_with_the_current_figure(store):
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=10)
+    stock.stock_sell(product=tee, location=store, quantity=3)
+    stock.stock_sell(product=tee, location=store, quantity=1)
+
+    result = sync_outbox_drain()
+
+    assert result.events == 3
+    assert messages(web) == [("TEE", 1, 6, 6, "feed")]
+    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 0
+
+
+def test_each_later_change_gets_the_next_sequence_and_its_delta(store):
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=10)
+    sync_outbox_drain()
+    stock.stock_sell(product=tee, location=store, quantity=4)
+    sync_outbox_drain()
+    stock.stock_receive(product=tee, location=store, quantity=1)
+    sync_outbox_drain()
+
+    assert messages(web) == [("TEE", 1, 10, 10, "feed"), ("TEE", 2, 6, -4, "feed"), ("TEE", 3, 7, 1, "feed")]
+
+
+def test_a_change_that_leaves_the_channel_figure_unchanged_publishes_nothing_new(store):
+    web = sync_channel(code="web", locations=[store])
+    elsewhere = LocationFactory(code="DC-01")  # not visible to web
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=5)
+    sync_outbox_drain()
+    stock.stock_receive(product=tee, location=elsewhere, quantity=50)
+    sync_outbox_drain()
+
+    assert messages(web) == [("TEE", 1, 5, 5, "feed")]
+    assert SyncState.objects.get(channel=web, product=tee).dirty_since is None
+
+
+def test_near_realtime_channel_waits_for_its_window_then_sends_one_figure(store):
+    web = sync_channel(code="web", locations=[store], mode=SyncMode.NEAR_REALTIME, window=30)
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=8)
+
+    first = sync_outbox_drain()
+    assert messages(web) == []
+    assert 0 < first.next_due_in <= 30
+
+    stock.stock_sell(product=tee, location=store, quantity=2)
+    sync_outbox_drain(now=later(31))
+    assert messages(web) == [("TEE", 1, 6, 6, "feed")]
+
+
+def test_batch_channel_sends_fast_movers_now_and_slow_movers_with_its_batch(store):
+    market = sync_channel(code="mkt", locations=[store], mode=SyncMode.BATCH)
+    fast = ProductFactory(sku="FAST", velocity_class=VelocityClass.A)
+    slow = ProductFactory(sku="SLOW", velocity_class=VelocityClass.C)
+    stock.stock_receive(product=fast, location=store, quantity=3)
+    stock.stock_receive(product=slow, location=store, quantity=4)
+
+    sync_outbox_drain()
+    assert messages(market) == [("FAST", 1, 3, 3, "feed")]
+
+    assert sync_batch_due() == [market.id]
+    assert messages(market) == [("FAST", 1, 3, 3, "feed"), ("SLOW", 1, 4, 4, "feed")]
+    # the interval has not elapsed again: the next batch tick does nothing
+    stock.stock_receive(product=slow, location=store, quantity=1)
+    sync_outbox_drain()
+    assert sync_batch_due() == []
+    assert sync_batch_due(now=later(market.sync_interval_seconds + 1)) == [market.id]
+    assert messages(market)[-1] == ("SLOW", 2, 5, 1, "feed")
+
+
+def test_full_publish_catches_a_figure_that_moved_without_an_outbox_row(store):
+    web = sync_channel(code="web", locations=[store])
+    other = LocationFactory(code="ST-02")
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=2)
+    stock.stock_receive(product=tee, location=other, quantity=5)
+    sync_outbox_drain()
+    assert messages(web) == [("TEE", 1, 2, 2, "feed")]
+
+    from allocation.models import ChannelVisibility
+
+    ChannelVisibility.objects.create(channel=web, location=other)  # a visibility change, no outbox row
+    assert sync_channel_publish(channel=web, full=True) == 1
+    assert messages(web)[-1] == ("TEE", 2, 7, 5, "feed")
+
+
+def test_absolute_endpoint_holds_back_in_flight_orders_and_supersedes_undelivered_figures(store):
+    mkt = sync_channel(code="mkt", locations=[store], url="http://127.0.0.1:9/none", endpoint_mode="absolute", holdback_units=2)
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=10)
+    sync_outbox_drain()
+    stock.stock_sell(product=tee, location=store, quantity=1)
+    sync_outbox_drain()
+
+    assert messages(mkt) == [("TEE", 1, 8, 8, "superseded"), ("TEE", 2, 7, -1, "pending")]
+    assert ChannelSync.objects.get(channel=mkt).mode == "absolute"
+
+
+def test_inactive_channel_gets_nothing(store):
+    web = sync_channel(code="web", locations=[store])
+    web.is_active = False
+    web.save()
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=1)
+    sync_outbox_drain()
+    assert messages(web) == []
+    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 0
+
+
+def test_batch_channel_with_full_batches_sends_every_figure_that_differs(store):
+    market = sync_channel(code="mkt", locations=[store], mode=SyncMode.BATCH, batch_full=True)
+    slow = ProductFactory(sku="SLOW", velocity_class=VelocityClass.C)
+    idle = ProductFactory(sku="IDLE", velocity_class=VelocityClass.C)  # never changed: published once as 0
+    stock.stock_receive(product=slow, location=store, quantity=4)
+    sync_outbox_drain()
+    assert messages(market) == []
+
+    assert sync_batch_due() == [market.id]
+    assert sorted(messages(market)) == [("IDLE", 1, 0, 0, "feed"), ("SLOW", 1, 4, 4, "feed")]
+    assert idle.pk
+
+
+def test_initial_load_sends_every_current_figure_with_a_new_sequence(store):
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=5)
+    sync_outbox_drain()
+    assert sync_channel_publish(channel=web, full=True) == 0  # nothing differs
+
+    assert sync_channel_publish(channel=web, full=True, force=True) == 1
+    assert messages(web) == [("TEE", 1, 5, 5, "feed"), ("TEE", 2, 5, 0, "feed")]

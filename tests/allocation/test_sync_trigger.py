@@ -1,0 +1,60 @@
+"""The outbox hook never fails a stock change, even with the broker down; the outbox keeps it."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from allocation.sync.services import sync_outbox_drain
+from inventory import services as stock
+from inventory.models import OutboxEvent, StockLevel
+
+from ..inventory.factories import LocationFactory, ProductFactory
+from .sync_helpers import messages, sync_channel
+
+pytestmark = pytest.mark.django_db
+
+
+def closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def broker_down():
+    from omni.celery import app
+
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app._pool = None
+    app.conf.task_always_eager = False
+    app.conf.broker_url = f"redis://127.0.0.1:{closed_port()}/0"
+    yield
+    app._pool = None
+    app.conf.task_always_eager, app.conf.broker_url = saved
+
+
+def test_stock_change_commits_while_the_broker_is_down_and_the_next_drain_publishes_it(broker_down, django_capture_on_commit_callbacks):
+    store = LocationFactory(code="ST-01")
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        stock.stock_receive(product=tee, location=store, quantity=3)
+
+    assert len(callbacks) == 1  # the hook ran, failed to reach Redis, and did not raise
+    assert StockLevel.objects.get(product=tee, location=store).on_hand == 3
+    assert OutboxEvent.objects.filter(product=tee, processed_at__isnull=True).count() == 1
+    sync_outbox_drain()
+    assert messages(web) == [("TEE", 1, 3, 3, "feed")]
+
+
+def test_hook_does_nothing_in_embedded_mode(django_capture_on_commit_callbacks):
+    from allocation.sync import kick
+
+    store = LocationFactory(code="ST-01")
+    with django_capture_on_commit_callbacks(execute=True):
+        stock.stock_receive(product=ProductFactory(sku="TEE"), location=store, quantity=1)
+    assert kick() is None
+    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 1
