@@ -30,6 +30,18 @@ from .models import (
 )
 
 
+class StockRowColumns:
+    """SKU and location columns for models that hang off a stock row."""
+
+    @admin.display(description="SKU", ordering="stock_level__product__sku")
+    def sku(self, obj) -> str:
+        return obj.stock_level.product.sku
+
+    @admin.display(description="location", ordering="stock_level__location__code")
+    def location(self, obj) -> str:
+        return obj.stock_level.location.code
+
+
 class ReadOnlyAdmin(admin.ModelAdmin):
     """A view of records written only by services (the ledger, reservations, the outbox)."""
 
@@ -157,7 +169,7 @@ def stock_operation_apply(*, request: HttpRequest, product, location, operation:
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(ReadOnlyAdmin):
+class StockMovementAdmin(StockRowColumns, ReadOnlyAdmin):
     list_display = ["id", "created_at", "sku", "location", "reason", "bucket", "quantity", "balance_after", "source", "actor",
                     "external_id", "reference", "note"]
     list_select_related = ["stock_level__product", "stock_level__location", "actor"]
@@ -166,30 +178,14 @@ class StockMovementAdmin(ReadOnlyAdmin):
     show_full_result_count = False
     list_per_page = 100
 
-    @admin.display(description="SKU", ordering="stock_level__product__sku")
-    def sku(self, obj: StockMovement) -> str:
-        return obj.stock_level.product.sku
-
-    @admin.display(description="location", ordering="stock_level__location__code")
-    def location(self, obj: StockMovement) -> str:
-        return obj.stock_level.location.code
-
 
 @admin.register(Reservation)
-class ReservationAdmin(ReadOnlyAdmin):
+class ReservationAdmin(StockRowColumns, ReadOnlyAdmin):
     list_display = ["id", "reference", "sku", "location", "quantity", "status", "expires_at", "created_at", "closed_at"]
     list_select_related = ["stock_level__product", "stock_level__location"]
     list_filter = ["status"]
     search_fields = ["reference", "stock_level__product__sku", "stock_level__location__code"]
     show_full_result_count = False
-
-    @admin.display(description="SKU", ordering="stock_level__product__sku")
-    def sku(self, obj: Reservation) -> str:
-        return obj.stock_level.product.sku
-
-    @admin.display(description="location", ordering="stock_level__location__code")
-    def location(self, obj: Reservation) -> str:
-        return obj.stock_level.location.code
 
 
 @admin.register(Transfer)
@@ -247,7 +243,7 @@ class TransferAdmin(admin.ModelAdmin):
 
 
 @admin.register(CycleCount)
-class CycleCountAdmin(ReadOnlyAdmin):
+class CycleCountAdmin(StockRowColumns, ReadOnlyAdmin):
     """Counts are recorded on the Stock operation page (operation "count") or through the API."""
 
     list_display = ["id", "counted_at", "sku", "location", "counted", "system_quantity", "variance", "actor", "source"]
@@ -255,14 +251,6 @@ class CycleCountAdmin(ReadOnlyAdmin):
     list_filter = ["source", "stock_level__location__kind"]
     search_fields = ["stock_level__product__sku", "stock_level__location__code", "external_id"]
     date_hierarchy = "counted_at"
-
-    @admin.display(description="SKU", ordering="stock_level__product__sku")
-    def sku(self, obj: CycleCount) -> str:
-        return obj.stock_level.product.sku
-
-    @admin.display(description="location", ordering="stock_level__location__code")
-    def location(self, obj: CycleCount) -> str:
-        return obj.stock_level.location.code
 
 
 @admin.register(StaffAssignment)
