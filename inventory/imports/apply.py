@@ -59,16 +59,19 @@ def stage_apply(
         )
         # 2. Lock every touched stock row, in primary-key order (no deadlock with other writers).
         if is_postgres():
+            cur.execute("SET LOCAL work_mem = '128MB'")
             cur.execute(
                 f"""
-                SELECT sl.id FROM inventory_stocklevel sl
-                WHERE sl.id IN (
-                    SELECT level_id FROM {s} WHERE err IS NULL AND level_id IS NOT NULL
-                    UNION ALL
-                    SELECT x.id FROM inventory_stocklevel x JOIN {s} ON x.product_id = {s}.product_id
-                        AND x.location_id = {s}.location_id WHERE {s}.level_id IS NULL AND {s}.err IS NULL
-                )
-                ORDER BY sl.id FOR UPDATE OF sl
+                SELECT sl.id FROM inventory_stocklevel sl JOIN {s} ON sl.id = {s}.level_id
+                WHERE {s}.err IS NULL ORDER BY sl.id FOR UPDATE OF sl
+                """
+            )
+            # Rows that did not exist at validation (inserted just now, or by someone else meanwhile).
+            cur.execute(
+                f"""
+                SELECT sl.id FROM inventory_stocklevel sl JOIN {s} ON sl.product_id = {s}.product_id
+                    AND sl.location_id = {s}.location_id
+                WHERE {s}.level_id IS NULL AND {s}.err IS NULL ORDER BY sl.id FOR UPDATE OF sl
                 """
             )
         # 3. Re-read rows changed since validation; re-check the stock rules under the lock.
@@ -94,7 +97,6 @@ def stage_apply(
             SELECT level_id, 'on_hand', %s, new_on_hand - old_on_hand, new_on_hand, %s, %s, '', 0, '', %s,
                    COALESCE(note, %s), %s
             FROM {s} WHERE {changed}
-            ORDER BY level_id
             """,
             [reason, source, actor_id, reference, note, now],
         )

@@ -87,6 +87,8 @@ def stage_validate(*, tables: StageTables, mode: str) -> int:
     stock_err = _stock_error_case(mode, new, "COALESCE(sl.reserved, 0)")
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {tables.stage}")
+        if is_postgres():
+            cur.execute(f"ANALYZE {tables.raw}")
         cur.execute(
             f"""
             CREATE TEMP TABLE {tables.stage} AS
