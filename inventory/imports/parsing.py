@@ -28,8 +28,9 @@ COLUMN_ALIASES = {
 }
 KNOWN_COLUMNS = ("sku", "location", "quantity", "note")
 
-# One staged row: (line, sku, location code, quantity, note or None)
-StagedRow = tuple[int, str, str, int, "str | None"]
+# One staged row: (line, sku, location code, quantity, note or None). A row already refused here
+# is staged with quantity None, so that the set-based checks (unknown SKU …) report on it too.
+StagedRow = tuple[int, str, str, "int | None", "str | None"]
 
 
 @dataclass(frozen=True)
@@ -315,3 +316,5 @@ class StockFileReader:
             batch.append((line, sku, loc, qty, note))
         else:
             self.rows_bad += 1
+            if sku and loc:
+                batch.append((line, sku, loc, None, None))

@@ -156,11 +156,11 @@ def stock_import_run(
         if _cancel_requested(job):
             raise ImportCancelled
 
-        bad_sql = stage_validate(tables=tables, mode=job.mode)
+        check = stage_validate(tables=tables, mode=job.mode)
         errors.extend(
-            stage_errors(tables=tables, columns=reader.columns, limit=errors.limit - len(errors.items), mode=job.mode), bad_sql
+            stage_errors(tables=tables, columns=reader.columns, limit=errors.limit - len(errors.items), mode=job.mode), check.errors
         )
-        skipped = reader.rows_bad + bad_sql
+        skipped = reader.rows_bad + check.rows_refused
         if errors.count and not job.apply_valid:
             return _finish_failed(
                 job, errors,

@@ -35,7 +35,7 @@ def is_postgres() -> bool:
 def stage_create(*, tables: StageTables) -> None:
     stage_drop(tables=tables)
     with connection.cursor() as cur:
-        cur.execute(f"CREATE TEMP TABLE {tables.raw} (line integer NOT NULL, sku text NOT NULL, loc text NOT NULL, qty bigint NOT NULL, note text)")
+        cur.execute(f"CREATE TEMP TABLE {tables.raw} (line integer NOT NULL, sku text NOT NULL, loc text NOT NULL, qty bigint, note text)")
 
 
 def stage_drop(*, tables: StageTables) -> None:
@@ -80,9 +80,16 @@ def _stock_error_case(mode: str, new: str, reserved: str) -> str:
     return f"CASE WHEN {new} < 0 THEN 'insufficient_stock' WHEN {new} < {reserved} THEN 'stock_reserved' END"
 
 
-def stage_validate(*, tables: StageTables, mode: str) -> int:
+@dataclass(frozen=True)
+class StageCheck:
+    rows_refused: int  # rows that passed the row-level checks but fail here
+    errors: int  # errors found here (rows refused here + further problems of rows refused earlier)
+
+
+def stage_validate(*, tables: StageTables, mode: str) -> StageCheck:
     """Resolve SKUs, locations and stock rows by joins; flag unknown references, duplicate
-    SKU × location rows (GROUP BY … HAVING) and stock rules. Returns the number of bad rows."""
+    SKU × location rows (GROUP BY … HAVING) and stock rules. Rows already refused by the
+    row-level checks (``qty IS NULL``, error ``invalid_row``) are only checked for references."""
     new = _new_on_hand_sql(mode, "COALESCE(sl.on_hand, 0)", "r.qty")
     stock_err = _stock_error_case(mode, new, "COALESCE(sl.reserved, 0)")
     with connection.cursor() as cur:
@@ -99,6 +106,7 @@ def stage_validate(*, tables: StageTables, mode: str) -> int:
                    CASE WHEN p.id IS NULL THEN 'unknown_sku'
                         WHEN l.id IS NULL THEN 'unknown_location'
                         WHEN NOT l.is_active THEN 'inactive_location'
+                        WHEN r.qty IS NULL THEN 'invalid_row'
                         ELSE {stock_err} END AS err,
                    CAST(NULL AS integer) AS err_ref
             FROM {tables.raw} r
@@ -118,8 +126,12 @@ def stage_validate(*, tables: StageTables, mode: str) -> int:
         )
         if is_postgres():
             cur.execute(f"ANALYZE {tables.stage}")
-        cur.execute(f"SELECT COUNT(*) FROM {tables.stage} WHERE err IS NOT NULL")
-        return int(cur.fetchone()[0])
+        cur.execute(
+            f"SELECT COUNT(CASE WHEN qty IS NOT NULL THEN 1 END), COUNT(*) FROM {tables.stage} "
+            "WHERE err IS NOT NULL AND err <> 'invalid_row'"
+        )
+        refused, errors = cur.fetchone()
+        return StageCheck(rows_refused=int(refused or 0), errors=int(errors or 0))
 
 
 def stage_recheck_locked(*, tables: StageTables, mode: str) -> int:
@@ -148,7 +160,7 @@ def stage_errors(*, tables: StageTables, columns: dict[str, int], limit: int, mo
     with connection.cursor() as cur:
         cur.execute(
             f"SELECT line, sku, loc, qty, err, err_ref, old_on_hand, reserved, new_on_hand FROM {tables.stage} "
-            "WHERE err IS NOT NULL ORDER BY line LIMIT %s",
+            "WHERE err IS NOT NULL AND err <> 'invalid_row' ORDER BY line LIMIT %s",
             [limit],
         )
         rows = cur.fetchall()
