@@ -94,8 +94,6 @@ def stage_validate(*, tables: StageTables, mode: str) -> StageCheck:
     stock_err = _stock_error_case(mode, new, "COALESCE(sl.reserved, 0)")
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {tables.stage}")
-        if is_postgres():
-            cur.execute(f"ANALYZE {tables.raw}")
         cur.execute(
             f"""
             CREATE TEMP TABLE {tables.stage} AS
@@ -124,8 +122,6 @@ def stage_validate(*, tables: StageTables, mode: str) -> StageCheck:
               AND ({tables.stage}.err IS NULL OR {tables.stage}.err NOT IN ('unknown_sku', 'unknown_location'))
             """
         )
-        if is_postgres():
-            cur.execute(f"ANALYZE {tables.stage}")
         cur.execute(
             f"SELECT COUNT(CASE WHEN qty IS NOT NULL THEN 1 END), COUNT(*) FROM {tables.stage} "
             "WHERE err IS NOT NULL AND err <> 'invalid_row'"
@@ -148,7 +144,8 @@ def stage_recheck_locked(*, tables: StageTables, mode: str) -> int:
               AND ({s}.level_id IS NULL OR sl.on_hand <> {s}.old_on_hand OR sl.reserved <> {s}.reserved)
             """
         )
-        cur.execute(f"UPDATE {s} SET err = {_stock_error_case(mode, 'new_on_hand', 'reserved')} WHERE err IS NULL")
+        failing = "new_on_hand < reserved" if mode == "snapshot" else "(new_on_hand < 0 OR new_on_hand < reserved)"
+        cur.execute(f"UPDATE {s} SET err = {_stock_error_case(mode, 'new_on_hand', 'reserved')} WHERE err IS NULL AND {failing}")
         cur.execute(f"SELECT COUNT(*) FROM {s} WHERE err IS NOT NULL")
         return int(cur.fetchone()[0])
 

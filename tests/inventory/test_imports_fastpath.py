@@ -10,7 +10,7 @@ import pytest
 from inventory import services
 from inventory.imports.models import ImportJob, ImportStatus
 from inventory.imports.services import stock_import_cancel, stock_import_create, stock_import_run
-from inventory.models import CycleCount, Location, OutboxEvent, StockLevel, StockMovement
+from inventory.models import CycleCount, Location, OutboxEvent, Reservation, StockLevel, StockMovement
 
 from .factories import LocationFactory, ProductFactory
 
@@ -228,3 +228,95 @@ def test_running_a_finished_job_again_changes_nothing(catalogue):
     after = state()
     assert stock_import_run(job_id=job.pk).status == ImportStatus.DONE
     assert state() == after
+
+
+# --- cancellation and failure mid-run leave stock exactly as before ----------------------------
+
+
+def _job(content: str, **kwargs) -> ImportJob:
+    return stock_import_create(file=io.BytesIO(content.encode()), filename="stock.csv", enqueue=False, **kwargs)
+
+
+def test_cancel_while_reading_stops_the_job_and_changes_nothing(catalogue):
+    rows = "".join(f"TEE-{'SML'[i % 3]},{'ST-01' if i < 3 else 'DC-01'},{i + 1}\n" for i in range(6))
+    job = _job("sku,location,quantity\n" + rows)
+    before = state()
+
+    def cancel_after_first_chunk(j: ImportJob) -> None:
+        if j.rows_done >= 2 and not j.is_finished:
+            stock_import_cancel(job=j)
+
+    job = stock_import_run(job_id=job.pk, chunk_rows=2, progress=cancel_after_first_chunk)
+    assert job.status == ImportStatus.CANCELLED
+    assert state() == before
+
+
+def test_cancel_just_before_apply_changes_nothing(catalogue):
+    job = _job("sku,location,quantity\nTEE-S,ST-01,1\n")
+    before = state()
+
+    def cancel_when_applying(j: ImportJob) -> None:
+        if j.status == ImportStatus.APPLYING:
+            stock_import_cancel(job=j)
+
+    job = stock_import_run(job_id=job.pk, progress=cancel_when_applying)
+    assert job.status == ImportStatus.CANCELLED
+    assert state() == before
+
+
+def test_stock_reserved_between_validation_and_apply_fails_the_job_and_changes_nothing(catalogue):
+    skus, locs = catalogue
+    job = _job("sku,location,quantity\nTEE-S,ST-01,3\nTEE-M,ST-01,9\n")
+
+    def reserve_meanwhile(j: ImportJob) -> None:
+        if j.status == ImportStatus.APPLYING and not Reservation.objects.exists():
+            services.reservation_create(product=skus[0], location=locs[0], quantity=5, reference="order-line:7")
+
+    job_before = state()
+    job = stock_import_run(job_id=job.pk, progress=reserve_meanwhile)
+    assert job.status == ImportStatus.FAILED
+    assert "Stock changed" in job.failure
+    assert [(e["line"], e["column"], e["code"]) for e in job.errors] == [(2, "quantity", "count_below_reserved")]
+    levels, movements, counts, outbox = state()
+    assert (levels, movements, counts) == (
+        [(sku, loc, on_hand, 5 if (sku, loc) == ("TEE-S", "ST-01") else r) for sku, loc, on_hand, r in job_before[0]],
+        job_before[1], job_before[2],
+    )
+    assert services.ledger_check() == []
+
+
+def test_unexpected_error_during_apply_rolls_everything_back(catalogue, monkeypatch):
+    import inventory.imports.apply as apply_module
+
+    job = _job("sku,location,quantity\nTEE-S,ST-01,3\nTEE-L,DC-01,4\n")
+    before = state()
+    real_count = apply_module._count
+
+    def broken_count(cur, sql):  # fails after stock rows and ledger rows were written in the transaction
+        if "new_on_hand = old_on_hand" in sql:
+            raise RuntimeError("disk full")
+        return real_count(cur, sql)
+
+    monkeypatch.setattr(apply_module, "_count", broken_count)
+    job = stock_import_run(job_id=job.pk)
+    assert job.status == ImportStatus.FAILED and "disk full" in job.failure
+    assert state() == before
+
+
+@pytest.mark.postgres
+def test_postgres_copy_path_streams_a_larger_file_in_chunks_and_drops_staging(catalogue):
+    from django.db import connection
+
+    skus = [ProductFactory(sku=f"BULK-{i:04d}") for i in range(500)]
+    locs = [LocationFactory(code=f"BULK-L{i}") for i in range(6)]
+    lines = [f"{p.sku},{loc.code},{(i * 7 + j) % 13}" for i, p in enumerate(skus) for j, loc in enumerate(locs)]
+    job = _job("sku,location,quantity\n" + "\n".join(lines) + "\n")
+    job = stock_import_run(job_id=job.pk, chunk_rows=700)
+    expected_changes = sum(1 for i in range(500) for j in range(6) if (i * 7 + j) % 13)
+    assert (job.status, job.rows_total, job.rows_applied, job.movements_written) == ("done", 3000, expected_changes, expected_changes)
+    assert job.outbox_events == len({i for i in range(500) for j in range(6) if (i * 7 + j) % 13})
+    assert StockLevel.objects.get(product__sku="BULK-0003", location__code="BULK-L2").on_hand == (3 * 7 + 2) % 13
+    assert services.ledger_check() == []
+    with connection.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM pg_class WHERE relname LIKE %s", [f"import_%_{job.pk}"])
+        assert cur.fetchone()[0] == 0
