@@ -1,7 +1,8 @@
 """Apply a validated staging table to stock in ONE transaction, set-based.
 
-Statements (PostgreSQL and SQLite alike): insert the missing stock rows; lock the touched rows
-in primary-key order (PostgreSQL); re-check the stock rules under the lock; update the stock
+Statements (PostgreSQL and SQLite alike): lock the touched stock rows in primary-key order
+(PostgreSQL; SQLite holds the database write lock); insert the missing stock rows with their
+final figure; re-check the stock rules under the lock; update the stock
 rows from staging; write one ledger movement per changed row with its balance after; for
 snapshots, one cycle count per counted row; one outbox event per touched SKU. Any error rolls
 the whole transaction back: nothing is half-applied.
@@ -47,17 +48,7 @@ def stage_apply(
     reason = MovementReason.COUNT if mode == "snapshot" else MovementReason.ADJUSTMENT
     changed = f"{s}.err IS NULL AND {s}.new_on_hand <> {s}.old_on_hand"
     with connection.cursor() as cur:
-        # 1. Stock rows that do not exist yet (only where stock will change).
-        cur.execute(
-            f"""
-            INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, damaged, quarantine, updated_at)
-            SELECT product_id, location_id, 0, 0, 0, 0, %s FROM {s}
-            WHERE {s}.level_id IS NULL AND {changed}
-            ON CONFLICT (product_id, location_id) DO NOTHING
-            """,
-            [now],
-        )
-        # 2. Lock every touched stock row, in primary-key order (no deadlock with other writers).
+        # 1. Lock the existing stock rows, in primary-key order (no deadlock with other writers).
         if is_postgres():
             cur.execute("SET LOCAL work_mem = '128MB'")
             cur.execute(
@@ -66,12 +57,38 @@ def stage_apply(
                 WHERE {s}.err IS NULL ORDER BY sl.id FOR UPDATE OF sl
                 """
             )
-            # Rows that did not exist at validation (inserted just now, or by someone else meanwhile).
+        # 2. Stock rows that do not exist yet are inserted with their final on-hand (one write,
+        #    not insert-then-update); staging learns their ids and that they are new.
+        insert = f"""
+            INSERT INTO inventory_stocklevel (product_id, location_id, on_hand, reserved, damaged, quarantine, updated_at)
+            SELECT product_id, location_id, new_on_hand, 0, 0, 0, %s FROM {s}
+            WHERE {s}.level_id IS NULL AND {changed}
+            ON CONFLICT (product_id, location_id) DO NOTHING
+        """
+        if is_postgres():
+            cur.execute(
+                f"""
+                WITH ins AS ({insert} RETURNING id, product_id, location_id)
+                UPDATE {s} SET level_id = ins.id, created = 1 FROM ins
+                WHERE {s}.product_id = ins.product_id AND {s}.location_id = ins.location_id AND {s}.err IS NULL
+                """,
+                [now],
+            )
+            # Rows someone else created meanwhile (the insert skipped them): lock them too.
             cur.execute(
                 f"""
                 SELECT sl.id FROM inventory_stocklevel sl JOIN {s} ON sl.product_id = {s}.product_id
                     AND sl.location_id = {s}.location_id
                 WHERE {s}.level_id IS NULL AND {s}.err IS NULL ORDER BY sl.id FOR UPDATE OF sl
+                """
+            )
+        else:  # SQLite: the transaction holds the database's write lock, nobody else inserts meanwhile
+            cur.execute(insert, [now])
+            cur.execute(
+                f"""
+                UPDATE {s} SET level_id = sl.id, created = 1 FROM inventory_stocklevel sl
+                WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id
+                  AND {s}.level_id IS NULL AND {changed}
                 """
             )
         # 3. Re-read rows changed since validation; re-check the stock rules under the lock.
@@ -83,11 +100,11 @@ def stage_apply(
         cur.execute(
             f"""
             UPDATE inventory_stocklevel SET on_hand = {s}.new_on_hand, updated_at = %s
-            FROM {s} WHERE inventory_stocklevel.id = {s}.level_id AND {changed}
+            FROM {s} WHERE inventory_stocklevel.id = {s}.level_id AND {changed} AND {s}.created = 0
             """,
             [now],
         )
-        rows_applied = cur.rowcount
+        rows_applied = cur.rowcount + _count(cur, f"SELECT COUNT(*) FROM {s} WHERE created = 1")
         # 5. The ledger: one movement per changed row; balance_after is the new on-hand.
         cur.execute(
             f"""

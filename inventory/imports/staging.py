@@ -106,7 +106,7 @@ def stage_validate(*, tables: StageTables, mode: str) -> StageCheck:
                         WHEN NOT l.is_active THEN 'inactive_location'
                         WHEN r.qty IS NULL THEN 'invalid_row'
                         ELSE {stock_err} END AS err,
-                   CAST(NULL AS integer) AS err_ref
+                   CAST(NULL AS integer) AS err_ref, 0 AS created
             FROM {tables.raw} r
             LEFT JOIN inventory_product p ON p.sku = r.sku
             LEFT JOIN inventory_location l ON l.code = r.loc
@@ -140,7 +140,7 @@ def stage_recheck_locked(*, tables: StageTables, mode: str) -> int:
             f"""
             UPDATE {s} SET level_id = sl.id, old_on_hand = sl.on_hand, reserved = sl.reserved, new_on_hand = {new}
             FROM inventory_stocklevel sl
-            WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id AND {s}.err IS NULL
+            WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id AND {s}.err IS NULL AND {s}.created = 0
               AND ({s}.level_id IS NULL OR sl.on_hand <> {s}.old_on_hand OR sl.reserved <> {s}.reserved)
             """
         )
