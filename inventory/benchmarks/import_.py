@@ -65,8 +65,9 @@ def _catalogue(rows: int, n_locations: int, out: Callable[[str], None]) -> tuple
     return skus, locations
 
 
-def _write_file(path: str, skus: list[str], locations: list[str], rows: int, *, reserved: dict[tuple[str, str], int]) -> None:
-    rng = random.Random(20261126)
+def _write_file(path: str, skus: list[str], locations: list[str], rows: int, *, reserved: dict[tuple[str, str], int],
+                seed: int) -> None:
+    rng = random.Random(seed)  # a new seed per run, so that a re-run on the same database changes stock again
     written = 0
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
@@ -86,7 +87,7 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
 
     from inventory.imports.models import ImportJob, ImportStatus
     from inventory.imports.services import stock_import_create, stock_import_run
-    from inventory.models import Reservation, ReservationStatus
+    from inventory.models import Reservation, ReservationStatus, StockLevel
     from inventory.resources import BulkStockLevelResource
     from inventory.services import ledger_check
 
@@ -99,8 +100,9 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
     }
     tmpdir = tempfile.mkdtemp(prefix="omni-bench-import-")
     path = os.path.join(tmpdir, "stock.csv")
-    _write_file(path, skus, locs, rows, reserved=reserved)
-    out(f"file: {rows} rows, {os.path.getsize(path) / 1e6:.1f} MB")
+    existing = StockLevel.objects.count()
+    _write_file(path, skus, locs, rows, reserved=reserved, seed=20261126 + ImportJob.objects.count())
+    out(f"file: {rows} rows, {os.path.getsize(path) / 1e6:.1f} MB; {existing} stock rows exist before the run")
 
     # Baseline first: the first rows of the same file through the resource (bulk options on).
     with open(path, encoding="utf-8") as fh:
@@ -146,4 +148,5 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
         "peak_rss_mb": _peak_rss_mb(),
         "ledger_ok": ledger_ok,
         "database": connection.vendor,
+        "stock_rows_before": existing,
     }

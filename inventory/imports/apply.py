@@ -66,13 +66,17 @@ def stage_apply(
             ON CONFLICT (product_id, location_id) DO NOTHING
         """
         if is_postgres():
+            created = f"{s}_new"
+            cur.execute(f"CREATE TEMP TABLE {created} (id bigint, product_id bigint, location_id bigint) ON COMMIT DROP")
+            cur.execute(
+                f"WITH ins AS ({insert} RETURNING id, product_id, location_id) INSERT INTO {created} SELECT * FROM ins", [now]
+            )
+            cur.execute(f"ANALYZE {created}")
             cur.execute(
                 f"""
-                WITH ins AS ({insert} RETURNING id, product_id, location_id)
-                UPDATE {s} SET level_id = ins.id, created = 1 FROM ins
-                WHERE {s}.product_id = ins.product_id AND {s}.location_id = ins.location_id AND {s}.err IS NULL
-                """,
-                [now],
+                UPDATE {s} SET level_id = n.id, created = 1 FROM {created} n
+                WHERE {s}.product_id = n.product_id AND {s}.location_id = n.location_id AND {s}.err IS NULL
+                """
             )
             # Rows someone else created meanwhile (the insert skipped them): lock them too.
             cur.execute(
