@@ -18,7 +18,15 @@ from inventory.outbox import _kick as outbox_kick
 from omni.errors import IllegalTransition, NotFound, ValidationFailed
 
 from .apply import StockChangedMeanwhile, stage_apply
-from .models import PHASE_APPLYING, PHASE_CHECKING, PHASE_READING, ImportJob, ImportMode, ImportStatus
+from .models import (
+    FINISHED_STATUSES,
+    PHASE_APPLYING,
+    PHASE_CHECKING,
+    PHASE_READING,
+    ImportJob,
+    ImportMode,
+    ImportStatus,
+)
 from .parsing import FatalFileError, RowError, StockFileReader
 from .staging import StageTables, stage_create, stage_drop, stage_errors, stage_load, stage_validate
 
@@ -30,6 +38,10 @@ ProgressCallback = Callable[[ImportJob], None]
 
 
 class ImportCancelled(Exception):
+    pass
+
+
+class _AlreadyApplied(Exception):
     pass
 
 
@@ -115,17 +127,19 @@ def stock_import_run(
 ) -> ImportJob:
     """Run one import job to the end. Idempotent: a finished job is returned as it is; a job
     interrupted mid-run (worker lost) starts again from the file, since nothing was applied."""
-    job = ImportJob.objects.select_related("location").get(pk=job_id)
-    if job.is_finished:
-        return job
     notify = progress or (lambda j: None)
+    # Claim the job: a conditional update, so that a run that waited for another run's commit
+    # (a redelivered task) finds the job finished and leaves it alone.
+    claimed = ImportJob.objects.filter(pk=job_id).exclude(status__in=FINISHED_STATUSES).update(
+        status=ImportStatus.VALIDATING, phase=PHASE_READING, started_at=timezone.now(), finished_at=None,
+        rows_total=0, rows_done=0, bytes_done=0, rows_applied=0, rows_unchanged=0, rows_skipped=0,
+        movements_written=0, outbox_events=0, error_count=0, errors=[], failure="",
+    )
+    job = ImportJob.objects.select_related("location").get(pk=job_id)
+    if not claimed:
+        return job
     tables = StageTables.for_job(job.pk)
     errors = _Errors(ImportJob.MAX_STORED_ERRORS)
-    job.status, job.phase, job.started_at, job.finished_at = ImportStatus.VALIDATING, PHASE_READING, timezone.now(), None
-    job.rows_total = job.rows_done = job.bytes_done = job.rows_applied = job.rows_unchanged = job.rows_skipped = 0
-    job.movements_written = job.outbox_events = job.error_count = 0
-    job.errors, job.failure = [], ""
-    job.save()
     notify(job)
     run_started = time.perf_counter()
     try:
@@ -181,6 +195,9 @@ def stock_import_run(
         apply_started = time.perf_counter()
         try:
             with transaction.atomic():
+                # Two runs of one job (a redelivered task) serialise here; only one applies.
+                if ImportJob.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk) in FINISHED_STATUSES:
+                    raise _AlreadyApplied
                 try:
                     summary = stage_apply(
                         tables=tables, mode=job.mode, now=now, source=job.source, actor_id=job.created_by_id,
@@ -214,6 +231,8 @@ def stock_import_run(
                 "stock import %s: %s rows; read+stage+check %.1fs, apply %.1fs, commit %.1fs", job.pk, job.rows_total,
                 apply_started - run_started, commit_started - apply_started, time.perf_counter() - commit_started,
             )
+        except _AlreadyApplied:
+            return ImportJob.objects.get(pk=job.pk)
         except StockChangedMeanwhile as exc:
             errors.extend(late, exc.rows)
             return _finish_failed(

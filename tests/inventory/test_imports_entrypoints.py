@@ -209,3 +209,13 @@ def test_import_stock_command_refused_file_fails_and_writes_errors(tmp_path, cat
     rows = list(csv.reader(errors.open()))
     assert [r[:5] for r in rows[1:]] == [["2", "sku", "1", "TEE-S", "duplicate_row"], ["3", "sku", "1", "TEE-S", "duplicate_row"]]
     assert ImportJob.objects.get().status == ImportStatus.FAILED
+
+
+def test_import_stock_command_shows_a_progress_bar(tmp_path, catalogue, capsys):
+    path = tmp_path / "count.csv"
+    path.write_text("sku,location,quantity\nTEE-S,ST-01,4\nCAP-1,ST-01,1\n")
+    call_command("import_stock", str(path), "--location", "ST-01")
+    captured = capsys.readouterr()
+    assert "100.0%" in captured.err and "2/2 rows" in captured.err
+    assert "done (snapshot), 2 rows" in captured.out
+    assert stock() == [("CAP-1", "ST-01", 1), ("TEE-S", "ST-01", 4)]

@@ -60,9 +60,9 @@ class Command(BaseCommand):
         filled = int(width * pct / 100)
         left = job.seconds_left
         eta = f"{left:.0f}s left" if left is not None else "…"
-        total = job.rows_estimated
+        total = f"{job.rows_estimated:,}" if job.rows_estimated else "?"
         sys.stderr.write(
-            f"\r[{'#' * filled}{'.' * (width - filled)}] {pct:5.1f}%  {job.rows_done:,}/{total or '?':,} rows  "
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {pct:5.1f}%  {job.rows_done:,}/{total} rows  "
             f"{job.rows_per_s:,.0f} rows/s  {eta}  {job.phase:<36}"
         )
         sys.stderr.flush()
