@@ -219,3 +219,26 @@ def test_import_stock_command_shows_a_progress_bar(tmp_path, catalogue, capsys):
     assert "100.0%" in captured.err and "2/2 rows" in captured.err
     assert "done (snapshot), 2 rows" in captured.out
     assert stock() == [("CAP-1", "ST-01", 1), ("TEE-S", "ST-01", 4)]
+
+
+def test_admin_stock_level_import_previews_the_diff_then_confirms_through_the_count_service(client, catalogue):
+    client.force_login(MerchandiserFactory())
+    before = (stock(), ledger())
+    preview = client.post(reverse("admin:inventory_stocklevel_import"), {
+        "import_file": upload("levels.csv", "sku,location,on_hand\nTEE-S,ST-01,6\nCAP-1,DC-01,2\n"), "format": "0"})
+    assert preview.status_code == 200, preview.content[:500]
+    confirm = preview.context["confirm_form"]
+    assert confirm is not None, preview.context.get("result") and preview.context["result"].invalid_rows
+    assert b"TEE-S" in preview.content and b"CAP-1" in preview.content
+    assert (stock(), ledger()) == before  # the preview changed nothing
+    done = client.post(reverse("admin:inventory_stocklevel_process_import"), confirm.initial)
+    assert done.status_code == 302
+    assert stock() == [("CAP-1", "DC-01", 2), ("TEE-S", "ST-01", 6)]
+    assert sorted(StockMovement.objects.filter(reason="count").values_list("quantity", "balance_after")) == [(-4, 6), (2, 2)]
+    assert services.ledger_check() == []
+    export = client.post(reverse("admin:inventory_stocklevel_export"), {"format": "0", "resource": "0",
+                                                                        "stocklevelresource_product": "on",
+                                                                        "stocklevelresource_location": "on",
+                                                                        "stocklevelresource_on_hand": "on"})
+    assert export.status_code == 200
+    assert export.content.decode().splitlines()[0].startswith("sku,location,on_hand")
