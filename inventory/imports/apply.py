@@ -17,7 +17,7 @@ from django.db import connection
 
 from inventory.models import MovementReason
 
-from .staging import StageTables, is_postgres, stage_recheck_locked
+from .staging import StageTables, is_postgres, stage_lock_and_refresh, stage_recheck_locked
 
 OUTBOX_REASON = "import"
 
@@ -49,14 +49,10 @@ def stage_apply(
     changed = f"{s}.err IS NULL AND {s}.new_on_hand <> {s}.old_on_hand"
     with connection.cursor() as cur:
         # 1. Lock the existing stock rows, in primary-key order (no deadlock with other writers).
+        #    In the same pass, re-read the rows that changed since validation.
         if is_postgres():
             cur.execute("SET LOCAL work_mem = '128MB'")
-            cur.execute(
-                f"""
-                SELECT sl.id FROM inventory_stocklevel sl JOIN {s} ON sl.id = {s}.level_id
-                WHERE {s}.err IS NULL ORDER BY sl.id FOR UPDATE OF sl
-                """
-            )
+            stage_lock_and_refresh(tables=tables, mode=mode)
         # 2. Stock rows that do not exist yet are inserted with their final on-hand (one write,
         #    not insert-then-update); staging learns their ids and that they are new.
         insert = f"""
@@ -95,9 +91,10 @@ def stage_apply(
                   AND {s}.level_id IS NULL AND {changed}
                 """
             )
-        # 3. Re-read rows changed since validation; re-check the stock rules under the lock.
+        # 3. Re-read rows that appeared (or, on SQLite, changed) since validation; re-check the
+        #    stock rules under the lock.
         bad_before = _count(cur, f"SELECT COUNT(*) FROM {s} WHERE err IS NOT NULL")
-        bad_after = stage_recheck_locked(tables=tables, mode=mode)
+        bad_after = stage_recheck_locked(tables=tables, mode=mode, known_rows_fresh=is_postgres())
         if bad_after > bad_before and not allow_partial:
             raise StockChangedMeanwhile(bad_after - bad_before)
         # 4. Stock rows.

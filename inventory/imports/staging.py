@@ -130,18 +130,41 @@ def stage_validate(*, tables: StageTables, mode: str) -> StageCheck:
         return StageCheck(rows_refused=int(refused or 0), errors=int(errors or 0))
 
 
-def stage_recheck_locked(*, tables: StageTables, mode: str) -> int:
+def stage_lock_and_refresh(*, tables: StageTables, mode: str) -> None:
+    """PostgreSQL, inside the apply transaction: lock the known stock rows in primary-key order
+    and, in the same pass, re-read those that changed since validation."""
+    s = tables.stage
+    new = _new_on_hand_sql(mode, "locked.on_hand", f"{s}.qty")
+    with connection.cursor() as cur:
+        cur.execute(
+            f"""
+            WITH locked AS (
+                SELECT sl.id, sl.on_hand, sl.reserved FROM inventory_stocklevel sl JOIN {s} ON sl.id = {s}.level_id
+                WHERE {s}.err IS NULL ORDER BY sl.id FOR UPDATE OF sl
+            )
+            UPDATE {s} SET old_on_hand = locked.on_hand, reserved = locked.reserved, new_on_hand = {new}
+            FROM locked
+            WHERE {s}.level_id = locked.id AND (locked.on_hand <> {s}.old_on_hand OR locked.reserved <> {s}.reserved)
+            """
+        )
+
+
+def stage_recheck_locked(*, tables: StageTables, mode: str, known_rows_fresh: bool = False) -> int:
     """Inside the apply transaction, with the stock rows locked: re-read any row that changed
-    (or appeared) since validation and re-apply the stock rules. Returns the new bad rows."""
+    (or appeared) since validation and re-apply the stock rules. Returns the rows now refused.
+    ``known_rows_fresh``: rows with a stock row were already re-read by ``stage_lock_and_refresh``."""
     s = tables.stage
     new = _new_on_hand_sql(mode, "sl.on_hand", f"{s}.qty")
+    which = f"{s}.level_id IS NULL" if known_rows_fresh else (
+        f"({s}.level_id IS NULL OR sl.on_hand <> {s}.old_on_hand OR sl.reserved <> {s}.reserved)"
+    )
     with connection.cursor() as cur:
         cur.execute(
             f"""
             UPDATE {s} SET level_id = sl.id, old_on_hand = sl.on_hand, reserved = sl.reserved, new_on_hand = {new}
             FROM inventory_stocklevel sl
             WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id AND {s}.err IS NULL AND {s}.created = 0
-              AND ({s}.level_id IS NULL OR sl.on_hand <> {s}.old_on_hand OR sl.reserved <> {s}.reserved)
+              AND {which}
             """
         )
         failing = "new_on_hand < reserved" if mode == "snapshot" else "(new_on_hand < 0 OR new_on_hand < reserved)"
