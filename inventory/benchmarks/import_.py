@@ -151,6 +151,7 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
         out(f"ledger check: {'ok' if ledger_ok else 'MISMATCH'} ({time.perf_counter() - started:.1f}s)")
     os.remove(path)
     os.rmdir(tmpdir)
+    job.file.delete(save=True)  # the stored copy of the generated upload
     ImportJob.objects.filter(pk=job.pk).update(errors=[])
     rows_per_s = job.rows_total / seconds
     base_rps = baseline_rows / base_seconds
