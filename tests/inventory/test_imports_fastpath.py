@@ -320,3 +320,27 @@ def test_postgres_copy_path_streams_a_larger_file_in_chunks_and_drops_staging(ca
     with connection.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM pg_class WHERE relname LIKE %s", [f"import_%_{job.pk}"])
         assert cur.fetchone()[0] == 0
+
+
+def test_progress_is_visible_while_the_file_is_read(catalogue):
+    from inventory.imports.selectors import import_job_progress
+
+    rows = "".join(f"TEE-{'SML'[i % 3]},{'ST-01' if i < 3 else 'DC-01'},{i}\n" for i in range(6))
+    job = _job("sku,location,quantity\n" + rows)
+    seen = []
+
+    def watch(j: ImportJob) -> None:
+        fresh = ImportJob.objects.get(pk=j.pk)  # what another process (the admin page) reads
+        body = import_job_progress(job=fresh)
+        seen.append((body["status"], body["rows_done"], body["finished"]))
+
+    stock_import_run(job_id=job.pk, chunk_rows=2, progress=watch)
+    assert ("validating", 2, False) in seen and ("validating", 4, False) in seen
+    assert seen[-1] == ("done", 6, True)
+
+
+def test_import_task_is_routed_to_the_imports_queue():
+    from omni.celery import app
+
+    route = app.amqp.router.route({}, "inventory.tasks.import_stock_run")
+    assert route["queue"].name == "imports"
