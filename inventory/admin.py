@@ -10,11 +10,13 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.http import urlencode
+from import_export.admin import ImportExportMixin
 
 from omni.errors import OmniError
 
 from . import services
 from .forms import StockOperation, StockOperationForm
+from .resources import LocationResource, ProductResource, StockLevelResource
 from .models import (
     CycleCount,
     Location,
@@ -56,7 +58,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Location)
-class LocationAdmin(admin.ModelAdmin):
+class LocationAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [LocationResource]
     list_display = ["code", "name", "kind", "city", "country", "can_ship", "can_pickup", "daily_capacity", "is_active"]
     list_filter = ["kind", "is_active", "can_ship", "can_pickup", "country"]
     search_fields = ["code", "name", "city"]
@@ -74,7 +77,8 @@ class ProductBarcodeInline(admin.TabularInline):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [ProductResource]
     list_display = ["sku", "name", "velocity_class", "price", "unit_cost", "lead_time_days", "season", "end_of_season", "is_active"]
     list_filter = ["velocity_class", "season", "is_active"]
     search_fields = ["sku", "name", "=barcode", "=barcodes__code"]
@@ -83,7 +87,8 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(admin.ModelAdmin):
+class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
+    resource_classes = [StockLevelResource]  # imports go through the count service
     list_display = ["product", "location", "on_hand", "reserved", "available", "damaged", "quarantine", "updated_at"]
     list_select_related = ["product", "location"]
     list_filter = ["location__kind", "product__velocity_class", "location"]
@@ -269,3 +274,6 @@ class OutboxEventAdmin(ReadOnlyAdmin):
     list_filter = ["reason", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["product__sku", "location__code"]
     show_full_result_count = False
+
+
+from . import admin_imports  # noqa: E402,F401  (stock-file import pages, ImportJob admin)

@@ -310,3 +310,5 @@ class StaffAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} @ {self.location.code}"
+
+from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)

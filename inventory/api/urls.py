@@ -1,4 +1,4 @@
-from django.urls import re_path
+from django.urls import include, path, re_path
 from rest_framework.routers import SimpleRouter
 
 from .views import LedgerCheckView, LocationViewSet, ProductViewSet, StockLevelViewSet, StockMovementBatchView
@@ -11,5 +11,6 @@ router.register("stock-levels", StockLevelViewSet, basename="stock-level")
 urlpatterns = [
     re_path(r"^stock-movements/?$", StockMovementBatchView.as_view(), name="stock-movements"),
     re_path(r"^ledger/check/?$", LedgerCheckView.as_view(), name="ledger-check"),
+    path("", include("inventory.api.import_urls")),  # CSV stock imports
     *router.urls,
 ]

@@ -1,0 +1,106 @@
+"""Stock import API: upload a file (a job is queued, 202), poll the job, download its errors.
+
+- ``POST /api/v1/imports/stock`` multipart: ``file``, ``mode`` (snapshot|delta), ``location``
+  (code, optional), ``apply_valid`` (bool), ``note`` (reason for delta).
+- ``GET /api/v1/imports/stock/<id>``: progress and result.
+- ``GET /api/v1/imports/stock/<id>/errors.csv``: line, column, column_number, value, code, message.
+- ``POST /api/v1/imports/stock/<id>/cancel``.
+"""
+
+from __future__ import annotations
+
+from django.http import StreamingHttpResponse
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from inventory.imports.models import ImportJob, ImportMode
+from inventory.imports.selectors import import_errors_csv, import_job_progress
+from inventory.imports.services import stock_import_cancel, stock_import_create
+from inventory.models import Location
+from omni.api.permissions import CanImportStock
+from omni.errors import Forbidden, NotFound
+from omni.roles import Capability, principal_from_request, require
+
+
+class StockImportUploadSerializer(serializers.Serializer):
+    file = serializers.FileField()
+    mode = serializers.ChoiceField(choices=ImportMode.choices, default=ImportMode.SNAPSHOT)
+    location = serializers.CharField(required=False, allow_blank=True, default="")
+    apply_valid = serializers.BooleanField(required=False, default=False)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+
+
+def _visible_job(request: Request, pk: int) -> ImportJob:
+    principal = principal_from_request(request)
+    jobs = ImportJob.objects.select_related("location")
+    if not principal.is_merchandiser:
+        jobs = jobs.filter(created_by=request.user)
+    job = jobs.filter(pk=pk).first()
+    if job is None:
+        raise NotFound(f"Import {pk} does not exist.", code="unknown_import")
+    return job
+
+
+def _progress(request: Request, job: ImportJob) -> dict:
+    body = import_job_progress(job=job)
+    body["url"] = request.build_absolute_uri(reverse("v1:stock-import-detail", args=[job.pk]))
+    body["errors_url"] = request.build_absolute_uri(reverse("v1:stock-import-errors", args=[job.pk]))
+    return body
+
+
+class StockImportCreateView(APIView):
+    permission_classes = [CanImportStock]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request=StockImportUploadSerializer, responses={202: dict}, summary="Upload a stock CSV (queued job)")
+    def post(self, request: Request) -> Response:
+        data = StockImportUploadSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        principal = principal_from_request(request)
+        code = data.validated_data["location"].strip()
+        if principal.location_ids is not None:
+            if not code:
+                raise Forbidden("This token may import stock only for its own locations: give a location.",
+                                code="permission_denied", details={"location": ["Required for this token."]})
+            loc_id = Location.objects.filter(code=code).values_list("id", flat=True).first()
+            if loc_id is not None:
+                require(principal, Capability.IMPORT_STOCK, location_id=loc_id, what=f"at {code}")
+        job = stock_import_create(
+            file=data.validated_data["file"], filename=data.validated_data["file"].name, mode=data.validated_data["mode"],
+            location_code=code, apply_valid=data.validated_data["apply_valid"], note=data.validated_data["note"],
+            source="api", actor=request.user,
+        )
+        return Response(_progress(request, job), status=status.HTTP_202_ACCEPTED)
+
+
+class StockImportDetailView(APIView):
+    permission_classes = [CanImportStock]
+
+    @extend_schema(responses={200: dict}, summary="Progress and result of a stock import")
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_progress(request, _visible_job(request, pk)))
+
+
+class StockImportCancelView(APIView):
+    permission_classes = [CanImportStock]
+
+    @extend_schema(request=None, responses={200: dict}, summary="Cancel a queued or running stock import")
+    def post(self, request: Request, pk: int) -> Response:
+        job = stock_import_cancel(job=_visible_job(request, pk))
+        return Response(_progress(request, job))
+
+
+class StockImportErrorsView(APIView):
+    permission_classes = [CanImportStock]
+
+    @extend_schema(responses={(200, "text/csv"): str}, summary="The errors of a stock import as CSV")
+    def get(self, request: Request, pk: int) -> StreamingHttpResponse:
+        job = _visible_job(request, pk)
+        response = StreamingHttpResponse(import_errors_csv(job=job), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="import-{job.pk}-errors.csv"'
+        return response

@@ -1,0 +1,265 @@
+"""Stock import jobs: create (store the upload, enqueue), run (read → stage → check → apply),
+cancel. Every entry point (admin, API, management command, Celery task) calls these."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+from django.core.files import File
+from django.db import transaction
+from django.utils import timezone
+
+from inventory.models import Location
+from inventory.outbox import _kick as outbox_kick
+from omni.errors import IllegalTransition, NotFound, ValidationFailed
+
+from .apply import StockChangedMeanwhile, stage_apply
+from .models import (
+    FINISHED_STATUSES,
+    PHASE_APPLYING,
+    PHASE_CHECKING,
+    PHASE_READING,
+    ImportJob,
+    ImportMode,
+    ImportStatus,
+)
+from .parsing import FatalFileError, RowError, StockFileReader
+from .staging import StageTables, stage_create, stage_drop, stage_errors, stage_load, stage_validate
+
+logger = logging.getLogger(__name__)
+
+CHUNK_ROWS = 20_000
+
+ProgressCallback = Callable[[ImportJob], None]
+
+
+class ImportCancelled(Exception):
+    pass
+
+
+class _AlreadyApplied(Exception):
+    pass
+
+
+def stock_import_create(
+    *, file: File | BinaryIO, mode: str = ImportMode.SNAPSHOT, location_code: str = "", apply_valid: bool = False,
+    note: str = "", source: str = "import", actor: Any = None, filename: str = "", enqueue: bool = True,
+) -> ImportJob:
+    """Store the upload and queue its import on the ``imports`` queue (after commit)."""
+    if mode not in ImportMode.values:
+        raise ValidationFailed(f"Unknown import mode {mode!r}; use snapshot or delta.", code="invalid_mode",
+                               details={"mode": [f"One of {', '.join(ImportMode.values)}."]})
+    location = None
+    if location_code:
+        location = Location.objects.filter(code=location_code.strip()).first()
+        if location is None:
+            raise NotFound(f"Unknown location {location_code!r}.", code="unknown_location", details={"location": ["Does not exist."]})
+        if not location.is_active:
+            raise ValidationFailed(f"Location {location.code} is inactive.", code="inactive_location", details={"location": ["Inactive."]})
+    if file is None:
+        raise ValidationFailed("No file was uploaded.", code="file_required", details={"file": ["Required."]})
+    django_file = file if isinstance(file, File) else File(file)
+    name = os.path.basename(filename or getattr(django_file, "name", "") or "stock.csv")
+    with transaction.atomic():
+        job = ImportJob(
+            mode=mode, location=location, apply_valid=bool(apply_valid), note=(note or "").strip()[:255],
+            source=(source or "import")[:64], original_name=name[:255],
+            created_by=actor if actor is not None and getattr(actor, "is_authenticated", False) else None,
+        )
+        job.file.save(name, django_file, save=False)
+        job.bytes_total = job.file.size
+        job.save()
+        if enqueue:
+            from inventory.tasks import import_stock_run
+
+            job_id = job.pk
+            transaction.on_commit(lambda: import_stock_run.delay(job_id))
+    return job
+
+
+def stock_import_cancel(*, job: ImportJob) -> ImportJob:
+    """Ask a queued or running job to stop; it stops between phases and changes nothing."""
+    if job.is_finished:
+        raise IllegalTransition(f"Import #{job.pk} is already {job.status}.", code="import_finished")
+    ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+    if job.status == ImportStatus.QUEUED:
+        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
+            status=ImportStatus.CANCELLED, finished_at=timezone.now(), phase="cancelled before it started"
+        )
+    job.refresh_from_db()
+    return job
+
+
+class _Errors:
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.items: list[dict] = []
+        self.count = 0
+
+    def add(self, error: RowError) -> None:
+        self.count += 1
+        if len(self.items) < self.limit:
+            self.items.append(error.as_dict())
+
+    def extend(self, errors: list[RowError], total: int) -> None:
+        self.count += total
+        room = self.limit - len(self.items)
+        self.items.extend(e.as_dict() for e in errors[:room])
+
+    def sorted(self) -> list[dict]:
+        return sorted(self.items, key=lambda e: (e["line"], e["column_number"] or 0))
+
+
+def _cancel_requested(job: ImportJob) -> bool:
+    return ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists()
+
+
+def _save(job: ImportJob, *fields: str) -> None:
+    job.save(update_fields=list(fields))
+
+
+def stock_import_run(
+    *, job_id: int, progress: ProgressCallback | None = None, chunk_rows: int = CHUNK_ROWS, record_counts: bool = True,
+) -> ImportJob:
+    """Run one import job to the end. Idempotent: a finished job is returned as it is; a job
+    interrupted mid-run (worker lost) starts again from the file, since nothing was applied."""
+    notify = progress or (lambda j: None)
+    # Claim the job: a conditional update, so that a run that waited for another run's commit
+    # (a redelivered task) finds the job finished and leaves it alone.
+    claimed = ImportJob.objects.filter(pk=job_id).exclude(status__in=FINISHED_STATUSES).update(
+        status=ImportStatus.VALIDATING, phase=PHASE_READING, started_at=timezone.now(), finished_at=None,
+        rows_total=0, rows_done=0, bytes_done=0, rows_applied=0, rows_unchanged=0, rows_skipped=0,
+        movements_written=0, outbox_events=0, error_count=0, errors=[], failure="",
+    )
+    job = ImportJob.objects.select_related("location").get(pk=job_id)
+    if not claimed:
+        return job
+    tables = StageTables.for_job(job.pk)
+    errors = _Errors(ImportJob.MAX_STORED_ERRORS)
+    notify(job)
+    run_started = time.perf_counter()
+    try:
+        if _cancel_requested(job):
+            raise ImportCancelled
+        stage_create(tables=tables)
+        with job.file.storage.open(job.file.name, "rb") as handle:
+            raw = getattr(handle, "file", handle)
+            reader = StockFileReader(
+                raw, mode=job.mode, on_error=errors.add,
+                location_code=job.location.code if job.location_id else None, default_note=job.note,
+            )
+            try:
+                for batch in reader.batches(chunk_rows):
+                    stage_load(tables=tables, rows=batch)
+                    job.rows_done, job.bytes_done = reader.rows_seen, reader.bytes_read()
+                    _save(job, "rows_done", "bytes_done")
+                    notify(job)
+                    if _cancel_requested(job):
+                        raise ImportCancelled
+            except FatalFileError as fatal:
+                errors.items.insert(0, fatal.error.as_dict())
+                errors.count += 1
+                return _finish_failed(job, errors, f"The file cannot be imported: {fatal.error.message}")
+        job.rows_total = job.rows_done = reader.rows_seen
+        job.bytes_done = job.bytes_total
+        job.phase = PHASE_CHECKING
+        _save(job, "rows_total", "rows_done", "bytes_done", "phase")
+        notify(job)
+        if _cancel_requested(job):
+            raise ImportCancelled
+
+        check = stage_validate(tables=tables, mode=job.mode)
+        errors.extend(
+            stage_errors(tables=tables, columns=reader.columns, limit=errors.limit - len(errors.items), mode=job.mode), check.errors
+        )
+        skipped = reader.rows_bad + check.rows_refused
+        if errors.count and not job.apply_valid:
+            return _finish_failed(
+                job, errors,
+                f"{skipped} of {reader.rows_seen} rows have problems ({errors.count} in all); nothing was changed. "
+                "Fix the file, or import again with “apply valid rows”.",
+                skipped=skipped,
+            )
+        if _cancel_requested(job):
+            raise ImportCancelled
+        job.status, job.phase = ImportStatus.APPLYING, PHASE_APPLYING
+        _save(job, "status", "phase")
+        notify(job)
+
+        now = timezone.now()
+        late: list[RowError] = []
+        apply_started = time.perf_counter()
+        try:
+            with transaction.atomic():
+                # Two runs of one job (a redelivered task) serialise here; only one applies.
+                if ImportJob.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk) in FINISHED_STATUSES:
+                    raise _AlreadyApplied
+                try:
+                    summary = stage_apply(
+                        tables=tables, mode=job.mode, now=now, source=job.source, actor_id=job.created_by_id,
+                        reference=f"import:{job.pk}", note=job.note or ("stock count import" if job.mode == "snapshot" else ""),
+                        allow_partial=job.apply_valid, record_counts=record_counts,
+                    )
+                except StockChangedMeanwhile:
+                    late = [e for e in stage_errors(tables=tables, columns=reader.columns, limit=errors.limit, mode=job.mode)
+                            if e.code in ("count_below_reserved", "insufficient_stock", "stock_reserved")]
+                    raise
+                if _cancel_requested(job):
+                    raise ImportCancelled
+                if summary.new_errors:
+                    late = [e for e in stage_errors(tables=tables, columns=reader.columns, limit=errors.limit, mode=job.mode)]
+                    known = {(e["line"], e["code"]) for e in errors.items}
+                    fresh = [e for e in late if (e.line, e.code) not in known]
+                    errors.extend(fresh, summary.new_errors)
+                    skipped += summary.new_errors
+                job.status, job.phase, job.finished_at = ImportStatus.DONE, "done", timezone.now()
+                job.rows_applied, job.rows_unchanged, job.rows_skipped = summary.rows_applied, summary.rows_unchanged, skipped
+                job.movements_written, job.outbox_events = summary.movements_written, summary.outbox_events
+                job.error_count, job.errors = errors.count, errors.sorted()
+                job.save()
+                if summary.outbox_events:
+                    transaction.on_commit(outbox_kick)
+                commit_started = time.perf_counter()
+            # The commit (deferred foreign-key checks included) is part of the job's time.
+            job.finished_at = timezone.now()
+            ImportJob.objects.filter(pk=job.pk).update(finished_at=job.finished_at)
+            logger.info(
+                "stock import %s: %s rows; read+stage+check %.1fs, apply %.1fs, commit %.1fs", job.pk, job.rows_total,
+                apply_started - run_started, commit_started - apply_started, time.perf_counter() - commit_started,
+            )
+        except _AlreadyApplied:
+            return ImportJob.objects.get(pk=job.pk)
+        except StockChangedMeanwhile as exc:
+            errors.extend(late, exc.rows)
+            return _finish_failed(
+                job, errors, f"Stock changed while the file was imported: {exc.rows} row(s) no longer fit; nothing was changed.",
+                skipped=skipped + exc.rows,
+            )
+        notify(job)
+        return job
+    except ImportCancelled:
+        job.status, job.phase, job.finished_at = ImportStatus.CANCELLED, "cancelled", timezone.now()
+        job.error_count, job.errors = errors.count, errors.sorted()
+        job.save()
+        notify(job)
+        return job
+    except Exception as exc:  # a bug or a lost database: the job says so; stock is untouched (one transaction)
+        logger.exception("stock import %s failed", job.pk)
+        return _finish_failed(job, errors, f"The import failed unexpectedly: {exc.__class__.__name__}: {exc}"[:2000])
+    finally:
+        try:
+            stage_drop(tables=tables)
+        except Exception:  # the session may be gone; TEMP tables die with it
+            logger.warning("could not drop staging tables of import %s", job.pk, exc_info=True)
+
+
+def _finish_failed(job: ImportJob, errors: _Errors, message: str, *, skipped: int = 0) -> ImportJob:
+    job.status, job.phase, job.finished_at = ImportStatus.FAILED, "failed", timezone.now()
+    job.failure, job.error_count, job.errors, job.rows_skipped = message, errors.count, errors.sorted(), skipped
+    job.rows_applied = job.movements_written = job.outbox_events = job.rows_unchanged = 0
+    job.save()
+    return job
