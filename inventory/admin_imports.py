@@ -21,7 +21,7 @@ from omni.roles import Capability, can, principal_for
 from .imports.models import ImportJob, ImportMode
 from .imports.selectors import import_errors_csv, import_job_progress
 from .imports.services import stock_import_cancel, stock_import_create
-from .models import Location, Product, StockLevel
+from .models import Location
 
 
 class StockImportForm(forms.Form):

@@ -124,8 +124,9 @@ def stage_apply(
         if mode == "snapshot" and record_counts:
             cur.execute(
                 f"""
-                INSERT INTO inventory_cyclecount (stock_level_id, counted, system_quantity, variance, counted_at, actor_id, source)
-                SELECT level_id, qty, old_on_hand, qty - old_on_hand, %s, %s, %s
+                INSERT INTO inventory_cyclecount
+                    (stock_level_id, counted, system_quantity, variance, counted_at, actor_id, source, external_id)
+                SELECT level_id, qty, old_on_hand, qty - old_on_hand, %s, %s, %s, ''
                 FROM {s} WHERE err IS NULL AND level_id IS NOT NULL
                 """,
                 [now, actor_id, source],
