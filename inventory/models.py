@@ -262,7 +262,8 @@ class CycleCount(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     source = models.CharField(max_length=64, default="omni")
     external_id = models.CharField(
-        max_length=128, blank=True, default="", help_text="The reporting system's id of this count (idempotency)."
+        max_length=128, blank=True, default="", db_default="",
+        help_text="The reporting system's id of this count (idempotency).",
     )
 
     class Meta:
