@@ -103,16 +103,17 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
 
     from inventory.imports.models import ImportJob, ImportStatus
     from inventory.imports.services import stock_import_create, stock_import_run
-    from inventory.models import Reservation, ReservationStatus, StockLevel
+    from inventory.models import StockLevel
     from inventory.resources import BulkStockLevelResource
     from inventory.services import ledger_check
 
     if connection.vendor != "postgresql":
         out("warning: not on PostgreSQL; the fast path uses batched INSERTs instead of COPY")
     skus, locs = _catalogue(rows, locations, out)
+    # A count may not go below what is reserved: the generated figures respect each row's reserved units.
     reserved = {
-        (sku, loc): qty for sku, loc, qty in Reservation.objects.filter(status=ReservationStatus.OPEN)
-        .values_list("stock_level__product__sku", "stock_level__location__code", "quantity")
+        (sku, loc): qty for sku, loc, qty in StockLevel.objects.filter(reserved__gt=0)
+        .values_list("product__sku", "location__code", "reserved")
     }
     tmpdir = tempfile.mkdtemp(prefix="omni-bench-import-")
     path = os.path.join(tmpdir, "stock.csv")
