@@ -26,12 +26,18 @@ class PartnerTokenForm(forms.ModelForm):
 @admin.register(PartnerToken)
 class PartnerTokenAdmin(admin.ModelAdmin):
     form = PartnerTokenForm
-    list_display = ["name", "channel", "prefix", "scopes", "is_active", "created_at", "last_used_at"]
+    list_display = ["name", "channel", "prefix", "scope_list", "is_active", "created_at", "last_used_at"]
     list_select_related = ["channel"]
     list_filter = ["is_active", "channel"]
     search_fields = ["name", "prefix", "channel__code"]
     filter_horizontal = ["locations"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    @admin.display(description="scopes")
+    def scope_list(self, obj: PartnerToken) -> str:
+        """"Read availability, Post stock movements", not the raw JSON list."""
+        labels = dict(Scope.choices)
+        return ", ".join(labels.get(s, s) for s in obj.scopes) or "—"
 
     def save_model(self, request, obj: PartnerToken, form, change: bool) -> None:
         if change:
