@@ -93,6 +93,8 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
 @admin.register(StockLevel)
 class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
     resource_classes = [StockLevelResource]  # imports go through the count service
+    # Our list template: the "Stock operation" button next to import/export (stock rows have no "add").
+    import_export_change_list_template = "admin/inventory/stocklevel/change_list.html"
     list_display = ["product", "location", "on_hand", "reserved", "available", "damaged", "quarantine", "updated_at"]
     list_select_related = ["product", "location"]
     list_filter = ["location__kind", "product__velocity_class", "location"]

@@ -4,40 +4,21 @@
 from __future__ import annotations
 
 import io
-import os
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.e2e.conftest import admin_login
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-if not os.path.exists(CHROMIUM) and not IN_CI:
-    pytest.skip(f"needs Chromium at {CHROMIUM} (apt-get install -y chromium)", allow_module_level=True)
-
-
-import inventory.admin_imports  # noqa: E402,F401  (registers the import admin pages before the URLconf loads)
-
 
 @pytest.fixture
-def browser_page(live_server, settings, tmp_path, monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run"],
-        )
-        page = browser.new_page()
-        yield page
-        browser.close()
+    return tmp_path
 
 
-def test_progress_page_updates_live_until_the_summary(browser_page, live_server):
+def test_progress_page_updates_live_until_the_summary(browser_page, live_server, media_root):
     from inventory import services
     from inventory.imports.services import stock_import_create, stock_import_run
     from inventory.models import StockLevel
@@ -49,10 +30,7 @@ def test_progress_page_updates_live_until_the_summary(browser_page, live_server)
     job = stock_import_create(file=io.BytesIO(b"sku,location,quantity\nTEE-S,ST-01,9\nNOPE,ST-01,1\n"), filename="count.csv",
                               apply_valid=True, enqueue=False)
     page = browser_page
-    page.goto(f"{live_server.url}/admin/login/?next=/admin/")
-    page.fill("#id_username", "merch")
-    page.fill("#id_password", "pw-12345-omni")
-    page.click("input[type=submit]")
+    admin_login(page, live_server, "merch")
     page.goto(f"{live_server.url}/admin/inventory/importjob/{job.pk}/progress/")
     assert page.text_content('[data-field="status"]') == "Queued"
     assert page.is_hidden(".import-summary")
