@@ -1,0 +1,315 @@
+"""The routing (sourcing) engine: which locations fulfil an order, and why.
+
+``route`` loads everything it needs up front (candidate stock for the order's SKUs in ONE
+query, today's used capacity in one more), then ``decide`` scores every candidate with the
+profile's criteria in plain Python loops and plans at most ``max_shipments`` locations.
+``decide`` touches no database, so it is tested on hand-made candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from allocation.models import Channel
+from allocation.selectors import channel_location_ids
+from inventory.models import Location, StockLevel
+from omni.errors import InsufficientStock
+
+from .criteria import (
+    DEFAULT_CRITERIA,
+    Candidate,
+    Criterion,
+    LineNeed,
+    ProductFacts,
+    RoutingContext,
+    build_criteria,
+)
+from .geo import haversine_km
+
+
+@dataclass(frozen=True)
+class ProfileSpec:
+    name: str = "built-in default"
+    version: int | None = None
+    criteria: list[dict[str, Any]] = field(default_factory=lambda: list(DEFAULT_CRITERIA))
+    max_shipments: int = 2
+    allow_ship_to_store: bool = True
+    profile_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    location_id: int
+    code: str
+    total: float
+    scores: dict[str, float]
+    distance_km: float | None
+    coverable_units: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "location": self.code, "total": round(self.total, 4),
+            "scores": {k: round(v, 4) for k, v in self.scores.items()},
+            "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
+            "coverable_units": self.coverable_units,
+        }
+
+
+@dataclass(frozen=True)
+class PlannedAllocation:
+    line_index: int
+    product_id: int
+    location_id: int
+    location_code: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class RoutingDecision:
+    """The engine's answer: the plan, every scored candidate (best first) and why."""
+
+    plan: list[PlannedAllocation]
+    candidates: list[CandidateScore]
+    reason: str
+    profile: ProfileSpec
+
+    @property
+    def shipments(self) -> int:
+        return len({p.location_id for p in self.plan})
+
+    def winners(self) -> list[str]:
+        return list(dict.fromkeys(p.location_code for p in self.plan))
+
+    def stored_candidates(self, top: int = 10) -> list[dict[str, Any]]:
+        """The best ``top`` candidates plus every winner, for the stored decision."""
+        win = {p.location_id for p in self.plan}
+        keep = [c for i, c in enumerate(self.candidates) if i < top or c.location_id in win]
+        return [c.as_dict() for c in keep]
+
+
+# --------------------------------------------------------------------------------------------
+# Loading
+# --------------------------------------------------------------------------------------------
+
+
+def load_candidates(
+    *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
+    require_can_ship: bool = True, require_can_pickup: bool = False,
+) -> list[Candidate]:
+    """Every location (of ``location_ids``) with unreserved stock of any of the products: ONE query."""
+    product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
+    if not product_ids or not location_ids:
+        return []
+    sl, loc = StockLevel._meta.db_table, Location._meta.db_table
+    where = ["s.on_hand > s.reserved", "l.is_active"]
+    if require_can_ship:
+        where.append("l.can_ship")
+    if require_can_pickup:
+        where.append("l.can_pickup")
+    sql = (
+        f"SELECT s.location_id, s.product_id, s.on_hand - s.reserved, l.code, l.kind, l.latitude, l.longitude, "
+        f"l.daily_capacity, l.handling_cost FROM {sl} s JOIN {loc} l ON l.id = s.location_id "
+        f"WHERE s.product_id IN ({','.join(['%s'] * len(product_ids))}) "
+        f"AND s.location_id IN ({','.join(['%s'] * len(location_ids))}) AND {' AND '.join(where)}"
+    )
+    by_loc: dict[int, Candidate] = {}
+    with connection.cursor() as cur:
+        cur.execute(sql, [*product_ids, *location_ids])
+        rows = cur.fetchall()
+    for loc_id, pid, avail, code, kind, lat, lon, cap, handling in rows:
+        cand = by_loc.get(loc_id)
+        if cand is None:
+            dist = None
+            if destination is not None and lat is not None and lon is not None:
+                dist = haversine_km(destination[0], destination[1], lat, lon)
+            cand = by_loc[loc_id] = Candidate(
+                location_id=loc_id, code=code, kind=kind, latitude=lat, longitude=lon, daily_capacity=cap,
+                handling_cost=float(handling or 0), distance_km=dist,
+            )
+        cand.available[pid] = int(avail)
+    return list(by_loc.values())
+
+
+def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = None) -> None:
+    """Fill ``used_today`` (orders allocated today) for candidates with a daily capacity: one query."""
+    from orders.models import Allocation, AllocationStatus
+
+    limited = [c.location_id for c in candidates if c.daily_capacity is not None]
+    if not limited:
+        return
+    now = now or timezone.now()
+    start = datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
+    rows = (
+        Allocation.objects.filter(location_id__in=limited, created_at__gte=start)
+        .exclude(status__in=[AllocationStatus.CANCELLED, AllocationStatus.REJECTED])
+        .values("location_id").annotate(n=Count("line__order_id", distinct=True)).values_list("location_id", "n")
+    )
+    used = dict(rows)
+    for c in candidates:
+        c.used_today = used.get(c.location_id, 0)
+
+
+# --------------------------------------------------------------------------------------------
+# Deciding (no database)
+# --------------------------------------------------------------------------------------------
+
+
+def _explain(cs: CandidateScore, criteria: list[Criterion]) -> str:
+    parts = ", ".join(f"{c.label} {cs.scores[c.name]:.2f}×{c.weight:g}" for c in criteria)
+    return f"{cs.code} scored {cs.total:.2f} ({parts})"
+
+
+def insufficient(lines: list[LineNeed], available: Mapping[int, int], *, where: str = "") -> InsufficientStock:
+    short = [
+        {"sku": ln.sku, "requested": ln.quantity, "available": available.get(ln.product_id, 0)}
+        for ln in lines
+    ]
+    # Several lines of one SKU share its availability.
+    wanted: dict[int, int] = {}
+    for ln in lines:
+        wanted[ln.product_id] = wanted.get(ln.product_id, 0) + ln.quantity
+    lacking = [s for s, ln in zip(short, lines, strict=True) if wanted[ln.product_id] > available.get(ln.product_id, 0)]
+    text = "; ".join(f"{s['sku']}: {s['requested']} requested, {s['available']} available" for s in lacking)
+    return InsufficientStock(f"Not enough stock{where} for this order ({text}). Nothing was reserved.",
+                             code="insufficient_stock", details={"lines": short})
+
+
+def decide(
+    *, lines: list[LineNeed], products: Mapping[int, ProductFacts], candidates: list[Candidate],
+    destination: tuple[float, float] | None, profile: ProfileSpec, today: date | None = None,
+) -> RoutingDecision:
+    """Score every candidate and plan the allocations; ``InsufficientStock`` when it cannot be done."""
+    needs: dict[int, int] = {}
+    for ln in lines:
+        needs[ln.product_id] = needs.get(ln.product_id, 0) + ln.quantity
+    max_avail: dict[int, int] = dict.fromkeys(needs, 0)
+    pooled: dict[int, int] = dict.fromkeys(needs, 0)
+    for cand in candidates:
+        for pid, qty in cand.available.items():
+            if pid in max_avail:
+                pooled[pid] += qty
+                if qty > max_avail[pid]:
+                    max_avail[pid] = qty
+    ctx = RoutingContext(
+        lines=lines, needs=needs, total_units=sum(needs.values()), destination=destination,
+        today=today or timezone.now().date(), products=dict(products), max_available=max_avail,
+        max_shipments=profile.max_shipments,
+    )
+    criteria = build_criteria(profile.criteria)
+    for cr in criteria:
+        cr.prepare(ctx, candidates)
+    admitted = [c for c in candidates if all(cr.admits(ctx, c) for cr in criteria)]
+    if any(pooled[p] < q for p, q in needs.items()):
+        raise insufficient(lines, pooled)
+
+    weights = [(cr, cr.weight) for cr in criteria]
+    scored: list[tuple[CandidateScore, Candidate]] = []
+    for cand in admitted:
+        comps = {cr.name: cr.score(ctx, cand) for cr in criteria}
+        total = 0.0
+        for cr, w in weights:
+            total += w * comps[cr.name]
+        scored.append((CandidateScore(cand.location_id, cand.code, total, comps, cand.distance_km,
+                                      cand.coverable_units(needs)), cand))
+    scored.sort(key=lambda sc: (-sc[0].total, sc[0].code))
+
+    split_w = next((cr.weight for cr in criteria if cr.name == "fewest_splits"), 0.0)
+    remaining = dict(needs)
+    remaining_total = ctx.total_units
+    picks: list[tuple[CandidateScore, Candidate, dict[int, int]]] = []
+    used: set[int] = set()
+    while remaining_total > 0 and len(picks) < profile.max_shipments:
+        last = len(picks) == profile.max_shipments - 1
+        best, best_key, best_cov = None, None, 0
+        for cs, cand in scored:
+            if cs.location_id in used:
+                continue
+            cov = cand.coverable_units(remaining)
+            if cov == 0 or (last and cov < remaining_total):
+                continue
+            key = cs.total + split_w * cov / remaining_total
+            if best_key is None or key > best_key:
+                best, best_key, best_cov = (cs, cand), key, cov
+        if best is None:
+            break
+        cs, cand = best
+        take = {p: min(q, cand.available.get(p, 0)) for p, q in remaining.items() if q and cand.available.get(p, 0)}
+        for p, q in take.items():
+            remaining[p] -= q
+        remaining_total -= best_cov
+        used.add(cs.location_id)
+        picks.append((cs, cand, take))
+
+    if remaining_total > 0:
+        admitted_pool: dict[int, int] = dict.fromkeys(needs, 0)
+        for c in admitted:
+            for p in needs:
+                admitted_pool[p] += c.available.get(p, 0)
+        if any(admitted_pool[p] < q for p, q in needs.items()):
+            raise insufficient(lines, admitted_pool, where=" at locations with capacity left today")
+        raise InsufficientStock(
+            f"The order cannot be fulfilled from at most {profile.max_shipments} location(s) "
+            f"(routing profile {profile.name!r}); the stock is spread too thin. Nothing was reserved.",
+            code="max_shipments_exceeded",
+            details={"max_shipments": profile.max_shipments, "lines": [
+                {"sku": ln.sku, "requested": ln.quantity, "available": pooled.get(ln.product_id, 0)} for ln in lines]},
+        )
+
+    # Units per product → per line, in line order.
+    plan: list[PlannedAllocation] = []
+    pools = [(cs, dict(take)) for cs, _cand, take in picks]
+    for ln in lines:
+        left = ln.quantity
+        for cs, take in pools:
+            q = min(left, take.get(ln.product_id, 0))
+            if q:
+                take[ln.product_id] -= q
+                left -= q
+                plan.append(PlannedAllocation(ln.index, ln.product_id, cs.location_id, cs.code, q))
+            if not left:
+                break
+
+    n = len(scored)
+    if len(picks) == 1:
+        cs = picks[0][0]
+        reason = f"{_explain(cs, criteria)}: it has the whole order; best of {n} candidate(s)."
+    else:
+        full = [cs for cs, cand in scored if cand.coverable_units(needs) >= ctx.total_units]
+        why = ("no single candidate has the whole order" if not full
+               else f"splitting scored higher than the best single location {full[0].code} ({full[0].total:.2f})")
+        steps = "; ".join(
+            f"{_explain(cs, criteria)} supplies " + ", ".join(f"{products[p].sku}×{q}" for p, q in take.items())
+            for cs, _c, take in picks
+        )
+        reason = f"Split into {len(picks)} shipments because {why}: {steps}. {n} candidate(s) scored."
+    return RoutingDecision(plan=plan, candidates=[cs for cs, _ in scored], reason=reason, profile=profile)
+
+
+# --------------------------------------------------------------------------------------------
+# Routing an order (loads, then decides)
+# --------------------------------------------------------------------------------------------
+
+
+def route(
+    *, channel: Channel, lines: list[LineNeed], products: Mapping[int, ProductFacts],
+    destination: tuple[float, float] | None, profile: ProfileSpec, exclude_location_ids: Iterable[int] = (),
+    only_location_ids: Iterable[int] | None = None, require_can_ship: bool = True,
+) -> RoutingDecision:
+    visible = channel_location_ids(channel=channel)
+    if only_location_ids is not None:
+        visible &= set(only_location_ids)
+    visible -= set(exclude_location_ids)
+    candidates = load_candidates(
+        product_ids=[ln.product_id for ln in lines], location_ids=visible, destination=destination,
+        require_can_ship=require_can_ship,
+    )
+    load_used_capacity(candidates=candidates)
+    return decide(lines=lines, products=products, candidates=candidates, destination=destination, profile=profile)
