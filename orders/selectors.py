@@ -34,17 +34,20 @@ def orders_visible(*, principal: Principal) -> QuerySet[Order]:
     return qs.none()
 
 
-def order_detail_queryset(*, principal: Principal) -> QuerySet[Order]:
-    return orders_visible(principal=principal).prefetch_related(
+def order_detail_queryset(*, principal: Principal, any_channel: bool = False) -> QuerySet[Order]:
+    base = Order.objects.select_related("channel", "pickup_location") if any_channel else orders_visible(principal=principal)
+    return base.prefetch_related(
         Prefetch("lines", queryset=OrderLine.objects.select_related("product").prefetch_related(
             Prefetch("allocations", queryset=Allocation.objects.select_related("location", "ship_to_store")))),
         "events",
     )
 
 
-def order_get(*, principal: Principal, order_id: int) -> Order:
+def order_get(*, principal: Principal, order_id: int, any_channel: bool = False) -> Order:
+    """One order with lines, allocations and events; ``any_channel`` only for callers already
+    authorised across channels (store staff taking a return at their own location)."""
     try:
-        return order_detail_queryset(principal=principal).get(pk=order_id)
+        return order_detail_queryset(principal=principal, any_channel=any_channel).get(pk=order_id)
     except (Order.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Order {order_id} does not exist.", code="unknown_order",
                        details={"order": ["No such order for your channel."]}) from None
