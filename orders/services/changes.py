@@ -31,7 +31,7 @@ _LIVE = (AllocationStatus.RESERVED, AllocationStatus.FULFILLED)
 def _lock_order(order: Order | int) -> Order:
     pk = order.pk if isinstance(order, Order) else order
     try:
-        return Order.objects.select_for_update().select_related("channel", "pickup_location").get(pk=pk)
+        return Order.objects.select_for_update(of=("self",)).select_related("channel", "pickup_location").get(pk=pk)
     except Order.DoesNotExist:
         raise NotFound(f"Order {pk} does not exist.", code="unknown_order") from None
 
