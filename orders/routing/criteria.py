@@ -38,6 +38,7 @@ class Candidate:
     available: dict[int, int] = field(default_factory=dict)  # product_id -> unreserved units
     distance_km: float | None = None
     used_today: int = 0
+    covered: int = 0  # units of the whole order it can supply (set by the engine before scoring)
 
     def coverable_units(self, needs: Mapping[int, int]) -> int:
         """How many of the needed units (product_id -> qty) this location can supply."""
@@ -110,7 +111,7 @@ class StockStatus(Criterion):
     label = "stock status"
 
     def score(self, ctx: RoutingContext, cand: Candidate) -> float:
-        return cand.coverable_units(ctx.needs) / ctx.total_units if ctx.total_units else 0.0
+        return cand.covered / ctx.total_units if ctx.total_units else 0.0
 
 
 class RemainingCapacity(Criterion):
@@ -206,7 +207,7 @@ class FewestSplits(Criterion):
     label = "fewest splits"
 
     def score(self, ctx: RoutingContext, cand: Candidate) -> float:
-        covered = cand.coverable_units(ctx.needs)
+        covered = cand.covered
         if covered >= ctx.total_units:
             return 1.0
         return 0.5 * covered / ctx.total_units if ctx.total_units else 0.0

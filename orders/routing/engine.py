@@ -100,53 +100,83 @@ class RoutingDecision:
 # --------------------------------------------------------------------------------------------
 
 
+def _today_start(now: datetime | None = None) -> datetime:
+    now = now or timezone.now()
+    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
+
+
 def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
-    require_can_ship: bool = True, require_can_pickup: bool = False,
+    require_can_ship: bool = True, require_can_pickup: bool = False, now: datetime | None = None,
 ) -> list[Candidate]:
-    """Every location (of ``location_ids``) with unreserved stock of any of the products: ONE query."""
+    """Every location (of ``location_ids``) with unreserved stock of any of the products, with the
+    orders it already took today when it has a daily capacity: ONE query."""
+    from orders.models import Allocation, OrderLine
+
     product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
     if not product_ids or not location_ids:
         return []
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
+    al, ol = Allocation._meta.db_table, OrderLine._meta.db_table
+    pg = connection.vendor == "postgresql"
     where = ["s.on_hand > s.reserved", "l.is_active"]
     if require_can_ship:
         where.append("l.can_ship")
     if require_can_pickup:
         where.append("l.can_pickup")
-    sql = (
-        f"SELECT s.location_id, s.product_id, s.on_hand - s.reserved, l.code, l.kind, l.latitude, l.longitude, "
-        f"l.daily_capacity, l.handling_cost FROM {sl} s JOIN {loc} l ON l.id = s.location_id "
-        f"WHERE s.product_id IN ({','.join(['%s'] * len(product_ids))}) "
-        f"AND s.location_id IN ({','.join(['%s'] * len(location_ids))}) AND {' AND '.join(where)}"
-    )
+    if pg:
+        params: Any = {"products": product_ids, "locations": location_ids, "start": _today_start(now)}
+        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
+                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %(start)s "
+                f"AND a.status IN ('reserved', 'fulfilled')) END")
+        loc_where = " AND ".join(w for w in where if w.startswith("l."))
+        # Per location, its stock of the order's SKUs as two arrays (index lookups, no sort).
+        sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
+               f"st.pids, st.avail FROM {loc} l CROSS JOIN LATERAL (SELECT array_agg(s.product_id) AS pids, "
+               f"array_agg(s.on_hand - s.reserved) AS avail FROM {sl} s WHERE s.location_id = l.id "
+               f"AND s.product_id = ANY(%(products)s) AND s.on_hand > s.reserved) st "
+               f"WHERE l.id = ANY(%(locations)s) AND {loc_where} AND st.pids IS NOT NULL")
+        connection.ensure_connection()
+        # The raw driver cursor: no per-row wrapper work for a few hundred rows.
+        with connection.connection.cursor() as cur:
+            cur.execute(sql, params)
+            rows = cur.fetchall()
+    else:
+        where[:0] = [f"s.product_id IN ({','.join(['%s'] * len(product_ids))})",
+                     f"s.location_id IN ({','.join(['%s'] * len(location_ids))})"]
+        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
+                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %s "
+                f"AND a.status IN ('reserved', 'fulfilled')) END")
+        sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost, {used}, "
+               f"s.product_id, s.on_hand - s.reserved FROM {sl} s JOIN {loc} l ON l.id = s.location_id "
+               f"WHERE {' AND '.join(where)}")
+        with connection.cursor() as cur:
+            cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
+            rows = [(*r[:8], [r[8]], [r[9]]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
-    with connection.cursor() as cur:
-        cur.execute(sql, [*product_ids, *location_ids])
-        rows = cur.fetchall()
-    for loc_id, pid, avail, code, kind, lat, lon, cap, handling in rows:
+    dlat, dlon = destination if destination is not None else (None, None)
+    for loc_id, code, kind, lat, lon, cap, handling, used_today, pids, avails in rows:
         cand = by_loc.get(loc_id)
         if cand is None:
-            dist = None
-            if destination is not None and lat is not None and lon is not None:
-                dist = haversine_km(destination[0], destination[1], lat, lon)
+            dist = haversine_km(dlat, dlon, lat, lon) if dlat is not None and lat is not None and lon is not None else None
             cand = by_loc[loc_id] = Candidate(
                 location_id=loc_id, code=code, kind=kind, latitude=lat, longitude=lon, daily_capacity=cap,
-                handling_cost=float(handling or 0), distance_km=dist,
+                handling_cost=float(handling or 0), distance_km=dist, used_today=int(used_today or 0),
             )
-        cand.available[pid] = int(avail)
+        for pid, avail in zip(pids, avails, strict=True):
+            cand.available[pid] = int(avail)
     return list(by_loc.values())
 
 
 def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = None) -> None:
-    """Fill ``used_today`` (orders allocated today) for candidates with a daily capacity: one query."""
+    """Fill ``used_today`` (orders allocated today) for candidates with a daily capacity, separately
+    (``load_candidates`` already does it in its one query; this serves hand-built candidates)."""
     from orders.models import Allocation, AllocationStatus
 
     limited = [c.location_id for c in candidates if c.daily_capacity is not None]
     if not limited:
         return
-    now = now or timezone.now()
-    start = datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
+    start = _today_start(now)
     rows = (
         Allocation.objects.filter(location_id__in=limited, created_at__gte=start)
         .exclude(status__in=[AllocationStatus.CANCELLED, AllocationStatus.REJECTED])
@@ -204,21 +234,24 @@ def decide(
         max_shipments=profile.max_shipments,
     )
     criteria = build_criteria(profile.criteria)
+    for cand in candidates:
+        cand.covered = cand.coverable_units(needs)
     for cr in criteria:
         cr.prepare(ctx, candidates)
     admitted = [c for c in candidates if all(cr.admits(ctx, c) for cr in criteria)]
     if any(pooled[p] < q for p, q in needs.items()):
         raise insufficient(lines, pooled)
 
-    weights = [(cr, cr.weight) for cr in criteria]
+    scorers = [(cr.name, cr.weight, cr.score) for cr in criteria]
     scored: list[tuple[CandidateScore, Candidate]] = []
     for cand in admitted:
-        comps = {cr.name: cr.score(ctx, cand) for cr in criteria}
+        comps = {}
         total = 0.0
-        for cr, w in weights:
-            total += w * comps[cr.name]
-        scored.append((CandidateScore(cand.location_id, cand.code, total, comps, cand.distance_km,
-                                      cand.coverable_units(needs)), cand))
+        for name, w, score in scorers:
+            v = score(ctx, cand)
+            comps[name] = v
+            total += w * v
+        scored.append((CandidateScore(cand.location_id, cand.code, total, comps, cand.distance_km, cand.covered), cand))
     scored.sort(key=lambda sc: (-sc[0].total, sc[0].code))
 
     split_w = next((cr.weight for cr in criteria if cr.name == "fewest_splits"), 0.0)
@@ -228,11 +261,12 @@ def decide(
     used: set[int] = set()
     while remaining_total > 0 and len(picks) < profile.max_shipments:
         last = len(picks) == profile.max_shipments - 1
+        first = not picks
         best, best_key, best_cov = None, None, 0
         for cs, cand in scored:
             if cs.location_id in used:
                 continue
-            cov = cand.coverable_units(remaining)
+            cov = cand.covered if first else cand.coverable_units(remaining)
             if cov == 0 or (last and cov < remaining_total):
                 continue
             key = cs.total + split_w * cov / remaining_total
@@ -282,7 +316,7 @@ def decide(
         cs = picks[0][0]
         reason = f"{_explain(cs, criteria)}: it has the whole order; best of {n} candidate(s)."
     else:
-        full = [cs for cs, cand in scored if cand.coverable_units(needs) >= ctx.total_units]
+        full = [cs for cs, cand in scored if cand.covered >= ctx.total_units]
         why = ("no single candidate has the whole order" if not full
                else f"splitting scored higher than the best single location {full[0].code} ({full[0].total:.2f})")
         steps = "; ".join(
@@ -311,5 +345,4 @@ def route(
         product_ids=[ln.product_id for ln in lines], location_ids=visible, destination=destination,
         require_can_ship=require_can_ship,
     )
-    load_used_capacity(candidates=candidates)
     return decide(lines=lines, products=products, candidates=candidates, destination=destination, profile=profile)

@@ -42,7 +42,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         subparsers = parser.add_subparsers(dest="benchmark", required=True, metavar="NAME")
         for name, module in sorted(discover().items()):
-            sub = subparsers.add_parser(name, help=getattr(module, "HELP", ""), cmd=self)
+            sub = subparsers.add_parser(name, help=getattr(module, "HELP", ""))
             sub.add_argument("--json", action="store_true", help="print one JSON object as the last line")
             if hasattr(module, "add_arguments"):
                 module.add_arguments(sub)
