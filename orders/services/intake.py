@@ -34,7 +34,7 @@ from .allocating import allocations_reserve, decision_record, line_needs
 from .events import order_event_record
 from .status import status_transition
 
-ROUTE_ATTEMPTS = 3  # a reservation lost to a concurrent order triggers a fresh routing
+ROUTE_ATTEMPTS = 10  # a reservation lost to a concurrent order triggers a fresh routing (each loss means another order progressed)
 
 
 @dataclass(frozen=True)
