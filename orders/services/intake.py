@@ -8,11 +8,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from allocation.models import Channel, ShortagePolicy
 from allocation.selectors import atp_for_channel, channel_location_ids
-from inventory.models import Location, Product
+from inventory.models import Location, Product, StockLevel
 from inventory.services import reservation_release
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from orders.models import (
@@ -371,6 +372,12 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: _Checked, exte
         plan = held_plan + (decision.plan if decision else [])
         if attempt == 0 and hold is not None:
             # Routing saw the held units as taken; now hand them over (same transaction, rows stay locked).
+            # Lock every stock row involved in primary-key order first, so that two orders consuming
+            # holds cannot deadlock (release and reserve would otherwise lock rows in plan order).
+            keys = {(p.product_id, p.location_id) for p in plan} | {(hl.product_id, hl.location_id) for hl in hold_lines}
+            if keys:
+                list(StockLevel.objects.select_for_update().filter(
+                    Q(*[Q(product_id=pid, location_id=lid) for pid, lid in keys], _connector=Q.OR)).order_by("pk").values_list("pk"))
             for hl in hold_lines:
                 if hl.reservation_id:
                     try:
