@@ -177,25 +177,32 @@ class StockPriority(Criterion):
     label = "stock priority"
     defaults = {"aging_days": 180, "season_weight": 0.5}
 
-    def score(self, ctx: RoutingContext, cand: Candidate) -> float:
-        if not ctx.needs:
-            return 0.0
+    def prepare(self, ctx: RoutingContext, candidates: list[Candidate]) -> None:
+        """Per SKU of the order, once: its urgency weight and 1/deepest stock."""
         season_weight = float(self.params["season_weight"])
         aging_days = int(self.params["aging_days"])
-        total = 0.0
+        self._terms: list[tuple[int, float, float]] = []  # (product_id, weighted urgency, depth factor)
         for pid in ctx.needs:
-            avail = cand.available.get(pid, 0)
-            if avail <= 0:
-                continue
             facts = ctx.products[pid]
             urgency = 0.0
             if facts.end_of_season is not None and facts.end_of_season <= ctx.today:
                 urgency = 1.0
             elif facts.launched_on is not None and (ctx.today - facts.launched_on).days >= aging_days:
                 urgency = 0.5
-            depth = avail / ctx.max_available[pid] if ctx.max_available.get(pid) else 0.0
-            total += season_weight * urgency + (1 - season_weight) * depth
-        return total / len(ctx.needs)
+            deepest = ctx.max_available.get(pid, 0)
+            self._terms.append((pid, season_weight * urgency, (1 - season_weight) / deepest if deepest else 0.0))
+        self._n = len(ctx.needs)
+
+    def score(self, ctx: RoutingContext, cand: Candidate) -> float:
+        if not self._n:
+            return 0.0
+        avail = cand.available
+        total = 0.0
+        for pid, urgency, depth in self._terms:
+            a = avail.get(pid, 0)
+            if a > 0:
+                total += urgency + depth * a
+        return total / self._n
 
 
 class FewestSplits(Criterion):

@@ -233,14 +233,15 @@ def decide(
         today=today or timezone.now().date(), products=dict(products), max_available=max_avail,
         max_shipments=profile.max_shipments,
     )
+    if any(pooled[p] < q for p, q in needs.items()):
+        raise insufficient(lines, pooled)
     criteria = build_criteria(profile.criteria)
     for cand in candidates:
         cand.covered = cand.coverable_units(needs)
     for cr in criteria:
         cr.prepare(ctx, candidates)
-    admitted = [c for c in candidates if all(cr.admits(ctx, c) for cr in criteria)]
-    if any(pooled[p] < q for p, q in needs.items()):
-        raise insufficient(lines, pooled)
+    gates = [cr.admits for cr in criteria if type(cr).admits is not Criterion.admits]
+    admitted = [c for c in candidates if all(g(ctx, c) for g in gates)] if gates else list(candidates)
 
     scorers = [(cr.name, cr.weight, cr.score) for cr in criteria]
     scored: list[tuple[CandidateScore, Candidate]] = []

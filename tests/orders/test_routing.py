@@ -61,6 +61,7 @@ def test_stock_priority_prefers_end_of_season_and_deep_stock():
     ctx = RoutingContext(lines=[], needs={1: 1, 2: 1}, total_units=2, destination=None, today=TODAY, products=facts,
                          max_available={1: 10, 2: 4})
     crit = StockPriority()
+    crit.prepare(ctx, [])
     # A: end-of-season (urgency 1) and 10/10 deep → 0.5·1 + 0.5·1 = 1; B: new, 2/4 deep → 0.25. Mean = 0.625.
     assert crit.score(ctx, cand(1, "X", {1: 10, 2: 2})) == pytest.approx(0.625)
     # Only B, 4/4 deep → (0 + 0.5) / 2 = 0.25.
