@@ -27,7 +27,7 @@ from orders.models import (
     OrderStatus,
     PostalCentroid,
 )
-from orders.routing.engine import PlannedAllocation, ProfileSpec, load_candidates, route
+from orders.routing.engine import PlannedAllocation, ProfileSpec, insufficient, load_candidates, route
 from orders.routing.scarcity import Claim, scarcity_decide
 from orders.selectors import routing_profile_for
 
@@ -242,12 +242,12 @@ def _bopis_alternatives(*, channel: Channel, checked: _Checked, needs: list) -> 
     )
 
 
-def _scarcity(*, channel: Channel, data: OrderInput, checked: _Checked, lines: list[OrderLine]) -> list[tuple[OrderLine, str]]:
+def _scarcity(*, channel: Channel, data: OrderInput, lines: list[OrderLine], atp: dict[int, int]) -> list[tuple[OrderLine, str]]:
     """Lines that lose a scarce SKU, with the reason. Raises when the channel rejects such orders."""
     threshold = channel.scarcity_threshold
     if not threshold or not lines:
         return []
-    atp = atp_for_channel(channel=channel, product_ids=[ln.product_id for ln in lines])
+    atp = dict(atp)
     scarce = {p for p, a in atp.items() if a < threshold}
     if not scarce:
         return []
@@ -347,9 +347,20 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: _Checked, exte
 
     # 2. Scarcity: lines that lose a scarce SKU are backordered (or the order is rejected).
     fully_held = {no for no, q in open_qty.items() if q == 0}
-    losers = _scarcity(channel=channel, data=data, checked=checked,
-                       lines=[ln for ln in lines if ln.line_no not in fully_held and open_qty[ln.line_no] == ln.quantity])
+    scarcity_lines = [ln for ln in lines if ln.line_no not in fully_held and open_qty[ln.line_no] == ln.quantity]
+    routable = [ln for ln in lines if open_qty[ln.line_no]]
+    # ATP is what the channel may sell (the allocation app's figure: visibility, safety stock, quotas).
+    atp = atp_for_channel(channel=channel, product_ids=[ln.product_id for ln in routable]) if routable else {}
+    losers = _scarcity(channel=channel, data=data, lines=scarcity_lines, atp=atp)
     lost = {ln.line_no for ln, _r in losers}
+    wanted: dict[int, int] = {}
+    for ln in routable:
+        if ln.line_no not in lost:
+            wanted[ln.product_id] = wanted.get(ln.product_id, 0) + open_qty[ln.line_no]
+    if any(q > atp.get(p, 0) for p, q in wanted.items()) and not (checked.pickup is not None and not data.ship_to_store):
+        needs_all, _facts = line_needs([(ln.line_no, products[ln.product_id], open_qty[ln.line_no])
+                                        for ln in routable if ln.line_no not in lost])
+        raise insufficient(needs_all, atp)
 
     # 3. Route what is left and reserve it together with the held units: all or nothing.
     to_route = [(ln.line_no, products[ln.product_id], open_qty[ln.line_no]) for ln in lines
