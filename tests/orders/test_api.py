@@ -173,3 +173,24 @@ def test_hold_out_of_stock_is_409_and_release_gives_units_back(world, web_client
     assert reserved_units() == 1
     assert web_client.delete(f"/api/v1/holds/{hold['id']}").json()["status"] == "released"
     assert reserved_units() == 0
+
+
+def test_store_staff_take_returns_of_any_channel_only_at_their_store(world, web_client):
+    from rest_framework.test import APIClient
+
+    from orders.models import Allocation
+    from orders.services import allocation_fulfil
+    from tests.inventory.factories import StaffFactory
+
+    receive(world.shirt, world.ist, 5)
+    order_id = post(web_client, body()).json()["id"]
+    allocation_fulfil(allocation=Allocation.objects.get(line__order_id=order_id))
+    staff = APIClient()
+    staff.force_authenticate(StaffFactory(assigned=world.izm))
+    item = {"items": [{"line": 1, "quantity": 1}]}
+    refused = staff.post(f"{URL}/{order_id}/returns", {"location": "ST-IST", **item}, format="json")
+    assert refused.status_code == 403
+    ok = staff.post(f"{URL}/{order_id}/returns", {"location": "ST-IZM", **item}, format="json")
+    assert ok.status_code == 200, ok.json()
+    assert StockLevel.objects.get(product=world.shirt, location=world.izm).on_hand == 1
+    assert StockLevel.objects.get(product=world.shirt, location=world.ist).on_hand == 3
