@@ -1,6 +1,6 @@
 """``bench reservations``: N concurrent clients reserve one unit at a time from ONE hot SKU at ONE
 location until it runs out — through the real service (``inventory.services.reservation_reserve_fast``:
-conditional UPDATE + INSERT in one statement, autocommit), then the same load through a baseline that
+conditional UPDATE + INSERT in one statement, autocommit), and the same load through a baseline that
 does read-check-write under ``SELECT … FOR UPDATE`` in a transaction. Each client is a separate
 process with its own database connection.
 
@@ -112,21 +112,29 @@ def _check(level_id: int) -> tuple[int, int, int]:
 
 
 def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_: Any) -> dict[str, Any]:
+    """ABBA order (real, baseline, baseline, real; half the units each time) so that a change in the
+    machine's load during the run hits both paths alike."""
+    import os
+
     from inventory.services import ledger_check
 
     if connection.vendor != "postgresql":
         out("This benchmark needs PostgreSQL (set DATABASE_URL).")
+    load_before = os.getloadavg()[0]
     tag = uuid.uuid4().hex[:8]
-    fast_level, base_level = _make_level(units, f"{tag}-F"), _make_level(units, f"{tag}-B")
-
-    fast_ok, fast_wall = _run("fast", fast_level, clients)
-    base_ok, base_wall = _run("baseline", base_level, clients)
-
+    halves = (units // 2, units - units // 2)
+    totals = {"fast": [0, 0.0], "baseline": [0, 0.0]}
     oversold = 0
-    for level_id, ok in ((fast_level, fast_ok), (base_level, base_ok)):
+    for i, kind in enumerate(("fast", "baseline", "baseline", "fast")):
+        part = halves[0] if i < 2 else halves[1]
+        level_id = _make_level(part, f"{tag}-{i}")
+        ok, wall = _run(kind, level_id, clients)
+        totals[kind][0] += ok
+        totals[kind][1] += wall
         on_hand, reserved, open_sum = _check(level_id)
         oversold += max(reserved - on_hand, 0) + max(ok - on_hand, 0) + max(open_sum - on_hand, 0)
     ledger_ok = ledger_check() == []
+    (fast_ok, fast_wall), (base_ok, base_wall) = totals["fast"], totals["baseline"]
     fast_rate = fast_ok / fast_wall if fast_wall else 0.0
     base_rate = base_ok / base_wall if base_wall else 0.0
     out(f"real path: {fast_ok} reservations by {clients} clients in {fast_wall:.2f}s = {fast_rate:,.0f}/s")
@@ -135,4 +143,5 @@ def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_
         "clients": clients, "units": units, "succeeded": fast_ok, "baseline_succeeded": base_ok, "oversold": oversold,
         "ledger_ok": ledger_ok, "reservations_per_s": round(fast_rate, 1), "baseline_per_s": round(base_rate, 1),
         "ratio": round(fast_rate / base_rate, 2) if base_rate else None,
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

@@ -101,6 +101,9 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
     from orders.routing.engine import ProfileSpec, decide, load_used_capacity, route
     from orders.services.allocating import line_needs
 
+    import os
+
+    load_before = os.getloadavg()[0]
     channel, products = _setup(locations, skus, seed)
     rng = random.Random(seed + 1)
     profile = ProfileSpec(max_shipments=3)
@@ -150,4 +153,5 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
         "avg_candidates": round(statistics.mean(candidates_seen or [0]), 1),
         "baseline_p50_ms": round(_percentile(base_t, 0.5), 2), "baseline_p95_ms": round(b95, 2),
         "ratio_p95": round(b95 / p95, 2) if p95 else None,
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }

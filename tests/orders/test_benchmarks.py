@@ -11,9 +11,9 @@ def test_reservations_benchmark_small_run():
     from orders.benchmarks import reservations
 
     lines: list[str] = []
-    result = reservations.run(out=lines.append, clients=3, units=30)
+    result = reservations.run(out=lines.append, clients=3, units=31)
     assert {k: result[k] for k in ("clients", "units", "succeeded", "baseline_succeeded", "oversold", "ledger_ok")} == {
-        "clients": 3, "units": 30, "succeeded": 30, "baseline_succeeded": 30, "oversold": 0, "ledger_ok": True}
+        "clients": 3, "units": 31, "succeeded": 31, "baseline_succeeded": 31, "oversold": 0, "ledger_ok": True}
     assert result["reservations_per_s"] > 0 and result["baseline_per_s"] > 0
     assert len(lines) == 2
 
