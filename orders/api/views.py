@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -135,9 +134,7 @@ class OrderCancelView(APIView):
         data = _parse(s.OrderCancelSerializer, request.data)
         actor = actor_label(principal)
         if data.get("lines"):
-            with transaction.atomic():
-                for line_no in data["lines"]:
-                    services.order_line_cancel(order=order, line_no=line_no, actor=actor, reason=data["reason"])
+            services.order_lines_cancel(order=order, line_nos=data["lines"], actor=actor, reason=data["reason"])
         else:
             services.order_cancel(order=order, actor=actor, reason=data["reason"])
         return Response(_order_out(principal, pk))

@@ -8,6 +8,7 @@ from .changes import (
     backorders_allocate,
     order_cancel,
     order_line_cancel,
+    order_lines_cancel,
     order_line_reroute,
     order_return,
     order_status_refresh,
@@ -22,7 +23,7 @@ from .status import status_check, status_transition
 __all__ = [
     "HoldLineInput", "IdempotentAnswer", "LineInput", "OrderInput", "RerouteResult", "ReturnItem",
     "allocation_fulfil", "allocation_reject", "backorders_allocate", "hold_create", "hold_release", "holds_expire",
-    "idempotent_call", "order_cancel", "order_create", "order_event_record", "order_line_cancel", "order_line_reroute",
+    "idempotent_call", "order_cancel", "order_create", "order_event_record", "order_line_cancel", "order_lines_cancel", "order_line_reroute",
     "order_return", "order_status_refresh", "order_validate", "request_fingerprint", "routing_profile_save",
     "status_check", "status_transition",
 ]

@@ -97,10 +97,15 @@ def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "")
 
 
 def order_line_cancel(*, order: Order | int, line_no: int, actor: str = "system", reason: str = "") -> Order:
+    return order_lines_cancel(order=order, line_nos=[line_no], actor=actor, reason=reason)
+
+
+def order_lines_cancel(*, order: Order | int, line_nos: Sequence[int], actor: str = "system", reason: str = "") -> Order:
+    """Cancel some lines (all of them or none), releasing their reservations."""
     with transaction.atomic():
         order = _lock_order(order)
-        line = _get_line(order, line_no)
-        _line_cancel(line, actor=actor, reason=reason)
+        for line_no in dict.fromkeys(line_nos):
+            _line_cancel(_get_line(order, line_no), actor=actor, reason=reason)
         return order_status_refresh(order=order)
 
 
