@@ -204,3 +204,21 @@ def test_beat_task_expires_holds(world):
     Reservation.objects.filter(pk=hold.lines.get().reservation_id).update(expires_at=timezone.now() - timedelta(seconds=1))
     assert holds_expire_task.delay().get() == 1
     assert stock(world.shirt, world.ist) == (1, 0, 0)
+
+
+def test_backorder_task_allocates_when_stock_arrives(world):
+    from orders.tasks import backorders_allocate_task
+
+    world.web.scarcity_threshold = 3
+    world.web.shortage_policy = "backorder"
+    world.web.save()
+    receive(world.cap, world.ist, 1)
+    order = order_create(channel=world.web, data=order_input("BO-1", ("CAP", 2)))
+    assert order.status == OrderStatus.BACKORDERED
+    assert backorders_allocate_task.delay().get() == 0  # still only 1 unit
+    receive(world.cap, world.ank, 1)
+    assert backorders_allocate_task.delay().get() == 1
+    order.refresh_from_db()
+    assert order.status == OrderStatus.ALLOCATED
+    assert stock(world.cap, world.ist) == (1, 1, 0) and stock(world.cap, world.ank) == (1, 1, 0)
+    assert ledger_check() == []
