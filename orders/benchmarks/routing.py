@@ -136,7 +136,7 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
             try:
                 decision = fn(*job)
                 if name == "real":
-                    candidates_seen.append(len(decision.candidates))
+                    candidates_seen.append(decision.candidate_count)
             except InsufficientStock:
                 pass
             timings.append((time.perf_counter() - t0) * 1000)

@@ -26,7 +26,7 @@ class LineNeed:
     quantity: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     location_id: int
     code: str
@@ -90,6 +90,10 @@ class Criterion:
     def score(self, ctx: RoutingContext, cand: Candidate) -> float:
         raise NotImplementedError
 
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        """Scores of many candidates at once; criteria override it with a tight loop (same values as ``score``)."""
+        return [self.score(ctx, c) for c in cands]
+
 
 class Proximity(Criterion):
     """Closer to the customer is better: 1 at the door, 0.5 at ``half_score_km``."""
@@ -103,6 +107,10 @@ class Proximity(Criterion):
             return 0.5  # no destination or no coordinates: neutral
         return 1.0 / (1.0 + cand.distance_km / float(self.params["half_score_km"]))
 
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        half = float(self.params["half_score_km"])
+        return [0.5 if c.distance_km is None else 1.0 / (1.0 + c.distance_km / half) for c in cands]
+
 
 class StockStatus(Criterion):
     """Share of the order's units this location can ship: 1 when it has the whole order."""
@@ -112,6 +120,10 @@ class StockStatus(Criterion):
 
     def score(self, ctx: RoutingContext, cand: Candidate) -> float:
         return cand.covered / ctx.total_units if ctx.total_units else 0.0
+
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        total = ctx.total_units
+        return [c.covered / total for c in cands] if total else [0.0] * len(cands)
 
 
 class RemainingCapacity(Criterion):
@@ -131,6 +143,10 @@ class RemainingCapacity(Criterion):
         if cand.daily_capacity <= 0:
             return 0.0
         return max(cand.daily_capacity - cand.used_today, 0) / cand.daily_capacity
+
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        return [1.0 if c.daily_capacity is None else 0.0 if c.daily_capacity <= 0
+                else max(c.daily_capacity - c.used_today, 0) / c.daily_capacity for c in cands]
 
 
 DEFAULT_BANDS = [[50, 4.0], [300, 7.0], [1000, 12.0], [None, 20.0]]
@@ -168,6 +184,14 @@ class FulfillmentCost(Criterion):
             return 1.0
         return self._cheapest / cost if self._cheapest > 0 else 0.0
 
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        costs, cheapest = self._cost, self._cheapest
+        out = []
+        for c in cands:
+            cost = costs[c.location_id]
+            out.append(1.0 if cost <= 0 else cheapest / cost if cheapest > 0 else 0.0)
+        return out
+
 
 class StockPriority(Criterion):
     """Ship what should go first: end-of-season and aging SKUs, and deep stock (more weeks of
@@ -204,6 +228,21 @@ class StockPriority(Criterion):
                 total += urgency + depth * a
         return total / self._n
 
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        if not self._n:
+            return [0.0] * len(cands)
+        terms, n = self._terms, self._n
+        out = []
+        for c in cands:
+            avail = c.available
+            total = 0.0
+            for pid, urgency, depth in terms:
+                a = avail.get(pid, 0)
+                if a > 0:
+                    total += urgency + depth * a
+            out.append(total / n)
+        return out
+
 
 class FewestSplits(Criterion):
     """Prefer one shipment: 1 for a location with the whole order, else its share of units halved.
@@ -218,6 +257,10 @@ class FewestSplits(Criterion):
         if covered >= ctx.total_units:
             return 1.0
         return 0.5 * covered / ctx.total_units if ctx.total_units else 0.0
+
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        total = ctx.total_units
+        return [1.0 if c.covered >= total else 0.5 * c.covered / total if total else 0.0 for c in cands]
 
 
 CRITERIA: dict[str, type[Criterion]] = {

@@ -63,6 +63,9 @@ class CandidateScore:
         }
 
 
+TOP_CANDIDATES = 20
+
+
 @dataclass(frozen=True)
 class PlannedAllocation:
     line_index: int
@@ -74,12 +77,13 @@ class PlannedAllocation:
 
 @dataclass(frozen=True)
 class RoutingDecision:
-    """The engine's answer: the plan, every scored candidate (best first) and why."""
+    """The engine's answer: the plan, the best-scored candidates (best first) and why."""
 
     plan: list[PlannedAllocation]
-    candidates: list[CandidateScore]
+    candidates: list[CandidateScore]  # the best TOP_CANDIDATES, best first, plus any winner further down
     reason: str
     profile: ProfileSpec
+    candidate_count: int = 0  # how many candidates were scored
 
     @property
     def shipments(self) -> int:
@@ -125,21 +129,32 @@ def load_candidates(
     if require_can_pickup:
         where.append("l.can_pickup")
     if pg:
-        params: Any = {"products": product_ids, "locations": location_ids, "start": _today_start(now)}
+        # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
+        params: Any = {"products": "{" + ",".join(map(str, product_ids)) + "}",
+                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "start": _today_start(now)}
         used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
                 f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %(start)s "
                 f"AND a.status IN ('reserved', 'fulfilled')) END")
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
         # Per location, its stock of the order's SKUs as two arrays (index lookups, no sort).
+        if destination is not None:
+            params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
+            dist = ("2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %(dlat)s) / 2), 2) "
+                    "+ cos(radians(%(dlat)s)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %(dlon)s) / 2), 2))))")
+        else:
+            dist = "NULL::float8"
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
-               f"st.pids, st.avail FROM {loc} l CROSS JOIN LATERAL (SELECT array_agg(s.product_id) AS pids, "
+               f"{dist}, st.pids, st.avail FROM {loc} l CROSS JOIN LATERAL (SELECT array_agg(s.product_id) AS pids, "
                f"array_agg(s.on_hand - s.reserved) AS avail FROM {sl} s WHERE s.location_id = l.id "
-               f"AND s.product_id = ANY(%(products)s) AND s.on_hand > s.reserved) st "
-               f"WHERE l.id = ANY(%(locations)s) AND {loc_where} AND st.pids IS NOT NULL")
+               f"AND s.product_id = ANY(%(products)s::bigint[]) AND s.on_hand > s.reserved) st "
+               f"WHERE l.id = ANY(%(locations)s::bigint[]) AND {loc_where} AND st.pids IS NOT NULL")
+        import psycopg
+
         connection.ensure_connection()
-        # The raw driver cursor: no per-row wrapper work for a few hundred rows.
-        with connection.connection.cursor() as cur:
-            cur.execute(sql, params)
+        # A server-side-binding driver cursor: the statement is planned once per connection and the
+        # few hundred rows skip Django's per-row wrapper work.
+        with psycopg.Cursor(connection.connection) as cur:
+            cur.execute(sql, params, prepare=True, binary=True)
             rows = cur.fetchall()
     else:
         where[:0] = [f"s.product_id IN ({','.join(['%s'] * len(product_ids))})",
@@ -152,19 +167,20 @@ def load_candidates(
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
             cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
-            rows = [(*r[:8], [r[8]], [r[9]]) for r in cur.fetchall()]
+            dlat, dlon = destination if destination is not None else (None, None)
+            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and r[3] is not None and r[4] is not None
+                     else None, [r[8]], [r[9]]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
-    dlat, dlon = destination if destination is not None else (None, None)
-    for loc_id, code, kind, lat, lon, cap, handling, used_today, pids, avails in rows:
+    for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails in rows:
         cand = by_loc.get(loc_id)
         if cand is None:
-            dist = haversine_km(dlat, dlon, lat, lon) if dlat is not None and lat is not None and lon is not None else None
-            cand = by_loc[loc_id] = Candidate(
+            by_loc[loc_id] = Candidate(
                 location_id=loc_id, code=code, kind=kind, latitude=lat, longitude=lon, daily_capacity=cap,
-                handling_cost=float(handling or 0), distance_km=dist, used_today=int(used_today or 0),
+                handling_cost=float(handling or 0), distance_km=dist, used_today=used_today or 0,
+                available=dict(zip(pids, avails, strict=True)),
             )
-        for pid, avail in zip(pids, avails, strict=True):
-            cand.available[pid] = int(avail)
+        else:
+            cand.available.update(zip(pids, avails, strict=True))
     return list(by_loc.values())
 
 
@@ -243,45 +259,49 @@ def decide(
     gates = [cr.admits for cr in criteria if type(cr).admits is not Criterion.admits]
     admitted = [c for c in candidates if all(g(ctx, c) for g in gates)] if gates else list(candidates)
 
-    scorers = [(cr.name, cr.weight, cr.score) for cr in criteria]
-    scored: list[tuple[CandidateScore, Candidate]] = []
-    for cand in admitted:
-        comps = {}
-        total = 0.0
-        for name, w, score in scorers:
-            v = score(ctx, cand)
-            comps[name] = v
-            total += w * v
-        scored.append((CandidateScore(cand.location_id, cand.code, total, comps, cand.distance_km, cand.covered), cand))
-    scored.sort(key=lambda sc: (-sc[0].total, sc[0].code))
+    # Column-wise: each criterion scores every candidate in one tight loop.
+    names = [cr.name for cr in criteria]
+    columns = [cr.score_all(ctx, admitted) for cr in criteria]
+    weights = [cr.weight for cr in criteria]
+    totals = [0.0] * len(admitted)
+    for w, col in zip(weights, columns):
+        if w:
+            totals = [t + w * v for t, v in zip(totals, col)]
+    order = sorted(range(len(admitted)), key=lambda i: (-totals[i], admitted[i].code))
+
+    def candidate_score(i: int) -> CandidateScore:
+        c = admitted[i]
+        return CandidateScore(c.location_id, c.code, totals[i], {n: col[i] for n, col in zip(names, columns)},
+                              c.distance_km, c.covered)
 
     split_w = next((cr.weight for cr in criteria if cr.name == "fewest_splits"), 0.0)
     remaining = dict(needs)
     remaining_total = ctx.total_units
     picks: list[tuple[CandidateScore, Candidate, dict[int, int]]] = []
-    used: set[int] = set()
+    picked: set[int] = set()
     while remaining_total > 0 and len(picks) < profile.max_shipments:
         last = len(picks) == profile.max_shipments - 1
         first = not picks
-        best, best_key, best_cov = None, None, 0
-        for cs, cand in scored:
-            if cs.location_id in used:
+        best, best_key, best_cov = -1, 0.0, 0
+        for i in order:
+            if i in picked:
                 continue
+            cand = admitted[i]
             cov = cand.covered if first else cand.coverable_units(remaining)
             if cov == 0 or (last and cov < remaining_total):
                 continue
-            key = cs.total + split_w * cov / remaining_total
-            if best_key is None or key > best_key:
-                best, best_key, best_cov = (cs, cand), key, cov
-        if best is None:
+            key = totals[i] + split_w * cov / remaining_total
+            if best < 0 or key > best_key:
+                best, best_key, best_cov = i, key, cov
+        if best < 0:
             break
-        cs, cand = best
+        cand = admitted[best]
         take = {p: min(q, cand.available.get(p, 0)) for p, q in remaining.items() if q and cand.available.get(p, 0)}
         for p, q in take.items():
             remaining[p] -= q
         remaining_total -= best_cov
-        used.add(cs.location_id)
-        picks.append((cs, cand, take))
+        picked.add(best)
+        picks.append((candidate_score(best), cand, take))
 
     if remaining_total > 0:
         admitted_pool: dict[int, int] = dict.fromkeys(needs, 0)
@@ -312,20 +332,22 @@ def decide(
             if not left:
                 break
 
-    n = len(scored)
+    n = len(admitted)
     if len(picks) == 1:
         cs = picks[0][0]
         reason = f"{_explain(cs, criteria)}: it has the whole order; best of {n} candidate(s)."
     else:
-        full = [cs for cs, cand in scored if cand.covered >= ctx.total_units]
-        why = ("no single candidate has the whole order" if not full
-               else f"splitting scored higher than the best single location {full[0].code} ({full[0].total:.2f})")
+        full = next((i for i in order if admitted[i].covered >= ctx.total_units), None)
+        why = ("no single candidate has the whole order" if full is None
+               else f"splitting scored higher than the best single location {admitted[full].code} ({totals[full]:.2f})")
         steps = "; ".join(
             f"{_explain(cs, criteria)} supplies " + ", ".join(f"{products[p].sku}×{q}" for p, q in take.items())
             for cs, _c, take in picks
         )
         reason = f"Split into {len(picks)} shipments because {why}: {steps}. {n} candidate(s) scored."
-    return RoutingDecision(plan=plan, candidates=[cs for cs, _ in scored], reason=reason, profile=profile)
+    top = order[:TOP_CANDIDATES] + sorted(picked - set(order[:TOP_CANDIDATES]), key=order.index)
+    return RoutingDecision(plan=plan, candidates=[candidate_score(i) for i in top], reason=reason, profile=profile,
+                           candidate_count=n)
 
 
 # --------------------------------------------------------------------------------------------

@@ -54,7 +54,7 @@ def allocations_reserve(
 def decision_record(*, order: Order, decision: RoutingDecision, kind: str) -> RoutingDecisionRecord:
     return RoutingDecisionRecord.objects.create(
         order=order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
-        candidates=decision.stored_candidates(), candidate_count=len(decision.candidates),
+        candidates=decision.stored_candidates(), candidate_count=decision.candidate_count,
         plan=[{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
         reason=decision.reason,
     )

@@ -139,3 +139,19 @@ def test_admin_shows_the_routing_decision_and_saves_profiles_as_new_versions(wor
     assert resp.status_code == 302
     assert list(RoutingProfile.objects.filter(name="adm").order_by("version").values_list("version", "max_shipments", "is_active")) == [
         (1, 2, False), (2, 3, True)]
+
+
+def test_column_scoring_equals_one_by_one_scoring():
+    from orders.routing.criteria import CRITERIA
+
+    facts = {1: ProductFacts(1, "A", date(2026, 1, 1), None), 2: ProductFacts(2, "B", None, date(2020, 1, 1))}
+    cands = [cand(1, "A", {1: 3}, dist=5.0, cap=4, used=1, handling=2.0), cand(2, "B", {1: 1, 2: 2}, dist=None, handling=0.0),
+             cand(3, "C", {2: 9}, dist=800.0, cap=0)]
+    ctx = RoutingContext(lines=[], needs={1: 2, 2: 2}, total_units=4, destination=(0, 0), today=TODAY, products=facts,
+                         max_available={1: 3, 2: 9})
+    for c in cands:
+        c.covered = c.coverable_units(ctx.needs)
+    for klass in CRITERIA.values():
+        crit = klass()
+        crit.prepare(ctx, cands)
+        assert crit.score_all(ctx, cands) == [crit.score(ctx, c) for c in cands], klass.name
