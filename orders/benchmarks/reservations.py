@@ -1,8 +1,10 @@
 """``bench reservations``: N concurrent clients reserve one unit at a time from ONE hot SKU at ONE
 location until it runs out — through the real service (``inventory.services.reservation_reserve_fast``:
 conditional UPDATE + INSERT in one statement, autocommit), and the same load through a baseline that
-does read-check-write under ``SELECT … FOR UPDATE`` in a transaction. Each client is a separate
-process with its own database connection.
+does read-check-write under ``SELECT … FOR UPDATE`` in a transaction — the classic ORM version
+(``baseline_per_s``, ``ratio``) and the same in raw SQL on the real path's driver
+(``baseline_raw_sql_per_s``, ``ratio_vs_raw_sql``). Each client is a separate process with its own
+database connection.
 
 Run it against a separate database, e.g.
 ``DATABASE_URL=postgres://postgres@127.0.0.1:5432/omni_orders_bench python manage.py bench reservations --json``.
@@ -56,7 +58,28 @@ _BASELINE_STEPS = (
 
 
 def _baseline_client(level_id: int, n: int) -> int:
-    """Read-check-write: lock the row, check in Python, then write (the classic pattern)."""
+    """The classic Django read-check-write: lock the row with ``select_for_update``, check in Python,
+    then update, insert the reservation and the outbox row, commit."""
+    from django.db.models import F
+
+    from inventory.models import Reservation, StockLevel
+    from inventory.outbox import outbox_record
+
+    ok = 0
+    while True:
+        with transaction.atomic():
+            level = StockLevel.objects.select_for_update().only("on_hand", "reserved", "product_id", "location_id").get(pk=level_id)
+            if level.on_hand - level.reserved < 1:
+                return ok
+            StockLevel.objects.filter(pk=level_id).update(reserved=F("reserved") + 1)
+            Reservation.objects.create(stock_level_id=level_id, quantity=1, reference=f"baseline:{n}:{ok}")
+            outbox_record(product_ids=[level.product_id], location_id=level.location_id, reason="reservation")
+        ok += 1
+
+
+def _raw_baseline_client(level_id: int, n: int) -> int:
+    """The same read-check-write in raw SQL on the same driver path as the real service (prepared
+    statements): what is left of the difference is the extra round trips while the row is locked."""
     import psycopg
 
     ok = 0
@@ -78,7 +101,7 @@ def _child(kind: str, level_id: int, n: int, barrier: Any, results: Any) -> None
     connections.close_all()  # never share the parent's socket
     with connection.cursor() as cur:
         cur.execute("SELECT 1")
-    fn: Callable[[int, int], int] = _fast_client if kind == "fast" else _baseline_client
+    fn: Callable[[int, int], int] = {"fast": _fast_client, "baseline": _baseline_client, "raw": _raw_baseline_client}[kind]
     barrier.wait()
     start = time.perf_counter()
     count = fn(level_id, n)
@@ -112,8 +135,8 @@ def _check(level_id: int) -> tuple[int, int, int]:
 
 
 def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_: Any) -> dict[str, Any]:
-    """ABBA order (real, baseline, baseline, real; half the units each time) so that a change in the
-    machine's load during the run hits both paths alike."""
+    """ABBA order over three paths (real, ORM baseline, raw-SQL baseline, then back; half the units
+    each time) so that a change in the machine's load during the run hits every path alike."""
     import os
 
     from inventory.services import ledger_check
@@ -123,10 +146,10 @@ def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_
     load_before = os.getloadavg()[0]
     tag = uuid.uuid4().hex[:8]
     halves = (units // 2, units - units // 2)
-    totals = {"fast": [0, 0.0], "baseline": [0, 0.0]}
+    totals = {"fast": [0, 0.0], "baseline": [0, 0.0], "raw": [0, 0.0]}
     oversold = 0
-    for i, kind in enumerate(("fast", "baseline", "baseline", "fast")):
-        part = halves[0] if i < 2 else halves[1]
+    for i, kind in enumerate(("fast", "baseline", "raw", "raw", "baseline", "fast")):
+        part = halves[0] if i < 3 else halves[1]
         level_id = _make_level(part, f"{tag}-{i}")
         ok, wall = _run(kind, level_id, clients)
         totals[kind][0] += ok
@@ -134,14 +157,17 @@ def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_
         on_hand, reserved, open_sum = _check(level_id)
         oversold += max(reserved - on_hand, 0) + max(ok - on_hand, 0) + max(open_sum - on_hand, 0)
     ledger_ok = ledger_check() == []
-    (fast_ok, fast_wall), (base_ok, base_wall) = totals["fast"], totals["baseline"]
-    fast_rate = fast_ok / fast_wall if fast_wall else 0.0
-    base_rate = base_ok / base_wall if base_wall else 0.0
-    out(f"real path: {fast_ok} reservations by {clients} clients in {fast_wall:.2f}s = {fast_rate:,.0f}/s")
-    out(f"baseline (select_for_update read-check-write): {base_ok} in {base_wall:.2f}s = {base_rate:,.0f}/s")
+    rate = {k: (ok / wall if wall else 0.0) for k, (ok, wall) in totals.items()}
+    out(f"real path: {totals['fast'][0]} reservations by {clients} clients in {totals['fast'][1]:.2f}s = {rate['fast']:,.0f}/s")
+    out(f"baseline (ORM select_for_update read-check-write): {totals['baseline'][0]} in {totals['baseline'][1]:.2f}s "
+        f"= {rate['baseline']:,.0f}/s")
+    out(f"baseline in raw SQL on the real path's driver: {totals['raw'][0]} in {totals['raw'][1]:.2f}s = {rate['raw']:,.0f}/s")
     return {
-        "clients": clients, "units": units, "succeeded": fast_ok, "baseline_succeeded": base_ok, "oversold": oversold,
-        "ledger_ok": ledger_ok, "reservations_per_s": round(fast_rate, 1), "baseline_per_s": round(base_rate, 1),
-        "ratio": round(fast_rate / base_rate, 2) if base_rate else None,
+        "clients": clients, "units": units, "succeeded": totals["fast"][0], "baseline_succeeded": totals["baseline"][0],
+        "oversold": oversold, "ledger_ok": ledger_ok, "reservations_per_s": round(rate["fast"], 1),
+        "baseline_per_s": round(rate["baseline"], 1),
+        "ratio": round(rate["fast"] / rate["baseline"], 2) if rate["baseline"] else None,
+        "baseline_raw_sql_per_s": round(rate["raw"], 1),
+        "ratio_vs_raw_sql": round(rate["fast"] / rate["raw"], 2) if rate["raw"] else None,
         "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
     }
