@@ -152,6 +152,7 @@ def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_
         part = halves[0] if i < 3 else halves[1]
         level_id = _make_level(part, f"{tag}-{i}")
         ok, wall = _run(kind, level_id, clients)
+        out(f"  phase {i + 1} {kind}: {ok} in {wall:.2f}s = {ok / wall if wall else 0:,.0f}/s")
         totals[kind][0] += ok
         totals[kind][1] += wall
         on_hand, reserved, open_sum = _check(level_id)
