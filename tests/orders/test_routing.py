@@ -130,6 +130,7 @@ def test_admin_shows_the_routing_decision_and_saves_profiles_as_new_versions(wor
     client.force_login(MerchandiserFactory())
     page = client.get(f"/admin/orders/order/{order.pk}/change/").content.decode()
     assert "ST-IST scored" in page and "line 1 → ST-IST × 1" in page
+    assert "ADM-1" in client.get("/admin/orders/order/").content.decode()
     resp = client.post("/admin/orders/routingprofile/add/", {
         "name": "adm", "criteria": '[{"name": "proximity", "weight": 1}]', "max_shipments": 2, "allow_ship_to_store": "on"})
     assert resp.status_code == 302
