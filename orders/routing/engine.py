@@ -136,18 +136,20 @@ def load_candidates(
                 f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %(start)s "
                 f"AND a.status IN ('reserved', 'fulfilled')) END")
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
-        # Per location, its stock of the order's SKUs as two arrays (index lookups, no sort).
         if destination is not None:
             params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
-            dist = ("2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %(dlat)s) / 2), 2) "
-                    "+ cos(radians(%(dlat)s)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %(dlon)s) / 2), 2))))")
+            # Haversine, as orders.routing.geo.haversine_km (least() would ignore a NULL: guard it).
+            dist = ("CASE WHEN l.latitude IS NULL OR l.longitude IS NULL THEN NULL ELSE "
+                    "2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %(dlat)s) / 2), 2) "
+                    "+ cos(radians(%(dlat)s)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %(dlon)s) / 2), 2)))) END")
         else:
             dist = "NULL::float8"
+        # Stock rows of the order's SKUs aggregated per location (a hash aggregate), joined to the locations.
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
-               f"{dist}, st.pids, st.avail FROM {loc} l CROSS JOIN LATERAL (SELECT array_agg(s.product_id) AS pids, "
-               f"array_agg(s.on_hand - s.reserved) AS avail FROM {sl} s WHERE s.location_id = l.id "
-               f"AND s.product_id = ANY(%(products)s::bigint[]) AND s.on_hand > s.reserved) st "
-               f"WHERE l.id = ANY(%(locations)s::bigint[]) AND {loc_where} AND st.pids IS NOT NULL")
+               f"{dist}, st.pids, st.avail FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
+               f"array_agg(s.on_hand - s.reserved) AS avail FROM {sl} s WHERE s.product_id = ANY(%(products)s::bigint[]) "
+               f"AND s.location_id = ANY(%(locations)s::bigint[]) AND s.on_hand > s.reserved GROUP BY s.location_id) st "
+               f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
         import psycopg
 
         connection.ensure_connection()

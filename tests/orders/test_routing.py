@@ -156,3 +156,20 @@ def test_column_scoring_equals_one_by_one_scoring():
         crit = klass()
         crit.prepare(ctx, cands)
         assert crit.score_all(ctx, cands) == [crit.score(ctx, c) for c in cands], klass.name
+
+
+@pytest.mark.django_db
+def test_candidate_query_distances_match_python_and_missing_coordinates_stay_unknown(world):
+    from orders.routing.engine import load_candidates
+    from tests.inventory.factories import LocationFactory
+
+    from .factories import receive
+
+    nowhere = LocationFactory(code="NO-COORDS", latitude=None, longitude=None)
+    for loc in (world.ist, world.ank, nowhere):
+        receive(world.shirt, loc, 2)
+    got = {c.code: c for c in load_candidates(product_ids=[world.shirt.pk], location_ids=[world.ist.pk, world.ank.pk, nowhere.pk],
+                                              destination=(41.0082, 28.9784))}
+    assert got["NO-COORDS"].distance_km is None
+    assert got["WH-ANK"].distance_km == pytest.approx(haversine_km(41.0082, 28.9784, 39.93, 32.86), abs=1e-6)
+    assert got["ST-IST"].available == {world.shirt.pk: 2}
