@@ -1,0 +1,130 @@
+"""Shapes of the orders API. Validation of meaning (SKUs, stock, coordinates) is the services' job."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine
+
+
+class OrderLineInSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default="0")
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    channel = serializers.CharField(required=False, help_text="Merchandisers only; a partner token's channel is implied.")
+    external_id = serializers.CharField(max_length=128)
+    customer_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+    customer_tier = serializers.CharField(required=False, default="standard")
+    delivery_mode = serializers.CharField(required=False, default="standard")
+    pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
+    ship_to_store = serializers.BooleanField(required=False, default=False)
+    ship_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    city = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
+    country = serializers.CharField(max_length=2, required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(required=False, allow_null=True, default=None)
+    longitude = serializers.FloatField(required=False, allow_null=True, default=None)
+    hold_id = serializers.CharField(required=False, allow_blank=True, default="")
+    lines = OrderLineInSerializer(many=True, allow_empty=True)
+
+
+class AllocationOutSerializer(serializers.ModelSerializer):
+    location = serializers.CharField(source="location.code")
+    ship_to_store = serializers.CharField(source="ship_to_store.code", default=None)
+
+    class Meta:
+        model = Allocation
+        fields = ["id", "location", "quantity", "status", "ship_to_store", "reason"]
+
+
+class OrderLineOutSerializer(serializers.ModelSerializer):
+    line = serializers.IntegerField(source="line_no")
+    sku = serializers.CharField(source="product.sku")
+    fulfilled_from = AllocationOutSerializer(source="allocations", many=True)
+
+    class Meta:
+        model = OrderLine
+        fields = ["line", "sku", "quantity", "unit_price", "status", "status_reason", "quantity_returned", "fulfilled_from"]
+
+
+class OrderEventOutSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = OrderEvent
+        fields = ["kind", "actor", "data", "created_at"]
+
+
+class OrderOutSerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.code")
+    pickup_location = serializers.CharField(source="pickup_location.code", default=None)
+    hold_id = serializers.UUIDField(allow_null=True)
+    lines = OrderLineOutSerializer(many=True)
+    events = OrderEventOutSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",
+                  "ship_name", "address", "city", "postal_code", "country", "latitude", "longitude", "hold_id",
+                  "created_at", "lines", "events"]
+
+
+class OrderSummarySerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.code")
+
+    class Meta:
+        model = Order
+        fields = ["id", "channel", "external_id", "status", "customer_ref", "delivery_mode", "created_at"]
+
+
+class OrderCancelSerializer(serializers.Serializer):
+    lines = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
+                                  help_text="Line numbers to cancel; all lines when omitted.")
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class ReturnItemSerializer(serializers.Serializer):
+    line = serializers.IntegerField(min_value=1)
+    quantity = serializers.IntegerField()
+    resellable = serializers.BooleanField(required=False, default=True)
+
+
+class OrderReturnSerializer(serializers.Serializer):
+    location = serializers.CharField(help_text="Code of the location where the customer returned the goods.")
+    items = ReturnItemSerializer(many=True, allow_empty=False)
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+
+
+class HoldLineInSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=64)
+    quantity = serializers.IntegerField()
+
+
+class HoldCreateSerializer(serializers.Serializer):
+    channel = serializers.CharField(required=False)
+    lines = HoldLineInSerializer(many=True, allow_empty=True)
+    ttl_seconds = serializers.IntegerField(required=False, default=900)
+    pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
+    latitude = serializers.FloatField(required=False, allow_null=True, default=None)
+    longitude = serializers.FloatField(required=False, allow_null=True, default=None)
+
+
+class HoldLineOutSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+    location = serializers.CharField(source="location.code")
+
+    class Meta:
+        model = HoldLine
+        fields = ["sku", "location", "quantity"]
+
+
+class HoldOutSerializer(serializers.ModelSerializer):
+    channel = serializers.CharField(source="channel.code")
+    lines = HoldLineOutSerializer(many=True)
+
+    class Meta:
+        model = Hold
+        fields = ["id", "channel", "status", "expires_at", "created_at", "lines"]

@@ -1,0 +1,208 @@
+"""Thin views: parse, call one service or selector, answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from allocation.models import Channel
+from inventory.models import Location
+from omni.api.errors import error_body
+from omni.api.pagination import DefaultPagination
+from omni.api.permissions import CanPlaceOrders
+from omni.errors import Forbidden, NotFound, ValidationFailed
+from omni.roles import Capability, Principal, principal_from_request, require
+from orders import services
+from orders.models import Hold
+from orders.selectors import order_get, orders_visible
+
+from . import serializers as s
+
+
+def actor_label(principal: Principal) -> str:
+    if principal.is_partner and principal.token is not None:
+        return f"partner:{principal.token.name}"
+    return getattr(principal.user, "username", "system") or "system"
+
+
+def _invalid(errors: Any) -> ValidationFailed:
+    def first(detail: Any, path: str = "") -> str:
+        if isinstance(detail, dict):
+            for key, value in detail.items():
+                return first(value, f"{path}.{key}" if path else str(key))
+        if isinstance(detail, list) and detail:
+            if isinstance(detail[0], dict | list):
+                for i, item in enumerate(detail):
+                    if item:
+                        return first(item, f"{path}[{i}]")
+            return f"{path}: {detail[0]}" if path else str(detail[0])
+        return f"{path}: {detail}"
+
+    return ValidationFailed(first(errors), code="invalid", details=errors)
+
+
+def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    ser = serializer_class(data=data)
+    if not ser.is_valid():
+        raise _invalid(ser.errors)
+    return ser.validated_data
+
+
+def _channel(principal: Principal, data: Any) -> Channel:
+    """The partner token's channel; merchandisers name one with ``channel``."""
+    asked = data.get("channel") if isinstance(data, dict) else None
+    if principal.is_partner:
+        channel = principal.token.channel
+        if asked and asked != channel.code:
+            raise Forbidden(f"This token acts for channel {channel.code}, not {asked}.", code="channel_mismatch",
+                            details={"channel": [f"Your token belongs to {channel.code}."]})
+        return channel
+    if not asked:
+        raise ValidationFailed("Name the channel (merchandisers place orders for a channel).", code="invalid",
+                               details={"channel": ["Required."]})
+    channel = Channel.objects.filter(code=asked).first()
+    if channel is None:
+        raise NotFound(f"Unknown channel {asked!r}.", code="unknown_channel", details={"channel": ["No such channel."]})
+    return channel
+
+
+def _order_out(principal: Principal, order_id: int) -> dict[str, Any]:
+    return s.OrderOutSerializer(order_get(principal=principal, order_id=order_id)).data
+
+
+class OrderListCreateView(APIView):
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(responses=s.OrderSummarySerializer(many=True), parameters=[
+        OpenApiParameter("status", str), OpenApiParameter("external_id", str)])
+    def get(self, request: Request) -> Response:
+        qs = orders_visible(principal=principal_from_request(request)).order_by("-id")
+        for field in ("status", "external_id"):
+            if request.query_params.get(field):
+                qs = qs.filter(**{field: request.query_params[field]})
+        paginator = DefaultPagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(s.OrderSummarySerializer(page, many=True).data)
+
+    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderOutSerializer}, parameters=[
+        OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)])
+    def post(self, request: Request) -> Response:
+        principal = principal_from_request(request)
+        body = request.data if isinstance(request.data, dict) else {}
+        channel = _channel(principal, body)
+
+        def handler() -> tuple[int, Any]:
+            data = _parse(s.OrderCreateSerializer, body)
+            data.pop("channel", None)
+            lines = [services.LineInput(sku=ln["sku"], quantity=ln["quantity"], unit_price=ln["unit_price"])
+                     for ln in data.pop("lines")]
+            order = services.order_create(channel=channel, data=services.OrderInput(lines=lines, **data),
+                                          actor=actor_label(principal))
+            return 201, _order_out(principal, order.pk)
+
+        answer = services.idempotent_call(
+            channel=channel, key=request.headers.get("Idempotency-Key", ""), body=body, handler=handler,
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class OrderDetailView(APIView):
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(responses=s.OrderOutSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_order_out(principal_from_request(request), pk))
+
+
+class OrderCancelView(APIView):
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(request=s.OrderCancelSerializer, responses=s.OrderOutSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        principal = principal_from_request(request)
+        order = order_get(principal=principal, order_id=pk)
+        data = _parse(s.OrderCancelSerializer, request.data)
+        actor = actor_label(principal)
+        if data.get("lines"):
+            services.order_lines_cancel(order=order, line_nos=data["lines"], actor=actor, reason=data["reason"])
+        else:
+            services.order_cancel(order=order, actor=actor, reason=data["reason"])
+        return Response(_order_out(principal, pk))
+
+
+class OrderReturnView(APIView):
+    """A customer return at any location. Partners return their own channel's orders; store staff
+    take returns of any channel's order at their own location."""
+
+    @extend_schema(request=s.OrderReturnSerializer, responses=s.OrderOutSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        principal = principal_from_request(request)
+        data = _parse(s.OrderReturnSerializer, request.data)
+        location = Location.objects.filter(code=data["location"]).first()
+        if location is None:
+            raise NotFound(f"Unknown location {data['location']!r}.", code="unknown_location", details={"location": ["No such location."]})
+        if principal.is_partner:
+            require(principal, Capability.PLACE_ORDERS, what="return orders")
+            order = order_get(principal=principal, order_id=pk)
+        else:
+            require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
+            order = order_get(principal=principal, order_id=pk, any_channel=True)
+        items = [services.ReturnItem(line_no=i["line"], quantity=i["quantity"], resellable=i["resellable"]) for i in data["items"]]
+        services.order_return(order=order, items=items, location=location, actor=actor_label(principal),
+                              external_id=data["external_id"], reason=data["reason"])
+        return Response(s.OrderOutSerializer(order_get(principal=principal, order_id=pk, any_channel=not principal.is_partner)).data)
+
+
+def _hold_get(principal: Principal, hold_id: Any) -> Hold:
+    try:
+        hold = Hold.objects.select_related("channel").prefetch_related("lines__product", "lines__location").get(
+            pk=uuid.UUID(str(hold_id)))
+    except (Hold.DoesNotExist, ValueError):
+        hold = None
+    if hold is None or (not principal.is_merchandiser and hold.channel_id != principal.channel_id):
+        raise NotFound(f"Hold {hold_id} does not exist.", code="unknown_hold", details={"hold_id": ["No such hold for your channel."]})
+    return hold
+
+
+class HoldCreateView(APIView):
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(request=s.HoldCreateSerializer, responses={201: s.HoldOutSerializer})
+    def post(self, request: Request) -> Response:
+        principal = principal_from_request(request)
+        body = request.data if isinstance(request.data, dict) else {}
+        channel = _channel(principal, body)
+        data = _parse(s.HoldCreateSerializer, body)
+        hold = services.hold_create(
+            channel=channel, lines=[services.HoldLineInput(sku=ln["sku"], quantity=ln["quantity"]) for ln in data["lines"]],
+            ttl_seconds=data["ttl_seconds"], pickup_location=data["pickup_location"], latitude=data["latitude"],
+            longitude=data["longitude"],
+        )
+        return Response(s.HoldOutSerializer(_hold_get(principal, hold.pk)).data, status=201)
+
+
+class HoldDetailView(APIView):
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(responses=s.HoldOutSerializer)
+    def get(self, request: Request, pk: str) -> Response:
+        return Response(s.HoldOutSerializer(_hold_get(principal_from_request(request), pk)).data)
+
+    @extend_schema(responses=s.HoldOutSerializer)
+    def delete(self, request: Request, pk: str) -> Response:
+        principal = principal_from_request(request)
+        hold = services.hold_release(hold=_hold_get(principal, pk))
+        return Response(s.HoldOutSerializer(_hold_get(principal, hold.pk)).data)
+
+
+

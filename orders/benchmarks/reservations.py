@@ -1,0 +1,174 @@
+"""``bench reservations``: N concurrent clients reserve one unit at a time from ONE hot SKU at ONE
+location until it runs out — through the real service (``inventory.services.reservation_reserve_fast``:
+conditional UPDATE + INSERT in one statement, autocommit), and the same load through a baseline that
+does read-check-write under ``SELECT … FOR UPDATE`` in a transaction — the classic ORM version
+(``baseline_per_s``, ``ratio``) and the same in raw SQL on the real path's driver
+(``baseline_raw_sql_per_s``, ``ratio_vs_raw_sql``). Each client is a separate process with its own
+database connection.
+
+Run it against a separate database, e.g.
+``DATABASE_URL=postgres://postgres@127.0.0.1:5432/omni_orders_bench python manage.py bench reservations --json``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import time
+import uuid
+from typing import Any, Callable
+
+from django.db import connection, connections, transaction
+
+NAME = "reservations"
+HELP = "Concurrent single-unit reservations on one hot SKU: conditional update vs read-check-write baseline."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--clients", type=int, default=32, help="concurrent clients (processes)")
+    parser.add_argument("--units", type=int, default=4000, help="units on hand of the hot SKU")
+
+
+def _make_level(units: int, tag: str) -> int:
+    from inventory.models import Location, Product, StockLevel
+    from inventory.services import stock_receive
+
+    location, _ = Location.objects.get_or_create(code="BENCH-HOT", defaults={"name": "Bench hot location", "kind": "dc"})
+    product = Product.objects.create(sku=f"HOT-{tag}", name="Bench hot SKU")
+    stock_receive(product=product, location=location, quantity=units, source="bench")
+    return StockLevel.objects.get(product=product, location=location).pk
+
+
+def _fast_client(level_id: int, n: int) -> int:
+    from inventory.services import reservation_reserve_fast
+
+    ok = 0
+    while reservation_reserve_fast(stock_level_id=level_id, quantity=1, reference=f"bench:{n}:{ok}") is not None:
+        ok += 1
+    return ok
+
+
+_BASELINE_STEPS = (
+    "SELECT on_hand, reserved, product_id, location_id FROM inventory_stocklevel WHERE id = %s FOR UPDATE",
+    "UPDATE inventory_stocklevel SET reserved = reserved + 1, updated_at = now() WHERE id = %s",
+    "INSERT INTO inventory_reservation (stock_level_id, quantity, reference, status, expires_at, created_at, closed_at) "
+    "VALUES (%s, 1, %s, 'open', NULL, now(), NULL)",
+    "INSERT INTO inventory_outboxevent (product_id, location_id, reason, created_at, processed_at) "
+    "VALUES (%s, %s, 'reservation', now(), NULL)",
+)
+
+
+def _baseline_client(level_id: int, n: int) -> int:
+    """The classic Django read-check-write: lock the row with ``select_for_update``, check in Python,
+    then update, insert the reservation and the outbox row, commit."""
+    from django.db.models import F
+
+    from inventory.models import Reservation, StockLevel
+    from inventory.outbox import outbox_record
+
+    ok = 0
+    while True:
+        with transaction.atomic():
+            level = StockLevel.objects.select_for_update().only("on_hand", "reserved", "product_id", "location_id").get(pk=level_id)
+            if level.on_hand - level.reserved < 1:
+                return ok
+            StockLevel.objects.filter(pk=level_id).update(reserved=F("reserved") + 1)
+            Reservation.objects.create(stock_level_id=level_id, quantity=1, reference=f"baseline:{n}:{ok}")
+            outbox_record(product_ids=[level.product_id], location_id=level.location_id, reason="reservation")
+        ok += 1
+
+
+def _raw_baseline_client(level_id: int, n: int) -> int:
+    """The same read-check-write in raw SQL on the same driver path as the real service (prepared
+    statements): what is left of the difference is the extra round trips while the row is locked."""
+    import psycopg
+
+    ok = 0
+    connection.ensure_connection()
+    while True:
+        # Same driver path as the real one (prepared statements on a server-side-binding cursor).
+        with transaction.atomic(), psycopg.Cursor(connection.connection) as cur:
+            cur.execute(_BASELINE_STEPS[0], [level_id], prepare=True)
+            on_hand, reserved, product_id, location_id = cur.fetchone()
+            if on_hand - reserved < 1:
+                return ok
+            cur.execute(_BASELINE_STEPS[1], [level_id], prepare=True)
+            cur.execute(_BASELINE_STEPS[2], [level_id, f"baseline:{n}:{ok}"], prepare=True)
+            cur.execute(_BASELINE_STEPS[3], [product_id, location_id], prepare=True)
+        ok += 1
+
+
+def _child(kind: str, level_id: int, n: int, barrier: Any, results: Any) -> None:
+    connections.close_all()  # never share the parent's socket
+    with connection.cursor() as cur:
+        cur.execute("SELECT 1")
+    fn: Callable[[int, int], int] = {"fast": _fast_client, "baseline": _baseline_client, "raw": _raw_baseline_client}[kind]
+    barrier.wait()
+    start = time.perf_counter()
+    count = fn(level_id, n)
+    results.put((count, start, time.perf_counter()))
+    connection.close()
+
+
+def _run(kind: str, level_id: int, clients: int) -> tuple[int, float]:
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(clients), ctx.Queue()
+    connections.close_all()
+    procs = [ctx.Process(target=_child, args=(kind, level_id, n, barrier, results)) for n in range(clients)]
+    for p in procs:
+        p.start()
+    rows = [results.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join()
+    succeeded = sum(r[0] for r in rows)
+    wall = max(r[2] for r in rows) - min(r[1] for r in rows)
+    return succeeded, wall
+
+
+def _check(level_id: int) -> tuple[int, int, int]:
+    from django.db.models import Sum
+
+    from inventory.models import Reservation, StockLevel
+
+    level = StockLevel.objects.get(pk=level_id)
+    open_sum = Reservation.objects.filter(stock_level_id=level_id, status="open").aggregate(s=Sum("quantity"))["s"] or 0
+    return level.on_hand, level.reserved, open_sum
+
+
+def run(*, out: Callable[[str], None], clients: int = 32, units: int = 4000, **_: Any) -> dict[str, Any]:
+    """ABBA order over three paths (real, ORM baseline, raw-SQL baseline, then back; half the units
+    each time) so that a change in the machine's load during the run hits every path alike."""
+    import os
+
+    from inventory.services import ledger_check
+
+    if connection.vendor != "postgresql":
+        out("This benchmark needs PostgreSQL (set DATABASE_URL).")
+    load_before = os.getloadavg()[0]
+    tag = uuid.uuid4().hex[:8]
+    halves = (units // 2, units - units // 2)
+    totals = {"fast": [0, 0.0], "baseline": [0, 0.0], "raw": [0, 0.0]}
+    oversold = 0
+    for i, kind in enumerate(("fast", "baseline", "raw", "raw", "baseline", "fast")):
+        part = halves[0] if i < 3 else halves[1]
+        level_id = _make_level(part, f"{tag}-{i}")
+        ok, wall = _run(kind, level_id, clients)
+        out(f"  phase {i + 1} {kind}: {ok} in {wall:.2f}s = {ok / wall if wall else 0:,.0f}/s")
+        totals[kind][0] += ok
+        totals[kind][1] += wall
+        on_hand, reserved, open_sum = _check(level_id)
+        oversold += max(reserved - on_hand, 0) + max(ok - on_hand, 0) + max(open_sum - on_hand, 0)
+    ledger_ok = ledger_check() == []
+    rate = {k: (ok / wall if wall else 0.0) for k, (ok, wall) in totals.items()}
+    out(f"real path: {totals['fast'][0]} reservations by {clients} clients in {totals['fast'][1]:.2f}s = {rate['fast']:,.0f}/s")
+    out(f"baseline (ORM select_for_update read-check-write): {totals['baseline'][0]} in {totals['baseline'][1]:.2f}s "
+        f"= {rate['baseline']:,.0f}/s")
+    out(f"baseline in raw SQL on the real path's driver: {totals['raw'][0]} in {totals['raw'][1]:.2f}s = {rate['raw']:,.0f}/s")
+    return {
+        "clients": clients, "units": units, "succeeded": totals["fast"][0], "baseline_succeeded": totals["baseline"][0],
+        "oversold": oversold, "ledger_ok": ledger_ok, "reservations_per_s": round(rate["fast"], 1),
+        "baseline_per_s": round(rate["baseline"], 1),
+        "ratio": round(rate["fast"] / rate["baseline"], 2) if rate["baseline"] else None,
+        "baseline_raw_sql_per_s": round(rate["raw"], 1),
+        "ratio_vs_raw_sql": round(rate["fast"] / rate["raw"], 2) if rate["raw"] else None,
+        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+    }

@@ -1,0 +1,53 @@
+"""Reads for orders."""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch, QuerySet
+
+from allocation.models import Channel
+from omni.errors import NotFound
+from omni.roles import Principal
+from orders.models import Allocation, Order, OrderLine, RoutingProfile
+from orders.routing.engine import ProfileSpec
+
+
+def routing_profile_for(*, channel: Channel) -> ProfileSpec:
+    """The newest active profile of the channel, else the newest active default, else built-in."""
+    profile = RoutingProfile.objects.filter(channel=channel, is_active=True).order_by("-version").first()
+    if profile is None:
+        profile = RoutingProfile.objects.filter(channel__isnull=True, is_active=True).order_by("-version").first()
+    if profile is None:
+        return ProfileSpec()
+    return ProfileSpec(
+        name=profile.name, version=profile.version, criteria=list(profile.criteria), max_shipments=profile.max_shipments,
+        allow_ship_to_store=profile.allow_ship_to_store, profile_id=profile.pk,
+    )
+
+
+def orders_visible(*, principal: Principal) -> QuerySet[Order]:
+    """Orders a principal may see: a partner token only its channel's; merchandisers all."""
+    qs = Order.objects.select_related("channel", "pickup_location")
+    if principal.is_merchandiser:
+        return qs
+    if principal.is_partner and principal.channel_id is not None:
+        return qs.filter(channel_id=principal.channel_id)
+    return qs.none()
+
+
+def order_detail_queryset(*, principal: Principal, any_channel: bool = False) -> QuerySet[Order]:
+    base = Order.objects.select_related("channel", "pickup_location") if any_channel else orders_visible(principal=principal)
+    return base.prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.select_related("product").prefetch_related(
+            Prefetch("allocations", queryset=Allocation.objects.select_related("location", "ship_to_store")))),
+        "events",
+    )
+
+
+def order_get(*, principal: Principal, order_id: int, any_channel: bool = False) -> Order:
+    """One order with lines, allocations and events; ``any_channel`` only for callers already
+    authorised across channels (store staff taking a return at their own location)."""
+    try:
+        return order_detail_queryset(principal=principal, any_channel=any_channel).get(pk=order_id)
+    except (Order.DoesNotExist, ValueError, TypeError):
+        raise NotFound(f"Order {order_id} does not exist.", code="unknown_order",
+                       details={"order": ["No such order for your channel."]}) from None

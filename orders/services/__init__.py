@@ -1,0 +1,29 @@
+"""Every write of the orders app. Import from here: ``from orders.services import order_create``."""
+
+from .changes import (
+    RerouteResult,
+    ReturnItem,
+    allocation_fulfil,
+    allocation_reject,
+    backorders_allocate,
+    order_cancel,
+    order_line_cancel,
+    order_lines_cancel,
+    order_line_reroute,
+    order_return,
+    order_status_refresh,
+)
+from .events import order_event_record
+from .holds import HoldLineInput, hold_create, hold_release, holds_expire
+from .idempotency import IdempotentAnswer, idempotent_call, request_fingerprint
+from .intake import LineInput, OrderInput, order_create, order_validate
+from .profiles import routing_profile_save
+from .status import status_check, status_transition
+
+__all__ = [
+    "HoldLineInput", "IdempotentAnswer", "LineInput", "OrderInput", "RerouteResult", "ReturnItem",
+    "allocation_fulfil", "allocation_reject", "backorders_allocate", "hold_create", "hold_release", "holds_expire",
+    "idempotent_call", "order_cancel", "order_create", "order_event_record", "order_line_cancel", "order_lines_cancel", "order_line_reroute",
+    "order_return", "order_status_refresh", "order_validate", "request_fingerprint", "routing_profile_save",
+    "status_check", "status_transition",
+]

@@ -1,0 +1,60 @@
+"""Turning a routing plan into reservations and allocations (all or nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from django.db import transaction
+
+from inventory.models import Location, Product
+from inventory.services import ReservationRequest, reservations_create
+from orders.models import Allocation, Order, OrderLine
+from orders.models import RoutingDecision as RoutingDecisionRecord
+from orders.routing.criteria import LineNeed, ProductFacts
+from orders.routing.engine import PlannedAllocation, RoutingDecision
+
+
+def line_needs(lines: Sequence[tuple[int, Product, int]]) -> tuple[list[LineNeed], dict[int, ProductFacts]]:
+    """(line number, product, quantity) → engine inputs."""
+    needs = [LineNeed(index=i, product_id=p.pk, sku=p.sku, quantity=q) for i, p, q in lines]
+    facts = {p.pk: ProductFacts(p.pk, p.sku, p.end_of_season, p.launched_on) for _i, p, _q in lines}
+    return needs, facts
+
+
+def allocations_reserve(
+    *, plan: Sequence[PlannedAllocation], lines_by_index: Mapping[int, OrderLine], products: Mapping[int, Product],
+    ship_to_store: Location | None = None,
+) -> list[Allocation]:
+    """Create the allocations of ``plan`` and reserve their units: every one or none
+    (``InsufficientStock`` rolls all of it back)."""
+    if not plan:
+        return []
+    with transaction.atomic():
+        allocations = Allocation.objects.bulk_create([
+            Allocation(
+                line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
+                ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None,
+            )
+            for p in plan
+        ])
+        requests = [
+            ReservationRequest(
+                product=products[p.product_id], location=Location(pk=p.location_id, code=p.location_code),
+                quantity=p.quantity, reference=f"order-allocation:{a.pk}",
+            )
+            for p, a in zip(plan, allocations, strict=True)
+        ]
+        by_ref = {r.reference: r.pk for r in reservations_create(requests=requests)}
+        for a in allocations:
+            a.reservation_id = by_ref[f"order-allocation:{a.pk}"]
+        Allocation.objects.bulk_update(allocations, ["reservation_id"])
+    return allocations
+
+
+def decision_record(*, order: Order, decision: RoutingDecision, kind: str) -> RoutingDecisionRecord:
+    return RoutingDecisionRecord.objects.create(
+        order=order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
+        candidates=decision.stored_candidates(), candidate_count=decision.candidate_count,
+        plan=[{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
+        reason=decision.reason,
+    )

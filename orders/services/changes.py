@@ -1,0 +1,289 @@
+"""Changes after intake: cancel, fulfil, reject and re-route, backorder allocation, returns.
+
+These are the services the fulfillment app calls (it never writes orders' tables itself).
+Each locks the order first, so two changes to one order run one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from inventory.models import Location
+from inventory.services import reservation_consume, reservation_release, stock_return
+from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderStatus
+from orders.routing.scarcity import Claim, priority_key
+from orders.routing.engine import route
+from orders.selectors import routing_profile_for
+
+from .allocating import allocations_reserve, decision_record, line_needs
+from .events import order_event_record
+from .status import status_check, status_transition
+
+_LIVE = (AllocationStatus.RESERVED, AllocationStatus.FULFILLED)
+
+
+def _lock_order(order: Order | int) -> Order:
+    pk = order.pk if isinstance(order, Order) else order
+    try:
+        return Order.objects.select_for_update(of=("self",)).select_related("channel", "pickup_location").get(pk=pk)
+    except Order.DoesNotExist:
+        raise NotFound(f"Order {pk} does not exist.", code="unknown_order") from None
+
+
+def order_status_refresh(*, order: Order) -> Order:
+    """Derive the order's status from its lines (through the checked transition)."""
+    statuses = list(order.lines.values_list("status", flat=True))
+    live = [s for s in statuses if s != LineStatus.CANCELLED]
+    any_fulfilled = Allocation.objects.filter(line__order=order, status=AllocationStatus.FULFILLED).exists()
+    if not live:
+        to = OrderStatus.CANCELLED
+    elif all(s == LineStatus.FULFILLED for s in live):
+        to = OrderStatus.FULFILLED
+    elif LineStatus.BACKORDERED in live:
+        to = OrderStatus.BACKORDERED
+    elif any_fulfilled:
+        to = OrderStatus.PARTIALLY_FULFILLED
+    else:
+        to = OrderStatus.ALLOCATED
+    if to != order.status:
+        before = order.status
+        status_transition(obj=order, choices=OrderStatus, to=to, what=f"Order {order.external_id}")
+        order_event_record(order=order, kind="status_changed", data={"from": before, "to": to})
+    return order
+
+
+def _allocation_close(alloc: Allocation, to: str, reason: str = "") -> None:
+    status_check(choices=AllocationStatus, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
+    if alloc.reservation_id and to in (AllocationStatus.CANCELLED, AllocationStatus.REJECTED):
+        reservation_release(reservation=alloc.reservation_id)
+    alloc.status, alloc.closed_at, alloc.reason = to, timezone.now(), reason[:255]
+    alloc.save(update_fields=["status", "closed_at", "reason"])
+
+
+def _line_cancel(line: OrderLine, *, actor: str, reason: str) -> None:
+    if line.status == LineStatus.CANCELLED:
+        return
+    if line.allocations.filter(status=AllocationStatus.FULFILLED).exists():
+        raise IllegalTransition(f"Line {line.line_no} ({line.product.sku}) is already partly shipped or collected; "
+                                "it cannot be cancelled — return the units instead.", code="line_already_fulfilled",
+                                details={"line": [line.line_no]})
+    status_check(choices=LineStatus, current=line.status, to=LineStatus.CANCELLED, what=f"Line {line.line_no}")
+    for alloc in line.allocations.filter(status=AllocationStatus.RESERVED):
+        _allocation_close(alloc, AllocationStatus.CANCELLED, reason)
+    line.status_reason = reason[:255]
+    status_transition(obj=line, choices=LineStatus, to=LineStatus.CANCELLED, what=f"Line {line.line_no}",
+                      extra_fields=("status_reason",))
+    order_event_record(order=line.order, kind="line_cancelled", actor=actor, data={"line": line.line_no, "reason": reason})
+
+
+def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "") -> Order:
+    """Cancel every line (releasing its reservations). Refused once anything has been fulfilled."""
+    with transaction.atomic():
+        order = _lock_order(order)
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED):
+            raise IllegalTransition(f"Order {order.external_id} is {order.get_status_display().lower()}; it cannot be cancelled.",
+                                    code="illegal_transition", details={"status": [order.status]})
+        for line in order.lines.select_related("product").order_by("line_no"):
+            line.order = order
+            _line_cancel(line, actor=actor, reason=reason)
+        order_event_record(order=order, kind="cancelled", actor=actor, data={"reason": reason})
+        return order_status_refresh(order=order)
+
+
+def order_line_cancel(*, order: Order | int, line_no: int, actor: str = "system", reason: str = "") -> Order:
+    return order_lines_cancel(order=order, line_nos=[line_no], actor=actor, reason=reason)
+
+
+def order_lines_cancel(*, order: Order | int, line_nos: Sequence[int], actor: str = "system", reason: str = "") -> Order:
+    """Cancel some lines (all of them or none), releasing their reservations."""
+    with transaction.atomic():
+        order = _lock_order(order)
+        for line_no in dict.fromkeys(line_nos):
+            _line_cancel(_get_line(order, line_no), actor=actor, reason=reason)
+        return order_status_refresh(order=order)
+
+
+def _get_line(order: Order, line_no: int) -> OrderLine:
+    line = order.lines.select_related("product").filter(line_no=line_no).first()
+    if line is None:
+        raise NotFound(f"Order {order.external_id} has no line {line_no}.", code="unknown_line", details={"line": [line_no]})
+    line.order = order
+    return line
+
+
+def _lock_allocation(allocation: Allocation | int) -> tuple[Allocation, Order]:
+    pk = allocation.pk if isinstance(allocation, Allocation) else allocation
+    order_id = Allocation.objects.filter(pk=pk).values_list("line__order_id", flat=True).first()
+    if order_id is None:
+        raise NotFound(f"Allocation {pk} does not exist.", code="unknown_allocation")
+    order = _lock_order(order_id)
+    alloc = Allocation.objects.select_related("line__product", "location").get(pk=pk)
+    alloc.line.order = order
+    return alloc, order
+
+
+def allocation_fulfil(*, allocation: Allocation | int, actor: str = "system") -> Allocation:
+    """The units left the location (shipped or collected): the reservation is consumed through the ledger."""
+    with transaction.atomic():
+        alloc, order = _lock_allocation(allocation)
+        status_check(choices=AllocationStatus, current=alloc.status, to=AllocationStatus.FULFILLED, what=f"Allocation {alloc.pk}")
+        reservation_consume(reservation=alloc.reservation_id, source=order.channel.code,
+                            reference=f"order:{order.external_id}", actor=None)
+        alloc.status, alloc.closed_at = AllocationStatus.FULFILLED, timezone.now()
+        alloc.save(update_fields=["status", "closed_at"])
+        line = alloc.line
+        done = line.allocations.filter(status=AllocationStatus.FULFILLED).aggregate(n=Sum("quantity"))["n"] or 0
+        if done >= line.quantity:
+            status_transition(obj=line, choices=LineStatus, to=LineStatus.FULFILLED, what=f"Line {line.line_no}")
+        order_event_record(order=order, kind="allocation_fulfilled", actor=actor, data={
+            "line": line.line_no, "location": alloc.location.code, "quantity": alloc.quantity})
+        order_status_refresh(order=order)
+    return alloc
+
+
+@dataclass(frozen=True)
+class RerouteResult:
+    line_no: int
+    allocations: list[Allocation]
+    backordered: bool
+    reason: str
+
+
+def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids: Iterable[int] = (), actor: str = "system") -> RerouteResult:
+    """Route what a line still lacks, never to the excluded locations nor to any location that
+    rejected it before. Without stock the line is backordered (with the reason) instead."""
+    with transaction.atomic():
+        order = _lock_order(order)
+        line = _get_line(order, line_no)
+        return _reroute(order=order, line=line, exclude=set(exclude_location_ids), actor=actor)
+
+
+def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, kind: str = "reroute") -> RerouteResult:
+    if line.status in (LineStatus.CANCELLED, LineStatus.FULFILLED):
+        raise IllegalTransition(f"Line {line.line_no} is {line.status}; nothing to route.", code="illegal_transition")
+    live = line.allocations.filter(status__in=_LIVE).aggregate(n=Sum("quantity"))["n"] or 0
+    missing = line.quantity - live
+    if missing <= 0:
+        return RerouteResult(line.line_no, [], False, "Nothing missing.")
+    exclude |= set(line.allocations.filter(status=AllocationStatus.REJECTED).values_list("location_id", flat=True))
+    needs, facts = line_needs([(line.line_no, line.product, missing)])
+    pickup = order.pickup_location
+    bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
+    destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
+                   else (order.latitude, order.longitude) if order.latitude is not None else None)
+    try:
+        decision = route(
+            channel=order.channel, lines=needs, products=facts, destination=destination,
+            profile=routing_profile_for(channel=order.channel), exclude_location_ids=exclude,
+            only_location_ids={pickup.pk} if bopis_here else None, require_can_ship=not bopis_here,
+        )
+        allocs = allocations_reserve(plan=decision.plan, lines_by_index={line.line_no: line}, products={line.product_id: line.product},
+                                     ship_to_store=pickup if pickup is not None and not bopis_here else None)
+    except InsufficientStock as exc:
+        reason = f"{kind}: {exc.message}"
+        if line.status != LineStatus.BACKORDERED:
+            line.status_reason = reason[:255]
+            status_transition(obj=line, choices=LineStatus, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
+                              extra_fields=("status_reason",))
+            order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
+        order_status_refresh(order=order)
+        return RerouteResult(line.line_no, [], True, reason)
+    decision_record(order=order, decision=decision, kind=kind)
+    if line.status == LineStatus.BACKORDERED:
+        line.status_reason = ""
+        status_transition(obj=line, choices=LineStatus, to=LineStatus.ALLOCATED, what=f"Line {line.line_no}",
+                          extra_fields=("status_reason",))
+    order_event_record(order=order, kind="line_routed", actor=actor, data={
+        "line": line.line_no, "kind": kind, "reason": decision.reason,
+        "plan": [{"location": p.location_code, "quantity": p.quantity} for p in decision.plan]})
+    order_status_refresh(order=order)
+    return RerouteResult(line.line_no, allocs, False, decision.reason)
+
+
+def allocation_reject(*, allocation: Allocation | int, reason: str = "short pick", actor: str = "system") -> RerouteResult:
+    """A location cannot fulfil its allocation (short pick): release it and re-route the line elsewhere."""
+    with transaction.atomic():
+        alloc, order = _lock_allocation(allocation)
+        _allocation_close(alloc, AllocationStatus.REJECTED, reason)
+        order_event_record(order=order, kind="allocation_rejected", actor=actor, data={
+            "line": alloc.line.line_no, "location": alloc.location.code, "quantity": alloc.quantity, "reason": reason})
+        return _reroute(order=order, line=alloc.line, exclude={alloc.location_id}, actor=actor)
+
+
+def backorders_allocate(*, product_ids: Sequence[int] | None = None, actor: str = "system") -> list[RerouteResult]:
+    """Give newly available stock to backordered lines, highest priority first (the scarcity rules' order)."""
+    qs = OrderLine.objects.filter(status=LineStatus.BACKORDERED).select_related("order__channel", "product")
+    if product_ids is not None:
+        qs = qs.filter(product_id__in=list(product_ids))
+    lines = sorted(qs, key=lambda ln: priority_key(Claim(
+        label="", quantity=ln.quantity, channel_code=ln.order.channel.code, margin_rank=ln.order.channel.margin_rank,
+        strategic_priority=ln.order.channel.strategic_priority, customer_tier=ln.order.customer_tier,
+        delivery_mode=ln.order.delivery_mode, created_at=ln.order.created_at)))
+    results = []
+    for ln in lines:
+        with transaction.atomic():
+            order = _lock_order(ln.order_id)
+            line = _get_line(order, ln.line_no)
+            if line.status != LineStatus.BACKORDERED:
+                continue
+            results.append(_reroute(order=order, line=line, exclude=set(), actor=actor, kind="backorder"))
+    return results
+
+
+@dataclass(frozen=True)
+class ReturnItem:
+    line_no: int
+    quantity: int
+    resellable: bool = True
+
+
+def order_return(
+    *, order: Order | int, items: Sequence[ReturnItem], location: Location, actor: str = "system", external_id: str = "",
+    reason: str = "",
+) -> Order:
+    """Customer returns, at any location: resellable units back on hand, the rest to damaged, through
+    the ledger. At most what was fulfilled (less earlier returns) per line."""
+    if not items:
+        raise ValidationFailed("A return needs at least one item.", code="invalid", details={"items": ["Required."]})
+    if not isinstance(location, Location) or location.pk is None or not location.is_active:
+        raise ValidationFailed("Returns need an active location.", code="unknown_location", details={"location": ["Unknown or inactive."]})
+    with transaction.atomic():
+        order = _lock_order(order)
+        if external_id and order.events.filter(kind="returned", data__external_id=external_id).exists():
+            return order  # the same return reported twice
+        wanted: dict[int, int] = {}
+        for i, item in enumerate(items):
+            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity <= 0:
+                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number ≥ 1.", code="invalid_quantity",
+                                       details={f"items[{i}].quantity": ["Must be at least 1."]})
+            wanted[item.line_no] = wanted.get(item.line_no, 0) + item.quantity
+        lines = {}
+        for line_no, qty in wanted.items():
+            line = _get_line(order, line_no)
+            shipped = line.allocations.filter(status=AllocationStatus.FULFILLED).aggregate(n=Sum("quantity"))["n"] or 0
+            if qty > shipped - line.quantity_returned:
+                raise Conflict(
+                    f"Line {line_no} ({line.product.sku}): {qty} returned but only {shipped - line.quantity_returned} "
+                    f"were delivered and not yet returned.", code="return_exceeds_delivered",
+                    details={"line": [line_no], "returnable": shipped - line.quantity_returned},
+                )
+            lines[line_no] = line
+        for i, item in enumerate(items):
+            line = lines[item.line_no]
+            stock_return(
+                product=line.product, location=location, quantity=item.quantity, resellable=item.resellable,
+                source="order-return", external_id=f"{order.channel.code}:{external_id}:{i}" if external_id else "",
+                reference=f"order:{order.external_id}", note=reason[:255],
+            )
+            line.quantity_returned += item.quantity
+            line.save(update_fields=["quantity_returned"])
+        order_event_record(order=order, kind="returned", actor=actor, data={
+            "external_id": external_id, "location": location.code, "reason": reason,
+            "items": [{"line": it.line_no, "quantity": it.quantity, "resellable": it.resellable} for it in items]})
+    return order

@@ -1,0 +1,116 @@
+"""Checkout holds: a cart's stock reserved for a short time ("first reserve wins")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from allocation.models import Channel
+from inventory.models import Location
+from inventory.services import ReservationRequest, reservation_release, reservations_create, reservations_expire
+from omni.errors import IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from orders.models import DeliveryMode, Hold, HoldLine, HoldStatus
+from orders.routing.engine import route
+
+from .allocating import line_needs
+from .intake import LineInput, OrderInput, order_validate
+from .status import status_transition
+
+MIN_TTL, MAX_TTL, DEFAULT_TTL = 30, 24 * 3600, 900
+
+
+@dataclass(frozen=True)
+class HoldLineInput:
+    sku: Any
+    quantity: Any
+
+
+def hold_create(
+    *, channel: Channel, lines: list[HoldLineInput], ttl_seconds: Any = DEFAULT_TTL, pickup_location: str = "",
+    latitude: Any = None, longitude: Any = None, now: datetime | None = None,
+) -> Hold:
+    """Reserve a cart's units until ``now + ttl``; all lines or none (``InsufficientStock``)."""
+    if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not MIN_TTL <= ttl_seconds <= MAX_TTL:
+        raise ValidationFailed(f"ttl_seconds must be a whole number between {MIN_TTL} and {MAX_TTL}.", code="invalid",
+                               details={"ttl_seconds": [f"Between {MIN_TTL} and {MAX_TTL}."]})
+    data = OrderInput(
+        external_id="hold", lines=[LineInput(sku=ln.sku, quantity=ln.quantity) for ln in lines],
+        delivery_mode=DeliveryMode.BOPIS if pickup_location else DeliveryMode.STANDARD, pickup_location=pickup_location,
+        latitude=latitude, longitude=longitude,
+    )
+    checked = order_validate(channel=channel, data=data, require_destination=False)
+    now = now or timezone.now()
+    expires_at = now + timedelta(seconds=ttl_seconds)
+    needs, facts = line_needs([(i + 1, p, q) for i, (p, q) in enumerate(zip(checked.products, checked.quantities, strict=True))])
+    products = {p.pk: p for p in checked.products}
+    pickup = checked.pickup
+    with transaction.atomic():
+        hold = Hold.objects.create(channel=channel, expires_at=expires_at)
+        for attempt in range(3):
+            decision = route(
+                channel=channel, lines=needs, products=facts, destination=checked.destination, profile=checked.profile,
+                only_location_ids={pickup.pk} if pickup else None, require_can_ship=pickup is None,
+            )
+            requests = [
+                ReservationRequest(product=products[p.product_id], location=Location(pk=p.location_id, code=p.location_code),
+                                   quantity=p.quantity, reference=f"hold:{hold.pk}:{n}", expires_at=expires_at)
+                for n, p in enumerate(decision.plan)
+            ]
+            try:
+                reserved = {r.reference: r.pk for r in reservations_create(requests=requests)}
+                break
+            except InsufficientStock:
+                if attempt == 2:
+                    raise
+        HoldLine.objects.bulk_create([
+            HoldLine(hold=hold, product_id=p.product_id, location_id=p.location_id, quantity=p.quantity,
+                     reservation_id=reserved[f"hold:{hold.pk}:{n}"])
+            for n, p in enumerate(decision.plan)
+        ])
+    return hold
+
+
+def _release_lines(hold: Hold, *, expired: bool) -> None:
+    for hl in hold.lines.all():
+        if hl.reservation_id:
+            try:
+                reservation_release(reservation=hl.reservation_id, expired=expired)
+            except (IllegalTransition, NotFound):
+                continue  # already released by the reservation expiry
+
+
+def hold_release(*, hold: Hold) -> Hold:
+    """The cart is abandoned or changed: give the units back now."""
+    with transaction.atomic():
+        hold = Hold.objects.select_for_update().get(pk=hold.pk)
+        status_transition(obj=hold, choices=HoldStatus, to=HoldStatus.RELEASED, what=f"Hold {hold.pk}")
+        _release_lines(hold, expired=False)
+        hold.closed_at = timezone.now()
+        hold.save(update_fields=["closed_at"])
+    return hold
+
+
+def holds_expire(*, now: datetime | None = None) -> int:
+    """Release every reservation whose time is up and mark overdue holds expired.
+    Safe to run twice or concurrently (rows in use are skipped and caught next time)."""
+    now = now or timezone.now()
+    reservations_expire(now=now)
+    done = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                Hold.objects.select_for_update(skip_locked=True)
+                .filter(status=HoldStatus.ACTIVE, expires_at__lte=now).order_by("expires_at")[:200]
+            )
+            for hold in batch:
+                _release_lines(hold, expired=True)
+                hold.closed_at = now
+                status_transition(obj=hold, choices=HoldStatus, to=HoldStatus.EXPIRED, what=f"Hold {hold.pk}",
+                                  extra_fields=("closed_at",))
+            done += len(batch)
+        if len(batch) < 200:
+            return done

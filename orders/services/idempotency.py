@@ -1,0 +1,73 @@
+"""Idempotent intake: the same ``Idempotency-Key`` and body get the same answer, however often.
+
+The key's row is inserted in the same transaction as the work it guards. A concurrent duplicate
+blocks on the unique index until the first commits, then finds the stored answer and replays it
+(on PostgreSQL). A domain error is stored too (its work is rolled back to a savepoint first), so a
+retry gets the same 4xx; an unexpected crash stores nothing, so the retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from allocation.models import Channel
+from omni.errors import Conflict, OmniError, ValidationFailed
+from orders.models import IdempotencyRecord
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def _replay(record: IdempotencyRecord, fingerprint: str) -> IdempotentAnswer:
+    if record.request_hash != fingerprint:
+        raise Conflict(
+            f"Idempotency-Key {record.key!r} was already used with a different request body.",
+            code="idempotency_key_reused", details={"Idempotency-Key": ["Already used for a different request."]},
+        )
+    return IdempotentAnswer(record.response_status, record.response_body, True)
+
+
+def idempotent_call(
+    *, channel: Channel, key: str, body: Any, handler: Callable[[], tuple[int, Any]],
+    error_body: Callable[[OmniError], Any],
+) -> IdempotentAnswer:
+    """Run ``handler`` once per (channel, key); later calls with the same body get its answer."""
+    key = (key or "").strip()
+    if not key or len(key) > 255:
+        raise ValidationFailed("An Idempotency-Key header (1–255 characters) is required.", code="idempotency_key_required",
+                               details={"Idempotency-Key": ["Required."]})
+    fingerprint = request_fingerprint(body)
+    done = IdempotencyRecord.objects.filter(channel=channel, key=key, response_status__isnull=False).first()
+    if done is not None:
+        return _replay(done, fingerprint)
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(channel=channel, key=key, request_hash=fingerprint)
+            try:
+                with transaction.atomic():
+                    status, response = handler()
+            except OmniError as exc:
+                status, response = exc.status_code, error_body(exc)
+            record.response_status, record.response_body = status, response
+            record.save(update_fields=["response_status", "response_body"])
+    except IntegrityError:
+        # Another request with this key committed first (we waited for it on the unique index).
+        record = IdempotencyRecord.objects.filter(channel=channel, key=key).first()
+        if record is None or record.response_status is None:
+            raise
+        return _replay(record, fingerprint)
+    return IdempotentAnswer(status, response, False)
