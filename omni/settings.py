@@ -159,6 +159,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a field called "status"; each choice set gets its own stable name.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderStatusEnum": "orders.models.OrderStatus",
+        "OrderLineStatusEnum": "orders.models.LineStatus",
+        "AllocationStatusEnum": "orders.models.AllocationStatus",
+        "HoldStatusEnum": "orders.models.HoldStatus",
+        "ReservationStatusEnum": "inventory.models.ReservationStatus",
+        "TransferStatusEnum": "inventory.models.TransferStatus",
+        "ImportStatusEnum": "inventory.imports.models.ImportStatus",
+    },
 }
 
 # --- Celery ---------------------------------------------------------------------------------

@@ -72,6 +72,25 @@ def some_of_everything(settings, tmp_path):
     sync_drain_run()
     stock_snapshot_apply(location=store, lines=[SnapshotLineInput(sku="SMOKE-1", counted=4)], source="wms", external_id="snap-1")
     Alert.objects.create(kind="ledger_drift", message="DC-1 SMOKE-1: on hand 9, ledger 8")  # written by the nightly check
+    # orders: a routing profile, a postal centroid, a hold and an order placed over the API (idempotency record,
+    # routing decision, event timeline)
+    from orders.models import PostalCentroid
+    from orders.services.profiles import routing_profile_save
+    from rest_framework.test import APIClient
+
+    routing_profile_save(name="default", criteria=[{"name": "proximity", "weight": 1.0}], channel=web)
+    PostalCentroid.objects.create(country="TR", postal_code="34000", latitude=41.0, longitude=29.0)
+    partner = APIClient()
+    partner.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(web, Scope.ORDERS_WRITE)}")
+    hold = partner.post("/api/v1/holds", {"lines": [{"sku": "SMOKE-1", "quantity": 1}], "ttl_seconds": 600}, format="json")
+    assert hold.status_code == 201, hold.content
+    order = partner.post(
+        "/api/v1/orders",
+        {"external_id": "WEB-1", "customer_ref": "C-1", "delivery_mode": "standard", "latitude": 41.0, "longitude": 29.0,
+         "lines": [{"sku": "SMOKE-1", "quantity": 1, "unit_price": "10.00"}]},
+        format="json", HTTP_IDEMPOTENCY_KEY="smoke-order-1",
+    )
+    assert order.status_code == 201, order.content
     # a finished stock-file import
     import io
 
