@@ -18,7 +18,7 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from allocation.models import Channel
+from allocation.models import Channel, SafetyStockPolicy, SafetyStockScope
 from allocation.selectors import channel_location_ids
 from inventory.models import Location, StockLevel
 from omni.errors import InsufficientStock
@@ -113,7 +113,8 @@ def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
     require_can_ship: bool = True, require_can_pickup: bool = False, now: datetime | None = None,
 ) -> list[Candidate]:
-    """Every location (of ``location_ids``) with unreserved stock of any of the products, with the
+    """Every location (of ``location_ids``) with available stock (unreserved, above its location
+    safety stock) of any of the products, with the
     orders it already took today when it has a daily capacity: ONE query."""
     from orders.models import Allocation, OrderLine
 
@@ -123,7 +124,11 @@ def load_candidates(
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
     al, ol = Allocation._meta.db_table, OrderLine._meta.db_table
     pg = connection.vendor == "postgresql"
-    where = ["s.on_hand > s.reserved", "l.is_active"]
+    # What a location can give: on hand − reserved − its location safety stock (never promised away).
+    ss_join = (f"LEFT JOIN {SafetyStockPolicy._meta.db_table} ss ON ss.scope = '{SafetyStockScope.LOCATION.value}' "
+               "AND ss.product_id = s.product_id AND ss.location_id = s.location_id")
+    avail = "(s.on_hand - s.reserved - COALESCE(ss.effective_quantity, 0))"
+    where = [f"{avail} > 0", "l.is_active"]
     if require_can_ship:
         where.append("l.can_ship")
     if require_can_pickup:
@@ -147,8 +152,8 @@ def load_candidates(
         # Stock rows of the order's SKUs aggregated per location (a hash aggregate), joined to the locations.
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
                f"{dist}, st.pids, st.avail FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
-               f"array_agg(s.on_hand - s.reserved) AS avail FROM {sl} s WHERE s.product_id = ANY(%(products)s::bigint[]) "
-               f"AND s.location_id = ANY(%(locations)s::bigint[]) AND s.on_hand > s.reserved GROUP BY s.location_id) st "
+               f"array_agg({avail}) AS avail FROM {sl} s {ss_join} WHERE s.product_id = ANY(%(products)s::bigint[]) "
+               f"AND s.location_id = ANY(%(locations)s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
                f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
         import psycopg
 
@@ -165,7 +170,7 @@ def load_candidates(
                 f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %s "
                 f"AND a.status IN ('reserved', 'fulfilled')) END")
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost, {used}, "
-               f"s.product_id, s.on_hand - s.reserved FROM {sl} s JOIN {loc} l ON l.id = s.location_id "
+               f"s.product_id, {avail} FROM {sl} s {ss_join} JOIN {loc} l ON l.id = s.location_id "
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
             cur.execute(sql, [_today_start(now), *product_ids, *location_ids])

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from django.db import transaction
+from django.db.models import Q
 
-from inventory.models import Location, Product
+from allocation.atp import reservable_floor_by_level
+from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationRequest, reservations_create
 from orders.models import Allocation, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
@@ -44,11 +46,18 @@ def allocations_reserve(
             )
             for p, a in zip(plan, allocations, strict=True)
         ]
-        by_ref = {r.reference: r.pk for r in reservations_create(requests=requests)}
+        by_ref = {r.reference: r.pk for r in reservations_create(requests=requests, floor_by_level=safety_floors(requests))}
         for a in allocations:
             a.reservation_id = by_ref[f"order-allocation:{a.pk}"]
         Allocation.objects.bulk_update(allocations, ["reservation_id"])
     return allocations
+
+
+def safety_floors(requests: Sequence[ReservationRequest]) -> dict[int, int]:
+    """Location safety stock of the stock rows these reservations take from: a reservation never
+    eats into it (``reservations_create(floor_by_level=…)``)."""
+    pairs = Q(*[Q(product_id=r.product.pk, location_id=r.location.pk) for r in requests], _connector=Q.OR)
+    return reservable_floor_by_level(level_ids=StockLevel.objects.filter(pairs).values_list("id", flat=True))
 
 
 def decision_record(*, order: Order, decision: RoutingDecision, kind: str) -> RoutingDecisionRecord:

@@ -16,7 +16,7 @@ from omni.errors import IllegalTransition, InsufficientStock, NotFound, Validati
 from orders.models import DeliveryMode, Hold, HoldLine, HoldStatus
 from orders.routing.engine import route
 
-from .allocating import line_needs
+from .allocating import line_needs, safety_floors
 from .intake import LineInput, OrderInput, order_validate
 from .status import status_transition
 
@@ -61,7 +61,7 @@ def hold_create(
                 for n, p in enumerate(decision.plan)
             ]
             try:
-                reserved = {r.reference: r.pk for r in reservations_create(requests=requests)}
+                reserved = {r.reference: r.pk for r in reservations_create(requests=requests, floor_by_level=safety_floors(requests))}
                 break
             except InsufficientStock:
                 if attempt == 2:
