@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -75,8 +76,40 @@ class WorkerProcess:
         self.process: subprocess.Popen | None = None
         self._log = None
         self._offset = 0
+        self._lock = threading.RLock()
+        self._wanted = False  # supervised: a worker that exits on its own is started again
+        self._supervisor: threading.Thread | None = None
+        self.restarts = 0
 
     def start(self, *, timeout: float = 30) -> None:
+        """Start the worker and supervise it as systemd's ``Restart=always`` would: a worker that
+        exits by itself (e.g. kombu giving up on a lost broker connection) is started again after
+        a second. ``kill`` and ``stop`` end supervision until the next ``start``."""
+        with self._lock:
+            self._wanted = True
+            self._spawn(timeout=timeout)
+        if self._supervisor is None or not self._supervisor.is_alive():
+            self._supervisor = threading.Thread(target=self._supervise, name="worker-supervisor", daemon=True)
+            self._supervisor.start()
+
+    def _supervise(self) -> None:
+        while True:
+            time.sleep(1.0)
+            with self._lock:
+                if not self._wanted:
+                    return
+                if self.process is not None and self.process.poll() is not None:
+                    self.restarts += 1
+                    if self._log is not None:
+                        self._log.write(f"\n[harness] worker exited with {self.process.returncode}; restart #{self.restarts}\n".encode())
+                        self._log.close()
+                        self._log = None
+                    try:
+                        self._spawn(timeout=60)
+                    except Exception:  # noqa: BLE001 - keep supervising; the next round tries again
+                        continue
+
+    def _spawn(self, *, timeout: float) -> None:
         env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "omni.settings",
@@ -109,6 +142,11 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the worker and its beat child: no warm shutdown, no acknowledgement."""
+        with self._lock:
+            self._wanted = False
+            self._kill()
+
+    def _kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
@@ -118,6 +156,11 @@ class WorkerProcess:
             self._log = None
 
     def stop(self) -> None:
+        with self._lock:
+            self._wanted = False
+            self._stop()
+
+    def _stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
