@@ -4,6 +4,7 @@ dead-letter list and its resend action, snapshot lines awaiting approval, alerts
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db import models
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
@@ -17,6 +18,7 @@ from .services import sync_channel_publish, sync_messages_resend
 
 @admin.register(ChannelSync)
 class ChannelSyncAdmin(admin.ModelAdmin):
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a webhook without a scheme is https
     list_display = ("channel", "url", "mode", "is_active", "holdback_units", "realtime_velocity_classes", "last_batch_at")
     list_filter = ("mode", "is_active")
     readonly_fields = ("event_sequence", "last_batch_at")
