@@ -57,6 +57,15 @@ def test_small_seed_is_ledger_clean_with_expected_shape():
     assert not Location.objects.filter(kind="store", can_ship=False, id__in=web_sees).exists()
     assert StaffAssignment.objects.count() == 1 and PartnerToken.objects.count() == 2
     assert "omni-demo-admin" in out and "omni_demo_web_" in out and "/api/v1/docs/" in out
+    # fast movers carry statistical safety stock at every store, computed from the history just written
+    from allocation.models import SafetyStockPolicy
+
+    store_policies = SafetyStockPolicy.objects.filter(scope="location", method="statistical")
+    assert store_policies.count() == 12 * 4 and not store_policies.exclude(product__velocity_class="A").exists()
+    assert not store_policies.filter(computed_at__isnull=True).exists()
+    assert store_policies.filter(effective_quantity__gt=0, demand_sigma__gt=0).exists()
+    assert SafetyStockPolicy.objects.filter(scope="pool").count() == 12
+    assert "60 safety-stock policies" in out
 
 
 @pytest.mark.django_db(transaction=True)  # --reset flushes the database (TRUNCATE), outside a test transaction

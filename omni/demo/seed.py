@@ -75,6 +75,7 @@ class SeedSummary:
     stock_levels: int
     movements: int
     channels: int
+    safety_stock_policies: int
     partner_key: str
     pos_key: str
     staff_username: str
@@ -117,10 +118,31 @@ def seed_demo(*, seed: int = 42, stores: int = 40, skus: int = 2000, days: int =
         levels, movements = _stock_and_history(rng, locations, products, days=days, start=start)
         channels = _channels(locations)
         summary_users = _users_and_tokens(seed, locations, channels)
+        policies = _safety_stock(locations, products, today=now.date())
     return SeedSummary(
         seed=seed, locations=len(locations), stores=stores, products=len(products), stock_levels=levels, movements=movements,
-        channels=len(channels), **summary_users,
+        channels=len(channels), safety_stock_policies=policies, **summary_users,
     )
+
+
+def _safety_stock(locations: list[Location], products: list[Product], *, today: date) -> int:
+    """Fast movers (A class) get statistical safety stock at every store (95% service level,
+    Z × σ(daily demand) × √lead time from the sales history just written) and a static pool buffer;
+    the nightly job's own recompute fills in the figures."""
+    from allocation.models import SafetyStockMethod, SafetyStockPolicy, SafetyStockScope
+    from allocation.safety_services import safety_stock_recompute
+
+    fast = [p for p in products if p.velocity_class == VelocityClass.A]
+    stores = [loc for loc in locations if loc.kind == LocationKind.STORE]
+    rows = [
+        SafetyStockPolicy(product=p, scope=SafetyStockScope.LOCATION, location=loc, method=SafetyStockMethod.STATISTICAL,
+                          service_level=Decimal("95"))
+        for p in fast for loc in stores
+    ]
+    rows += [SafetyStockPolicy(product=p, scope=SafetyStockScope.POOL, method=SafetyStockMethod.STATIC, quantity=5) for p in fast]
+    SafetyStockPolicy.objects.bulk_create(rows, batch_size=2000)
+    safety_stock_recompute(today=today, product_ids=[p.pk for p in fast])
+    return len(rows)
 
 
 def _locations(rng: random.Random, n_stores: int) -> list[Location]:

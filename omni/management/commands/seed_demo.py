@@ -37,7 +37,8 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(
             f"Seeded (seed {summary.seed}) in {time.monotonic() - began:.1f}s: {summary.locations} locations "
             f"({summary.stores} stores), {summary.products} SKUs, {summary.stock_levels} stock rows, "
-            f"{summary.movements} ledger movements over {days} days, {summary.channels} channels."
+            f"{summary.movements} ledger movements over {days} days, {summary.channels} channels, "
+            f"{summary.safety_stock_policies} safety-stock policies."
         ))
         self._print_logins(seed)
 
