@@ -19,12 +19,13 @@ from rest_framework.views import APIView
 
 from inventory.models import Location, Product
 from omni.api.permissions import CanViewAvailability
-from omni.errors import Forbidden, NotFound, ValidationFailed
-from omni.roles import Capability, principal_from_request, require
+from omni.errors import NotFound, ValidationFailed
+from omni.roles import Capability, principal_from_request
 
 from ..atp import availability_for_channels, channel_contexts, location_availability
 from ..models import Channel
 from ..pickup import pickup_options
+from ..selectors import channel_for_principal
 
 MAX_SKUS = 200
 MAX_RADIUS_KM = 500.0
@@ -32,22 +33,8 @@ _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 
 
 def _channel_for(request: Request) -> Channel:
-    principal = principal_from_request(request)
-    code = (request.query_params.get("channel") or "").strip()
-    if principal.is_partner:
-        own = Channel.objects.get(pk=principal.channel_id)
-        if code and code != own.code:
-            raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
-                            details={"channel": [f"Only {own.code!r} is allowed for this token."]})
-        channel = own
-    else:
-        if not code:
-            raise ValidationFailed("Name the channel: ?channel=<code>.", code="channel_required", details={"channel": ["Required."]})
-        channel = Channel.objects.filter(code=code).first()
-        if channel is None:
-            raise NotFound(f"Unknown channel {code!r}.", code="unknown_channel", details={"channel": [f"No channel {code!r}."]})
-    require(principal, Capability.VIEW_AVAILABILITY, channel_id=channel.pk, what=f"of channel {channel.code}")
-    return channel
+    return channel_for_principal(principal=principal_from_request(request), code=request.query_params.get("channel"),
+                                 capability=Capability.VIEW_AVAILABILITY)
 
 
 def _products(request: Request) -> list[Product]:

@@ -14,23 +14,16 @@ from omni.api.permissions import CanMoveStock, CanViewAvailability
 from omni.errors import NotFound, ValidationFailed
 from omni.roles import Capability, principal_from_request, require
 
+from allocation.selectors import channel_for_principal
+
 from .reconcile import SnapshotLineInput, stock_snapshot_apply
 from .selectors import availability_changes, availability_snapshot_csv
 
 
 def _channel_for(request) -> Channel:
     """A partner sees its own channel; a merchandiser names one with ?channel=<code>."""
-    principal = principal_from_request(request)
-    if principal.is_partner:
-        return Channel.objects.get(pk=principal.channel_id)
-    code = request.query_params.get("channel", "")
-    if not code:
-        raise ValidationFailed("Name the channel: ?channel=<code>.", code="channel_required", details={"channel": ["Required."]})
-    channel = Channel.objects.filter(code=code).first()
-    if channel is None:
-        raise NotFound(f"No channel {code!r}.", details={"channel": ["Not found."]})
-    require(principal, Capability.VIEW_AVAILABILITY, channel_id=channel.pk, what=f"of channel {code}")
-    return channel
+    return channel_for_principal(principal=principal_from_request(request), code=request.query_params.get("channel"),
+                                 capability=Capability.VIEW_AVAILABILITY)
 
 
 class AvailabilityChangeSerializer(serializers.Serializer):

@@ -12,11 +12,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation.models import Channel
+from allocation.selectors import channel_for_principal
 from inventory.models import Location
 from omni.api.errors import error_body
 from omni.api.pagination import DefaultPagination
 from omni.api.permissions import CanPlaceOrders
-from omni.errors import Forbidden, NotFound, ValidationFailed
+from omni.errors import NotFound, ValidationFailed
 from omni.roles import Capability, Principal, principal_from_request, require
 from orders import services
 from orders.models import Hold
@@ -57,19 +58,8 @@ def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 def _channel(principal: Principal, data: Any) -> Channel:
     """The partner token's channel; merchandisers name one with ``channel``."""
     asked = data.get("channel") if isinstance(data, dict) else None
-    if principal.is_partner:
-        channel = principal.token.channel
-        if asked and asked != channel.code:
-            raise Forbidden(f"This token acts for channel {channel.code}, not {asked}.", code="channel_mismatch",
-                            details={"channel": [f"Your token belongs to {channel.code}."]})
-        return channel
-    if not asked:
-        raise ValidationFailed("Name the channel (merchandisers place orders for a channel).", code="invalid",
-                               details={"channel": ["Required."]})
-    channel = Channel.objects.filter(code=asked).first()
-    if channel is None:
-        raise NotFound(f"Unknown channel {asked!r}.", code="unknown_channel", details={"channel": ["No such channel."]})
-    return channel
+    return channel_for_principal(principal=principal, code=asked if isinstance(asked, str) else None,
+                                 capability=Capability.PLACE_ORDERS)
 
 
 def _order_out(principal: Principal, order_id: int) -> dict[str, Any]:

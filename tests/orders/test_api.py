@@ -93,7 +93,7 @@ def test_insufficient_stock_is_a_409_with_availability_and_is_replayed(world, we
     ({"lines": [{"sku": "SHIRT", "quantity": -1}]}, "invalid_quantity", 400),
     ({"latitude": None, "longitude": None}, "missing_coordinates", 400),
     ({"delivery_mode": "bopis", "pickup_location": "WH-ANK"}, "pickup_not_offered", 400),
-    ({"channel": "market"}, "channel_mismatch", 403),
+    ({"channel": "market"}, "channel_forbidden", 403),
     ({"lines": "many"}, "invalid", 400),
 ])
 def test_error_paths_are_clear_and_reserve_nothing(world, web_client, change, code, status):
