@@ -142,33 +142,23 @@ class WorkerProcess:
 
     def kill(self) -> None:
         """SIGKILL the worker and its beat child: no warm shutdown, no acknowledgement."""
-        with self._lock:
-            self._wanted = False
-            self._kill()
-
-    def _kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+        self._end(signal.SIGKILL)
 
     def stop(self) -> None:
-        with self._lock:
-            self._wanted = False
-            self._stop()
+        """SIGTERM (warm shutdown), SIGKILL after 10 s."""
+        self._end(signal.SIGTERM)
 
-    def _stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
-        self.process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
+    def _end(self, sig: signal.Signals) -> None:
+        with self._lock:
+            self._wanted = False  # the supervisor does not restart it
+            if self.process is not None and self.process.poll() is None:
+                os.killpg(self.process.pid, sig)
+                try:
+                    self.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                    self.process.wait(timeout=10)
+            self.process = None
+            if self._log is not None:
+                self._log.close()
+                self._log = None
