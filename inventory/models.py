@@ -202,7 +202,8 @@ class Reservation(models.Model):
     reserved keeps it. ``StockLevel.reserved == sum(quantity of open reservations)``.
     """
 
-    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations")
+    # Open reservations are found through the partial index below; stock rows are never deleted.
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations", db_index=False)
     quantity = models.PositiveIntegerField()
     reference = models.CharField(max_length=128, db_index=True)
     status = models.CharField(max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.OPEN)
@@ -289,10 +290,12 @@ class OutboxEvent(models.Model):
     has processed it, so nothing committed can be missed, even while Redis or every worker is down.
     """
 
+    # Written with every stock change and read only through the pending index: no other index, so
+    # a reservation or movement pays for as few index writes as possible.
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
-    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False)
     reason = models.CharField(max_length=32)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
