@@ -25,10 +25,10 @@ def outbox_record(*, product_ids: Iterable[int], reason: str, location_id: int |
     if not rows:
         return
     OutboxEvent.objects.bulk_create(rows)
-    transaction.on_commit(_kick)
+    transaction.on_commit(outbox_kick)
 
 
-def _kick() -> None:
+def outbox_kick() -> None:
     hook_path = getattr(settings, "OMNI_OUTBOX_HOOK", "")
     if not hook_path:
         return

@@ -39,7 +39,7 @@ from .models import (
     Transfer,
     TransferStatus,
 )
-from .outbox import outbox_record
+from .outbox import outbox_kick, outbox_record
 
 User = AbstractBaseUser
 
@@ -474,10 +474,16 @@ class ReservationRequest:
 
 
 def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_level: dict[int, int] | None = None) -> list[Reservation]:
-    """Reserve every request or none. Rows are taken in primary-key order so that two
-    multi-line orders cannot deadlock; each is a conditional update, so a unit is never held twice.
+    """Reserve every request or none ("first reserve wins": a unit is never held twice).
+
+    Each line is one conditional reservation: the stock row's ``reserved`` grows only while
+    ``on_hand − reserved − floor`` covers it, and the reservation and outbox rows are written with
+    it (on PostgreSQL in ONE statement). Several lines take their rows in primary-key order, so two
+    multi-line orders cannot deadlock, inside one transaction. A single request made outside any
+    transaction is committed at once, so a hot SKU's row lock is held for one round trip only.
 
     ``floor_by_level`` keeps that many units of a stock row unreservable (safety stock).
+    Returned reservations carry their id, stock row, quantity, reference and expiry.
     """
     if not requests:
         return []
@@ -486,6 +492,14 @@ def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_leve
         _require(req.product, Product, "sku")
         _require(req.location, Location, "location")
     floor_by_level = floor_by_level or {}
+    if len(requests) == 1 and not floor_by_level and _on_postgres() and not transaction.get_connection().in_atomic_block:
+        req = requests[0]
+        found = _reserve_pg(product_id=req.product.pk, location_id=req.location.pk, quantity=req.quantity, floor=0,
+                            reference=req.reference, expires_at=req.expires_at)
+        if found is None:
+            raise _not_reservable(req, floor=0)
+        transaction.on_commit(outbox_kick)  # autocommit: runs now
+        return [_reservation(req, *found)]
     with transaction.atomic():
         keys = {(r.product.pk, r.location.pk) for r in requests}
         levels = {
@@ -499,24 +513,80 @@ def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_leve
         for req in ordered:
             level_id = levels.get((req.product.pk, req.location.pk))
             floor = floor_by_level.get(level_id, 0) if level_id else 0
-            updated = level_id and StockLevel.objects.filter(
-                pk=level_id, on_hand__gte=F("reserved") + req.quantity + floor
-            ).update(reserved=F("reserved") + req.quantity)
-            if not updated:
-                available = 0
-                if level_id:
-                    level = StockLevel.objects.get(pk=level_id)
-                    available = max(level.on_hand - level.reserved - floor, 0)
-                raise InsufficientStock(
-                    f"Only {available} of {req.product.sku} can be reserved at {req.location.code}; {req.quantity} requested.",
-                    details={"sku": req.product.sku, "location": req.location.code, "available": available, "requested": req.quantity},
-                )
-            created.append(
-                Reservation(stock_level_id=level_id, quantity=req.quantity, reference=req.reference[:128], expires_at=req.expires_at)
-            )
-        Reservation.objects.bulk_create(created)
-        outbox_record(product_ids=[r.product.pk for r in requests], reason="reservation")
+            if _on_postgres():
+                found = _reserve_pg(product_id=req.product.pk, location_id=req.location.pk, quantity=req.quantity,
+                                    floor=floor, reference=req.reference, expires_at=req.expires_at)
+            else:
+                found = _reserve_orm(level_id=level_id, req=req, floor=floor)
+            if found is None:
+                raise _not_reservable(req, floor=floor)
+            created.append(_reservation(req, *found))
+        if _on_postgres():
+            transaction.on_commit(outbox_kick)  # the statement wrote the outbox rows
+        else:
+            outbox_record(product_ids=[r.product.pk for r in requests], reason="reservation")
     return created
+
+
+_RESERVE_SQL = """
+WITH upd AS (
+    UPDATE inventory_stocklevel SET reserved = reserved + %(qty)s::integer, updated_at = now()
+    WHERE product_id = %(product)s::bigint AND location_id = %(location)s::bigint
+      AND on_hand - reserved - %(floor)s::integer >= %(qty)s::integer
+    RETURNING id, product_id, location_id
+), res AS (
+    INSERT INTO inventory_reservation (stock_level_id, quantity, reference, status, expires_at, created_at, closed_at)
+    SELECT id, %(qty)s::integer, %(ref)s::varchar, 'open', %(expires)s::timestamptz, now(), NULL FROM upd
+    RETURNING id, stock_level_id
+), outbox AS (
+    INSERT INTO inventory_outboxevent (product_id, location_id, reason, created_at, processed_at)
+    SELECT product_id, location_id, 'reservation', now(), NULL FROM upd
+)
+SELECT id, stock_level_id FROM res
+"""
+
+
+def _on_postgres() -> bool:
+    return transaction.get_connection().vendor == "postgresql"
+
+
+def _reserve_pg(*, product_id: int, location_id: int, quantity: int, floor: int, reference: str,
+                expires_at: datetime | None) -> tuple[int, int] | None:
+    """The conditional update, the reservation row and the outbox row in one prepared statement.
+    Returns (reservation id, stock row id), or None when the units are not there."""
+    import psycopg
+
+    connection = transaction.get_connection()
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cur:  # server-side binding: planned once per connection
+        cur.execute(_RESERVE_SQL, {"qty": quantity, "product": product_id, "location": location_id, "floor": floor,
+                                   "ref": reference[:128], "expires": expires_at}, prepare=True)
+        row = cur.fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _reserve_orm(*, level_id: int | None, req: ReservationRequest, floor: int) -> tuple[int, int] | None:
+    if not level_id or not StockLevel.objects.filter(
+        pk=level_id, on_hand__gte=F("reserved") + req.quantity + floor
+    ).update(reserved=F("reserved") + req.quantity):
+        return None
+    res = Reservation.objects.create(stock_level_id=level_id, quantity=req.quantity, reference=req.reference[:128],
+                                     expires_at=req.expires_at)
+    return res.pk, level_id
+
+
+def _reservation(req: ReservationRequest, reservation_id: int, level_id: int) -> Reservation:
+    return Reservation(pk=reservation_id, stock_level_id=level_id, quantity=req.quantity, reference=req.reference[:128],
+                       expires_at=req.expires_at, status=ReservationStatus.OPEN)
+
+
+def _not_reservable(req: ReservationRequest, *, floor: int) -> InsufficientStock:
+    level = StockLevel.objects.filter(product=req.product, location=req.location).only("on_hand", "reserved").first()
+    available = max(level.on_hand - level.reserved - floor, 0) if level else 0
+    return InsufficientStock(
+        f"Only {available} of {req.product.sku} can be reserved at {req.location.code}; {req.quantity} requested.",
+        details={"sku": req.product.sku, "location": req.location.code, "available": available, "requested": req.quantity},
+    )
 
 
 def reservation_create(
@@ -652,67 +722,3 @@ def ledger_check() -> list[LedgerDiscrepancy]:
             if recorded != expected:
                 out.append(LedgerDiscrepancy(pk, sku, loc, name, recorded, expected))
     return out
-
-
-# --------------------------------------------------------------------------------------------
-# Fast path: one reservation in one round trip (added by the orders issue)
-# --------------------------------------------------------------------------------------------
-
-_FAST_RESERVE_SQL = """
-WITH upd AS (
-    UPDATE inventory_stocklevel SET reserved = reserved + %(qty)s::integer, updated_at = now()
-    WHERE id = %(level)s::bigint AND on_hand - reserved - %(floor)s::integer >= %(qty)s::integer
-    RETURNING id, product_id, location_id
-), res AS (
-    INSERT INTO inventory_reservation (stock_level_id, quantity, reference, status, expires_at, created_at, closed_at)
-    SELECT id, %(qty)s::integer, %(ref)s::varchar, 'open', %(expires)s::timestamptz, now(), NULL FROM upd
-    RETURNING id
-), outbox AS (
-    INSERT INTO inventory_outboxevent (product_id, location_id, reason, created_at, processed_at)
-    SELECT product_id, location_id, 'reservation', now(), NULL FROM upd
-)
-SELECT id FROM res
-"""
-
-
-def reservation_reserve_fast(
-    *, stock_level_id: int, quantity: int, reference: str, expires_at: datetime | None = None, floor: int = 0,
-) -> int | None:
-    """Reserve ``quantity`` units of one stock row, or return None when they are not there.
-
-    On PostgreSQL this is ONE prepared statement (conditional UPDATE + reservation INSERT + outbox
-    INSERT in a CTE): under autocommit the row lock is held for one statement only, so a hot SKU
-    serves many concurrent reservations. Same invariants as ``reservations_create`` (the CHECK
-    constraints and ``reserved == sum(open reservations)`` hold). Elsewhere it falls back to
-    ``reservations_create``.
-    """
-    from django.db import connection
-
-    validate_quantity(quantity)
-    if connection.vendor != "postgresql":
-        level = StockLevel.objects.select_related("product", "location").filter(pk=stock_level_id).first()
-        if level is None:
-            return None
-        try:
-            res = reservations_create(
-                requests=[ReservationRequest(product=level.product, location=level.location, quantity=quantity,
-                                             reference=reference, expires_at=expires_at)],
-                floor_by_level={stock_level_id: floor} if floor else None,
-            )
-        except InsufficientStock:
-            return None
-        return res[0].pk
-    import psycopg
-
-    connection.ensure_connection()
-    # A server-side-binding cursor so the statement is parsed and planned once per connection.
-    with psycopg.Cursor(connection.connection) as cur:
-        cur.execute(_FAST_RESERVE_SQL, {"qty": quantity, "level": stock_level_id, "floor": floor,
-                                        "ref": reference[:128], "expires": expires_at}, prepare=True)
-        row = cur.fetchone()
-    if row is None:
-        return None
-    from .outbox import _kick
-
-    transaction.on_commit(_kick)
-    return row[0]

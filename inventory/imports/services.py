@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from inventory.models import Location
-from inventory.outbox import _kick as outbox_kick
+from inventory.outbox import outbox_kick
 from omni.errors import IllegalTransition, NotFound, ValidationFailed
 
 from .apply import StockChangedMeanwhile, stage_apply

@@ -1,5 +1,5 @@
 """``bench reservations``: N concurrent clients reserve one unit at a time from ONE hot SKU at ONE
-location until it runs out — through the real service (``inventory.services.reservation_reserve_fast``:
+location until it runs out — through the real service (``inventory.services.reservations_create``:
 conditional UPDATE + INSERT in one statement, autocommit), and the same load through a baseline that
 does read-check-write under ``SELECT … FOR UPDATE`` in a transaction — the classic ORM version
 (``baseline_per_s``, ``ratio``) and the same in raw SQL on the real path's driver
@@ -39,12 +39,20 @@ def _make_level(units: int, tag: str) -> int:
 
 
 def _fast_client(level_id: int, n: int) -> int:
-    from inventory.services import reservation_reserve_fast
+    """The real service orders and holds call: ``inventory.services.reservations_create``."""
+    from inventory.models import StockLevel
+    from inventory.services import ReservationRequest, reservations_create
+    from omni.errors import InsufficientStock
 
+    level = StockLevel.objects.select_related("product", "location").get(pk=level_id)
     ok = 0
-    while reservation_reserve_fast(stock_level_id=level_id, quantity=1, reference=f"bench:{n}:{ok}") is not None:
+    while True:
+        try:
+            reservations_create(requests=[ReservationRequest(product=level.product, location=level.location, quantity=1,
+                                                             reference=f"bench:{n}:{ok}")])
+        except InsufficientStock:
+            return ok
         ok += 1
-    return ok
 
 
 _BASELINE_STEPS = (
