@@ -127,7 +127,7 @@ def snapshot_line_approve(*, line: StockSnapshotLine, actor: Any) -> StockSnapsh
     """Apply a held line. The variance found at count time is applied to today's figure (sales
     since the count are kept): counted now = on hand now + variance."""
     with transaction.atomic():
-        line = StockSnapshotLine.objects.select_for_update().select_related("snapshot__location", "product").get(pk=line.pk)
+        line = StockSnapshotLine.objects.select_for_update(of=("self",)).select_related("snapshot__location", "product").get(pk=line.pk)
         if line.status != SnapshotLineStatus.PENDING:
             raise IllegalTransition(f"This line is {line.get_status_display().lower()}, not waiting for approval.",
                                     details={"status": [line.status]})

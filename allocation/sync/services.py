@@ -47,15 +47,20 @@ RETRY_MAX_SECONDS = 300.0
 EVENT_KINDS = {"ready_for_pickup", "shipped", "collected", "expired", "cancelled", "delivered", "returned", "order_status"}
 
 
+# Both lock only the queried table's rows (``OF self``): a query joined to products (velocity class,
+# active flag) must not lock Product rows, or every stock change of those SKUs (its outbox row
+# takes a key-share lock on the product) would wait for the publish to commit.
+
+
 def _skip_locked(qs):
     if connection.features.has_select_for_update_skip_locked:
-        return qs.select_for_update(skip_locked=True)
+        return qs.select_for_update(skip_locked=True, of=("self",))
     return qs
 
 
 def _for_update(qs):
     if connection.features.has_select_for_update:
-        return qs.select_for_update()
+        return qs.select_for_update(of=("self",))
     return qs
 
 
