@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inventory.models import Location, LocationKind
+from omni.geo import haversine_km
 
 from .atp import channel_contexts, location_availability
 from .models import Channel
-
-EARTH_RADIUS_KM = 6371.0088
-
-
-def great_circle_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Haversine distance on a sphere of the mean Earth radius."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
-
 
 @dataclass(frozen=True)
 class PickupOption:
@@ -43,7 +32,7 @@ def pickup_options(*, channel: Channel, product_ids: Sequence[int], lat: float, 
     ).exclude(kind=LocationKind.SUPPLIER)
     near = []
     for store in stores:
-        distance = great_circle_km(lat, lon, store.latitude, store.longitude)
+        distance = haversine_km(lat, lon, store.latitude, store.longitude)
         if distance <= radius_km:
             near.append((distance, store))
     if not near:

@@ -9,10 +9,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation.models import Channel
-from inventory.models import Location
 from omni.api.permissions import CanMoveStock, CanViewAvailability
-from omni.errors import NotFound, ValidationFailed
-from omni.roles import Capability, principal_from_request, require
+from omni.errors import ValidationFailed
+from inventory.selectors import location_get_by_code
+from omni.roles import Capability, movement_source_for, principal_from_request, require
 
 from allocation.selectors import channel_for_principal
 
@@ -111,12 +111,10 @@ class StockSnapshotView(APIView):
         data = StockSnapshotInSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        location = Location.objects.filter(code=values["location"]).first()
-        if location is None:
-            raise NotFound(f"No location {values['location']!r}.", details={"location": ["Not found."]})
+        location = location_get_by_code(code=values["location"])
         principal = principal_from_request(request)
         require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
-        source = principal.token.channel.code if principal.is_partner else "omni"
+        source = movement_source_for(principal, None)
         snapshot = stock_snapshot_apply(
             location=location, lines=[SnapshotLineInput(sku=l["sku"], counted=l["counted"]) for l in values["lines"]],
             source=source, actor=request.user, external_id=values.get("external_id", ""),

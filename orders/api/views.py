@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from allocation.models import Channel
 from allocation.selectors import channel_for_principal
-from inventory.models import Location
+from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body
 from omni.api.pagination import DefaultPagination
 from omni.api.permissions import CanPlaceOrders
@@ -138,9 +138,7 @@ class OrderReturnView(APIView):
     def post(self, request: Request, pk: int) -> Response:
         principal = principal_from_request(request)
         data = _parse(s.OrderReturnSerializer, request.data)
-        location = Location.objects.filter(code=data["location"]).first()
-        if location is None:
-            raise NotFound(f"Unknown location {data['location']!r}.", code="unknown_location", details={"location": ["No such location."]})
+        location = location_get_by_code(code=data["location"])
         if principal.is_partner:
             require(principal, Capability.PLACE_ORDERS, what="return orders")
             order = order_get(principal=principal, order_id=pk)

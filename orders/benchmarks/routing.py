@@ -69,7 +69,7 @@ def _naive_candidates(*, product_ids, location_ids, destination):
     """Baseline loader: model instances, one query per SKU."""
     from inventory.models import StockLevel
     from orders.routing.criteria import Candidate
-    from orders.routing.geo import haversine_km
+    from omni.geo import haversine_km
 
     by_loc: dict[int, Candidate] = {}
     for pid in product_ids:

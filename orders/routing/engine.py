@@ -32,7 +32,7 @@ from .criteria import (
     RoutingContext,
     build_criteria,
 )
-from .geo import haversine_km
+from omni.geo import haversine_km
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def load_candidates(
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
         if destination is not None:
             params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
-            # Haversine, as orders.routing.geo.haversine_km (least() would ignore a NULL: guard it).
+            # Haversine, as omni.geo.haversine_km (least() would ignore a NULL: guard it).
             dist = ("CASE WHEN l.latitude IS NULL OR l.longitude IS NULL THEN NULL ELSE "
                     "2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %(dlat)s) / 2), 2) "
                     "+ cos(radians(%(dlat)s)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %(dlon)s) / 2), 2)))) END")

@@ -20,7 +20,7 @@ from orders.routing.criteria import (
     shipping_cost,
 )
 from orders.routing.engine import ProfileSpec, decide
-from orders.routing.geo import haversine_km
+from omni.geo import haversine_km
 
 TODAY = date(2026, 11, 26)
 FACTS = {1: ProductFacts(1, "A", None, None), 2: ProductFacts(2, "B", None, None)}

@@ -1,4 +1,4 @@
-"""Great-circle distance."""
+"""Great-circle distance, shared by BOPIS pickup search (allocation) and routing (orders)."""
 
 from __future__ import annotations
 
