@@ -321,15 +321,27 @@ def stock_mark_damaged(
 
 
 def cycle_count_record(
-    *, product: Product, location: Location, counted: int, source: str = "omni", actor: User | None = None,
-    external_id: str = "", note: str = "",
+    *, product: Product, location: Location, counted: int | None = None, variance: int | None = None,
+    source: str = "omni", actor: User | None = None, external_id: str = "", note: str = "",
 ) -> CycleCount:
     """Record a count of sellable units: the variance is posted to the ledger as a count correction.
+
+    Give ``counted`` (the figure on the shelf now), or ``variance``: a difference found by a count
+    taken earlier and approved now, applied to today's figure under the row lock (counted = on hand
+    now + variance, never below 0), so sales since the count are kept.
 
     Idempotent by ``(source, external_id)``: the same count reported again returns the first
     ``CycleCount`` (even when it had no variance), the same id with another figure is a conflict.
     """
-    counted = validate_quantity(counted, field_name="counted", allow_zero=True)
+    if (counted is None) == (variance is None):
+        raise ValidationFailed("Give either counted or variance.", code="invalid", details={"counted": ["Counted or variance."]})
+    if variance is not None:
+        validate_quantity(variance, field_name="variance", allow_negative=True, allow_zero=True)
+        if external_id:
+            raise ValidationFailed("A late variance is not idempotent by external id; give counted.", code="invalid",
+                                   details={"external_id": ["Not with variance."]})
+    else:
+        counted = validate_quantity(counted, field_name="counted", allow_zero=True)
     _require(product, Product, "sku")
     _require(location, Location, "location")
     source = (source or "omni")[:64]
@@ -357,6 +369,8 @@ def cycle_count_record(
         with transaction.atomic():
             level = _lock_level(product=product, location=location)
             level.product, level.location = product, location
+            if variance is not None:
+                counted = max(level.on_hand + variance, 0)
             variance = counted - level.on_hand
             count = CycleCount.objects.create(
                 stock_level=level, counted=counted, system_quantity=level.on_hand, variance=variance,

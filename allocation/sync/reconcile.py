@@ -107,10 +107,12 @@ def stock_snapshot_apply(
     return snapshot
 
 
-def _apply_line(*, line: StockSnapshotLine, counted: int, actor: Any, source: str) -> None:
+def _apply_line(*, line: StockSnapshotLine, actor: Any, source: str, counted: int | None = None,
+                variance: int | None = None) -> None:
     try:
         count = cycle_count_record(
-            product=line.product, location=line.snapshot.location, counted=counted, source=source, actor=actor,
+            product=line.product, location=line.snapshot.location, counted=counted, variance=variance, source=source,
+            actor=actor,
             note=f"stock snapshot #{line.snapshot_id}",
         )
     except OmniError as exc:  # e.g. counted below what is reserved: the line waits, nothing else fails
@@ -131,11 +133,10 @@ def snapshot_line_approve(*, line: StockSnapshotLine, actor: Any) -> StockSnapsh
         if line.status != SnapshotLineStatus.PENDING:
             raise IllegalTransition(f"This line is {line.get_status_display().lower()}, not waiting for approval.",
                                     details={"status": [line.status]})
-        on_hand = StockLevel.objects.filter(product=line.product, location=line.snapshot.location).values_list("on_hand", flat=True).first() or 0
-        counted = max(on_hand + line.variance, 0)
         line.decided_by = actor if getattr(actor, "is_authenticated", False) else None
         line.decided_at = timezone.now()
-        _apply_line(line=line, counted=counted, actor=actor, source=line.snapshot.source)
+        # the variance is applied to the figure inventory reads under its row lock
+        _apply_line(line=line, variance=line.variance, actor=actor, source=line.snapshot.source)
     return line
 
 

@@ -165,3 +165,15 @@ def test_ledger_check_reports_drift(sku, store):
     StockLevel.objects.filter(product=sku).update(on_hand=7)  # simulate a write that bypassed services
     drift = services.ledger_check()
     assert [(d.sku, d.location, d.field, d.recorded, d.expected) for d in drift] == [("TSHIRT-M", "ST-01", "on_hand", 7, 5)]
+
+
+def test_a_late_count_applies_its_variance_to_todays_figure(sku, store):
+    services.stock_receive(product=sku, location=store, quantity=10)
+    # counted 7 this morning (variance −3); 2 sold since; approved now: 8 − 3 = 5, the sales are kept
+    services.stock_sell(product=sku, location=store, quantity=2)
+    count = services.cycle_count_record(product=sku, location=store, variance=-3)
+    assert (count.system_quantity, count.counted, count.variance) == (8, 5, -3)
+    assert level(sku, store).on_hand == 5
+    assert services.ledger_check() == []
+    with pytest.raises(ValidationFailed):
+        services.cycle_count_record(product=sku, location=store, counted=5, variance=-1)
