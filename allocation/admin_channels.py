@@ -17,6 +17,7 @@ from inventory.models import Product
 from omni.errors import OmniError
 
 from .channel_services import (
+    ATP_SETTINGS,
     channel_quota_delete,
     channel_quota_set,
     channel_republish,
@@ -39,8 +40,6 @@ from .safety_services import (
     safety_stock_recompute,
 )
 
-ATP_FIELDS = ("allows_dropship", "lag_buffer_enabled", "accuracy_haircut_enabled", "accuracy_threshold_percent",
-              "accuracy_haircut_percent", "sync_mode", "sync_window_seconds", "sync_interval_seconds", "is_active")
 
 
 class ChannelVisibilityInline(admin.TabularInline):
@@ -92,7 +91,7 @@ class ChannelAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
-        obj._republish = change and any(f in form.changed_data for f in ATP_FIELDS)
+        obj._republish = change and bool(ATP_SETTINGS.intersection(form.changed_data))
 
     def save_formset(self, request, form, formset, change):
         """Visibility and quota rows go through the services (which write the outbox)."""

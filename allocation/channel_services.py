@@ -98,12 +98,15 @@ def _outbox_for_quota(product: Product | None) -> None:
         outbox_record(product_ids=StockLevel.objects.values_list("product_id", flat=True).distinct(), reason="quota")
 
 
+# Channel settings that move what the channel may sell: changing one republishes its ATP.
+ATP_SETTINGS = frozenset({"allows_dropship", "lag_buffer_enabled", "accuracy_haircut_enabled", "accuracy_threshold_percent",
+                          "accuracy_haircut_percent", "sync_mode", "sync_window_seconds", "sync_interval_seconds", "is_active"})
+
+
 def channel_atp_settings_update(*, channel: Channel, **changes: Any) -> Channel:
     """Change a channel's ATP-relevant settings (drop-ship, refinements, sync period) and republish
     every SKU it can sell."""
-    allowed = {"allows_dropship", "lag_buffer_enabled", "accuracy_haircut_enabled", "accuracy_threshold_percent",
-               "accuracy_haircut_percent", "sync_mode", "sync_window_seconds", "sync_interval_seconds", "is_active"}
-    unknown = sorted(set(changes) - allowed)
+    unknown = sorted(set(changes) - ATP_SETTINGS)
     if unknown:
         raise ValidationFailed(f"Not an ATP setting: {', '.join(unknown)}.", code="invalid", details={k: ["Unknown."] for k in unknown})
     pct = changes.get("accuracy_haircut_percent")
