@@ -290,6 +290,13 @@ def sync_channel_publish(
                 product_id__in=[m.product_id for m in messages],
             ).update(status=MessageStatus.SUPERSEDED)
         SyncMessage.objects.bulk_create(messages)
+        if messages and status == MessageStatus.PENDING:
+            # Whoever published (drain, batch, admin resync or initial load), the pusher is woken
+            # after commit; wake-ups are deduplicated, so the drain's own wake-up costs nothing more.
+            from .trigger import push_wake
+
+            channel_id = channel.id
+            transaction.on_commit(lambda: push_wake([channel_id]))
     return len(messages)
 
 
