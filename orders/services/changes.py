@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from allocation.atp import pool_availability
 from inventory.models import Location
 from inventory.services import reservation_consume, reservation_release, stock_return
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
@@ -221,7 +222,12 @@ def backorders_allocate(*, product_ids: Sequence[int] | None = None, actor: str 
     qs = OrderLine.objects.filter(status=LineStatus.BACKORDERED).select_related("order__channel", "product")
     if product_ids is not None:
         qs = qs.filter(product_id__in=list(product_ids))
-    lines = sorted(qs, key=lambda ln: priority_key(Claim(
+    waiting = list(qs)
+    # Only SKUs with something available somewhere can be routed: one pool query, no per-line work
+    # (routing, locking, events) for the rest.
+    pool = pool_availability(product_ids={ln.product_id for ln in waiting}) if waiting else {}
+    stocked = {pid for pid, p in pool.items() if p.available > 0 or p.virtual > 0}
+    lines = sorted((ln for ln in waiting if ln.product_id in stocked), key=lambda ln: priority_key(Claim(
         label="", quantity=ln.quantity, channel_code=ln.order.channel.code, margin_rank=ln.order.channel.margin_rank,
         strategic_priority=ln.order.channel.strategic_priority, customer_tier=ln.order.customer_tier,
         delivery_mode=ln.order.delivery_mode, created_at=ln.order.created_at)))

@@ -10,7 +10,7 @@ from django.utils import timezone
 from inventory.models import Reservation, StockLevel, StockMovement
 from inventory.services import ledger_check
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
-from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, LineStatus, OrderStatus
+from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, LineStatus, OrderLine, OrderStatus
 from orders.services import (
     HoldLineInput,
     ReturnItem,
@@ -222,3 +222,23 @@ def test_backorder_task_allocates_when_stock_arrives(world):
     assert order.status == OrderStatus.ALLOCATED
     assert stock(world.cap, world.ist) == (1, 1, 0) and stock(world.cap, world.ank) == (1, 1, 0)
     assert ledger_check() == []
+
+
+def test_backorder_job_does_no_per_line_work_while_nothing_is_in_stock(world, django_assert_max_num_queries):
+    from orders.services import backorders_allocate
+
+    world.web.scarcity_threshold = 3
+    world.web.shortage_policy = "backorder"
+    world.web.save()
+    receive(world.cap, world.ist, 1)
+    receive(world.mug, world.ist, 1)
+    for i in range(6):
+        order_create(channel=world.web, data=order_input(f"BO-N{i}", ("CAP", 2), ("MUG", 2)))
+    from inventory.services import stock_sell
+
+    stock_sell(product=world.cap, location=world.ist, quantity=1)
+    stock_sell(product=world.mug, location=world.ist, quantity=1)  # the pool is empty now
+
+    with django_assert_max_num_queries(4):  # the backordered lines and the pool figures, whatever their number
+        assert backorders_allocate() == []
+    assert OrderLine.objects.filter(status="backordered").count() == 12
