@@ -17,7 +17,7 @@ from .atp import (
     LocationAccuracy,
     LocationAvailability,
     PoolAvailability,
-    atp_components_for_context,
+    atp_components_for_contexts,
     channel_contexts,
     location_accuracy,
     location_availability,
@@ -90,9 +90,11 @@ def atp_explain(*, product: Product, now: datetime | None = None) -> AtpExplanat
         for loc in locations
     ]
     channel_layers = []
+    components = atp_components_for_contexts(contexts=[contexts[c.pk] for c in channels], product_ids=[product.pk],
+                                             now=now) if channels else {}
     for channel in channels:
         ctx = contexts[channel.pk]
-        comp = atp_components_for_context(ctx=ctx, product_ids=[product.pk], now=now).get(product.pk)
+        comp = components.get(channel.pk, {}).get(product.pk)
         if comp is None:
             continue
         lines = [f"Available at {len(ctx.visible_pct)} visible location(s) (on hand − reserved − location safety stock, ≥ 0): {comp.available}"]
