@@ -87,7 +87,7 @@ class ImportJobAdmin(admin.ModelAdmin):
                 job = stock_import_create(
                     file=form.cleaned_data["file"], filename=form.cleaned_data["file"].name, mode=form.cleaned_data["mode"],
                     location_code=location.code if location else "", apply_valid=form.cleaned_data["apply_valid"],
-                    note=form.cleaned_data["note"], source="admin", actor=request.user,
+                    note=form.cleaned_data["note"], source="admin", actor=request.user, principal=principal_for(request.user),
                 )
             except OmniError as exc:
                 form.add_error(None, exc.message)
