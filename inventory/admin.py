@@ -113,7 +113,7 @@ class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
 
     @admin.display(description="available", ordering=F("on_hand") - F("reserved"))
     def available(self, obj: StockLevel) -> int:
-        return obj.on_hand - obj.reserved
+        return obj.unreserved
 
     @admin.action(description="Record a stock operation (receive / adjust / count / damage) for the selected row")
     def stock_operation_action(self, request, queryset):

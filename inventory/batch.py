@@ -86,7 +86,7 @@ def _stock_of(level: StockLevel | int) -> dict[str, Any]:
         level = StockLevel.objects.select_related("product", "location").get(pk=level)
     return {
         "sku": level.product.sku, "location": level.location.code, "on_hand": level.on_hand,
-        "reserved": level.reserved, "available": level.on_hand - level.reserved, "damaged": level.damaged,
+        "reserved": level.reserved, "available": level.unreserved, "damaged": level.damaged,
     }
 
 

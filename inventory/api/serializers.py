@@ -52,7 +52,7 @@ class StockLevelSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_available(self, obj: StockLevel) -> int:
-        return obj.on_hand - obj.reserved
+        return obj.unreserved
 
 
 class StrictIntegerField(serializers.IntegerField):

@@ -18,6 +18,7 @@ from omni.roles import Role, movement_source_for, principal_from_request, readab
 from .. import services
 from ..batch import MovementInput, stock_movements_apply
 from ..models import Location, Product, ProductBarcode, StockLevel, StockMovement
+from ..selectors import stock_levels
 from .filters import LocationFilter, ProductFilter, StockLevelFilter, StockMovementFilter
 from .serializers import (
     LedgerCheckSerializer,
@@ -85,11 +86,8 @@ class StockLevelViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = StockLevelFilter
 
     def get_queryset(self):
-        qs = StockLevel.objects.select_related("product", "location").order_by("product__sku", "location__code")
         allowed = readable_location_ids(principal_from_request(self.request))
-        if allowed is not None:
-            qs = qs.filter(location_id__in=allowed)
-        return qs
+        return stock_levels(location_ids=None if allowed is None else list(allowed))
 
 
 class StockMovementBatchView(generics.ListAPIView):
