@@ -217,17 +217,15 @@ def safety_stock_policy_set(
            "channel": channel if scope == "channel" else None}
     with transaction.atomic():
         policy = SafetyStockPolicy.objects.select_for_update().filter(**key).first() or SafetyStockPolicy(**key)
-        old_effective = policy.effective_quantity if policy.pk else 0
         policy.method, policy.quantity, policy.service_level = method, quantity, level
         policy.lead_time_days, policy.override_quantity = lead_time_days, override_quantity
         policy.updated_by = actor if getattr(actor, "is_authenticated", False) else None
         if method == SafetyStockMethod.STATIC:
             policy.computed_quantity = policy.demand_sigma = None
         policy.save()
-        moved = _refresh(policies=[policy], today=today or timezone.now().date(), days=safety.DEFAULT_WINDOW_DAYS,
-                         with_statistics=method == SafetyStockMethod.STATISTICAL)
-        if not moved and policy.effective_quantity != old_effective:
-            outbox_record(product_ids=[product.pk], reason="safety_stock")
+        # _refresh writes the outbox row when the effective quantity moved
+        _refresh(policies=[policy], today=today or timezone.now().date(), days=safety.DEFAULT_WINDOW_DAYS,
+                 with_statistics=method == SafetyStockMethod.STATISTICAL)
         policy.refresh_from_db()
     return policy
 

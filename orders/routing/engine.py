@@ -89,9 +89,6 @@ class RoutingDecision:
     def shipments(self) -> int:
         return len({p.location_id for p in self.plan})
 
-    def winners(self) -> list[str]:
-        return list(dict.fromkeys(p.location_code for p in self.plan))
-
     def stored_candidates(self, top: int = 10) -> list[dict[str, Any]]:
         """The best ``top`` candidates plus every winner, for the stored decision."""
         win = {p.location_id for p in self.plan}
@@ -111,7 +108,7 @@ def _today_start(now: datetime | None = None) -> datetime:
 
 def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
-    require_can_ship: bool = True, require_can_pickup: bool = False, now: datetime | None = None,
+    require_can_ship: bool = True, now: datetime | None = None,
 ) -> list[Candidate]:
     """Every location (of ``location_ids``) with available stock (unreserved, above its location
     safety stock) of any of the products, with the
@@ -131,8 +128,6 @@ def load_candidates(
     where = [f"{avail} > 0", "l.is_active"]
     if require_can_ship:
         where.append("l.can_ship")
-    if require_can_pickup:
-        where.append("l.can_pickup")
     if pg:
         # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
         params: Any = {"products": "{" + ",".join(map(str, product_ids)) + "}",
