@@ -63,6 +63,10 @@ class MovementOutcome:
     error: dict[str, Any] | None = None
 
 
+# Service argument names that a batch item spells differently.
+_SERVICE_FIELDS = {"counted": "quantity", "note": "reason"}
+
+
 def error_field(exc: OmniError) -> str | None:
     """The item field an error is about (for a client to highlight)."""
     if isinstance(exc, InsufficientStock):
@@ -70,8 +74,8 @@ def error_field(exc: OmniError) -> str | None:
     for key in exc.details or {}:
         if key in ITEM_FIELDS:
             return key
-        if key == "counted":
-            return "quantity"
+        if key in _SERVICE_FIELDS:
+            return _SERVICE_FIELDS[key]
     if exc.code in ("permission_denied", "inactive_location"):
         return "location"
     return None
@@ -168,8 +172,6 @@ def _apply_one(
                 quantity=item.quantity, resellable=item.resellable, reference=item.reference, note=item.reason, **args
             )
         elif item.kind == MovementKind.ADJUSTMENT:
-            if not item.reason.strip():
-                raise ValidationFailed("An adjustment needs a reason.", code="reason_required", details={"reason": ["Required."]})
             result = services.stock_adjust(quantity=item.quantity, note=item.reason, reference=item.reference, **args)
         elif item.kind == MovementKind.DAMAGE:
             result = services.stock_mark_damaged(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
