@@ -46,25 +46,31 @@ def _micro_batch_seconds() -> float:
     return max(getattr(settings, "OMNI_SYNC_MICRO_BATCH_MS", 100), 0) / 1000
 
 
+def _enqueue_once(key: str, ttl_ms: int, task, *, args: list | None = None, countdown: float = 0) -> None:
+    """Queue ``task`` unless a queued one (marked by ``key`` in Redis) will do the same work. If
+    queueing fails the mark is removed, so the next wake-up tries again; errors are raised."""
+    client = _redis()
+    if client is not None and not client.set(key, b"1", nx=True, px=ttl_ms):
+        return
+    try:
+        task.apply_async(args=args or [], countdown=countdown, retry=False)
+    except Exception:
+        if client is not None:
+            client.delete(key)
+        raise
+
+
 def drain_wake() -> None:
     """The outbox hook. Never raises: the outbox row is committed whatever happens here."""
     from omni.celery import app
 
     if app.conf.task_always_eager:
         return  # embedded mode: no broker; the drain runs from the sweep/commands
-    client = None
     try:
-        client = _redis()
-        if client is not None and not client.set(PENDING_KEY, b"1", nx=True, px=PENDING_TTL_MS):
-            return  # a drain is already queued and will see this commit
         from allocation.tasks import sync_drain
 
-        try:
-            sync_drain.apply_async(countdown=_micro_batch_seconds(), retry=False)
-        except Exception:
-            if client is not None:
-                client.delete(PENDING_KEY)  # no drain is queued after all: let the next commit try
-            raise
+        # a drain already queued will see this commit
+        _enqueue_once(PENDING_KEY, PENDING_TTL_MS, sync_drain, countdown=_micro_batch_seconds())
     except Exception as exc:  # noqa: BLE001 - broker down: the sweep catches up
         logger.warning("sync: could not queue a drain (%s); the sweep will pick the change up", exc)
 
@@ -86,13 +92,9 @@ def followup_schedule(countdown: float) -> None:
     if app.conf.task_always_eager:
         return
     try:
-        client = _redis()
-        ms = max(int(countdown * 1000), 50)
-        if client is not None and not client.set(FOLLOWUP_KEY, b"1", nx=True, px=ms):
-            return
         from allocation.tasks import sync_drain
 
-        sync_drain.apply_async(countdown=countdown, retry=False)
+        _enqueue_once(FOLLOWUP_KEY, max(int(countdown * 1000), 50), sync_drain, countdown=countdown)
     except Exception:  # noqa: BLE001
         logger.warning("sync: could not schedule the follow-up drain; the sweep will", exc_info=False)
 
@@ -110,17 +112,9 @@ def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
     try:
         from allocation.tasks import sync_push
 
-        client = _redis()
         for channel_id in channel_ids:
-            key = PUSH_KEY.format(channel_id)
-            if client is not None and not client.set(key, b"1", nx=True, px=int(countdown * 1000) + 5_000):
-                continue
-            try:
-                sync_push.apply_async(args=[channel_id], countdown=countdown, retry=False)
-            except Exception:
-                if client is not None:
-                    client.delete(key)
-                raise
+            _enqueue_once(PUSH_KEY.format(channel_id), int(countdown * 1000) + 5_000, sync_push, args=[channel_id],
+                          countdown=countdown)
     except Exception as exc:  # noqa: BLE001
         logger.warning("sync: could not queue a push (%s); the sweep will", exc)
 
