@@ -38,8 +38,8 @@ Selectors for other apps:
 - ``channel_location_available(channel=, product_ids=)``: ``{product: {location: available}}`` over
   the channel's visible (and, for drop-ship channels, supplier) locations, for routing;
 - ``pool_availability(product_ids=)`` and ``scarcity_inputs(channel=, product_ids=)`` (pool ATP vs
-  ``channel.scarcity_threshold``) for shortage decisions; ``allocation.priorities.claims_ranked`` /
-  ``claims_allocate`` then decide who gets scarce units (rule hierarchy, manual pin).
+  ``channel.scarcity_threshold``); who gets scarce units is decided by the priority rules of
+  ``orders.routing.scarcity``.
 """
 
 from __future__ import annotations
