@@ -24,9 +24,6 @@ from .atp import (  # noqa: F401  (re-exported for other apps)
     reservable_floor_by_level,
     scarcity_inputs,
 )
-from omni.errors import Forbidden, NotFound, ValidationFailed
-from omni.roles import Capability, Principal, require
-
 from .models import Channel, ChannelVisibility
 
 __all__ = [
@@ -49,25 +46,3 @@ def channel_location_ids(*, channel: Channel) -> set[int]:
     if channel.allows_dropship:
         sells_from |= Q(kind=LocationKind.SUPPLIER)
     return set(Location.objects.filter(sells_from, is_active=True).values_list("id", flat=True))
-
-
-def channel_for_principal(*, principal: Principal, code: str | None, capability: Capability) -> Channel:
-    """The channel a request acts for: a partner token's own channel (naming another is refused);
-    a merchandiser names one. Stable error codes: ``channel_forbidden`` (403), ``channel_required``
-    (400), ``unknown_channel`` (404); and ``permission_denied`` when the capability is missing."""
-    code = (code or "").strip()
-    if principal.is_partner:
-        own = Channel.objects.get(pk=principal.channel_id)
-        if code and code != own.code:
-            raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
-                            details={"channel": [f"Only {own.code!r} is allowed for this token."]})
-        channel = own
-    else:
-        if not code:
-            raise ValidationFailed("Name the channel (channel=<code>).", code="channel_required",
-                                   details={"channel": ["Required."]})
-        channel = Channel.objects.filter(code=code).first()
-        if channel is None:
-            raise NotFound(f"Unknown channel {code!r}.", code="unknown_channel", details={"channel": [f"No channel {code!r}."]})
-    require(principal, capability, channel_id=channel.pk, what=f"for channel {channel.code}")
-    return channel

@@ -28,7 +28,6 @@ from .models import (
     Product,
     ProductBarcode,
     Reservation,
-    StaffAssignment,
     StockLevel,
     StockMovement,
     Transfer,
@@ -287,15 +286,6 @@ class CycleCountAdmin(StockRowColumns, ReadOnlyAdmin):
     list_filter = ["source", "stock_level__location__kind"]
     search_fields = ["stock_level__product__sku", "stock_level__location__code", "external_id"]
     date_hierarchy = "counted_at"
-
-
-@admin.register(StaffAssignment)
-class StaffAssignmentAdmin(admin.ModelAdmin):
-    list_display = ["user", "location"]
-    list_select_related = ["user", "location"]
-    list_filter = ["location__kind"]
-    search_fields = ["user__username", "location__code", "location__name"]
-    autocomplete_fields = ["user", "location"]
 
 
 @admin.register(OutboxEvent)

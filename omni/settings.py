@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "omni",
     "inventory",
     "allocation",
+    "omni.access",
     "orders",
     "fulfillment",
 ]
@@ -140,7 +141,7 @@ if PRODUCTION:
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "omni.auth.PartnerTokenAuthentication",
+        "omni.access.auth.PartnerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

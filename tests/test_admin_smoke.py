@@ -12,9 +12,10 @@ from django.contrib import admin
 from django.contrib.admin.sites import site
 from django.urls import reverse
 
-from allocation.models import Scope
+from omni.access.models import Scope
 from inventory import services
-from tests.allocation.factories import ChannelFactory, channel_policy, issue_token, location_policy, make_visible, pool_policy
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory, channel_policy, location_policy, make_visible, pool_policy
 from tests.inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory, StaffFactory
 
 admin.autodiscover()

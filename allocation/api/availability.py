@@ -18,14 +18,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.models import Location, Product
-from omni.api.permissions import CanViewAvailability
+from omni.access.permissions import CanViewAvailability
 from omni.errors import NotFound, ValidationFailed
-from omni.roles import Capability, principal_from_request
+from omni.access.roles import Capability, principal_from_request
+from omni.access.selectors import channel_for_principal
 
 from ..atp import availability_for_channels, channel_contexts, location_availability
 from ..models import Channel
 from ..pickup import pickup_options
-from ..selectors import channel_for_principal
 
 MAX_SKUS = 200
 MAX_RADIUS_KM = 500.0

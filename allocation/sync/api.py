@@ -9,12 +9,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation.models import Channel
-from omni.api.permissions import CanMoveStock, CanViewAvailability
+from omni.access.permissions import CanMoveStock, CanViewAvailability
 from omni.errors import ValidationFailed
 from inventory.selectors import location_get_by_code
-from omni.roles import Capability, movement_source_for, principal_from_request, require
-
-from allocation.selectors import channel_for_principal
+from omni.access.roles import Capability, movement_source_for, principal_from_request, require
+from omni.access.selectors import channel_for_principal
 
 from .reconcile import SnapshotLineInput, stock_snapshot_apply
 from .selectors import availability_changes, availability_snapshot_csv

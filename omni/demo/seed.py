@@ -20,19 +20,20 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from allocation.models import Channel, ChannelKind, ChannelVisibility, LocationGroup, PartnerToken, Scope, SyncMode
-from allocation.services import partner_token_issue
+from allocation.models import Channel, ChannelKind, ChannelVisibility, LocationGroup, SyncMode
 from inventory.models import (
     Bucket,
     Location,
     LocationKind,
     MovementReason,
     Product,
-    StaffAssignment,
     StockLevel,
     StockMovement,
     VelocityClass,
 )
+
+from omni.access.models import PartnerToken, Scope, StaffAssignment
+from omni.access.services import partner_token_issue
 
 from .data import CATEGORIES, COLOURS, FACILITIES, STORES, STYLES
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 import factory
 
 from allocation.models import Channel, ChannelKind, ChannelVisibility
-from allocation.services import partner_token_issue
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):
@@ -19,14 +18,6 @@ class ChannelFactory(factory.django.DjangoModelFactory):
 def make_visible(channel: Channel, *locations) -> None:
     for location in locations:
         ChannelVisibility.objects.get_or_create(channel=channel, location=location)
-
-
-def issue_token(channel: Channel, *scopes: str, locations=()) -> str:
-    """A partner key for ``channel`` with these scopes (all scopes when none given)."""
-    from allocation.models import Scope
-
-    _, key = partner_token_issue(channel=channel, name=f"{channel.code} partner", scopes=scopes or Scope.values, locations=locations)
-    return key
 
 
 # --- allocation issue: stock, policies, quotas -------------------------------------------------

@@ -8,15 +8,16 @@ import io
 import pytest
 from django.core.management import call_command
 
-from allocation.models import Alert, Scope, SnapshotLineStatus, StockSnapshotLine
+from allocation.models import Alert, SnapshotLineStatus, StockSnapshotLine
 from allocation.sync.reconcile import ledger_alert_check, snapshot_line_approve, snapshot_line_reject
 from allocation.sync.services import sync_event_publish, sync_outbox_drain
 from inventory import services as stock
 from inventory.models import CycleCount, StockLevel, StockMovement
+from omni.access.models import Scope
 from omni.errors import IllegalTransition
 
+from ..access.factories import issue_token
 from ..inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory
-from .factories import issue_token
 from .sync_helpers import sync_channel
 
 pytestmark = pytest.mark.django_db

@@ -2,12 +2,13 @@
 
 Three kinds of principal:
 - merchandisers: active staff users (Django admin); may do everything;
-- store staff: users bound to one or more locations (``inventory.StaffAssignment``); may read
+- store staff: users bound to one or more locations (``StaffAssignment``); may read
   stock anywhere, and move stock or work orders only at their own locations;
 - partner systems: a ``PartnerToken`` of one channel, limited to its scopes, its own channel
   and, for stock writes, to its locations when it has any.
 
-Every entry point (API permission classes, staff pages, admin) asks ``can`` / ``require``.
+Every entry point (API permission classes, staff pages, admin) asks ``can`` / ``require``; a
+service below this app gets what it needs as plain values (``permitted_location_ids``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,11 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
+from allocation.models import Channel
+from allocation.selectors import channel_location_ids
 from omni.errors import Forbidden
+
+from .models import PartnerToken, StaffAssignment
 
 
 class Role(enum.StrEnum):
@@ -37,7 +42,7 @@ class Capability(enum.StrEnum):
     ADMIN = "admin"
 
 
-# Partner scopes (allocation.models.Scope values) that grant each capability.
+# Partner scopes (``Scope`` values) that grant each capability.
 _PARTNER_SCOPE = {
     Capability.VIEW_STOCK: "stock:read",
     Capability.MOVE_STOCK: "stock:write",
@@ -70,9 +75,6 @@ class Principal:
 
 def principal_for(user: Any, auth: Any = None) -> Principal:
     """Build the principal from an authenticated user (and the token DRF put in ``request.auth``)."""
-    from allocation.models import PartnerToken
-    from inventory.models import StaffAssignment
-
     if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
         return Principal(role=Role.NONE)
     token = auth if isinstance(auth, PartnerToken) else None
@@ -140,6 +142,17 @@ def require(principal: Principal, capability: Capability, *, location_id: int | 
         raise Forbidden(f"You may not {capability.value.replace('_', ' ')}{target}.", code="permission_denied")
 
 
+def permitted_location_ids(principal: Principal, capability: Capability) -> frozenset[int] | None:
+    """Where this principal may do a location-bound ``capability`` (move stock, import stock, fulfil):
+    ``None`` means at any location, an empty set nowhere. What a service below this app takes
+    instead of a principal (``stock_movements_apply(location_ids=)``, ``stock_import_create(location_ids=)``)."""
+    if not can(principal, capability):
+        return frozenset()
+    if principal.role is Role.MERCHANDISER:
+        return None
+    return principal.location_ids
+
+
 def readable_location_ids(principal: Principal) -> frozenset[int] | None:
     """Locations whose stock this principal may read; ``None`` means every location.
 
@@ -152,9 +165,6 @@ def readable_location_ids(principal: Principal) -> frozenset[int] | None:
     if principal.role is Role.PARTNER and can(principal, Capability.VIEW_STOCK):
         if principal.location_ids is not None:
             return principal.location_ids
-        from allocation.models import Channel
-        from allocation.selectors import channel_location_ids
-
         channel = Channel.objects.filter(pk=principal.channel_id).first()
         return frozenset(channel_location_ids(channel=channel)) if channel is not None else frozenset()
     return frozenset()
@@ -167,8 +177,6 @@ def movement_source_for(principal: Principal, requested: str | None) -> str:
     backfill posts as ``erp``). Store staff may name a source, but not a channel's code: they
     cannot post into a partner's external-id namespace (and so block or replay its ids).
     """
-    from allocation.models import Channel
-
     requested = (requested or "").strip()[:64]
     if principal.is_partner:
         own = principal.token.channel.code

@@ -1,4 +1,4 @@
-"""Writes for allocation: channels, visibility, partner tokens."""
+"""Writes of the access app: issuing partner tokens."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from collections.abc import Iterable
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
+from allocation.models import Channel
 from inventory.models import Location
+from omni.errors import ValidationFailed
 
-from .models import Channel, PartnerToken, Scope
+from .models import PartnerToken, Scope
 
 
 def partner_token_issue(
@@ -19,8 +21,6 @@ def partner_token_issue(
     scopes = list(dict.fromkeys(scopes))
     unknown = [s for s in scopes if s not in Scope.values]
     if unknown:
-        from omni.errors import ValidationFailed
-
         raise ValidationFailed(f"Unknown scope(s): {', '.join(unknown)}.", code="invalid_scope", details={"scopes": unknown})
     key = key or PartnerToken.new_key()
     with transaction.atomic():

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 
+from .models import PartnerToken
+
 
 class PartnerTokenAuthentication(authentication.BaseAuthentication):
     keywords = ("token", "bearer")
@@ -15,8 +17,6 @@ class PartnerTokenAuthentication(authentication.BaseAuthentication):
             return None
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: expected 'Token <key>'.")
-        from allocation.models import PartnerToken
-
         key = header[1].decode(errors="replace")
         try:
             token = PartnerToken.objects.select_related("user", "channel").get(key_hash=PartnerToken.hash_key(key))

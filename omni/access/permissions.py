@@ -1,10 +1,10 @@
-"""DRF permission classes over ``omni.roles``: one class per capability."""
+"""DRF permission classes over ``omni.access.roles``: one class per capability."""
 
 from __future__ import annotations
 
 from rest_framework.permissions import BasePermission
 
-from omni.roles import Capability, can, principal_from_request
+from .roles import Capability, can, principal_from_request
 
 
 def capability(cap: Capability) -> type[BasePermission]:
