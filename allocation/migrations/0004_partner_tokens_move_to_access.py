@@ -1,5 +1,6 @@
-"""PartnerToken moved to the access app (omni/access): state only; the table
-``allocation_partnertoken`` (and its locations table) stays, with its rows."""
+"""PartnerToken moved to the access app (omni/access). Its table keeps its rows and is renamed
+to the new app's name (``access_partnertoken``, and ``access_partnertoken_locations``); the
+access app's 0001 takes the model over in the migration state."""
 
 from django.db import migrations
 
@@ -13,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[migrations.DeleteModel(name='PartnerToken')],
-            database_operations=[],
+            database_operations=[migrations.AlterModelTable(name='PartnerToken', table='access_partnertoken')],
         ),
     ]

@@ -1,5 +1,6 @@
-"""StaffAssignment moved to the access app (omni/access): state only; the table
-``inventory_staffassignment`` stays, with its rows."""
+"""StaffAssignment moved to the access app (omni/access). Its table keeps its rows and is
+renamed to the new app's name (``access_staffassignment``); the access app's 0001 takes the
+model over in the migration state."""
 
 from django.db import migrations
 
@@ -13,6 +14,6 @@ class Migration(migrations.Migration):
     operations = [
         migrations.SeparateDatabaseAndState(
             state_operations=[migrations.DeleteModel(name='StaffAssignment')],
-            database_operations=[],
+            database_operations=[migrations.AlterModelTable(name='StaffAssignment', table='access_staffassignment')],
         ),
     ]

@@ -1,7 +1,5 @@
-"""Partner API tokens with their scopes, and staff assignments to locations.
-
-Both tables predate this app and keep their names (``db_table``): the models moved here from
-``allocation`` and ``inventory`` without touching the data."""
+"""Partner API tokens with their scopes, and staff assignments to locations (both moved here from
+``allocation`` and ``inventory`` with their rows)."""
 
 from __future__ import annotations
 
@@ -41,7 +39,6 @@ class PartnerToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        db_table = "allocation_partnertoken"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -66,7 +63,6 @@ class StaffAssignment(models.Model):
     location = models.ForeignKey("inventory.Location", on_delete=models.CASCADE, related_name="staff_assignments")
 
     class Meta:
-        db_table = "inventory_staffassignment"
         constraints = [models.UniqueConstraint(fields=["user", "location"], name="staff_assignment_unique")]
 
     def __str__(self) -> str:

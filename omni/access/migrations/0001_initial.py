@@ -1,6 +1,6 @@
-"""The access app takes over two existing tables (state only, no table is created or dropped):
-``allocation_partnertoken`` (+ ``allocation_partnertoken_locations``) and
-``inventory_staffassignment``. Their content types move with them, so admin permissions
+"""The access app takes over two existing tables, which the migrations it depends on renamed
+(``access_partnertoken`` + ``access_partnertoken_locations``, ``access_staffassignment``): state
+only, no table is created or dropped. Their content types move with them, so admin permissions
 granted on them and admin log entries stay attached."""
 
 import django.db.models.deletion
@@ -57,7 +57,6 @@ class Migration(migrations.Migration):
                         ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='partner_token', to=settings.AUTH_USER_MODEL)),
                     ],
                     options={
-                        'db_table': 'allocation_partnertoken',
                         'ordering': ['name'],
                     },
                 ),
@@ -69,7 +68,6 @@ class Migration(migrations.Migration):
                         ('user', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='location_assignments', to=settings.AUTH_USER_MODEL)),
                     ],
                     options={
-                        'db_table': 'inventory_staffassignment',
                         'constraints': [models.UniqueConstraint(fields=('user', 'location'), name='staff_assignment_unique')],
                     },
                 ),
