@@ -4,8 +4,7 @@
   in the push queue (every OMNI_SYNC_SWEEP_SECONDS, default 30 s);
 - batch: every minute, publishes each batch channel whose own ``sync_interval_seconds`` elapsed;
 - full resync: nightly, every channel's full figure set where it differs (safety net);
-- prune: nightly, delivered messages and processed outbox rows past retention;
-- ledger check: nightly, raises an Alert on drift.
+- prune: nightly, delivered messages and processed outbox rows past retention.
 """
 
 from __future__ import annotations
@@ -32,9 +31,5 @@ BEAT_SCHEDULE = {
     "sync-prune-nightly": {
         "task": "allocation.tasks.sync_prune",
         "schedule": crontab(hour=3, minute=30),
-    },
-    "sync-ledger-check-nightly": {
-        "task": "allocation.tasks.sync_ledger_check",
-        "schedule": crontab(hour=2, minute=30),
     },
 }

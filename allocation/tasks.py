@@ -91,14 +91,6 @@ def sync_batch(full: bool = False) -> int:
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
              max_retries=5, ignore_result=True)
-def sync_ledger_check() -> int:
-    from allocation.sync.reconcile import ledger_alert_check
-
-    return ledger_alert_check()
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=5, ignore_result=True)
 def sync_full_resync() -> int:
     from allocation.sync.services import sync_full_resync as resync
 

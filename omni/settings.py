@@ -217,6 +217,8 @@ LOGGING = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
-# Inbound stock snapshots: a line whose |variance| exceeds either threshold waits for approval.
+
+# --- Inbound stock snapshots (inventory/snapshots) --------------------------------------------
+# A line whose |variance| exceeds either threshold waits for a merchandiser's approval.
 OMNI_SNAPSHOT_APPROVAL_UNITS = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_UNITS", "10"))
 OMNI_SNAPSHOT_APPROVAL_PERCENT = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_PERCENT", "20"))

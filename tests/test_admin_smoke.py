@@ -62,10 +62,10 @@ def some_of_everything(settings, tmp_path):
     location_accuracy_refresh()
     LocationGroup.objects.create(code="stores", name="All stores").locations.set([store])
     Group.objects.create(name="Merchandisers")
-    # channel sync tables: the sync app's own drain turns outbox events into messages
-    from allocation.models import Alert
-    from allocation.sync.reconcile import SnapshotLineInput, stock_snapshot_apply
+    # channel sync tables: the sync app's own drain turns outbox events into messages; inbound snapshots, alerts
     from allocation.sync.services import sync_drain_run
+    from inventory.models import Alert
+    from inventory.snapshots.services import SnapshotLineInput, stock_snapshot_apply
     from tests.allocation.sync_helpers import sync_channel
 
     sync_channel(code="mkt", locations=[dc])

@@ -33,10 +33,11 @@ from django.utils import timezone
 
 from allocation.models import Channel, SyncMode
 from allocation.selectors import atp_for_channel
+from inventory.alerts.services import alert_raise
 from inventory.models import OutboxEvent, Product
 from omni.errors import NotFound, ValidationFailed
 
-from .models import Alert, ChannelSync, EndpointMode, MessageKind, MessageStatus, SyncMessage, SyncState
+from .models import ChannelSync, EndpointMode, MessageKind, MessageStatus, SyncMessage, SyncState
 from .webhook import PermanentPushError, TransientPushError, webhook_post
 
 logger = logging.getLogger(__name__)
@@ -439,9 +440,9 @@ def sync_channel_push(*, channel_id: int, ignore_backoff: bool = False, max_batc
                 if dead:
                     result.dead += len(ids)
                     logger.error("sync: %d message(s) for channel %s dead-lettered: %s", len(ids), cfg.channel.code, error)
-                    Alert.objects.create(
+                    alert_raise(
                         kind="sync_dead_letter",
-                        message=f"{len(ids)} update(s) for channel {cfg.channel.code} dead-lettered after {attempts} attempt(s): {error}"[:255],
+                        message=f"{len(ids)} update(s) for channel {cfg.channel.code} dead-lettered after {attempts} attempt(s): {error}",
                         details={"channel": cfg.channel.code, "messages": ids[:500]},
                     )
                 else:

@@ -8,12 +8,13 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation.models import Alert, SyncMessage
+from allocation.models import SyncMessage
 from allocation.sync.receiver import Receiver
 from allocation.sync.selectors import sync_latency_percentiles
 from allocation.sync.services import sync_channel_push, sync_event_publish, sync_messages_resend, sync_outbox_drain
 from allocation.sync.webhook import signature, signature_valid
 from inventory import services as stock
+from inventory.models import Alert
 from omni.errors import NotFound, ValidationFailed
 
 from ..inventory.factories import LocationFactory, ProductFactory

@@ -1,4 +1,4 @@
-"""Inbound reconciliation: a location posts a full stock snapshot; the nightly ledger check.
+"""Inbound stock snapshots: a location posts a full count and every line is reconciled with the ledger.
 
 A snapshot line whose variance is small is applied at once through
 ``inventory.services.cycle_count_record`` (which posts the count correction to the ledger and
@@ -10,7 +10,6 @@ stock off every channel unseen.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,12 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from inventory.models import Location, Product, StockLevel
-from inventory.services import cycle_count_record, ledger_check, validate_quantity
+from inventory.services import cycle_count_record, validate_quantity
 from omni.errors import IllegalTransition, OmniError, ValidationFailed
 
-from .models import Alert, SnapshotLineStatus, StockSnapshot, StockSnapshotLine
-
-logger = logging.getLogger(__name__)
+from .models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine
 
 
 @dataclass(frozen=True)
@@ -142,7 +139,7 @@ def snapshot_line_approve(*, line: StockSnapshotLine, actor: Any) -> StockSnapsh
 
 def snapshot_line_reject(*, line: StockSnapshotLine, actor: Any) -> StockSnapshotLine:
     with transaction.atomic():
-        line = StockSnapshotLine.objects.select_for_update().get(pk=line.pk)
+        line = StockSnapshotLine.objects.select_for_update(of=("self",)).get(pk=line.pk)
         if line.status != SnapshotLineStatus.PENDING:
             raise IllegalTransition(f"This line is {line.get_status_display().lower()}, not waiting for approval.",
                                     details={"status": [line.status]})
@@ -151,19 +148,3 @@ def snapshot_line_reject(*, line: StockSnapshotLine, actor: Any) -> StockSnapsho
         line.decided_at = timezone.now()
         line.save(update_fields=["status", "decided_by", "decided_at"])
     return line
-
-
-def ledger_alert_check() -> int:
-    """The nightly job: run ``ledger_check``; on drift raise an Alert (admin) and log an error."""
-    discrepancies = ledger_check()
-    if not discrepancies:
-        return 0
-    details = [
-        {"stock_level": d.stock_level_id, "sku": d.sku, "location": d.location, "field": d.field,
-         "recorded": d.recorded, "ledger": d.expected}
-        for d in discrepancies[:500]
-    ]
-    message = f"Ledger drift: {len(discrepancies)} stock figure(s) disagree with the ledger, e.g. {discrepancies[0]}"
-    Alert.objects.create(kind="ledger_drift", message=message[:255], details=details)
-    logger.error(message)
-    return len(discrepancies)
