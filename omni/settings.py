@@ -184,7 +184,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "allocation.tasks.sync_*": {"queue": "sync"},
+    "allocation.sync.tasks.*": {"queue": "sync"},
     "inventory.tasks.import_*": {"queue": "imports"},
 }
 # The visibility timeout must exceed the longest countdown/ETA we schedule (see Celery's Redis

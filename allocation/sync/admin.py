@@ -8,8 +8,9 @@ from django.db import models
 from django.http import StreamingHttpResponse
 
 from .models import ChannelSync, MessageStatus, SyncMessage
-from .selectors import availability_snapshot_csv
-from .services import sync_channel_publish, sync_messages_resend
+from .feed import availability_snapshot_csv
+from .publish import sync_channel_publish
+from .push import sync_messages_resend
 
 
 @admin.register(ChannelSync)

@@ -14,7 +14,7 @@ from omni.access.roles import Capability, principal_from_request
 from omni.access.selectors import channel_for_principal
 from omni.errors import ValidationFailed
 
-from .selectors import availability_changes, availability_snapshot_csv
+from .feed import availability_changes, availability_snapshot_csv
 
 
 def _channel_for(request) -> Channel:

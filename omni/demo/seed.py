@@ -131,7 +131,7 @@ def _safety_stock(locations: list[Location], products: list[Product], *, today: 
     Z × σ(daily demand) × √lead time from the sales history just written) and a static pool buffer;
     the nightly job's own recompute fills in the figures."""
     from allocation.models import SafetyStockMethod, SafetyStockPolicy, SafetyStockScope
-    from allocation.safety_services import safety_stock_recompute
+    from allocation.safety_stock.services import safety_stock_recompute
 
     fast = [p for p in products if p.velocity_class == VelocityClass.A]
     stores = [loc for loc in locations if loc.kind == LocationKind.STORE]

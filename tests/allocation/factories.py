@@ -34,18 +34,18 @@ def put_stock(product, location, on_hand: int, reserved: int = 0):
 
 
 def location_policy(product, location, quantity: int, **kw):
-    from allocation.safety_services import safety_stock_policy_set
+    from allocation.safety_stock.services import safety_stock_policy_set
 
     return safety_stock_policy_set(product=product, scope="location", location=location, quantity=quantity, **kw)
 
 
 def channel_policy(product, channel, quantity: int, **kw):
-    from allocation.safety_services import safety_stock_policy_set
+    from allocation.safety_stock.services import safety_stock_policy_set
 
     return safety_stock_policy_set(product=product, scope="channel", channel=channel, quantity=quantity, **kw)
 
 
 def pool_policy(product, quantity: int, **kw):
-    from allocation.safety_services import safety_stock_policy_set
+    from allocation.safety_stock.services import safety_stock_policy_set
 
     return safety_stock_policy_set(product=product, scope="pool", quantity=quantity, **kw)

@@ -7,8 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation.accuracy import location_accuracy_refresh
-from allocation.channel_services import channel_quota_set
+from allocation.accuracy.services import location_accuracy_refresh
+from allocation.channels.services import channel_quota_set
 from allocation.models import SyncMode
 from allocation.selectors import (
     atp_components,
@@ -220,7 +220,7 @@ def test_channel_location_available_and_scarcity(sku, dc, store):
 def test_repeated_requests_reuse_one_prepared_statement_and_see_fresh_stock(sku, dc):
     from django.db import connection
 
-    from allocation.atp import availability_for_channels
+    from allocation.availability.atp import availability_for_channels
 
     web = ChannelFactory(code="web")
     make_visible(web, dc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from allocation.models import SyncMessage
-from allocation.sync.services import sync_outbox_drain
+from allocation.sync.drain import sync_outbox_drain
 from inventory import services as stock
 
 from ..inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory

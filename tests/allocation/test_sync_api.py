@@ -8,7 +8,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from allocation.sync.services import sync_event_publish, sync_outbox_drain
+from allocation.sync.drain import sync_outbox_drain
+from allocation.sync.publish import sync_event_publish
 from inventory import services as stock
 from omni.access.models import Scope
 

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from allocation.sync.services import sync_outbox_drain
+from allocation.sync.drain import sync_outbox_drain
 from inventory import services as stock
 from inventory.models import OutboxEvent, StockLevel
 

@@ -9,13 +9,12 @@ from django.core.exceptions import ValidationError
 from import_export import fields, resources
 from import_export.widgets import ForeignKeyWidget
 
+from allocation.channels.models import Channel, ChannelVisibility, LocationGroup
+from allocation.channels.services import channel_visibility_add
+from allocation.safety_stock.models import SafetyStockPolicy
+from allocation.safety_stock.services import safety_stock_policy_set, safety_stock_policy_validate
 from inventory.models import Location, Product
 from omni.errors import OmniError
-
-from .channel_services import channel_visibility_add
-from .models import Channel, ChannelVisibility, LocationGroup
-from .models_safety import SafetyStockPolicy
-from .safety_services import safety_stock_policy_set, safety_stock_policy_validate
 
 
 def _as_validation_error(exc: OmniError) -> ValidationError:

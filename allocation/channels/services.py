@@ -13,14 +13,16 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from inventory.models import Location, Product, StockLevel
+from allocation.availability.context import visible_location_ids_by_channel
+from inventory.models import Location, LocationKind, Product, StockLevel
 from inventory.outbox import outbox_record
 from omni.errors import Conflict, NotFound, ValidationFailed
 
 from .models import Channel, ChannelQuota, ChannelVisibility, LocationGroup
 
 
-def _outbox_for_locations(location_ids: Iterable[int], reason: str) -> int:
+def outbox_for_locations(location_ids: Iterable[int], reason: str) -> int:
+    """Outbox rows (in the caller's transaction) for every SKU stocked at these locations."""
     ids = list(StockLevel.objects.filter(location_id__in=list(location_ids)).values_list("product_id", flat=True).distinct())
     outbox_record(product_ids=ids, reason=reason)
     return len(ids)
@@ -45,7 +47,7 @@ def channel_visibility_add(*, channel: Channel, location: Location | None = None
             target = location.code if location else group.code
             raise Conflict(f"{channel.code} already sees {target}.", code="visibility_exists",
                            details={"location" if location else "group": ["Already visible."]}) from None
-        _outbox_for_locations(_rule_locations(rule), "visibility")
+        outbox_for_locations(_rule_locations(rule), "visibility")
     return rule
 
 
@@ -53,7 +55,7 @@ def channel_visibility_remove(*, rule: ChannelVisibility) -> None:
     with transaction.atomic():
         locations = _rule_locations(rule)
         ChannelVisibility.objects.filter(pk=rule.pk).delete()
-        _outbox_for_locations(locations, "visibility")
+        outbox_for_locations(locations, "visibility")
 
 
 def location_group_set_locations(*, group: LocationGroup, locations: Iterable[Location]) -> None:
@@ -63,7 +65,7 @@ def location_group_set_locations(*, group: LocationGroup, locations: Iterable[Lo
         old = set(group.locations.values_list("id", flat=True))
         group.locations.set(list(new))
         if old ^ new and ChannelVisibility.objects.filter(group=group).exists():
-            _outbox_for_locations(old ^ new, "visibility")
+            outbox_for_locations(old ^ new, "visibility")
 
 
 def channel_quota_set(*, channel: Channel, min_share_percent: Decimal | float | str, product: Product | None = None,
@@ -125,10 +127,7 @@ def channel_atp_settings_update(*, channel: Channel, **changes: Any) -> Channel:
 def channel_republish(*, channel: Channel) -> int:
     """Outbox rows for every SKU stocked where the channel can sell (visible and, when drop-ship,
     supplier locations). Returns how many SKUs."""
-    from .atp import visible_location_ids_by_channel
-    from inventory.models import LocationKind
-
     locations = set(visible_location_ids_by_channel(channel_ids=[channel.pk]).get(channel.pk, set()))
     if channel.allows_dropship:
         locations |= set(Location.objects.filter(kind=LocationKind.SUPPLIER).values_list("id", flat=True))
-    return _outbox_for_locations(locations, "channel_settings")
+    return outbox_for_locations(locations, "channel_settings")

@@ -8,8 +8,8 @@ A policy is one row per scope key:
 - ``pool``: SKU over the whole pool. The buffer every channel without a SKU × channel policy keeps.
 
 ``effective_quantity`` is materialized: the services recompute it when a policy, a modifier or the
-demand history changes (nightly), so ATP is a join, not a computation. See ``allocation/safety.py``
-for the precedence and the formulas.
+demand history changes (nightly), so ATP is a join, not a computation. See
+``allocation/safety_stock/formulas.py`` for the precedence and the formulas.
 """
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ class SafetyStockModifier(models.Model):
 
     Uplifts multiply by (1 + percent/100), reductions by (1 − percent/100); a new-product modifier
     raises the quantity to at least ``min_quantity`` for SKUs launched fewer than
-    ``allocation.safety.NEW_PRODUCT_DAYS`` days ago (too little history for σ).
+    ``allocation.safety_stock.formulas.NEW_PRODUCT_DAYS`` days ago (too little history for σ).
     """
 
     name = models.CharField(max_length=120)
@@ -113,20 +113,3 @@ class SafetyStockModifier(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_kind_display()})"
-
-
-class LocationAccuracyStat(models.Model):
-    """Stock accuracy per location from cycle counts, materialized by
-    ``allocation.accuracy.location_accuracy_refresh`` (beat: every 15 minutes) so that ATP reads
-    50 rows instead of aggregating the count history on every request."""
-
-    location = models.OneToOneField("inventory.Location", on_delete=models.CASCADE, primary_key=True, related_name="+")
-    counts = models.PositiveIntegerField(default=0)
-    accurate = models.PositiveIntegerField(default=0)
-    computed_at = models.DateTimeField()
-
-    class Meta:
-        verbose_name = "location stock accuracy"
-
-    def __str__(self) -> str:
-        return f"{self.location_id}: {self.accurate}/{self.counts}"

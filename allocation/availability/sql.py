@@ -1,7 +1,7 @@
 """The ATP statement: SQL text built from the channels' context, and how it is executed.
 
-One statement answers every (channel, SKU) pair asked for; see ``allocation/atp.py`` for the
-formulas and the public selectors."""
+One statement answers every (channel, SKU) pair asked for; see ``allocation/availability/atp.py``
+for the formulas and the public selectors."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from django.db import connection
 from inventory.models import MovementReason
 
 if TYPE_CHECKING:
-    from .atp import ChannelContext
+    from .context import ChannelContext
 
 VELOCITY_DAYS = 28
 

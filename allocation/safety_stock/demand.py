@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from inventory.models import MovementReason, Product, StockMovement
 
-from . import safety
+from . import formulas
 
 DEMAND_REASONS = (MovementReason.SALE, MovementReason.FULFILMENT)
 
@@ -63,15 +63,15 @@ class PoolingEffect:
 
 
 def pooling_effect(*, product: Product, service_level: Decimal = Decimal(95), lead_time_days: int | None = None,
-                   days: int = safety.DEFAULT_WINDOW_DAYS, today: date | None = None) -> PoolingEffect:
+                   days: int = formulas.DEFAULT_WINDOW_DAYS, today: date | None = None) -> PoolingEffect:
     start, end = window(today or timezone.now().date(), days)
     lead = product.lead_time_days if lead_time_days is None else lead_time_days
     per_loc = demand_sums(keys={"lid": F("stock_level__location_id")}, product_ids=[product.pk], start=start, end=end)
     pool = demand_sums(keys={"pid": F("stock_level__product_id")}, product_ids=[product.pk], start=start, end=end)
 
     def ss(sums: tuple[float, float]) -> int:
-        sigma = safety.daily_sigma(total=sums[0], total_of_squares=sums[1], days=days)
-        return safety.statistical_quantity(service_level=service_level, sigma=sigma, lead_time_days=lead)
+        sigma = formulas.daily_sigma(total=sums[0], total_of_squares=sums[1], days=days)
+        return formulas.statistical_quantity(service_level=service_level, sigma=sigma, lead_time_days=lead)
 
     return PoolingEffect(
         product_id=product.pk, service_level=service_level, lead_time_days=lead, days=days,

@@ -9,8 +9,10 @@ from dataclasses import dataclass
 from inventory.models import Location, LocationKind
 from omni.geo import haversine_km
 
-from .atp import channel_contexts, location_availability
-from .models import Channel
+from allocation.channels.models import Channel
+
+from .context import channel_contexts
+from .locations import location_availability
 
 @dataclass(frozen=True)
 class PickupOption:

@@ -22,11 +22,12 @@ from inventory.models import Location, Product
 from inventory.outbox import outbox_record
 from omni.errors import NotFound, ValidationFailed
 
-from . import safety
+from allocation.channels.models import Channel
+
+from . import formulas
 from .demand import demand_sums as _demand_sums
 from .demand import window as _window
-from .models import Channel
-from .models_safety import SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope
+from .models import SafetyStockMethod, SafetyStockModifier, SafetyStockModifierKind, SafetyStockPolicy, SafetyStockScope
 
 
 
@@ -42,9 +43,9 @@ class RecomputeResult:
 # --------------------------------------------------------------------------------------------
 
 
-def _modifiers() -> list[safety.ModifierView]:
+def _modifiers() -> list[formulas.ModifierView]:
     return [
-        safety.ModifierView(
+        formulas.ModifierView(
             id=m.id, name=m.name, kind=m.kind, percent=m.percent, min_quantity=m.min_quantity, product_id=m.product_id,
             season=m.season, starts_on=m.starts_on, ends_on=m.ends_on,
         )
@@ -91,11 +92,11 @@ def _refresh(*, policies: list[SafetyStockPolicy], today: date, days: int, with_
                     sums = stats_ch.get((policy.product_id, channel_codes.get(policy.channel_id)), (0.0, 0.0))
                 else:
                     sums = stats_pool.get((policy.product_id,), (0.0, 0.0))
-                sigma = safety.daily_sigma(total=sums[0], total_of_squares=sums[1], days=days)
+                sigma = formulas.daily_sigma(total=sums[0], total_of_squares=sums[1], days=days)
                 lead = policy.lead_time_days if policy.lead_time_days is not None else product["lead_time_days"]
                 policy.demand_sigma = round(sigma, 4)
                 policy.demand_days = days
-                policy.computed_quantity = safety.statistical_quantity(
+                policy.computed_quantity = formulas.statistical_quantity(
                     service_level=policy.service_level, sigma=sigma, lead_time_days=lead
                 )
                 policy.computed_at = now
@@ -103,7 +104,7 @@ def _refresh(*, policies: list[SafetyStockPolicy], today: date, days: int, with_
             label = f"Z({policy.service_level.normalize():f}%)×σ {policy.demand_sigma or 0:g}×√L"
         else:
             base, label = policy.quantity, "static"
-        policy.effective_quantity, policy.explanation = safety.effective_quantity(
+        policy.effective_quantity, policy.explanation = formulas.effective_quantity(
             base=base, override=policy.override_quantity, modifiers=modifiers, product_id=policy.product_id,
             season=product["season"], launched_on=product["launched_on"], today=today, base_label=label,
         )
@@ -121,7 +122,7 @@ def _refresh(*, policies: list[SafetyStockPolicy], today: date, days: int, with_
     return sorted(moved)
 
 
-def safety_stock_recompute(*, today: date | None = None, days: int = safety.DEFAULT_WINDOW_DAYS,
+def safety_stock_recompute(*, today: date | None = None, days: int = formulas.DEFAULT_WINDOW_DAYS,
                            product_ids: Iterable[int] | None = None) -> RecomputeResult:
     """Recompute σ and statistical safety stock from the ledger, and every policy's effective quantity
     (modifiers are dated). Nightly; safe to run twice (a second run changes nothing)."""
@@ -224,7 +225,7 @@ def safety_stock_policy_set(
             policy.computed_quantity = policy.demand_sigma = None
         policy.save()
         # _refresh writes the outbox row when the effective quantity moved
-        _refresh(policies=[policy], today=today or timezone.now().date(), days=safety.DEFAULT_WINDOW_DAYS,
+        _refresh(policies=[policy], today=today or timezone.now().date(), days=formulas.DEFAULT_WINDOW_DAYS,
                  with_statistics=method == SafetyStockMethod.STATISTICAL)
         policy.refresh_from_db()
     return policy
@@ -239,7 +240,7 @@ def safety_stock_override(*, policy: SafetyStockPolicy, quantity: int | None, ac
         policy.override_quantity = quantity
         policy.updated_by = actor if getattr(actor, "is_authenticated", False) else None
         policy.save(update_fields=["override_quantity", "updated_by", "updated_at"])
-        _refresh(policies=[policy], today=today or timezone.now().date(), days=safety.DEFAULT_WINDOW_DAYS, with_statistics=False)
+        _refresh(policies=[policy], today=today or timezone.now().date(), days=formulas.DEFAULT_WINDOW_DAYS, with_statistics=False)
         policy.refresh_from_db()
     return policy
 
@@ -270,8 +271,6 @@ def safety_stock_modifier_validate(
     *, name: str, kind: str, percent: Any, min_quantity: Any, starts_on: date | None, ends_on: date | None
 ) -> tuple[Decimal, int]:
     """Check a modifier without writing; returns (percent, min_quantity)."""
-    from .models_safety import SafetyStockModifierKind
-
     if kind not in SafetyStockModifierKind.values:
         raise ValidationFailed(f"Unknown modifier kind {kind!r}.", code="invalid_kind", details={"kind": [f"One of {SafetyStockModifierKind.values}."]})
     if not (name or "").strip():
@@ -305,7 +304,7 @@ def safety_stock_modifier_set(
         modifier.is_active = is_active
         modifier.save()
         policies = {p.pk: p for p in before + _affected_policies(product_id=product.pk if product else None, season=season)}
-        _refresh(policies=list(policies.values()), today=today or timezone.now().date(), days=safety.DEFAULT_WINDOW_DAYS,
+        _refresh(policies=list(policies.values()), today=today or timezone.now().date(), days=formulas.DEFAULT_WINDOW_DAYS,
                  with_statistics=False)
     return modifier
 
@@ -314,7 +313,7 @@ def safety_stock_modifier_delete(*, modifier: SafetyStockModifier, today: date |
     with transaction.atomic():
         policies = _affected_policies(product_id=modifier.product_id, season=modifier.season)
         SafetyStockModifier.objects.filter(pk=modifier.pk).delete()
-        _refresh(policies=policies, today=today or timezone.now().date(), days=safety.DEFAULT_WINDOW_DAYS, with_statistics=False)
+        _refresh(policies=policies, today=today or timezone.now().date(), days=formulas.DEFAULT_WINDOW_DAYS, with_statistics=False)
 
 
 __all__ = [

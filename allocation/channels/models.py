@@ -130,7 +130,3 @@ class ChannelVisibility(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel.code} → {self.location or self.group}"
-
-
-from .models_safety import LocationAccuracyStat, SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope  # noqa: E402,F401,E501
-from .sync.models import *  # noqa: E402,F401,F403  (channel sync tables)

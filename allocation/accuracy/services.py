@@ -14,11 +14,11 @@ from django.utils import timezone
 
 from inventory.models import CycleCount
 
-from .channel_services import _outbox_for_locations
-from .models import Channel
-from .models_safety import LocationAccuracyStat
+from allocation.channels.models import Channel
+from allocation.channels.services import outbox_for_locations
 
-ACCURACY_DAYS = 90
+from .models import LocationAccuracyStat
+from .selectors import ACCURACY_DAYS
 
 
 def _below(counts: int, accurate: int, threshold) -> bool:
@@ -47,5 +47,5 @@ def location_accuracy_refresh(*, now: datetime | None = None) -> int:
             update_conflicts=True, unique_fields=["location"], update_fields=["counts", "accurate", "computed_at"],
         )
         if crossed:
-            _outbox_for_locations(crossed, "accuracy")
+            outbox_for_locations(crossed, "accuracy")
     return len(crossed)

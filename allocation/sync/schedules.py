@@ -1,4 +1,5 @@
-"""Beat entries for channel sync (collected by omni/celery.py; one beat process runs them all).
+"""Beat entries for channel sync (part of ``allocation/schedules.py``, which omni/celery.py collects;
+one beat process runs them all).
 
 - sweep: catches anything a lost wake-up, a killed worker or a down broker left in the outbox or
   in the push queue (every OMNI_SYNC_SWEEP_SECONDS, default 30 s);
@@ -15,21 +16,21 @@ from celery.schedules import crontab
 
 BEAT_SCHEDULE = {
     "sync-sweep": {
-        "task": "allocation.tasks.sync_sweep",
+        "task": "allocation.sync.tasks.sync_sweep",
         "schedule": float(os.environ.get("OMNI_SYNC_SWEEP_SECONDS", "30")),
         "options": {"expires": 60},
     },
     "sync-batch": {
-        "task": "allocation.tasks.sync_batch",
+        "task": "allocation.sync.tasks.sync_batch",
         "schedule": float(os.environ.get("OMNI_SYNC_BATCH_TICK_SECONDS", "60")),
         "options": {"expires": 120},
     },
     "sync-full-resync-nightly": {
-        "task": "allocation.tasks.sync_full_resync",
+        "task": "allocation.sync.tasks.sync_full_resync",
         "schedule": crontab(hour=3, minute=0),
     },
     "sync-prune-nightly": {
-        "task": "allocation.tasks.sync_prune",
+        "task": "allocation.sync.tasks.sync_prune",
         "schedule": crontab(hour=3, minute=30),
     },
 }

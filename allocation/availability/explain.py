@@ -10,22 +10,15 @@ from django.utils import timezone
 
 from inventory.models import Location, LocationKind, Product
 
-from .atp import (
-    ACCURACY_DAYS,
-    VELOCITY_DAYS,
-    AtpComponents,
-    LocationAccuracy,
-    LocationAvailability,
-    PoolAvailability,
-    atp_components_for_contexts,
-    channel_contexts,
-    location_accuracy,
-    location_availability,
-    pool_availability,
-)
-from .demand import PoolingEffect, pooling_effect
-from .models import Channel
-from .models_safety import SafetyStockPolicy, SafetyStockScope
+from allocation.accuracy.selectors import ACCURACY_DAYS, LocationAccuracy, location_accuracy
+from allocation.channels.models import Channel
+from allocation.safety_stock.demand import PoolingEffect, pooling_effect
+from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
+
+from .atp import AtpComponents, atp_components_for_contexts
+from .context import channel_contexts
+from .locations import LocationAvailability, PoolAvailability, location_availability, pool_availability
+from .sql import VELOCITY_DAYS
 
 
 @dataclass(frozen=True)
