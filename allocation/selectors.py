@@ -1,26 +1,25 @@
-"""Allocation's reads for other apps (orders, access): availability and where a channel sells from.
+"""Allocation's reads for other apps (orders, access): availability, where a channel sells from,
+and the availability rule as SQL for a query of their own (routing's candidates).
 
-The public entry point of allocation's selectors; the code lives by sub-domain
-(``allocation/availability/``: ATP, per-location and pool availability; ``allocation/channels/``).
+The public entry point of allocation's selectors; the code lives by sub-domain in
+``allocation/availability/``.
 """
 
 from __future__ import annotations
 
 from allocation.availability.atp import AtpComponents, atp_components, atp_for_channel, availability_for_channels
+from allocation.availability.context import channel_location_ids
 from allocation.availability.locations import (
     LocationAvailability,
     PoolAvailability,
-    ScarcityInput,
-    channel_location_available,
     location_availability,
     pool_availability,
     reservable_floor_by_level,
-    scarcity_inputs,
 )
-from allocation.channels.selectors import channel_location_ids
+from allocation.availability.sql import available_sql, location_policy_join
 
 __all__ = [
-    "AtpComponents", "LocationAvailability", "PoolAvailability", "ScarcityInput", "atp_components", "atp_for_channel",
-    "availability_for_channels", "channel_location_available", "channel_location_ids", "location_availability",
-    "pool_availability", "reservable_floor_by_level", "scarcity_inputs",
+    "AtpComponents", "LocationAvailability", "PoolAvailability", "atp_components", "atp_for_channel",
+    "availability_for_channels", "available_sql", "channel_location_ids", "location_availability",
+    "location_policy_join", "pool_availability", "reservable_floor_by_level",
 ]

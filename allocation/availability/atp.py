@@ -35,11 +35,17 @@ Selectors for other apps:
 - ``reservable_floor_by_level(level_ids=)``: ``{stock level id: safety-stock floor}`` to pass to
   ``inventory.services.reservations_create(floor_by_level=...)`` so a reservation never eats into
   location safety stock;
-- ``channel_location_available(channel=, product_ids=)``: ``{product: {location: available}}`` over
-  the channel's visible (and, for drop-ship channels, supplier) locations, for routing;
-- ``pool_availability(product_ids=)`` and ``scarcity_inputs(channel=, product_ids=)`` (pool ATP vs
-  ``channel.scarcity_threshold``); who gets scarce units is decided by the priority rules of
-  ``orders.routing.scarcity``.
+- ``channel_location_ids(channel=)``: where the channel sells from, as ATP counts it (routing's
+  candidates, a partner's read scope);
+- ``pool_availability(product_ids=)``: the whole pool per SKU.
+
+Scarcity is judged on the channel's own ATP: intake compares ``atp_for_channel`` with
+``channel.scarcity_threshold`` and the priority rules of ``orders.routing.scarcity`` decide who gets
+the units.
+
+"available(location)" is written once, as SQL (``allocation/availability/sql.py``:
+``available_sql`` with ``location_policy_join``): ATP, the pool, ``location_availability``
+(explorer, pickup, the API's breakdown) and routing's candidate query all use it.
 """
 
 from __future__ import annotations

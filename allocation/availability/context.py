@@ -1,18 +1,24 @@
-"""What the ATP statement needs besides stock, for any number of channels: which locations each
-channel sells from (and at what percent, after the accuracy haircut), which other channels protect a
-quota, the pool, the sync period. Loaded in one round trip."""
+"""Where each channel sells from — the one visibility resolver — and what else the ATP statement
+needs besides stock: the percent of each location's stock that counts (accuracy haircut), which
+other channels protect a quota, the pool, the sync period. Loaded in one round trip for any number
+of channels.
+
+A channel sells from the active, non-supplier locations its visibility rules name (directly or
+through a location group) and, when it may sell drop-ship, from every active supplier; an inactive
+channel sells from nowhere. ATP, routing (``channel_location_ids``), pickup, the explorer and a
+partner token's read scope all take the locations from here."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection
 
 from allocation.accuracy.selectors import LocationAccuracy
-from allocation.channels.models import Channel, ChannelVisibility, LocationGroup, SyncMode
+from allocation.channels.models import Channel, LocationGroup, SyncMode
 from inventory.models import LocationKind
 
 from .sql import _execute_prepared, _pg
@@ -37,27 +43,6 @@ def sync_period_seconds(channel: Channel) -> int:
     if channel.sync_mode == SyncMode.NEAR_REALTIME:
         return channel.sync_window_seconds
     return 0
-
-
-def visible_location_ids_by_channel(*, channel_ids: Iterable[int] | None = None) -> dict[int, set[int]]:
-    """{channel id: ids of the locations its visibility rules name, directly or through a group}."""
-    rules = ChannelVisibility.objects.all()
-    if channel_ids is not None:
-        rules = rules.filter(channel_id__in=list(channel_ids))
-    rules = list(rules.values_list("channel_id", "location_id", "group_id"))
-    group_ids = {g for _, _, g in rules if g}
-    members: dict[int, set[int]] = defaultdict(set)
-    if group_ids:
-        through = LocationGroup.locations.through
-        for gid, lid in through.objects.filter(locationgroup_id__in=group_ids).values_list("locationgroup_id", "location_id"):
-            members[gid].add(lid)
-    out: dict[int, set[int]] = defaultdict(set)
-    for cid, lid, gid in rules:
-        if lid:
-            out[cid].add(lid)
-        else:
-            out[cid] |= members[gid]
-    return out
 
 
 def _context_rows(*, with_accuracy: bool) -> list[tuple]:
@@ -120,3 +105,10 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
             accuracy=accuracy,
         )
     return contexts
+
+
+def channel_location_ids(*, channel: Channel) -> set[int]:
+    """The locations a channel sells from, exactly as its ATP counts them: the visible active
+    non-supplier locations and, for a drop-ship channel, the active suppliers."""
+    ctx = channel_contexts(channels=[channel])[channel.pk]
+    return set(ctx.visible_pct) | set(ctx.supplier_pct)

@@ -11,7 +11,7 @@ from omni.geo import haversine_km
 
 from allocation.channels.models import Channel
 
-from .context import channel_contexts
+from .context import channel_location_ids
 from .locations import location_availability
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ def pickup_options(*, channel: Channel, product_ids: Sequence[int], lat: float, 
                    quantity: int = 1) -> list[PickupOption]:
     """Active pickup stores the channel sees, within ``radius_km`` great-circle km, with at least
     ``quantity`` available of every SKU, nearest first. Two queries: stores, then their stock."""
-    visible = set(channel_contexts(channels=[channel])[channel.pk].visible_pct)
+    visible = channel_location_ids(channel=channel)
     # a latitude band prefilter (1° of latitude ≈ 111.2 km) keeps the candidate set small
     band = radius_km / 111.19 + 0.01
     stores = Location.objects.filter(

@@ -14,16 +14,13 @@ from typing import TYPE_CHECKING
 
 from django.db import connection
 
-from inventory.models import MovementReason
+from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
+from inventory.models import MovementReason, StockLevel
 
 if TYPE_CHECKING:
     from .context import ChannelContext
 
 VELOCITY_DAYS = 28
-
-# --------------------------------------------------------------------------------------------
-# The ATP query
-# --------------------------------------------------------------------------------------------
 
 
 def _pg() -> bool:
@@ -66,6 +63,44 @@ def _product_filter(column: str, product_ids: list[int] | None, params: list) ->
     return f"{column} IN ({_ints(product_ids)})"
 
 
+# --------------------------------------------------------------------------------------------
+# The availability rule, written once
+# --------------------------------------------------------------------------------------------
+#
+# available(location) = max(on_hand − reserved − location safety stock, 0) for one stock row. ATP,
+# the pool, the per-location figures (explorer, pickup, the API's breakdown) and routing's
+# candidates (orders) all compute it with these fragments; the Python side only reads the result.
+
+STOCK_TABLE = StockLevel._meta.db_table
+
+
+def location_policy_join(*, stock: str = "sl", policy: str = "ss") -> str:
+    """``LEFT JOIN`` of the stock row aliased ``stock`` to its SKU × location safety-stock policy,
+    aliased ``policy``."""
+    return (
+        f"LEFT JOIN {SafetyStockPolicy._meta.db_table} {policy} ON {policy}.scope = '{SafetyStockScope.LOCATION.value}' "
+        f"AND {policy}.product_id = {stock}.product_id AND {policy}.location_id = {stock}.location_id"
+    )
+
+
+def available_sql(*, stock: str = "sl", policy: str = "ss") -> str:
+    """Units available at the location of one stock row: ``max(on_hand − reserved − safety stock, 0)``
+    (the row joined to its policy by ``location_policy_join``)."""
+    great = "GREATEST" if _pg() else "MAX"
+    return f"{great}({stock}.on_hand - {stock}.reserved - COALESCE({policy}.effective_quantity, 0), 0)"
+
+
+def safety_stock_deducted_sql(*, stock: str = "sl", policy: str = "ss") -> str:
+    """The location safety stock that row really keeps back: ``min(safety stock, max(on_hand − reserved, 0))``."""
+    great, least = ("GREATEST", "LEAST") if _pg() else ("MAX", "MIN")
+    return f"{least}(COALESCE({policy}.effective_quantity, 0), {great}({stock}.on_hand - {stock}.reserved, 0))"
+
+
+# --------------------------------------------------------------------------------------------
+# The ATP query
+# --------------------------------------------------------------------------------------------
+
+
 def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None, now: datetime) -> tuple[str, list]:
     """One statement for every (channel, SKU) pair.
 
@@ -86,10 +121,7 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
     for c in contexts:
         locations |= set(c.own_location_ids if quotas else c.visible_pct)
     loc_ids = sorted(locations)
-    policy_join = (
-        "LEFT JOIN allocation_safetystockpolicy ss ON ss.scope = 'location' "
-        "AND ss.product_id = sl.product_id AND ss.location_id = sl.location_id"
-    )
+    policy_join = location_policy_join()
     ctes.append(_values("chans", ["channel_id"], [(i,) for i in channel_ids]))
     columns = ["location_id"] + [f"{k}{i}" for i in range(len(contexts)) for k in ("v", "p")] + [f"q{j}" for j in range(len(quotas))]
     rows = [
@@ -110,9 +142,8 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
         f"""agg AS (
         SELECT x.product_id, {", ".join(sums)}
         FROM (SELECT sl.product_id, sl.location_id,
-                     {great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) AS avail,
-                     {least}(COALESCE(ss.effective_quantity, 0), {great}(sl.on_hand - sl.reserved, 0)) AS ss_used
-              FROM inventory_stocklevel sl {policy_join}
+                     {available_sql()} AS avail, {safety_stock_deducted_sql()} AS ss_used
+              FROM {STOCK_TABLE} sl {policy_join}
               WHERE sl.location_id IN ({_ints(loc_ids)}) AND {_product_filter("sl.product_id", product_ids, params)}) x
         JOIN locs l ON l.location_id = x.location_id
         GROUP BY x.product_id)"""
@@ -162,8 +193,8 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
         ctes.append(
             f"""virt AS (
             SELECT sup.channel_id, sl.product_id,
-                   SUM({great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) * sup.pct / 100) AS virtual
-            FROM inventory_stocklevel sl JOIN sup ON sup.location_id = sl.location_id {policy_join}
+                   SUM({available_sql()} * sup.pct / 100) AS virtual
+            FROM {STOCK_TABLE} sl JOIN sup ON sup.location_id = sl.location_id {policy_join}
             WHERE {_product_filter("sl.product_id", product_ids, params)}
             GROUP BY sup.channel_id, sl.product_id)"""
         )

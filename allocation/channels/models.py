@@ -39,7 +39,7 @@ class Channel(models.Model):
     sync_window_seconds = models.PositiveIntegerField(default=2, help_text="Near-real-time: coalesce bursts within this window.")
     sync_interval_seconds = models.PositiveIntegerField(default=900, help_text="Batch: push every this many seconds.")
     scarcity_threshold = models.PositiveIntegerField(
-        default=0, help_text="When a SKU's pool ATP falls below this, priority rules decide who gets it (0 = never)."
+        default=0, help_text="When this channel's ATP of a SKU falls below this, priority rules decide who gets it (0 = never)."
     )
     shortage_policy = models.CharField(
         max_length=12, choices=ShortagePolicy.choices, default=ShortagePolicy.REJECT,

@@ -13,8 +13,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from allocation.availability.context import visible_location_ids_by_channel
-from inventory.models import Location, LocationKind, Product, StockLevel
+from allocation.availability.context import channel_location_ids
+from inventory.models import Location, Product, StockLevel
 from inventory.outbox import outbox_record
 from omni.errors import Conflict, NotFound, ValidationFailed
 
@@ -125,9 +125,11 @@ def channel_atp_settings_update(*, channel: Channel, **changes: Any) -> Channel:
 
 
 def channel_republish(*, channel: Channel) -> int:
-    """Outbox rows for every SKU stocked where the channel can sell (visible and, when drop-ship,
-    supplier locations). Returns how many SKUs."""
-    locations = set(visible_location_ids_by_channel(channel_ids=[channel.pk]).get(channel.pk, set()))
-    if channel.allows_dropship:
-        locations |= set(Location.objects.filter(kind=LocationKind.SUPPLIER).values_list("id", flat=True))
-    return outbox_for_locations(locations, "channel_settings")
+    """Outbox rows for every SKU whose ATP the channel's settings can move: the SKUs stocked where
+    the channel sells (``channel_location_ids``), or every stocked SKU when the channel protects a
+    quota (its quota, on or off with the channel, moves the other channels' ATP). Returns how many SKUs."""
+    if ChannelQuota.objects.filter(channel=channel, is_active=True).exists():
+        ids = list(StockLevel.objects.values_list("product_id", flat=True).distinct())
+        outbox_record(product_ids=ids, reason="channel_settings")
+        return len(ids)
+    return outbox_for_locations(channel_location_ids(channel=channel), "channel_settings")
