@@ -1,5 +1,7 @@
-"""The locks channel sync takes: row locks of the queried table only, and PostgreSQL advisory locks
-for single-flight work (one drain at a time)."""
+"""The locks channel sync takes: row locks of the queried table only, and PostgreSQL session
+advisory locks for single-flight work (one drain at a time, one pusher per channel). A session
+lock outlives transactions, so the pusher holds it across a POST with no transaction open; the
+server releases it if the connection dies."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ def for_update(qs):
 
 
 DRAIN_LOCK = (0x5E7C, 0)  # (class, key) of the drain's session advisory lock
+PUSH_LOCK_CLASS = 0x5E7C  # a channel's pusher locks (PUSH_LOCK_CLASS, channel id): ids start at 1, never the drain's 0
 
 
 def session_lock(key: tuple[int, int]) -> bool:
@@ -43,4 +46,4 @@ def session_unlock(key: tuple[int, int]) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(key))
     except Exception:  # noqa: BLE001 - a broken connection has released its session locks already
-        logger.warning("sync: could not release the drain lock (connection lost?)")
+        logger.warning("sync: could not release advisory lock %s (connection lost?)", key)
