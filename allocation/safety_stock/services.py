@@ -3,7 +3,9 @@
 Every write that can move ATP writes an outbox row for the SKUs whose effective safety stock
 changed, in the same transaction (``inventory.outbox.outbox_record``), so channel sync republishes.
 The recompute is set-based: demand is aggregated in SQL (one grouped query per scope), the
-formula runs over the result rows, and the changed policies are written with ``bulk_update``.
+formula runs over the result rows, and the changed policies are written with ``bulk_update``, a
+batch at a time under the rows' locks (taken in primary-key order), so it never overwrites a
+merchandiser's concurrent change.
 """
 
 from __future__ import annotations
@@ -18,17 +20,15 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from allocation.channels.models import Channel
 from inventory.models import Location, Product
 from inventory.outbox import outbox_record
 from omni.errors import NotFound, ValidationFailed
-
-from allocation.channels.models import Channel
 
 from . import formulas
 from .demand import demand_sums as _demand_sums
 from .demand import window as _window
 from .models import SafetyStockMethod, SafetyStockModifier, SafetyStockModifierKind, SafetyStockPolicy, SafetyStockScope
-
 
 
 @dataclass(frozen=True)
@@ -53,72 +53,110 @@ def _modifiers() -> list[formulas.ModifierView]:
     ]
 
 
+REFRESH_BATCH = 500  # policies re-read under their row locks and written per short transaction
+
+_DemandSums = dict[tuple, tuple[float, float]]
+
+
+@dataclass
+class _Demand:
+    """Daily demand sums (Σq, Σq²) per scope key over the window, for the statistical policies."""
+
+    days: int
+    products: frozenset[tuple[str, int]]  # (scope, product id) pairs the sums were loaded for
+    by_location: _DemandSums
+    by_channel: _DemandSums
+    by_pool: _DemandSums
+
+    @classmethod
+    def load(cls, *, policies: list[SafetyStockPolicy], today: date, days: int) -> _Demand:
+        statistical = [p for p in policies if p.method == SafetyStockMethod.STATISTICAL]
+        sums: dict[str, _DemandSums] = {scope: {} for scope in SafetyStockScope.values}
+        if statistical:
+            start, end = _window(today, days)
+            stat_products = sorted({p.product_id for p in statistical})
+            keys = {
+                SafetyStockScope.LOCATION: {"pid": F("stock_level__product_id"), "lid": F("stock_level__location_id")},
+                SafetyStockScope.CHANNEL: {"pid": F("stock_level__product_id"), "src": F("source")},
+                SafetyStockScope.POOL: {"pid": F("stock_level__product_id")},
+            }
+            for scope in {p.scope for p in statistical}:
+                sums[scope] = _demand_sums(keys=keys[scope], product_ids=stat_products, start=start, end=end)
+        return cls(days=days, products=frozenset((p.scope, p.product_id) for p in statistical),
+                   by_location=sums[SafetyStockScope.LOCATION], by_channel=sums[SafetyStockScope.CHANNEL],
+                   by_pool=sums[SafetyStockScope.POOL])
+
+    def covers(self, policy: SafetyStockPolicy) -> bool:
+        return (policy.scope, policy.product_id) in self.products
+
+    def sums(self, policy: SafetyStockPolicy, channel_code: str | None) -> tuple[float, float]:
+        if policy.scope == SafetyStockScope.LOCATION:
+            return self.by_location.get((policy.product_id, policy.location_id), (0.0, 0.0))
+        if policy.scope == SafetyStockScope.CHANNEL:
+            return self.by_channel.get((policy.product_id, channel_code), (0.0, 0.0))
+        return self.by_pool.get((policy.product_id,), (0.0, 0.0))
+
+
+def _recompute(policy: SafetyStockPolicy, *, product: dict[str, Any], demand: _Demand | None, channel_code: str | None,
+               modifiers: list[formulas.ModifierView], today: date) -> None:
+    """Derive one policy's σ, computed and effective quantity in place (no database)."""
+    if policy.method == SafetyStockMethod.STATISTICAL:
+        if demand is not None and demand.covers(policy):
+            total, squares = demand.sums(policy, channel_code)
+            sigma = formulas.daily_sigma(total=total, total_of_squares=squares, days=demand.days)
+            lead = policy.lead_time_days if policy.lead_time_days is not None else product["lead_time_days"]
+            policy.demand_sigma = round(sigma, 4)
+            policy.demand_days = demand.days
+            policy.computed_quantity = formulas.statistical_quantity(
+                service_level=policy.service_level, sigma=sigma, lead_time_days=lead
+            )
+            policy.computed_at = timezone.now()
+        base = policy.computed_quantity or 0
+        label = f"Z({policy.service_level.normalize():f}%)×σ {policy.demand_sigma or 0:g}×√L"
+    else:
+        base, label = policy.quantity, "static"
+    policy.effective_quantity, policy.explanation = formulas.effective_quantity(
+        base=base, override=policy.override_quantity, modifiers=modifiers, product_id=policy.product_id,
+        season=product["season"], launched_on=product["launched_on"], today=today, base_label=label,
+    )
+
+
 def _refresh(*, policies: list[SafetyStockPolicy], today: date, days: int, with_statistics: bool) -> list[int]:
     """Recompute effective quantities of these policies; write the changed ones and their outbox rows.
-    Returns the product ids whose effective safety stock changed."""
-    if not policies:
+    Returns the product ids whose effective safety stock changed.
+
+    Demand is aggregated once, up front (reads only). Then, batch by batch in primary-key order, the
+    policies are read again under their row locks and written in the same short transaction: a
+    merchandiser's override or change committed while a long recompute runs is read, not overwritten
+    (and one arriving during a batch waits for it, then applies on top)."""
+    ids = sorted({p.pk for p in policies if p.pk})
+    if not ids:
         return []
-    product_ids = sorted({p.product_id for p in policies})
-    products = {p["id"]: p for p in Product.objects.filter(id__in=product_ids).values("id", "season", "launched_on", "lead_time_days")}
-    stats_loc: dict[tuple, tuple[float, float]] = {}
-    stats_ch: dict[tuple, tuple[float, float]] = {}
-    stats_pool: dict[tuple, tuple[float, float]] = {}
-    statistical = [p for p in policies if p.method == SafetyStockMethod.STATISTICAL]
-    if with_statistics and statistical:
-        start, end = _window(today, days)
-        stat_products = sorted({p.product_id for p in statistical})
-        scopes = {p.scope for p in statistical}
-        if SafetyStockScope.LOCATION in scopes:
-            stats_loc = _demand_sums(keys={"pid": F("stock_level__product_id"), "lid": F("stock_level__location_id")},
-                                     product_ids=stat_products, start=start, end=end)
-        if SafetyStockScope.CHANNEL in scopes:
-            stats_ch = _demand_sums(keys={"pid": F("stock_level__product_id"), "src": F("source")},
-                                    product_ids=stat_products, start=start, end=end)
-        if SafetyStockScope.POOL in scopes:
-            stats_pool = _demand_sums(keys={"pid": F("stock_level__product_id")}, product_ids=stat_products, start=start, end=end)
-    channel_codes = dict(Channel.objects.filter(id__in={p.channel_id for p in policies if p.channel_id}).values_list("id", "code"))
+    demand = _Demand.load(policies=policies, today=today, days=days) if with_statistics else None
     modifiers = _modifiers()
-    now = timezone.now()
-    changed: list[SafetyStockPolicy] = []
     moved: set[int] = set()
-    for policy in policies:
-        product = products[policy.product_id]
-        before = (policy.effective_quantity, policy.computed_quantity, policy.demand_sigma, policy.explanation)
-        if policy.method == SafetyStockMethod.STATISTICAL:
-            if with_statistics:
-                if policy.scope == SafetyStockScope.LOCATION:
-                    sums = stats_loc.get((policy.product_id, policy.location_id), (0.0, 0.0))
-                elif policy.scope == SafetyStockScope.CHANNEL:
-                    sums = stats_ch.get((policy.product_id, channel_codes.get(policy.channel_id)), (0.0, 0.0))
-                else:
-                    sums = stats_pool.get((policy.product_id,), (0.0, 0.0))
-                sigma = formulas.daily_sigma(total=sums[0], total_of_squares=sums[1], days=days)
-                lead = policy.lead_time_days if policy.lead_time_days is not None else product["lead_time_days"]
-                policy.demand_sigma = round(sigma, 4)
-                policy.demand_days = days
-                policy.computed_quantity = formulas.statistical_quantity(
-                    service_level=policy.service_level, sigma=sigma, lead_time_days=lead
-                )
-                policy.computed_at = now
-            base = policy.computed_quantity or 0
-            label = f"Z({policy.service_level.normalize():f}%)×σ {policy.demand_sigma or 0:g}×√L"
-        else:
-            base, label = policy.quantity, "static"
-        policy.effective_quantity, policy.explanation = formulas.effective_quantity(
-            base=base, override=policy.override_quantity, modifiers=modifiers, product_id=policy.product_id,
-            season=product["season"], launched_on=product["launched_on"], today=today, base_label=label,
-        )
-        if (policy.effective_quantity, policy.computed_quantity, policy.demand_sigma, policy.explanation) != before:
-            changed.append(policy)
-            if policy.effective_quantity != before[0]:
-                moved.add(policy.product_id)
-    with transaction.atomic():
-        SafetyStockPolicy.objects.bulk_update(
-            [p for p in changed if p.pk],
-            ["effective_quantity", "computed_quantity", "demand_sigma", "demand_days", "explanation", "computed_at"],
-            batch_size=1000,
-        )
-        outbox_record(product_ids=sorted(moved), reason="safety_stock")
+    for start in range(0, len(ids), REFRESH_BATCH):
+        with transaction.atomic():
+            batch = list(SafetyStockPolicy.objects.select_for_update(of=("self",)).filter(pk__in=ids[start:start + REFRESH_BATCH])
+                         .order_by("pk"))
+            products = {p["id"]: p for p in Product.objects.filter(id__in={p.product_id for p in batch})
+                        .values("id", "season", "launched_on", "lead_time_days")}
+            codes = dict(Channel.objects.filter(id__in={p.channel_id for p in batch if p.channel_id}).values_list("id", "code"))
+            changed: list[SafetyStockPolicy] = []
+            batch_moved: set[int] = set()
+            for policy in batch:
+                before = (policy.effective_quantity, policy.computed_quantity, policy.demand_sigma, policy.explanation)
+                _recompute(policy, product=products[policy.product_id], demand=demand, channel_code=codes.get(policy.channel_id),
+                           modifiers=modifiers, today=today)
+                if (policy.effective_quantity, policy.computed_quantity, policy.demand_sigma, policy.explanation) != before:
+                    changed.append(policy)
+                    if policy.effective_quantity != before[0]:
+                        batch_moved.add(policy.product_id)
+            SafetyStockPolicy.objects.bulk_update(
+                changed, ["effective_quantity", "computed_quantity", "demand_sigma", "demand_days", "explanation", "computed_at"],
+            )
+            outbox_record(product_ids=sorted(batch_moved), reason="safety_stock")
+        moved |= batch_moved
     return sorted(moved)
 
 
@@ -217,7 +255,7 @@ def safety_stock_policy_set(
     key = {"product": product, "scope": scope, "location": location if scope == "location" else None,
            "channel": channel if scope == "channel" else None}
     with transaction.atomic():
-        policy = SafetyStockPolicy.objects.select_for_update().filter(**key).first() or SafetyStockPolicy(**key)
+        policy = SafetyStockPolicy.objects.select_for_update(of=("self",)).filter(**key).first() or SafetyStockPolicy(**key)
         policy.method, policy.quantity, policy.service_level = method, quantity, level
         policy.lead_time_days, policy.override_quantity = lead_time_days, override_quantity
         policy.updated_by = actor if getattr(actor, "is_authenticated", False) else None
@@ -236,7 +274,7 @@ def safety_stock_override(*, policy: SafetyStockPolicy, quantity: int | None, ac
     """A merchandiser sets (or, with ``None``, clears) the exact quantity a policy keeps back."""
     quantity = _non_negative_int(quantity, "override_quantity", allow_none=True)
     with transaction.atomic():
-        policy = SafetyStockPolicy.objects.select_for_update().get(pk=policy.pk)
+        policy = SafetyStockPolicy.objects.select_for_update(of=("self",)).get(pk=policy.pk)
         policy.override_quantity = quantity
         policy.updated_by = actor if getattr(actor, "is_authenticated", False) else None
         policy.save(update_fields=["override_quantity", "updated_by", "updated_at"])
