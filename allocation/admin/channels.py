@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -14,8 +15,11 @@ from import_export.admin import ImportExportModelAdmin
 
 from allocation.availability.explain import atp_explain
 from allocation.channels.models import Channel, ChannelQuota, ChannelVisibility, LocationGroup
+from allocation.channels.selectors import channel_has_history
 from allocation.channels.services import (
     ATP_SETTINGS,
+    channel_atp_settings_update,
+    channel_delete,
     channel_quota_delete,
     channel_quota_set,
     channel_republish,
@@ -24,6 +28,7 @@ from allocation.channels.services import (
     location_group_set_locations,
 )
 from inventory.models import Product
+from omni.errors import OmniError
 
 from .resources import ChannelVisibilityResource
 
@@ -55,6 +60,40 @@ class ChannelAdmin(admin.ModelAdmin):
         ("ATP refinements", {"fields": ["lag_buffer_enabled", "accuracy_haircut_enabled", "accuracy_threshold_percent",
                                         "accuracy_haircut_percent"]}),
     ]
+
+    actions = ["deactivate"]
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """A channel with history (orders, holds, sync messages) is deactivated, never deleted."""
+        if obj is not None and channel_has_history(channel=obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # one by one, from the channel's page: each is checked for history
+        return actions
+
+    def delete_model(self, request, obj) -> None:
+        channel_delete(channel=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except OmniError as exc:  # it gained history since the page was opened: nothing was deleted
+            messages.error(request, exc.message)
+            return HttpResponseRedirect(reverse("admin:allocation_channel_change", args=[object_id]))
+
+    @admin.action(description="Deactivate: stop selling and syncing (history stays)")
+    def deactivate(self, request, queryset):
+        done = 0
+        for channel in queryset.filter(is_active=True):
+            try:
+                channel_atp_settings_update(channel=channel, is_active=False)
+                done += 1
+            except OmniError as exc:  # pragma: no cover - is_active is always a valid setting
+                self.message_user(request, f"{channel.code}: {exc.message}", level=messages.ERROR)
+        self.message_user(request, f"{done} channel(s) deactivated.")
 
     def get_urls(self):
         urls = [path("atp-explorer/", self.admin_site.admin_view(self.atp_explorer_view), name="allocation_atp_explorer")]

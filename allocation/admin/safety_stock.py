@@ -1,5 +1,9 @@
 """Admin for safety-stock policies and modifiers. Forms validate through the services' validators;
-saves and deletes go through the services (which recompute and write the outbox)."""
+saves and deletes go through the services (which recompute and write the outbox).
+
+Policies and modifiers keep their delete: they are settings, not history (nothing refers to a
+policy; what it kept back is not recorded anywhere else), and deleting one republishes the SKUs
+whose ATP it moved."""
 
 from __future__ import annotations
 

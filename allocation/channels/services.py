@@ -19,6 +19,7 @@ from inventory.outbox import outbox_record
 from omni.errors import Conflict, NotFound, ValidationFailed
 
 from .models import Channel, ChannelQuota, ChannelVisibility, LocationGroup
+from .selectors import channel_has_history
 
 
 def outbox_for_locations(location_ids: Iterable[int], reason: str) -> int:
@@ -133,3 +134,19 @@ def channel_republish(*, channel: Channel) -> int:
         outbox_record(product_ids=ids, reason="channel_settings")
         return len(ids)
     return outbox_for_locations(channel_location_ids(channel=channel), "channel_settings")
+
+
+def channel_delete(*, channel: Channel) -> None:
+    """Delete a channel that has no history (``channel_has_history``): never synced, never ordered.
+    One with history is refused (``channel_has_history``, 409): deactivate it instead
+    (``channel_atp_settings_update(is_active=False)``). The SKUs its quotas and visibility touched
+    are republished."""
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update(of=("self",)).filter(pk=channel.pk).first()
+        if locked is None:
+            raise NotFound("Unknown channel.", code="unknown_channel")
+        if channel_has_history(channel=locked):
+            raise Conflict(f"Channel {locked.code} has history (orders, holds or sync messages): deactivate it instead of "
+                           "deleting it.", code="channel_has_history")
+        channel_republish(channel=locked)
+        locked.delete()
