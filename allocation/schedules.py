@@ -1,9 +1,12 @@
-"""Beat schedule of allocation (collected by omni/celery.py). The sync helper's schedules live in
-``allocation/sync_schedules.py``; keys here are prefixed ``allocation-safety-``."""
+"""Beat schedule of allocation (collected by omni/celery.py): safety stock and stock accuracy here,
+channel sync's entries from ``allocation/sync/schedules.py``."""
 
 from celery.schedules import crontab
 
+from allocation.sync.schedules import BEAT_SCHEDULE as SYNC_BEAT_SCHEDULE
+
 BEAT_SCHEDULE = {
+    **SYNC_BEAT_SCHEDULE,
     "allocation-safety-stock-nightly": {
         "task": "allocation.tasks.safety_stock_recompute_nightly",
         "schedule": crontab(hour=2, minute=15),

@@ -1,73 +1,25 @@
-"""Reads for allocation: visible locations and ATP.
+"""Allocation's reads for other apps (orders, access): availability, where a channel sells from,
+and the availability rule as SQL for a query of their own (routing's candidates).
 
-The ATP computation lives in ``allocation/atp.py`` (set-based SQL, documented formulas); this module
-keeps the stable entry points other apps import.
+The public entry point of allocation's selectors; the code lives by sub-domain in
+``allocation/availability/``.
 """
 
 from __future__ import annotations
 
-from django.db.models import Q
-
-from inventory.models import Location, LocationKind
-
-from .atp import (  # noqa: F401  (re-exported for other apps)
-    AtpComponents,
+from allocation.availability.atp import AtpComponents, atp_components, atp_for_channel, availability_for_channels
+from allocation.availability.context import channel_location_ids
+from allocation.availability.locations import (
     LocationAvailability,
     PoolAvailability,
-    ScarcityInput,
-    atp_components,
-    atp_for_channel,
-    availability_for_channels,
-    channel_location_available,
     location_availability,
     pool_availability,
     reservable_floor_by_level,
-    scarcity_inputs,
 )
-from omni.errors import Forbidden, NotFound, ValidationFailed
-from omni.roles import Capability, Principal, require
-
-from .models import Channel, ChannelVisibility
+from allocation.availability.sql import available_sql, location_policy_join
 
 __all__ = [
-    "AtpComponents", "LocationAvailability", "PoolAvailability", "ScarcityInput", "atp_components", "atp_for_channel",
-    "availability_for_channels", "channel_location_available", "channel_location_ids", "location_availability",
-    "pool_availability", "reservable_floor_by_level", "scarcity_inputs",
+    "AtpComponents", "LocationAvailability", "PoolAvailability", "atp_components", "atp_for_channel",
+    "availability_for_channels", "available_sql", "channel_location_ids", "location_availability",
+    "location_policy_join", "pool_availability", "reservable_floor_by_level",
 ]
-
-
-def channel_location_ids(*, channel: Channel) -> set[int]:
-    """The locations a channel may sell from, exactly as ATP counts them (``allocation.atp``): the
-    active non-supplier locations its visibility rules name (directly or through a group) and, when
-    it may sell drop-ship, every active supplier. Routing and partner read scopes use this set."""
-    if not channel.is_active:
-        return set()
-    rules = ChannelVisibility.objects.filter(channel=channel)
-    direct = rules.filter(location__isnull=False).values_list("location_id", flat=True)
-    grouped = Location.objects.filter(groups__in=rules.filter(group__isnull=False).values("group_id")).values_list("id", flat=True)
-    sells_from = (Q(id__in=direct) | Q(id__in=grouped)) & ~Q(kind=LocationKind.SUPPLIER)
-    if channel.allows_dropship:
-        sells_from |= Q(kind=LocationKind.SUPPLIER)
-    return set(Location.objects.filter(sells_from, is_active=True).values_list("id", flat=True))
-
-
-def channel_for_principal(*, principal: Principal, code: str | None, capability: Capability) -> Channel:
-    """The channel a request acts for: a partner token's own channel (naming another is refused);
-    a merchandiser names one. Stable error codes: ``channel_forbidden`` (403), ``channel_required``
-    (400), ``unknown_channel`` (404); and ``permission_denied`` when the capability is missing."""
-    code = (code or "").strip()
-    if principal.is_partner:
-        own = Channel.objects.get(pk=principal.channel_id)
-        if code and code != own.code:
-            raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
-                            details={"channel": [f"Only {own.code!r} is allowed for this token."]})
-        channel = own
-    else:
-        if not code:
-            raise ValidationFailed("Name the channel (channel=<code>).", code="channel_required",
-                                   details={"channel": ["Required."]})
-        channel = Channel.objects.filter(code=code).first()
-        if channel is None:
-            raise NotFound(f"Unknown channel {code!r}.", code="unknown_channel", details={"channel": [f"No channel {code!r}."]})
-    require(principal, capability, channel_id=channel.pk, what=f"for channel {channel.code}")
-    return channel

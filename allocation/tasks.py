@@ -1,135 +1,15 @@
-"""Celery tasks for allocation (channel sync, safety stock, accuracy). Each is a few lines over a
-service and safe to run twice.
-
-Sync tasks (``sync_*``) are routed to the ``sync`` queue (settings.CELERY_TASK_ROUTES). They are
-idempotent — a drain takes only unprocessed outbox rows under SKIP LOCKED, a push resends messages
-whose sequence a receiver drops if already applied — so ``acks_late`` is safe for all of them, and
-with ``task_reject_on_worker_lost`` a task whose worker dies is redelivered. Retries (exponential
-backoff, full jitter) only for transient errors: a database blip, a broker blip, an endpoint that
-timed out or answered 5xx/408/429. A 4xx is permanent and dead-letters at once.
-"""
+"""Celery tasks of allocation: the nightly safety-stock recompute and the stock-accuracy refresh
+(channel sync's tasks are in ``allocation/sync/tasks.py``). Each is a few lines over a service and
+safe to run twice."""
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from celery.signals import worker_ready
-from django.db import InterfaceError, OperationalError
-
-logger = logging.getLogger(__name__)
-
-TRANSIENT_DB = (OperationalError, InterfaceError)
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=10, ignore_result=True)
-def sync_drain() -> int:
-    from allocation.sync.services import sync_drain_run
-    from allocation.sync.trigger import drain_started, followup_schedule, push_wake
-
-    drain_started()
-    run = sync_drain_run(on_published=push_wake)
-    if run.next_due_in is not None:
-        followup_schedule(run.next_due_in)
-    return run.events
-
-
-def _push_now(channel_ids: list[int]) -> None:
-    """Push inline (saves a queue hop for latency); a transient failure hands over to sync_push."""
-    from allocation.sync.services import sync_channel_push
-    from allocation.sync.trigger import push_wake
-
-    for channel_id in channel_ids:
-        result = sync_channel_push(channel_id=channel_id)
-        if result.retry_in is not None:
-            push_wake([channel_id], countdown=result.retry_in)
-        elif result.busy:  # another pusher holds the channel; make sure our messages are not left behind
-            push_wake([channel_id], countdown=0.25)
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=10, ignore_result=True)
-def sync_push(channel_id: int) -> int:
-    """Push a channel's pending messages. An endpoint failure is retried from the messages' own
-    backoff (exponential with jitter, stored with them, so it survives a lost worker); the
-    database's transient errors through Celery's autoretry."""
-    from allocation.sync.services import sync_channel_push
-    from allocation.sync.trigger import push_started, push_wake
-
-    push_started(channel_id)
-    result = sync_channel_push(channel_id=channel_id)
-    if result.retry_in is not None:
-        push_wake([channel_id], countdown=result.retry_in)
-    elif result.busy:  # another pusher holds the channel: look again shortly so nothing waits for the sweep
-        push_wake([channel_id], countdown=0.25)
-    return result.sent
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=5, ignore_result=True)
-def sync_sweep() -> int:
-    from allocation.sync.services import sync_sweep as sweep
-    from allocation.sync.trigger import followup_schedule, push_wake
-
-    result = sweep(on_published=push_wake)
-    _push_now(result.pushed_channels)
-    if result.next_due_in is not None:
-        followup_schedule(result.next_due_in)
-    return result.drained
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=5, ignore_result=True)
-def sync_batch(full: bool = False) -> int:
-    from allocation.sync.services import sync_batch_due
-
-    channel_ids = sync_batch_due(full=full)
-    _push_now(channel_ids)
-    return len(channel_ids)
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=5, ignore_result=True)
-def sync_ledger_check() -> int:
-    from allocation.sync.reconcile import ledger_alert_check
-
-    return ledger_alert_check()
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=5, ignore_result=True)
-def sync_full_resync() -> int:
-    from allocation.sync.services import sync_full_resync as resync
-
-    channel_ids = resync()
-    _push_now(channel_ids)
-    return len(channel_ids)
-
-
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=5, ignore_result=True)
-def sync_prune() -> int:
-    from allocation.sync.services import sync_log_prune
-
-    return sum(sync_log_prune())
-
-
-@worker_ready.connect
-def _sync_sweep_on_start(sender=None, **kwargs) -> None:
-    """A (re)started worker first catches up on whatever a dead worker or a down broker left."""
-    try:
-        sync_sweep.apply_async(retry=False)
-    except Exception:  # noqa: BLE001 - beat's periodic sweep covers it
-        logger.warning("sync: could not queue the start-up sweep")
-
-
-# --- safety stock and location accuracy --------------------------------------------------------
 
 
 @shared_task(name="allocation.tasks.safety_stock_recompute_nightly")
 def safety_stock_recompute_nightly() -> dict[str, int]:
-    from .safety_services import safety_stock_recompute
+    from allocation.safety_stock.services import safety_stock_recompute
 
     result = safety_stock_recompute()
     return {"policies": result.policies, "changed": result.changed}
@@ -137,6 +17,6 @@ def safety_stock_recompute_nightly() -> dict[str, int]:
 
 @shared_task(name="allocation.tasks.location_accuracy_refresh")
 def location_accuracy_refresh_task() -> int:
-    from .accuracy import location_accuracy_refresh
+    from allocation.accuracy.services import location_accuracy_refresh
 
     return location_accuracy_refresh()

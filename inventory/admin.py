@@ -28,7 +28,6 @@ from .models import (
     Product,
     ProductBarcode,
     Reservation,
-    StaffAssignment,
     StockLevel,
     StockMovement,
     Transfer,
@@ -289,15 +288,6 @@ class CycleCountAdmin(StockRowColumns, ReadOnlyAdmin):
     date_hierarchy = "counted_at"
 
 
-@admin.register(StaffAssignment)
-class StaffAssignmentAdmin(admin.ModelAdmin):
-    list_display = ["user", "location"]
-    list_select_related = ["user", "location"]
-    list_filter = ["location__kind"]
-    search_fields = ["user__username", "location__code", "location__name"]
-    autocomplete_fields = ["user", "location"]
-
-
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(ReadOnlyAdmin):
     list_display = ["id", "product", "location", "reason", "created_at", "processed_at"]
@@ -308,3 +298,5 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 
 
 from . import admin_imports  # noqa: E402,F401  (stock-file import pages, ImportJob admin)
+from .alerts import admin as alerts_admin  # noqa: E402,F401  (alerts)
+from .snapshots import admin as snapshots_admin  # noqa: E402,F401  (inbound stock snapshots)

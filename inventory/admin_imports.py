@@ -16,7 +16,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from omni.errors import OmniError
-from omni.roles import Capability, can, principal_for
+from omni.access.roles import Capability, can, permitted_location_ids, principal_for
 
 from .imports.models import ImportJob, ImportMode
 from .imports.selectors import import_errors_csv, import_job_progress
@@ -87,7 +87,8 @@ class ImportJobAdmin(admin.ModelAdmin):
                 job = stock_import_create(
                     file=form.cleaned_data["file"], filename=form.cleaned_data["file"].name, mode=form.cleaned_data["mode"],
                     location_code=location.code if location else "", apply_valid=form.cleaned_data["apply_valid"],
-                    note=form.cleaned_data["note"], source="admin", actor=request.user, principal=principal_for(request.user),
+                    note=form.cleaned_data["note"], source="admin", actor=request.user,
+                    location_ids=permitted_location_ids(principal_for(request.user), Capability.IMPORT_STOCK),
                 )
             except OmniError as exc:
                 form.add_error(None, exc.message)

@@ -15,8 +15,7 @@ from typing import Any
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import models
 
-from omni.errors import InsufficientStock, NotFound, OmniError, ValidationFailed
-from omni.roles import Capability, Principal, require
+from omni.errors import Forbidden, InsufficientStock, NotFound, OmniError, ValidationFailed
 
 from . import services
 from .models import CycleCount, Location, MovementReason, Product, StockLevel, StockMovement, Transfer
@@ -120,9 +119,9 @@ class _Catalog:
         return found if found is not None else location_get_by_code(code=code)
 
 
-def _authorize(principal: Principal | None, location: Location) -> None:
-    if principal is not None:
-        require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
+def _authorize(location_ids: frozenset[int] | None, location: Location) -> None:
+    if location_ids is not None and location.pk not in location_ids:
+        raise Forbidden(f"You may not move stock at {location.code}.", code="permission_denied")
 
 
 def _seen(item: MovementInput, source: str) -> bool:
@@ -132,7 +131,7 @@ def _seen(item: MovementInput, source: str) -> bool:
 
 
 def _apply_one(
-    item: MovementInput, *, source: str, actor: AbstractBaseUser | None, principal: Principal | None, catalog: _Catalog,
+    item: MovementInput, *, source: str, actor: AbstractBaseUser | None, location_ids: frozenset[int] | None, catalog: _Catalog,
 ) -> MovementOutcome:
     outcome = MovementOutcome(index=0, external_id=item.external_id, status="applied")
     common = {"source": source, "actor": actor, "external_id": item.external_id}
@@ -153,7 +152,7 @@ def _apply_one(
                 f"Transfer {transfer.pk} carries {transfer.product.sku}, not {item.sku}.",
                 code="wrong_sku", details={"sku": [f"Must be {transfer.product.sku}."]},
             )
-        _authorize(principal, transfer.to_location)
+        _authorize(location_ids, transfer.to_location)
         seen = _seen(item, source)
         transfer = services.transfer_receive(transfer=transfer, quantity=item.quantity if item.quantity else None, **common)
         outcome.transfer_id = transfer.pk
@@ -161,7 +160,7 @@ def _apply_one(
     else:
         product = catalog.product(item.sku)
         location = catalog.location(item.location)
-        _authorize(principal, location)
+        _authorize(location_ids, location)
         args = {"product": product, "location": location, **common}
         if item.kind == MovementKind.RECEIPT:
             result = services.stock_receive(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
@@ -216,9 +215,12 @@ def _apply_one(
 
 def stock_movements_apply(
     *, items: Sequence[MovementInput | OmniError], source: str, actor: AbstractBaseUser | None = None,
-    principal: Principal | None = None,
+    location_ids: frozenset[int] | None = None,
 ) -> list[MovementOutcome]:
-    """Apply each item on its own; an item given as an ``OmniError`` (it failed validation) is reported as is."""
+    """Apply each item on its own; an item given as an ``OmniError`` (it failed validation) is reported as is.
+
+    ``location_ids``: the locations the caller may move stock at (resolved by the adapter from who
+    it is); an item at any other location is refused with ``permission_denied``. ``None``: anywhere."""
     outcomes = []
     catalog = _Catalog.for_items(items)
     for index, item in enumerate(items):
@@ -226,7 +228,7 @@ def stock_movements_apply(
             outcomes.append(MovementOutcome(index=index, external_id=getattr(item, "external_id", ""), status="error", error=item_error(item)))
             continue
         try:
-            outcome = _apply_one(item, source=source, actor=actor, principal=principal, catalog=catalog)
+            outcome = _apply_one(item, source=source, actor=actor, location_ids=location_ids, catalog=catalog)
         except OmniError as exc:
             outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error=item_error(exc))
         outcome.index = index

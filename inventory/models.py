@@ -303,16 +303,6 @@ class OutboxEvent(models.Model):
         indexes = [models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="outbox_pending")]
 
 
-class StaffAssignment(models.Model):
-    """A store staff user works at these locations (and may act only for them)."""
-
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="location_assignments")
-    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="staff_assignments")
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["user", "location"], name="staff_assignment_unique")]
-
-    def __str__(self) -> str:
-        return f"{self.user} @ {self.location.code}"
-
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)
+from inventory.snapshots.models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine  # noqa: E402,F401  (inbound counts)
+from inventory.alerts.models import Alert  # noqa: E402,F401  (ledger drift, dead-lettered pushes)

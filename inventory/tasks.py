@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 
 @shared_task(name="inventory.tasks.import_stock_run", acks_late=True)
@@ -12,3 +13,12 @@ def import_stock_run(job_id: int) -> str:
     from inventory.imports.services import stock_import_run
 
     return stock_import_run(job_id=job_id).status
+
+
+@shared_task(name="inventory.tasks.ledger_alert_check", acks_late=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=1, retry_backoff_max=60, retry_jitter=True, max_retries=5, ignore_result=True)
+def ledger_alert_check() -> int:
+    """Nightly: check every stock figure against the ledger; drift raises an Alert (admin)."""
+    from inventory.alerts.services import ledger_alert_check as check
+
+    return check()

@@ -21,10 +21,9 @@ def _collect_beat_schedules(sender: Celery, **kwargs) -> None:
 
     schedule = dict(settings.CELERY_BEAT_SCHEDULE)
     for label in ("inventory", "allocation", "orders", "fulfillment"):
-        for module_name in (f"{label}.schedules", f"{label}.sync_schedules"):
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError:
-                continue
-            schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
+        try:
+            module = importlib.import_module(f"{label}.schedules")
+        except ModuleNotFoundError:
+            continue
+        schedule.update(getattr(module, "BEAT_SCHEDULE", {}))
     sender.conf.beat_schedule = schedule

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "omni",
     "inventory",
     "allocation",
+    "omni.access",
     "orders",
     "fulfillment",
 ]
@@ -140,7 +141,7 @@ if PRODUCTION:
 # --- REST framework -------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "omni.auth.PartnerTokenAuthentication",
+        "omni.access.auth.PartnerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -183,7 +184,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
-    "allocation.tasks.sync_*": {"queue": "sync"},
+    "allocation.sync.tasks.*": {"queue": "sync"},
     "inventory.tasks.import_*": {"queue": "imports"},
 }
 # The visibility timeout must exceed the longest countdown/ETA we schedule (see Celery's Redis
@@ -216,6 +217,8 @@ LOGGING = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
-# Inbound stock snapshots: a line whose |variance| exceeds either threshold waits for approval.
+
+# --- Inbound stock snapshots (inventory/snapshots) --------------------------------------------
+# A line whose |variance| exceeds either threshold waits for a merchandiser's approval.
 OMNI_SNAPSHOT_APPROVAL_UNITS = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_UNITS", "10"))
 OMNI_SNAPSHOT_APPROVAL_PERCENT = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_PERCENT", "20"))

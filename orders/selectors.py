@@ -6,7 +6,7 @@ from django.db.models import Prefetch, QuerySet
 
 from allocation.models import Channel
 from omni.errors import NotFound
-from omni.roles import Principal
+from omni.access.roles import Principal
 from orders.models import Allocation, Order, OrderLine, RoutingProfile
 from orders.routing.engine import ProfileSpec
 

@@ -12,9 +12,10 @@ from django.contrib import admin
 from django.contrib.admin.sites import site
 from django.urls import reverse
 
-from allocation.models import Scope
+from omni.access.models import Scope
 from inventory import services
-from tests.allocation.factories import ChannelFactory, channel_policy, issue_token, location_policy, make_visible, pool_policy
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory, channel_policy, location_policy, make_visible, pool_policy
 from tests.inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory, StaffFactory
 
 admin.autodiscover()
@@ -53,18 +54,18 @@ def some_of_everything(settings, tmp_path):
 
     from django.contrib.auth.models import Group
 
-    from allocation.accuracy import location_accuracy_refresh
+    from allocation.accuracy.services import location_accuracy_refresh
     from allocation.models import LocationGroup
-    from allocation.safety_services import safety_stock_modifier_set
+    from allocation.safety_stock.services import safety_stock_modifier_set
 
     safety_stock_modifier_set(name="Autumn campaign", kind="campaign", starts_on=date.today(), percent=20, product=product)
     location_accuracy_refresh()
     LocationGroup.objects.create(code="stores", name="All stores").locations.set([store])
     Group.objects.create(name="Merchandisers")
-    # channel sync tables: the sync app's own drain turns outbox events into messages
-    from allocation.models import Alert
-    from allocation.sync.reconcile import SnapshotLineInput, stock_snapshot_apply
-    from allocation.sync.services import sync_drain_run
+    # channel sync tables: the sync app's own drain turns outbox events into messages; inbound snapshots, alerts
+    from allocation.sync.drain import sync_drain_run
+    from inventory.models import Alert
+    from inventory.snapshots.services import SnapshotLineInput, stock_snapshot_apply
     from tests.allocation.sync_helpers import sync_channel
 
     sync_channel(code="mkt", locations=[dc])

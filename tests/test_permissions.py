@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from allocation.models import Scope
+from omni.access.models import Scope
 from inventory import services
 from inventory.models import StockLevel, StockMovement
-from tests.allocation.factories import ChannelFactory, issue_token, make_visible
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory, make_visible
 from tests.inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +119,7 @@ def test_store_staff_cannot_ship_another_stores_stock_or_book_in_its_transfer(wo
 
 def test_disabled_token_is_refused(world):
     client = client_for("partner_rw", world)
-    from allocation.models import PartnerToken
+    from omni.access.models import PartnerToken
 
     PartnerToken.objects.update(is_active=False)
     res = client.get("/api/v1/stock-levels/")

@@ -8,9 +8,10 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count, Sum
 
-from allocation.models import Channel, PartnerToken
+from allocation.models import Channel
 from allocation.selectors import channel_location_ids
-from inventory.models import Location, Product, StaffAssignment, StockLevel, StockMovement
+from inventory.models import Location, Product, StockLevel, StockMovement
+from omni.access.models import PartnerToken, StaffAssignment
 from inventory.services import ledger_check
 
 pytestmark = pytest.mark.django_db

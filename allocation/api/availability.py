@@ -17,15 +17,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from allocation.availability.atp import availability_for_channels
+from allocation.availability.context import channel_contexts
+from allocation.availability.locations import location_availability
+from allocation.availability.pickup import pickup_options
+from allocation.channels.models import Channel
 from inventory.models import Location, Product
-from omni.api.permissions import CanViewAvailability
+from omni.access.permissions import CanViewAvailability
+from omni.access.roles import Capability, principal_from_request
+from omni.access.selectors import channel_for_principal
 from omni.errors import NotFound, ValidationFailed
-from omni.roles import Capability, principal_from_request
-
-from ..atp import availability_for_channels, channel_contexts, location_availability
-from ..models import Channel
-from ..pickup import pickup_options
-from ..selectors import channel_for_principal
 
 MAX_SKUS = 200
 MAX_RADIUS_KM = 500.0

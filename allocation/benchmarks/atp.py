@@ -169,7 +169,7 @@ def _build(skus: int, out: Callable[[str], None]) -> None:
             WHERE p.sku LIKE '{TAG}-%%' AND sl.id %% 12 = 0""", [web, market])
         c.execute("ANALYZE inventory_product; ANALYZE inventory_stocklevel; ANALYZE allocation_safetystockpolicy; "
                   "ANALYZE inventory_stockmovement; ANALYZE inventory_cyclecount; ANALYZE inventory_location")
-    from allocation.accuracy import location_accuracy_refresh
+    from allocation.accuracy.services import location_accuracy_refresh
 
     crossed = location_accuracy_refresh()  # the haircut reads the materialized accuracy
     out(f"built dataset: {skus} SKUs × {N_LOCATIONS} locations × {len(chans)} channels in {time.perf_counter() - started:.1f}s "
@@ -183,9 +183,9 @@ def _build(skus: int, out: Callable[[str], None]) -> None:
 
 def naive_atp(*, ctx, product_id: int, now) -> int:
     """ATP of one SKU for one channel, the slow obvious way (several ORM queries per SKU)."""
-    from allocation.atp import VELOCITY_DAYS
+    from allocation.availability.sql import VELOCITY_DAYS
     from allocation.models import ChannelQuota
-    from allocation.models_safety import SafetyStockPolicy
+    from allocation.safety_stock.models import SafetyStockPolicy
     from inventory.models import StockLevel, StockMovement
 
     channel = ctx.channel
@@ -228,7 +228,8 @@ def naive_atp(*, ctx, product_id: int, now) -> int:
 
 
 def run(*, out, skus: int = 20_000, sample: int = 200, rebuild: bool = False, **_) -> dict:
-    from allocation.atp import atp_components, atp_components_for_context, availability_for_channels, channel_contexts
+    from allocation.availability.atp import atp_components, atp_components_for_context, availability_for_channels
+    from allocation.availability.context import channel_contexts
     from allocation.models import Channel
     from inventory.models import Product
 

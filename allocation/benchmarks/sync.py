@@ -67,7 +67,8 @@ def run(*, out, rate: float = 200.0, seconds: float = 10.0, skus: int = 200, con
     from allocation.models import ChannelSync, MessageStatus, SyncMessage, SyncMode
     from allocation.sync.harness import RedisServer, WorkerProcess, wait_for
     from allocation.sync.receiver import Receiver
-    from allocation.sync.services import sync_channel_push, sync_outbox_drain
+    from allocation.sync.drain import sync_outbox_drain
+    from allocation.sync.push import sync_channel_push
     from inventory import services as stock
     from inventory.models import Location, OutboxEvent, Product
     from omni.celery import app

@@ -1,19 +1,16 @@
 """Admin for channel sync: endpoints (CSV download, full resync), the message log with the
-dead-letter list and its resend action, snapshot lines awaiting approval, alerts."""
+dead-letter list and its resend action."""
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.db import models
 from django.http import StreamingHttpResponse
-from django.utils import timezone
 
-from omni.errors import OmniError
-
-from .models import Alert, ChannelSync, MessageStatus, SnapshotLineStatus, StockSnapshot, StockSnapshotLine, SyncMessage
-from .reconcile import snapshot_line_approve, snapshot_line_reject
-from .selectors import availability_snapshot_csv
-from .services import sync_channel_publish, sync_messages_resend
+from .models import ChannelSync, MessageStatus, SyncMessage
+from .feed import availability_snapshot_csv
+from .publish import sync_channel_publish
+from .push import sync_messages_resend
 
 
 @admin.register(ChannelSync)
@@ -61,64 +58,3 @@ class SyncMessageAdmin(admin.ModelAdmin):
     def resend(self, request, queryset):
         count = sync_messages_resend(message_ids=queryset.filter(status=MessageStatus.DEAD).values_list("id", flat=True))
         self.message_user(request, f"{count} message(s) queued again.")
-
-
-class StockSnapshotLineInline(admin.TabularInline):
-    model = StockSnapshotLine
-    extra = 0
-    can_delete = False
-    readonly_fields = ("product", "counted", "system_quantity", "variance", "status", "error", "decided_by", "decided_at")
-    fields = readonly_fields
-
-
-@admin.register(StockSnapshot)
-class StockSnapshotAdmin(admin.ModelAdmin):
-    list_display = ("id", "location", "source", "external_id", "received_at")
-    inlines = [StockSnapshotLineInline]
-    readonly_fields = ("location", "source", "external_id", "actor")
-
-
-@admin.register(StockSnapshotLine)
-class StockSnapshotLineAdmin(admin.ModelAdmin):
-    list_display = ("id", "snapshot", "product", "counted", "system_quantity", "variance", "status", "error")
-    list_filter = ("status",)
-    search_fields = ("product__sku",)
-    list_select_related = ("snapshot", "product")
-    actions = ("approve", "reject")
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def _decide(self, request, queryset, decide, verb: str) -> None:
-        done = 0
-        for line in queryset.filter(status=SnapshotLineStatus.PENDING):
-            try:
-                decide(line=line, actor=request.user)
-                done += 1
-            except OmniError as exc:
-                self.message_user(request, f"Line {line.pk}: {exc.message}", level=messages.ERROR)
-        self.message_user(request, f"{done} line(s) {verb}.")
-
-    @admin.action(description="Approve: apply the counted variance")
-    def approve(self, request, queryset):
-        self._decide(request, queryset, snapshot_line_approve, "approved")
-
-    @admin.action(description="Reject: keep the ledger figure")
-    def reject(self, request, queryset):
-        self._decide(request, queryset, snapshot_line_reject, "rejected")
-
-
-@admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
-    list_display = ("id", "kind", "message", "created_at", "acknowledged_at")
-    list_filter = ("kind", "acknowledged_at")
-    readonly_fields = ("kind", "message", "details", "created_at", "acknowledged_at")
-    actions = ("acknowledge",)
-
-    @admin.action(description="Acknowledge")
-    def acknowledge(self, request, queryset):
-        count = queryset.filter(acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
-        self.message_user(request, f"{count} alert(s) acknowledged.")

@@ -67,7 +67,7 @@ def drain_wake() -> None:
     if app.conf.task_always_eager:
         return  # embedded mode: no broker; the drain runs from the sweep/commands
     try:
-        from allocation.tasks import sync_drain
+        from allocation.sync.tasks import sync_drain
 
         # a drain already queued will see this commit
         _enqueue_once(PENDING_KEY, PENDING_TTL_MS, sync_drain, countdown=_micro_batch_seconds())
@@ -92,7 +92,7 @@ def followup_schedule(countdown: float) -> None:
     if app.conf.task_always_eager:
         return
     try:
-        from allocation.tasks import sync_drain
+        from allocation.sync.tasks import sync_drain
 
         _enqueue_once(FOLLOWUP_KEY, max(int(countdown * 1000), 50), sync_drain, countdown=countdown)
     except Exception:  # noqa: BLE001
@@ -110,7 +110,7 @@ def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
     if app.conf.task_always_eager or not channel_ids:
         return
     try:
-        from allocation.tasks import sync_push
+        from allocation.sync.tasks import sync_push
 
         for channel_id in channel_ids:
             _enqueue_once(PUSH_KEY.format(channel_id), int(countdown * 1000) + 5_000, sync_push, args=[channel_id],

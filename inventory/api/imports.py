@@ -21,9 +21,9 @@ from rest_framework.views import APIView
 from inventory.imports.models import ImportJob, ImportMode
 from inventory.imports.selectors import import_errors_csv, import_job_progress
 from inventory.imports.services import stock_import_cancel, stock_import_create
-from omni.api.permissions import CanImportStock
+from omni.access.permissions import CanImportStock
 from omni.errors import NotFound
-from omni.roles import principal_from_request
+from omni.access.roles import Capability, permitted_location_ids, principal_from_request
 
 
 class StockImportUploadSerializer(serializers.Serializer):
@@ -63,7 +63,8 @@ class StockImportCreateView(APIView):
         job = stock_import_create(
             file=data.validated_data["file"], filename=data.validated_data["file"].name, mode=data.validated_data["mode"],
             location_code=data.validated_data["location"], apply_valid=data.validated_data["apply_valid"],
-            note=data.validated_data["note"], source="api", actor=request.user, principal=principal_from_request(request),
+            note=data.validated_data["note"], source="api", actor=request.user,
+            location_ids=permitted_location_ids(principal_from_request(request), Capability.IMPORT_STOCK),
         )
         return Response(_progress(request, job), status=status.HTTP_202_ACCEPTED)
 

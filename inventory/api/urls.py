@@ -12,5 +12,6 @@ urlpatterns = [
     re_path(r"^stock-movements/?$", StockMovementBatchView.as_view(), name="stock-movements"),
     re_path(r"^ledger/check/?$", LedgerCheckView.as_view(), name="ledger-check"),
     path("", include("inventory.api.import_urls")),  # CSV stock imports
+    path("", include("inventory.snapshots.urls")),  # inbound stock snapshots
     *router.urls,
 ]

@@ -1,4 +1,4 @@
-"""Thin views: shape in serializers, rules in inventory.services / inventory.batch, who-may in omni.roles."""
+"""Thin views: shape in serializers, rules in inventory.services / inventory.batch, who-may in omni.access.roles."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from omni.api.permissions import CanMoveStock, CanViewStock, IsMerchandiser
+from omni.access.permissions import CanMoveStock, CanViewStock, IsMerchandiser
 from omni.api.schema import error_responses
 from omni.errors import ValidationFailed
-from omni.roles import Role, movement_source_for, principal_from_request, readable_location_ids
+from omni.access.roles import (
+    Capability,
+    Role,
+    movement_source_for,
+    permitted_location_ids,
+    principal_from_request,
+    readable_location_ids,
+)
 
 from .. import services
 from ..batch import MovementInput, stock_movements_apply
@@ -155,7 +162,8 @@ class StockMovementBatchView(generics.ListAPIView):
             )
         source = movement_source_for(principal, str(data.get("source") or ""))
         items = [self._parse(i) for i in raw]
-        outcomes = stock_movements_apply(items=items, source=source, actor=request.user, principal=principal)
+        outcomes = stock_movements_apply(items=items, source=source, actor=request.user,
+                                         location_ids=permitted_location_ids(principal, Capability.MOVE_STOCK))
         summary = {
             "applied": sum(o.status == "applied" for o in outcomes),
             "replayed": sum(o.status == "replayed" for o in outcomes),

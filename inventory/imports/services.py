@@ -16,7 +16,6 @@ from django.utils import timezone
 from inventory.selectors import location_get_by_code
 from inventory.outbox import outbox_kick
 from omni.errors import Forbidden, IllegalTransition, ValidationFailed
-from omni.roles import Capability, Principal, require
 
 from .apply import StockChangedMeanwhile, stage_apply
 from .models import (
@@ -49,22 +48,24 @@ class _AlreadyApplied(Exception):
 def stock_import_create(
     *, file: File | BinaryIO, mode: str = ImportMode.SNAPSHOT, location_code: str = "", apply_valid: bool = False,
     note: str = "", source: str = "import", actor: Any = None, filename: str = "", enqueue: bool = True,
-    principal: Principal | None = None,
+    location_ids: frozenset[int] | None = None,
 ) -> ImportJob:
     """Store the upload and queue its import on the ``imports`` queue (after commit).
 
-    With a ``principal`` (API, admin) it must be allowed to import stock; one limited to some
-    locations must name one of them (its rows then all go there)."""
+    ``location_ids``: the locations the caller may import to (resolved by the API/admin adapter
+    from who it is; ``None``: any). A caller limited to some locations must name one of them (its
+    rows then all go there)."""
     if mode not in ImportMode.values:
         raise ValidationFailed(f"Unknown import mode {mode!r}; use snapshot or delta.", code="invalid_mode",
                                details={"mode": [f"One of {', '.join(ImportMode.values)}."]})
     location = location_get_by_code(code=location_code.strip()) if location_code else None
-    if principal is not None:
-        if principal.location_ids is not None and location is None:
-            raise Forbidden("This token may import stock only for its own locations: give a location.",
-                            code="permission_denied", details={"location": ["Required for this token."]})
-        require(principal, Capability.IMPORT_STOCK, location_id=location.pk if location else None,
-                what=f"at {location.code}" if location else "")
+    if location_ids is not None:
+        if location is None:
+            raise Forbidden("You may import stock only for your own locations: give a location.",
+                            code="permission_denied", details={"location": ["Required for this caller."]})
+        if location.pk not in location_ids:
+            raise Forbidden(f"You may not import stock at {location.code}.", code="permission_denied",
+                            details={"location": ["Not one of your locations."]})
     if location is not None:
         if not location.is_active:
             raise ValidationFailed(f"Location {location.code} is inactive.", code="inactive_location", details={"location": ["Inactive."]})

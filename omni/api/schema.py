@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -22,18 +21,3 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
         400: "Invalid request.", 401: "Not authenticated.", 403: "Not allowed.", 404: "Not found.", 409: "Conflict with current state.",
     }
     return {s: OpenApiResponse(ErrorSerializer, description=texts.get(s, "Error.")) for s in statuses}
-
-
-class PartnerTokenScheme(OpenApiAuthenticationExtension):
-    """Documents ``Authorization: Token <key>`` (partner systems) in the schema."""
-
-    target_class = "omni.auth.PartnerTokenAuthentication"
-    name = "partnerToken"
-
-    def get_security_definition(self, auto_schema):
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": "Authorization",
-            "description": "Partner API token: `Token <key>` (or `Bearer <key>`). Issued in the admin; shown once.",
-        }

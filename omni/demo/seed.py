@@ -20,19 +20,20 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from allocation.models import Channel, ChannelKind, ChannelVisibility, LocationGroup, PartnerToken, Scope, SyncMode
-from allocation.services import partner_token_issue
+from allocation.models import Channel, ChannelKind, ChannelVisibility, LocationGroup, SyncMode
 from inventory.models import (
     Bucket,
     Location,
     LocationKind,
     MovementReason,
     Product,
-    StaffAssignment,
     StockLevel,
     StockMovement,
     VelocityClass,
 )
+
+from omni.access.models import PartnerToken, Scope, StaffAssignment
+from omni.access.services import partner_token_issue
 
 from .data import CATEGORIES, COLOURS, FACILITIES, STORES, STYLES
 
@@ -130,7 +131,7 @@ def _safety_stock(locations: list[Location], products: list[Product], *, today: 
     Z × σ(daily demand) × √lead time from the sales history just written) and a static pool buffer;
     the nightly job's own recompute fills in the figures."""
     from allocation.models import SafetyStockMethod, SafetyStockPolicy, SafetyStockScope
-    from allocation.safety_services import safety_stock_recompute
+    from allocation.safety_stock.services import safety_stock_recompute
 
     fast = [p for p in products if p.velocity_class == VelocityClass.A]
     stores = [loc for loc in locations if loc.kind == LocationKind.STORE]

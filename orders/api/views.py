@@ -12,13 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from allocation.models import Channel
-from allocation.selectors import channel_for_principal
 from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body
 from omni.api.pagination import DefaultPagination
-from omni.api.permissions import CanPlaceOrders
+from omni.access.permissions import CanPlaceOrders
 from omni.errors import NotFound, ValidationFailed
-from omni.roles import Capability, Principal, principal_from_request, require
+from omni.access.roles import Capability, Principal, principal_from_request, require
+from omni.access.selectors import channel_for_principal
 from orders import services
 from orders.models import Hold
 from orders.selectors import order_get, orders_visible

@@ -18,8 +18,8 @@ from django.db import connection
 from django.db.models import Count
 from django.utils import timezone
 
-from allocation.models import Channel, SafetyStockPolicy, SafetyStockScope
-from allocation.selectors import channel_location_ids
+from allocation.models import Channel
+from allocation.selectors import available_sql, channel_location_ids, location_policy_join
 from inventory.models import Location, StockLevel
 from omni.errors import InsufficientStock
 
@@ -121,10 +121,10 @@ def load_candidates(
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
     al, ol = Allocation._meta.db_table, OrderLine._meta.db_table
     pg = connection.vendor == "postgresql"
-    # What a location can give: on hand − reserved − its location safety stock (never promised away).
-    ss_join = (f"LEFT JOIN {SafetyStockPolicy._meta.db_table} ss ON ss.scope = '{SafetyStockScope.LOCATION.value}' "
-               "AND ss.product_id = s.product_id AND ss.location_id = s.location_id")
-    avail = "(s.on_hand - s.reserved - COALESCE(ss.effective_quantity, 0))"
+    # What a location can give: allocation's one rule (on hand − reserved − its location safety
+    # stock, never below 0), as SQL over the stock row s joined to its policy ss.
+    ss_join = location_policy_join(stock="s", policy="ss")
+    avail = available_sql(stock="s", policy="ss")
     where = [f"{avail} > 0", "l.is_active"]
     if require_can_ship:
         where.append("l.can_ship")

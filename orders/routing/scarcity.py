@@ -1,4 +1,4 @@
-"""Scarcity: who gets a SKU when its pool ATP is below the ordering channel's threshold.
+"""Scarcity: who gets a SKU when the ordering channel's ATP of it is below the channel's threshold.
 
 Above the threshold it is first come, first served. Below it, the new order's line competes
 with the demand already waiting for that SKU (backordered lines of any channel): claims are

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from django.db import transaction
 from django.db.models import Q
 
-from allocation.atp import reservable_floor_by_level
+from allocation.selectors import reservable_floor_by_level
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationRequest, reservations_create
 from orders.models import Allocation, Order, OrderLine

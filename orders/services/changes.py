@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from allocation.atp import pool_availability
+from allocation.selectors import pool_availability
 from inventory.models import Location
 from inventory.services import reservation_consume, reservation_release, stock_return
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed

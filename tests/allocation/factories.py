@@ -3,7 +3,6 @@ from __future__ import annotations
 import factory
 
 from allocation.models import Channel, ChannelKind, ChannelVisibility
-from allocation.services import partner_token_issue
 
 
 class ChannelFactory(factory.django.DjangoModelFactory):
@@ -21,14 +20,6 @@ def make_visible(channel: Channel, *locations) -> None:
         ChannelVisibility.objects.get_or_create(channel=channel, location=location)
 
 
-def issue_token(channel: Channel, *scopes: str, locations=()) -> str:
-    """A partner key for ``channel`` with these scopes (all scopes when none given)."""
-    from allocation.models import Scope
-
-    _, key = partner_token_issue(channel=channel, name=f"{channel.code} partner", scopes=scopes or Scope.values, locations=locations)
-    return key
-
-
 # --- allocation issue: stock, policies, quotas -------------------------------------------------
 
 
@@ -43,18 +34,18 @@ def put_stock(product, location, on_hand: int, reserved: int = 0):
 
 
 def location_policy(product, location, quantity: int, **kw):
-    from allocation.safety_services import safety_stock_policy_set
+    from allocation.safety_stock.services import safety_stock_policy_set
 
     return safety_stock_policy_set(product=product, scope="location", location=location, quantity=quantity, **kw)
 
 
 def channel_policy(product, channel, quantity: int, **kw):
-    from allocation.safety_services import safety_stock_policy_set
+    from allocation.safety_stock.services import safety_stock_policy_set
 
     return safety_stock_policy_set(product=product, scope="channel", channel=channel, quantity=quantity, **kw)
 
 
 def pool_policy(product, quantity: int, **kw):
-    from allocation.safety_services import safety_stock_policy_set
+    from allocation.safety_stock.services import safety_stock_policy_set
 
     return safety_stock_policy_set(product=product, scope="pool", quantity=quantity, **kw)

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import tablib
 
-from allocation.channel_services import channel_quota_set, channel_visibility_add, channel_visibility_remove, location_group_set_locations
+from allocation.admin.resources import ChannelVisibilityResource, SafetyStockPolicyResource
+from allocation.channels.services import channel_quota_set, channel_visibility_add, channel_visibility_remove, location_group_set_locations
 from allocation.models import ChannelVisibility, LocationGroup, SyncMode
-from allocation.models_safety import SafetyStockPolicy
-from allocation.resources import ChannelVisibilityResource, SafetyStockPolicyResource
+from allocation.safety_stock.models import SafetyStockPolicy
 from inventory import services as inv
 from inventory.models import LocationKind, OutboxEvent
 from omni.errors import Conflict, ValidationFailed
@@ -167,7 +167,7 @@ def test_explorer_shows_haircut_per_location_and_channel(admin_client):
     make_visible(web, store)
     put_stock(sku, store, on_hand=4)
     inv.cycle_count_record(product=sku, location=store, counted=3)  # 0 of 1 counts accurate
-    from allocation.accuracy import location_accuracy_refresh
+    from allocation.accuracy.services import location_accuracy_refresh
 
     location_accuracy_refresh()
     res = admin_client.get("/admin/allocation/channel/atp-explorer/", {"sku": "S9"})
@@ -220,7 +220,7 @@ def test_visibility_admin_refuses_location_and_group_together(admin_client):
 
 
 def test_accuracy_admin_lists_and_refreshes(admin_client):
-    from allocation.accuracy import location_accuracy_refresh
+    from allocation.accuracy.services import location_accuracy_refresh
     from allocation.models import LocationAccuracyStat
 
     sku, store = ProductFactory(sku="S13"), LocationFactory(code="ST-13")

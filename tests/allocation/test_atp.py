@@ -7,17 +7,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation.accuracy import location_accuracy_refresh
-from allocation.channel_services import channel_quota_set
+from allocation.accuracy.services import location_accuracy_refresh
+from allocation.channels.services import channel_quota_set
 from allocation.models import SyncMode
-from allocation.selectors import (
-    atp_components,
-    atp_for_channel,
-    channel_location_available,
-    pool_availability,
-    reservable_floor_by_level,
-    scarcity_inputs,
-)
+from allocation.selectors import atp_components, atp_for_channel, pool_availability, reservable_floor_by_level
 from inventory import services as inv
 from inventory.models import LocationKind, OutboxEvent, StockLevel, StockMovement
 from omni.errors import InsufficientStock
@@ -206,21 +199,11 @@ def test_reservations_cannot_eat_into_location_safety_stock(sku, store):
     assert level.reserved == 3
 
 
-def test_channel_location_available_and_scarcity(sku, dc, store):
-    web = ChannelFactory(code="web", scarcity_threshold=10)
-    make_visible(web, dc, store)
-    put_stock(sku, dc, on_hand=6)
-    put_stock(sku, store, on_hand=2, reserved=2)
-    assert channel_location_available(channel=web, product_ids=[sku.pk]) == {sku.pk: {dc.pk: 6}}
-    scarcity = scarcity_inputs(channel=web, product_ids=[sku.pk])[sku.pk]
-    assert (scarcity.pool_atp, scarcity.threshold, scarcity.is_scarce) == (6, 10, True)
-
-
 @pytest.mark.postgres
 def test_repeated_requests_reuse_one_prepared_statement_and_see_fresh_stock(sku, dc):
     from django.db import connection
 
-    from allocation.atp import availability_for_channels
+    from allocation.availability.atp import availability_for_channels
 
     web = ChannelFactory(code="web")
     make_visible(web, dc)

@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation.accuracy import location_accuracy_refresh
-from allocation.atp import availability_for_channels, channel_contexts
+from allocation.accuracy.services import location_accuracy_refresh
+from allocation.availability.atp import availability_for_channels
+from allocation.availability.context import channel_contexts
 from allocation.benchmarks.atp import naive_atp
-from allocation.channel_services import channel_quota_set
+from allocation.channels.services import channel_quota_set
 from allocation.models import SyncMode
 from inventory import services as inv
 from inventory.models import LocationKind, StockLevel, StockMovement

@@ -7,8 +7,9 @@ import pytest
 from allocation.models import ChannelKind
 from inventory.models import LocationKind
 
+from ..access.factories import issue_token
 from ..inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory, UserFactory
-from .factories import ChannelFactory, issue_token, location_policy, make_visible, put_stock
+from .factories import ChannelFactory, location_policy, make_visible, put_stock
 
 pytestmark = pytest.mark.django_db
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
-from allocation import safety
-from allocation.demand import pooling_effect
-from allocation.models_safety import SafetyStockPolicy
-from allocation.safety_services import (
+from allocation.safety_stock import formulas as safety
+from allocation.safety_stock.demand import pooling_effect
+from allocation.safety_stock.models import SafetyStockPolicy
+from allocation.safety_stock.services import (
     safety_stock_modifier_delete,
     safety_stock_modifier_set,
     safety_stock_override,

@@ -1,14 +1,12 @@
-"""What a merchandiser does in the admin: resend dead letters, approve held count lines, see alerts."""
+"""What a merchandiser does in the sync admin: resend dead letters, download the availability CSV."""
 
 from __future__ import annotations
 
 import pytest
 
-from allocation.models import Alert, SnapshotLineStatus, StockSnapshotLine, SyncMessage
-from allocation.sync.reconcile import SnapshotLineInput, stock_snapshot_apply
-from allocation.sync.services import sync_outbox_drain
+from allocation.models import SyncMessage
+from allocation.sync.drain import sync_outbox_drain
 from inventory import services as stock
-from inventory.models import StockLevel
 
 from ..inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory
 from .sync_helpers import messages, sync_channel
@@ -38,31 +36,6 @@ def test_dead_letter_list_resend_action_queues_them_again(admin_client):
     assert response.status_code == 302
     assert messages(web) == [("TEE", 1, 2, 2, "pending")]
     assert SyncMessage.objects.get().attempts == 0
-
-
-def test_held_snapshot_line_is_approved_from_the_admin(admin_client):
-    store = LocationFactory(code="ST-01")
-    tee = ProductFactory(sku="TEE")
-    stock.stock_receive(product=tee, location=store, quantity=40)
-    stock_snapshot_apply(location=store, lines=[SnapshotLineInput("TEE", 10)])
-    line = StockSnapshotLine.objects.get()
-
-    listing = admin_client.get("/admin/allocation/stocksnapshotline/?status__exact=pending")
-    admin_client.post("/admin/allocation/stocksnapshotline/", {"action": "approve", "_selected_action": [line.pk]})
-
-    assert listing.status_code == 200 and b"TEE" in listing.content
-    line.refresh_from_db()
-    assert line.status == SnapshotLineStatus.APPLIED and line.decided_by is not None
-    assert StockLevel.objects.get(product=tee, location=store).on_hand == 10
-
-
-def test_alerts_are_listed_and_acknowledged(admin_client):
-    alert = Alert.objects.create(kind="ledger_drift", message="Ledger drift: 1 stock figure(s) disagree")
-    listing = admin_client.get("/admin/allocation/alert/")
-    admin_client.post("/admin/allocation/alert/", {"action": "acknowledge", "_selected_action": [alert.pk]})
-    assert b"Ledger drift" in listing.content
-    alert.refresh_from_db()
-    assert alert.acknowledged_at is not None
 
 
 def test_channel_sync_csv_download_action(admin_client):

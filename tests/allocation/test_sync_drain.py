@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from allocation.models import ChannelSync, SyncMode, SyncState
-from allocation.sync.services import sync_batch_due, sync_channel_publish, sync_outbox_drain
+from allocation.sync.drain import sync_outbox_drain
+from allocation.sync.publish import sync_batch_due, sync_channel_publish
 from inventory import services as stock
 from inventory.models import OutboxEvent, VelocityClass
 

@@ -8,12 +8,15 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from allocation.models import Alert, SyncMessage
+from allocation.models import SyncMessage
 from allocation.sync.receiver import Receiver
-from allocation.sync.selectors import sync_latency_percentiles
-from allocation.sync.services import sync_channel_push, sync_event_publish, sync_messages_resend, sync_outbox_drain
+from allocation.sync.drain import sync_outbox_drain
+from allocation.sync.latency import sync_latency_percentiles
+from allocation.sync.publish import sync_event_publish
+from allocation.sync.push import sync_channel_push, sync_messages_resend
 from allocation.sync.webhook import signature, signature_valid
 from inventory import services as stock
+from inventory.models import Alert
 from omni.errors import NotFound, ValidationFailed
 
 from ..inventory.factories import LocationFactory, ProductFactory
@@ -210,7 +213,7 @@ def test_dead_letter_raises_an_alert_and_sync_drain_command_pushes(store, receiv
 
 
 def test_prune_keeps_recent_and_dead_messages(store):
-    from allocation.sync.services import sync_log_prune
+    from allocation.sync.drain import sync_log_prune
     from inventory.models import OutboxEvent
 
     web = sync_channel(code="web", locations=[store])

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import socket
 
 import pytest
+from django.core.management import call_command
 
-from allocation.sync.services import sync_outbox_drain
+from allocation.sync.drain import sync_outbox_drain
 from inventory import services as stock
 from inventory.models import OutboxEvent, StockLevel
+from inventory.outbox import outbox_kick
 
 from ..inventory.factories import LocationFactory, ProductFactory
 from .sync_helpers import messages, sync_channel
@@ -51,10 +54,17 @@ def test_stock_change_commits_while_the_broker_is_down_and_the_next_drain_publis
 
 
 def test_hook_does_nothing_in_embedded_mode(django_capture_on_commit_callbacks):
-    from allocation.sync import kick
-
+    """Embedded mode (no broker, tasks run eagerly): the hook runs after the commit but neither drains
+    inline (that would run the whole drain inside the request) nor queues anything: the change waits
+    in the outbox until ``manage.py sync_drain``, which publishes it."""
     store = LocationFactory(code="ST-01")
-    with django_capture_on_commit_callbacks(execute=True):
+    web = sync_channel(code="web", locations=[store])
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
         stock.stock_receive(product=ProductFactory(sku="TEE"), location=store, quantity=1)
-    assert kick() is None
-    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 1
+
+    assert outbox_kick in callbacks  # the hook was called ...
+    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 1  # ... and drained nothing
+    assert messages(web) == []
+    call_command("sync_drain", stdout=io.StringIO())
+    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 0
+    assert messages(web) == [("TEE", 1, 1, 1, "feed")]

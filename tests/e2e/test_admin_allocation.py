@@ -10,7 +10,8 @@ import urllib.request
 
 import pytest
 
-from allocation.models import ChannelKind, PartnerToken
+from allocation.models import ChannelKind
+from omni.access.models import PartnerToken
 from inventory.models import LocationKind
 from tests.allocation.factories import ChannelFactory, channel_policy, location_policy, make_visible, put_stock
 from tests.e2e.conftest import shot
@@ -36,7 +37,7 @@ def test_partner_token_key_is_shown_once_works_against_the_api_and_is_never_show
     make_visible(web, store)
     put_stock(ProductFactory(sku="TEE-RED-M"), store, 7)
 
-    page.goto(f"{live_server.url}/admin/allocation/partnertoken/add/")
+    page.goto(f"{live_server.url}/admin/access/partnertoken/add/")
     page.fill("#id_name", "Shopify connector")
     page.select_option("#id_channel", label="web · Web shop")
     page.check("input[name=scopes][value='availability:read']")
@@ -61,7 +62,7 @@ def test_partner_token_key_is_shown_once_works_against_the_api_and_is_never_show
 
     listed = page.locator("#result_list tbody tr").first
     assert listed.locator("td.field-scope_list").inner_text() == "Read availability"  # not '["availability:read"]'
-    for url in ("/admin/allocation/partnertoken/", f"/admin/allocation/partnertoken/{token.pk}/change/"):
+    for url in ("/admin/access/partnertoken/", f"/admin/access/partnertoken/{token.pk}/change/"):
         page.goto(f"{live_server.url}{url}")
         html = page.content()
         assert key not in html and key[8:] not in html, url

@@ -15,7 +15,7 @@ from django.db import connection
 from allocation.models import MessageStatus, SyncMessage, SyncMode
 from allocation.sync.harness import RedisServer, WorkerProcess, wait_for
 from allocation.sync.receiver import Receiver
-from allocation.sync.services import sync_messages_resend
+from allocation.sync.push import sync_messages_resend
 from inventory import services as stock
 from inventory.models import OutboxEvent
 

@@ -5,7 +5,8 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from inventory.models import Location, LocationKind, Product, StaffAssignment, VelocityClass
+from inventory.models import Location, LocationKind, Product, VelocityClass
+from omni.access.models import StaffAssignment
 
 
 class UserFactory(factory.django.DjangoModelFactory):

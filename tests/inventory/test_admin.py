@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from allocation.models import PartnerToken, Scope
+from omni.access.models import PartnerToken, Scope
 from inventory import services
 from inventory.models import CycleCount, StockLevel, StockMovement, Transfer
 from tests.allocation.factories import ChannelFactory
@@ -20,8 +20,8 @@ pytestmark = pytest.mark.django_db
 
 CHANGELISTS = [
     "inventory_location", "inventory_product", "inventory_stocklevel", "inventory_stockmovement", "inventory_reservation",
-    "inventory_transfer", "inventory_cyclecount", "inventory_staffassignment", "inventory_outboxevent",
-    "allocation_partnertoken",
+    "inventory_transfer", "inventory_cyclecount", "inventory_outboxevent", "access_staffassignment",
+    "access_partnertoken",
 ]
 
 
@@ -143,7 +143,7 @@ def test_transfer_added_in_admin_ships_through_services_and_receives(admin):
 
 def test_issuing_a_partner_token_shows_the_key_once(admin, api_client):
     channel, store = ChannelFactory(code="pos"), LocationFactory(code="ST-01")
-    res = admin.post(reverse("admin:allocation_partnertoken_add"), {
+    res = admin.post(reverse("admin:access_partnertoken_add"), {
         "name": "POS ST-01", "channel": channel.pk, "scopes": [Scope.STOCK_READ, Scope.STOCK_WRITE],
         "locations": [store.pk], "is_active": "on",
     }, follow=True)
@@ -152,7 +152,7 @@ def test_issuing_a_partner_token_shows_the_key_once(admin, api_client):
     token = PartnerToken.objects.get()
     assert (token.scopes, list(token.locations.values_list("code", flat=True))) == (["stock:read", "stock:write"], ["ST-01"])
     assert token.key_hash == PartnerToken.hash_key(key) and key not in str(token.__dict__)
-    assert key not in admin.get(reverse("admin:allocation_partnertoken_change", args=[token.pk])).content.decode()
+    assert key not in admin.get(reverse("admin:access_partnertoken_change", args=[token.pk])).content.decode()
     api_client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     assert api_client.get("/api/v1/stock-levels/").status_code == 200
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from allocation.models import Scope
+from omni.access.models import Scope
 from inventory import services
 from inventory.models import CycleCount, StockLevel, StockMovement, Transfer
-from tests.allocation.factories import ChannelFactory, issue_token, make_visible
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory, make_visible
 
 from .factories import LocationFactory, MerchandiserFactory, ProductFactory, StaffFactory
 

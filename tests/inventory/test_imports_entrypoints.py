@@ -18,7 +18,8 @@ from inventory import services
 from inventory.imports.models import ImportJob, ImportStatus
 from inventory.models import CycleCount, StockLevel, StockMovement
 from inventory.resources import BulkStockLevelResource, LocationResource, StockLevelResource
-from tests.allocation.factories import ChannelFactory, issue_token
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory
 
 from .factories import LocationFactory, MerchandiserFactory, ProductFactory, UserFactory
 

@@ -7,7 +7,8 @@ import factory
 from inventory.services import stock_receive
 from orders.models import PostalCentroid, RoutingProfile
 from orders.services import LineInput, OrderInput
-from tests.allocation.factories import ChannelFactory, issue_token, make_visible
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory, make_visible
 from tests.inventory.factories import LocationFactory, ProductFactory
 
 __all__ = ["ChannelFactory", "LocationFactory", "ProductFactory", "issue_token", "make_visible", "receive", "order_input",

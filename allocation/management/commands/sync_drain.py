@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from allocation.sync.services import sync_channel_push, sync_drain_run, sync_full_resync, sync_sweep
+from allocation.sync.drain import sync_drain_run, sync_sweep
+from allocation.sync.publish import sync_full_resync
+from allocation.sync.push import sync_channel_push
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from allocation.models import Channel
-from allocation.sync.selectors import availability_snapshot_csv
+from allocation.sync.feed import availability_snapshot_csv
 
 
 class Command(BaseCommand):

@@ -1,0 +1,132 @@
+"""Admin for safety-stock policies and modifiers. Forms validate through the services' validators;
+saves and deletes go through the services (which recompute and write the outbox).
+
+Policies and modifiers keep their delete: they are settings, not history (nothing refers to a
+policy; what it kept back is not recorded anywhere else), and deleting one republishes the SKUs
+whose ATP it moved."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+from import_export.admin import ImportExportModelAdmin
+
+from allocation.safety_stock.models import SafetyStockModifier, SafetyStockPolicy
+from allocation.safety_stock.services import (
+    safety_stock_modifier_delete,
+    safety_stock_modifier_set,
+    safety_stock_modifier_validate,
+    safety_stock_policy_delete,
+    safety_stock_policy_set,
+    safety_stock_policy_validate,
+    safety_stock_recompute,
+)
+from omni.errors import OmniError
+
+from .resources import SafetyStockPolicyResource
+
+
+class SafetyStockPolicyForm(forms.ModelForm):
+    class Meta:
+        model = SafetyStockPolicy
+        fields = ["product", "scope", "location", "channel", "method", "quantity", "service_level", "lead_time_days",
+                  "override_quantity"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            safety_stock_policy_validate(
+                product=data.get("product"), scope=data.get("scope"), location=data.get("location"),
+                channel=data.get("channel"), method=data.get("method"), quantity=data.get("quantity") or 0,
+                service_level=data.get("service_level") or 95, lead_time_days=data.get("lead_time_days"),
+                override_quantity=data.get("override_quantity"),
+            )
+        except OmniError as exc:
+            raise ValidationError({k: v for k, v in exc.details.items() if k in self.fields} or exc.message) from None
+        return data
+
+
+@admin.register(SafetyStockPolicy)
+class SafetyStockPolicyAdmin(ImportExportModelAdmin):
+    form = SafetyStockPolicyForm
+    resource_classes = [SafetyStockPolicyResource]
+    list_display = ["product", "scope", "location", "channel", "method", "quantity", "computed_quantity", "override_quantity",
+                    "effective_quantity", "explanation", "explore"]
+    list_filter = ["scope", "method", "channel"]
+    list_select_related = ["product", "location", "channel"]
+    search_fields = ["product__sku", "location__code", "channel__code"]
+    raw_id_fields = ["product"]
+    readonly_fields = ["demand_sigma", "demand_days", "computed_quantity", "effective_quantity", "explanation", "computed_at",
+                       "updated_by", "updated_at"]
+    actions = ["recompute"]
+
+    @admin.display(description="ATP")
+    def explore(self, obj):
+        return format_html('<a href="{}?sku={}">explain</a>', reverse("admin:allocation_atp_explorer"), obj.product.sku)
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            old = SafetyStockPolicy.objects.get(pk=obj.pk)
+            if (old.product_id, old.scope, old.location_id, old.channel_id) != (obj.product_id, obj.scope, obj.location_id, obj.channel_id):
+                safety_stock_policy_delete(policy=old)
+        saved = safety_stock_policy_set(
+            product=data["product"], scope=data["scope"], location=data.get("location"), channel=data.get("channel"),
+            method=data["method"], quantity=data.get("quantity") or 0, service_level=data.get("service_level") or 95,
+            lead_time_days=data.get("lead_time_days"), override_quantity=data.get("override_quantity"), actor=request.user,
+        )
+        obj.pk = saved.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        safety_stock_policy_delete(policy=obj)
+
+    def delete_queryset(self, request, queryset):
+        for policy in queryset:
+            safety_stock_policy_delete(policy=policy)
+
+    @admin.action(description="Recompute safety stock now (statistical σ and modifiers)")
+    def recompute(self, request, queryset):
+        result = safety_stock_recompute(product_ids=set(queryset.values_list("product_id", flat=True)))
+        self.message_user(request, f"Recomputed {result.policies} policies; {result.changed} SKU(s) changed.")
+
+
+class SafetyStockModifierForm(forms.ModelForm):
+    class Meta:
+        model = SafetyStockModifier
+        fields = ["name", "kind", "percent", "min_quantity", "product", "season", "starts_on", "ends_on", "is_active"]
+
+    def clean(self):
+        data = super().clean()
+        try:
+            safety_stock_modifier_validate(
+                name=data.get("name") or "", kind=data.get("kind") or "", percent=data.get("percent") or 0,
+                min_quantity=data.get("min_quantity") or 0, starts_on=data.get("starts_on"), ends_on=data.get("ends_on"),
+            )
+        except OmniError as exc:
+            raise ValidationError({k: v for k, v in exc.details.items() if k in self.fields} or exc.message) from None
+        return data
+
+
+@admin.register(SafetyStockModifier)
+class SafetyStockModifierAdmin(admin.ModelAdmin):
+    form = SafetyStockModifierForm
+    list_display = ["name", "kind", "percent", "min_quantity", "product", "season", "starts_on", "ends_on", "is_active"]
+    list_filter = ["kind", "is_active"]
+    raw_id_fields = ["product"]
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        saved = safety_stock_modifier_set(
+            name=data["name"], kind=data["kind"], percent=data["percent"], min_quantity=data["min_quantity"],
+            product=data.get("product"), season=data.get("season") or "", starts_on=data["starts_on"],
+            ends_on=data.get("ends_on"), is_active=data["is_active"],
+            modifier=SafetyStockModifier.objects.get(pk=obj.pk) if change else None,
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request, obj):
+        safety_stock_modifier_delete(modifier=obj)

@@ -1,0 +1,121 @@
+"""Availability per stock row (on hand, reserved, the location safety stock that binds there and
+what it leaves available) and over the whole pool, and the reservation floors. Every figure comes
+from the one rule in ``sql.available_sql``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import OuterRef, Subquery
+
+from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
+from inventory.models import LocationKind, StockLevel
+
+from .sql import (
+    STOCK_TABLE,
+    _execute,
+    _ints,
+    _product_filter,
+    available_sql,
+    location_policy_join,
+    safety_stock_deducted_sql,
+)
+
+
+@dataclass(frozen=True)
+class LocationAvailability:
+    product_id: int
+    location_id: int
+    on_hand: int
+    reserved: int
+    safety_stock: int
+    safety_stock_policy_id: int | None
+    safety_stock_explanation: str
+    available: int  # max(on_hand − reserved − safety_stock, 0)
+    safety_stock_deducted: int  # min(safety_stock, max(on_hand − reserved, 0))
+
+
+@dataclass(frozen=True)
+class PoolAvailability:
+    product_id: int
+    physical: int
+    reserved: int
+    location_safety_stock: int
+    available: int
+    pool_buffer: int
+    extra_buffer: int
+    virtual: int
+
+    @property
+    def atp(self) -> int:
+        return max(self.available - self.extra_buffer, 0)
+
+
+def location_availability(*, product_ids: Iterable[int], location_ids: Iterable[int] | None = None) -> list[LocationAvailability]:
+    """Per stock row of these SKUs (at these locations): on hand, reserved, the location safety stock,
+    the policy that set it, and what is available there. One query."""
+    ids = sorted({int(i) for i in product_ids})
+    locations = None if location_ids is None else sorted({int(i) for i in location_ids})
+    if not ids or locations == []:
+        return []
+    where = f"sl.product_id IN ({_ints(ids)})" + (f" AND sl.location_id IN ({_ints(locations)})" if locations else "")
+    sql = f"""
+        SELECT sl.product_id, sl.location_id, sl.on_hand, sl.reserved, COALESCE(ss.effective_quantity, 0), ss.id,
+               COALESCE(ss.explanation, ''), {available_sql()}, {safety_stock_deducted_sql()}
+        FROM {STOCK_TABLE} sl {location_policy_join()}
+        WHERE {where}
+        ORDER BY sl.product_id, sl.location_id"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    return [
+        LocationAvailability(product_id=p, location_id=loc, on_hand=oh, reserved=res, safety_stock=int(ss),
+                             safety_stock_policy_id=sid, safety_stock_explanation=why, available=int(avail),
+                             safety_stock_deducted=int(used))
+        for p, loc, oh, res, ss, sid, why, avail, used in rows
+    ]
+
+
+def reservable_floor_by_level(*, level_ids: Iterable[int]) -> dict[int, int]:
+    """{stock level id: location safety stock} (only rows with a floor) for ``reservations_create``:
+    a reservation never takes a unit the rule above keeps back."""
+    floor = Subquery(
+        SafetyStockPolicy.objects.filter(
+            scope=SafetyStockScope.LOCATION, product_id=OuterRef("product_id"), location_id=OuterRef("location_id")
+        ).values("effective_quantity")[:1]
+    )
+    rows = StockLevel.objects.filter(pk__in=list(level_ids)).annotate(ss=floor).filter(ss__gt=0).values_list("pk", "ss")
+    return dict(rows)
+
+
+def pool_availability(*, product_ids: Iterable[int] | None) -> dict[int, PoolAvailability]:
+    """Total pool per SKU (every active location), in one query."""
+    ids = None if product_ids is None else sorted({int(i) for i in product_ids})
+    params: list = [LocationKind.SUPPLIER.value, True]
+    flt = _product_filter("sl.product_id", ids, params)
+    sql = f"""
+    WITH lv AS (
+        SELECT sl.product_id, loc.kind = %s AS is_supplier, sl.on_hand, sl.reserved,
+               {available_sql()} AS avail, {safety_stock_deducted_sql()} AS ss_used
+        FROM {STOCK_TABLE} sl JOIN inventory_location loc ON loc.id = sl.location_id AND loc.is_active = %s
+        {location_policy_join()}
+        WHERE {flt})
+    SELECT lv.product_id,
+           SUM(CASE WHEN is_supplier THEN 0 ELSE on_hand END), SUM(CASE WHEN is_supplier THEN 0 ELSE reserved END),
+           SUM(CASE WHEN is_supplier THEN 0 ELSE ss_used END), SUM(CASE WHEN is_supplier THEN 0 ELSE avail END),
+           MAX(pp.effective_quantity), SUM(CASE WHEN is_supplier THEN avail ELSE 0 END)
+    FROM lv LEFT JOIN {SafetyStockPolicy._meta.db_table} pp ON pp.scope = '{SafetyStockScope.POOL.value}' AND pp.product_id = lv.product_id
+    GROUP BY lv.product_id"""
+    with connection.cursor() as cursor:
+        _execute(cursor, sql, params, ids)
+        rows = cursor.fetchall()
+    out = {}
+    for pid, physical, reserved, ss_used, avail, pool_buf, virtual in rows:
+        pool_buf = int(pool_buf or 0)
+        out[int(pid)] = PoolAvailability(
+            product_id=int(pid), physical=int(physical), reserved=int(reserved), location_safety_stock=int(ss_used),
+            available=int(avail), pool_buffer=pool_buf, extra_buffer=max(pool_buf - int(ss_used), 0), virtual=int(virtual),
+        )
+    return out

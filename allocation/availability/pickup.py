@@ -1,0 +1,50 @@
+"""BOPIS: the pickup-capable stores near a customer that can serve an order now."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from inventory.models import Location, LocationKind
+from omni.geo import haversine_km
+
+from allocation.channels.models import Channel
+
+from .context import channel_location_ids
+from .locations import location_availability
+
+@dataclass(frozen=True)
+class PickupOption:
+    location: Location
+    distance_km: float
+    available: dict[int, int]  # product id → units available (after reservations and safety stock)
+
+
+def pickup_options(*, channel: Channel, product_ids: Sequence[int], lat: float, lon: float, radius_km: float,
+                   quantity: int = 1) -> list[PickupOption]:
+    """Active pickup stores the channel sees, within ``radius_km`` great-circle km, with at least
+    ``quantity`` available of every SKU, nearest first. Two queries: stores, then their stock."""
+    visible = channel_location_ids(channel=channel)
+    # a latitude band prefilter (1° of latitude ≈ 111.2 km) keeps the candidate set small
+    band = radius_km / 111.19 + 0.01
+    stores = Location.objects.filter(
+        pk__in=visible, can_pickup=True, is_active=True, latitude__isnull=False, longitude__isnull=False,
+        latitude__gte=lat - band, latitude__lte=lat + band,
+    ).exclude(kind=LocationKind.SUPPLIER)
+    near = []
+    for store in stores:
+        distance = haversine_km(lat, lon, store.latitude, store.longitude)
+        if distance <= radius_km:
+            near.append((distance, store))
+    if not near:
+        return []
+    stock: dict[int, dict[int, int]] = defaultdict(dict)
+    for row in location_availability(product_ids=product_ids, location_ids=[s.pk for _, s in near]):
+        stock[row.location_id][row.product_id] = row.available
+    options = []
+    for distance, store in sorted(near, key=lambda pair: (pair[0], pair[1].code)):
+        available = {pid: stock[store.pk].get(pid, 0) for pid in product_ids}
+        if all(units >= quantity for units in available.values()):
+            options.append(PickupOption(location=store, distance_km=round(distance, 2), available=available))
+    return options

@@ -1,0 +1,151 @@
+"""Draining the stock outbox into dirty marks per (channel, SKU), single-flight; the sweep that
+catches up after a lost wake-up; pruning the outbox and the message log."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from allocation.channels.models import Channel
+from inventory.models import OutboxEvent
+
+from .locks import DRAIN_LOCK, for_update, session_lock, session_unlock, skip_locked
+from .models import ChannelSync, MessageStatus, SyncMessage, SyncState
+from .publish import sync_publish_due
+
+
+@dataclass
+class DrainResult:
+    events: int = 0
+    published: dict[int, int] = field(default_factory=dict)  # channel id → messages written
+    next_due_in: float | None = None  # seconds until the earliest still-coalescing window closes
+
+
+def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> DrainResult:
+    """Drain pending outbox rows into dirty marks, then publish every channel whose window closed."""
+    result = DrainResult()
+    with transaction.atomic():  # one commit for marking and publishing
+        # Lock order everywhere: ChannelSync rows (by id) before SyncState rows, so the drain and a
+        # concurrent batch/resync/event publish cannot deadlock.
+        channel_ids = list(Channel.objects.filter(is_active=True).values_list("id", flat=True))
+        locked = list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("channel_id", flat=True))
+        if len(locked) < len(channel_ids):
+            ChannelSync.objects.bulk_create(
+                [ChannelSync(channel_id=c) for c in set(channel_ids) - set(locked)], ignore_conflicts=True
+            )
+            list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("id", flat=True))
+        _mark_pending(result, channel_ids=channel_ids, limit=limit)
+        result.published, result.next_due_in = sync_publish_due(now=now)
+    return result
+
+
+def _mark_pending(result: DrainResult, *, channel_ids: list[int], limit: int) -> None:
+    rows = list(
+        skip_locked(OutboxEvent.objects.filter(processed_at__isnull=True).order_by("id"))
+        .values_list("id", "product_id", "created_at")[:limit]
+    )
+    if rows:
+        first_change: dict[int, datetime] = {}
+        for _, product_id, created_at in rows:
+            if product_id not in first_change or created_at < first_change[product_id]:
+                first_change[product_id] = created_at
+        _mark_dirty(channel_ids=channel_ids, first_change=first_change)
+        OutboxEvent.objects.filter(id__in=[r[0] for r in rows]).update(processed_at=timezone.now())
+        result.events = len(rows)
+
+
+@dataclass
+class DrainRun:
+    busy: bool = False
+    events: int = 0
+    published: set[int] = field(default_factory=set)
+    next_due_in: float | None = None
+
+
+def sync_drain_run(*, on_published: Callable[[list[int]], None] | None = None, max_rounds: int = 10_000) -> DrainRun:
+    """Single-flight drain: one drain at a time (a PostgreSQL session advisory lock) loops until
+    the outbox is empty, handing each round's channels to ``on_published`` at once. A drain that
+    finds the lock taken returns ``busy``: the running one re-checks the outbox after releasing
+    the lock, so a change committed before the busy drain started is never left behind."""
+    run = DrainRun()
+    for _ in range(2):  # the second pass is the re-check after releasing the lock
+        if not session_lock(DRAIN_LOCK):
+            run.busy = True
+            return run
+        try:
+            for _round in range(max_rounds):
+                result = sync_outbox_drain()
+                run.events += result.events
+                run.next_due_in = result.next_due_in
+                if result.published:
+                    run.published.update(result.published)
+                    if on_published is not None:
+                        on_published(list(result.published))
+                if not result.events:
+                    break
+        finally:
+            session_unlock(DRAIN_LOCK)
+        if not OutboxEvent.objects.filter(processed_at__isnull=True).exists():
+            break
+    return run
+
+
+def _mark_dirty(*, channel_ids: list[int], first_change: dict[int, datetime]) -> None:
+    """Upsert (channel, SKU) → dirty since the oldest change; one statement. An earlier mark is kept."""
+    if not channel_ids or not first_change:
+        return
+    table = SyncState._meta.db_table
+    rows = [(c, p, since) for c in channel_ids for p, since in first_change.items()]
+    ops = connection.ops
+    for start in range(0, len(rows), 5000):
+        chunk = rows[start:start + 5000]
+        values = ", ".join(["(%s, %s, 0, NULL, %s)"] * len(chunk))
+        params: list = []
+        for channel_id, product_id, since in chunk:
+            params += [channel_id, product_id, ops.adapt_datetimefield_value(since)]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {table} (channel_id, product_id, sequence, published, dirty_since) VALUES {values} "  # noqa: S608
+                f"ON CONFLICT (channel_id, product_id) DO UPDATE SET dirty_since = CASE "
+                f"WHEN {table}.dirty_since IS NULL OR excluded.dirty_since < {table}.dirty_since "
+                f"THEN excluded.dirty_since ELSE {table}.dirty_since END",
+                params,
+            )
+
+
+@dataclass
+class SweepResult:
+    drained: int
+    pushed_channels: list[int]
+    next_due_in: float | None
+
+
+def sync_sweep(*, on_published: Callable[[list[int]], None] | None = None) -> SweepResult:
+    """Catch up on whatever a lost wake-up, a dead worker or a down broker left behind: drain the
+    outbox, publish due windows, and list channels with pending messages ready to push."""
+    drained = sync_drain_run(on_published=on_published)
+    now = timezone.now()
+    channels = sorted(
+        set(
+            SyncMessage.objects.filter(status=MessageStatus.PENDING)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .values_list("channel_id", flat=True)
+        )
+    )
+    return SweepResult(drained=drained.events, pushed_channels=channels, next_due_in=drained.next_due_in)
+
+
+def sync_log_prune(*, older_than_days: int = 14) -> tuple[int, int]:
+    """Delete processed outbox rows and delivered/superseded/feed messages older than the
+    retention (the delta feed keeps that long; partners poll far more often). Dead letters stay."""
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    outbox, _ = OutboxEvent.objects.filter(processed_at__lt=cutoff).delete()
+    log, _ = SyncMessage.objects.filter(
+        created_at__lt=cutoff, status__in=[MessageStatus.SENT, MessageStatus.SUPERSEDED, MessageStatus.FEED]
+    ).delete()
+    return outbox, log

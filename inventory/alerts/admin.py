@@ -1,0 +1,21 @@
+"""Admin for alerts: list and acknowledge."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils import timezone
+
+from .models import Alert
+
+
+@admin.register(Alert)
+class AlertAdmin(admin.ModelAdmin):
+    list_display = ("id", "kind", "message", "created_at", "acknowledged_at")
+    list_filter = ("kind", "acknowledged_at")
+    readonly_fields = ("kind", "message", "details", "created_at", "acknowledged_at")
+    actions = ("acknowledge",)
+
+    @admin.action(description="Acknowledge")
+    def acknowledge(self, request, queryset):
+        count = queryset.filter(acknowledged_at__isnull=True).update(acknowledged_at=timezone.now())
+        self.message_user(request, f"{count} alert(s) acknowledged.")

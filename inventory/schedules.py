@@ -1,0 +1,10 @@
+"""Beat schedule of the inventory app (collected by omni/celery.py)."""
+
+from celery.schedules import crontab
+
+BEAT_SCHEDULE = {
+    "inventory-ledger-check-nightly": {
+        "task": "inventory.tasks.ledger_alert_check",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}

@@ -1,0 +1,30 @@
+"""Reads of the access app: the channel a request acts for."""
+
+from __future__ import annotations
+
+from allocation.models import Channel
+from omni.errors import Forbidden, NotFound, ValidationFailed
+
+from .roles import Capability, Principal, require
+
+
+def channel_for_principal(*, principal: Principal, code: str | None, capability: Capability) -> Channel:
+    """The channel a request acts for: a partner token's own channel (naming another is refused);
+    a merchandiser names one. Stable error codes: ``channel_forbidden`` (403), ``channel_required``
+    (400), ``unknown_channel`` (404); and ``permission_denied`` when the capability is missing."""
+    code = (code or "").strip()
+    if principal.is_partner:
+        own = Channel.objects.get(pk=principal.channel_id)
+        if code and code != own.code:
+            raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
+                            details={"channel": [f"Only {own.code!r} is allowed for this token."]})
+        channel = own
+    else:
+        if not code:
+            raise ValidationFailed("Name the channel (channel=<code>).", code="channel_required",
+                                   details={"channel": ["Required."]})
+        channel = Channel.objects.filter(code=code).first()
+        if channel is None:
+            raise NotFound(f"Unknown channel {code!r}.", code="unknown_channel", details={"channel": [f"No channel {code!r}."]})
+    require(principal, capability, channel_id=channel.pk, what=f"for channel {channel.code}")
+    return channel
