@@ -173,7 +173,7 @@ def stock_operation_apply(*, request: HttpRequest, product, location, operation:
         result = services.stock_adjust(quantity=quantity, note=reason, reference=reference, **common)
         return f"Adjusted {product.sku} at {location.code} by {quantity:+d} ({reason}): {result.stock_level.on_hand} on hand."
     if operation == StockOperation.COUNT:
-        count = services.cycle_count_record(counted=quantity, note=reason, **common)
+        count = services.cycle_count_record(counted=quantity, note=reason, **common).count
         return f"Counted {count.counted} × {product.sku} at {location.code}: system had {count.system_quantity}, variance {count.variance:+d}."
     if operation == StockOperation.DAMAGE:
         result = services.stock_mark_damaged(quantity=quantity, note=reason, reference=reference, **common)
@@ -255,7 +255,7 @@ class TransferAdmin(admin.ModelAdmin):
         transfer = services.transfer_ship(
             product=obj.product, from_location=obj.from_location, to_location=obj.to_location, quantity=obj.quantity,
             reference=obj.reference, actor=request.user, source="admin",
-        )
+        ).transfer
         obj.pk = transfer.pk
         obj.shipped_at = transfer.shipped_at
 

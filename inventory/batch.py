@@ -155,7 +155,7 @@ def _apply_one(
             )
         _authorize(principal, transfer.to_location)
         seen = _seen(item, source)
-        transfer = services.transfer_receive(transfer=transfer, quantity=item.quantity if item.quantity else None, **common)
+        transfer = services.transfer_receive(transfer=transfer, quantity=item.quantity if item.quantity else None, **common).transfer
         outcome.transfer_id = transfer.pk
         level: StockLevel | int = StockLevel.objects.get(product_id=transfer.product_id, location_id=transfer.to_location_id).pk
     else:
@@ -177,7 +177,7 @@ def _apply_one(
             result = services.stock_mark_damaged(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
         elif item.kind == MovementKind.COUNT:
             seen = _seen(item, source)
-            count = services.cycle_count_record(counted=item.quantity, note=item.reason, **args)
+            count = services.cycle_count_record(counted=item.quantity, note=item.reason, **args).count
             outcome.cycle_count_id = count.pk
             outcome.movement_ids = list(
                 StockMovement.objects.filter(
@@ -195,7 +195,7 @@ def _apply_one(
             transfer = services.transfer_ship(
                 product=product, from_location=location, to_location=to_location, quantity=item.quantity,
                 reference=item.reference, source=source, actor=actor, external_id=item.external_id,
-            )
+            ).transfer
             outcome.transfer_id = transfer.pk
             result = None
         else:  # the serializer only lets known kinds through

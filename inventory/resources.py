@@ -101,7 +101,7 @@ class StockLevelResource(resources.ModelResource):
                 count = services.cycle_count_record(
                     product=instance.product, location=instance.location, counted=instance.on_hand,
                     source=self.source, actor=getattr(self, "_actor", None), note="admin stock import",
-                )
+                ).count
             except OmniError as exc:
                 raise ValidationError({"on_hand": exc.message}) from exc
             instance.pk = count.stock_level_id
