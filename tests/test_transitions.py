@@ -10,6 +10,7 @@ from inventory.imports.services import IMPORT_TRANSITIONS
 from inventory.services import TRANSFER_TRANSITIONS
 from omni.errors import IllegalTransition
 from omni.transitions import TransitionTable, transition_apply, transition_check, transition_update
+from orders.services import ALLOCATION_TRANSITIONS, HOLD_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
 
 
 class Light(models.TextChoices):
@@ -46,10 +47,11 @@ def test_a_table_must_name_every_status_and_only_known_ones():
 
 def test_sources_and_final_statuses():
     assert LIGHT.sources("red") == {"amber"}
-    assert TRANSFER_TRANSITIONS.is_final("received") and not TRANSFER_TRANSITIONS.is_final("in_transit")
+    assert ORDER_TRANSITIONS.is_final("cancelled") and not ORDER_TRANSITIONS.is_final("allocated")
 
 
-@pytest.mark.parametrize("table", [TRANSFER_TRANSITIONS, IMPORT_TRANSITIONS])
+@pytest.mark.parametrize("table", [ORDER_TRANSITIONS, LINE_TRANSITIONS, ALLOCATION_TRANSITIONS, HOLD_TRANSITIONS,
+                                   TRANSFER_TRANSITIONS, IMPORT_TRANSITIONS])
 def test_every_app_table_covers_its_choices(table):
     assert set(table.moves) == set(table.choices.values)
 
