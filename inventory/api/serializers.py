@@ -150,9 +150,12 @@ class LedgerDiscrepancySerializer(serializers.Serializer):
     stock_level_id = serializers.IntegerField()
     sku = serializers.CharField()
     location = serializers.CharField()
-    field = serializers.CharField(help_text="on_hand, damaged, quarantine or reserved")
-    recorded = serializers.IntegerField(help_text="The figure on the stock row.")
-    expected = serializers.IntegerField(help_text="What the ledger (or the open reservations) add up to.")
+    field = serializers.CharField(help_text="on_hand, damaged, quarantine or reserved; orphan_reservation for an open "
+                                  "reservation whose owner (order allocation, hold) is gone or closed")
+    recorded = serializers.IntegerField(help_text="The figure on the stock row (an orphan: the units it holds).")
+    expected = serializers.IntegerField(help_text="What the ledger (or the open reservations) add up to (an orphan: 0).")
+    reservation_id = serializers.IntegerField(allow_null=True, help_text="An orphan reservation's id.")
+    reference = serializers.CharField(allow_blank=True, help_text="An orphan reservation's reference, e.g. order-allocation:42.")
 
 
 class LedgerCheckSerializer(serializers.Serializer):

@@ -193,7 +193,8 @@ class LedgerCheckView(APIView):
     @extend_schema(
         summary="Reconcile the stock ledger (merchandisers only)",
         description="Every stock row whose buckets disagree with the sum of its movements, or whose reserved figure "
-        "disagrees with its open reservations. `ok` is true when there is none.",
+        "disagrees with its open reservations, and every open reservation whose owner (an order allocation, a "
+        "checkout hold) is gone or closed. `ok` is true when there is none.",
         responses={200: LedgerCheckSerializer, **error_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:

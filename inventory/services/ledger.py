@@ -30,8 +30,12 @@ class LedgerDiscrepancy:
     reservation_id: int | None = None
     reference: str = ""
 
+    @property
+    def is_orphan(self) -> bool:
+        return self.field == ORPHAN
+
     def __str__(self) -> str:
-        if self.field == ORPHAN:
+        if self.is_orphan:
             return (f"{self.sku} @ {self.location}: open reservation {self.reservation_id} for {self.reference} holds "
                     f"{self.recorded} units, but its owner is gone or closed")
         return f"{self.sku} @ {self.location}: {self.field} is {self.recorded}, ledger says {self.expected}"
