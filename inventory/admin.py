@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from import_export.admin import ImportExportMixin
 
+from omni.admin import ReadOnlyAdmin
 from omni.errors import OmniError
 
 from . import services
@@ -46,19 +47,6 @@ class StockRowColumns:
     @admin.display(description="location", ordering="stock_level__location__code")
     def location(self, obj) -> str:
         return obj.stock_level.location.code
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A view of records written only by services (the ledger, reservations, the outbox)."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Location)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
+from omni.admin import ReadOnlyAdmin
 from omni.errors import OmniError
 
 from .models import (
@@ -27,19 +28,6 @@ from .models import (
     RoutingProfile,
 )
 from .services import hold_release, order_cancel, routing_profile_save
-
-
-class ViewOnlyAdmin(admin.ModelAdmin):
-    """Records written only by services: viewed here, never added, edited or deleted."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 class OrderLineInline(admin.TabularInline):
@@ -71,7 +59,7 @@ class OrderEventInline(admin.TabularInline):
 
 
 @admin.register(Order)
-class OrderAdmin(ViewOnlyAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = ["external_id", "channel", "status", "delivery_mode", "customer_tier", "created_at"]
     list_filter = ["status", "channel", "delivery_mode"]
     search_fields = ["external_id", "customer_ref"]
@@ -157,7 +145,7 @@ class HoldLineInline(admin.TabularInline):
 
 
 @admin.register(Hold)
-class HoldAdmin(ViewOnlyAdmin):
+class HoldAdmin(ReadOnlyAdmin):
     list_display = ["id", "channel", "status", "expires_at", "created_at"]
     list_filter = ["status", "channel"]
     readonly_fields = ["channel", "status", "expires_at", "created_at", "closed_at"]
@@ -183,7 +171,7 @@ class PostalCentroidAdmin(admin.ModelAdmin):
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(ViewOnlyAdmin):
+class RoutingDecisionAdmin(ReadOnlyAdmin):
     list_display = ["order", "kind", "profile_name", "profile_version", "candidate_count", "created_at"]
     readonly_fields = ["order", "kind", "profile_name", "profile_version", "candidates", "candidate_count", "plan", "reason"]
 
