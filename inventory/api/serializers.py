@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..batch import MovementKind
+from ..services import StockOperationKind
 from ..models import Location, Product, StockLevel, StockMovement
 
 
@@ -70,7 +70,7 @@ class StockMovementItemSerializer(serializers.Serializer):
     external_id = serializers.CharField(
         max_length=128, help_text="Your id of this movement; unique per source. Sending it again changes nothing."
     )
-    kind = serializers.ChoiceField(choices=MovementKind.choices)
+    kind = serializers.ChoiceField(choices=StockOperationKind.choices)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
                                 help_text="Required except for transfer_in.")
     location = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
@@ -90,7 +90,7 @@ class StockMovementItemSerializer(serializers.Serializer):
                                       help_text="Receipt/till/document number, kept on the ledger.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["kind"] != MovementKind.TRANSFER_IN:
+        if attrs["kind"] != StockOperationKind.TRANSFER_IN:
             missing = {f: ["This field is required."] for f in ("sku", "location") if not attrs.get(f)}
             if missing:
                 raise serializers.ValidationError(missing, code="required")

@@ -9,6 +9,7 @@ external id is given. By sub-domain:
 - ``counts``: cycle counts (the variance posted as a count correction);
 - ``transfers``: ship and receive between locations;
 - ``reservations``: conditional reservations, release, consume, hand-over, expiry;
+- ``operations``: the one table from a stock operation kind to its service (admin, API batch, imports);
 - ``ledger``: reconciliation of stock rows with the ledger and of reservations with their owners.
 """
 
@@ -16,6 +17,16 @@ from ._buckets import MovementResult, validate_quantity
 from .counts import CountResult, cycle_count_record
 from .ledger import LedgerDiscrepancy, ledger_check
 from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
+from .operations import (
+    ADMIN_OPERATIONS,
+    IMPORT_MODE_OPERATION,
+    STOCK_OPERATIONS,
+    OperationSpec,
+    StockOperation,
+    StockOperationKind,
+    StockOperationResult,
+    stock_operation_apply,
+)
 from .reservations import (
     RESERVE_SQL,
     Reassignment,
@@ -32,6 +43,8 @@ from .reservations import (
 from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
 
 __all__ = [
+    "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
+    "StockOperationKind", "StockOperationResult", "stock_operation_apply",
     "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",
     "ReservationMove", "ReservationRequest", "TransferResult", "cycle_count_record", "ledger_check", "reservation_consume",
     "reservation_create", "reservation_release", "reservations_create", "reservations_expire", "reservations_reassign",
