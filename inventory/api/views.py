@@ -10,6 +10,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from omni.api.errors import first_error
 from omni.api.permissions import CanMoveStock, CanViewStock, IsMerchandiser
 from omni.api.schema import error_responses
 from omni.errors import ValidationFailed
@@ -172,16 +173,8 @@ class StockMovementBatchView(generics.ListAPIView):
         try:
             ser.is_valid(raise_exception=True)
         except serializers.ValidationError as exc:
-            codes = exc.get_codes()
-            field = next(iter(exc.detail), None) if isinstance(exc.detail, dict) else None
-            code = "invalid"
-            if field is not None and isinstance(codes, dict):
-                first = codes[field]
-                while isinstance(first, (list, dict)):
-                    first = (list(first.values()) if isinstance(first, dict) else first)[0]
-                code = str(first)
-            message = f"{field}: {exc.detail[field][0]}" if field is not None else "Invalid movement."
-            err = ValidationFailed(message, code=code, details=exc.detail)
+            first = first_error(exc.detail)
+            err = ValidationFailed(str(first), code=first.code, details=exc.detail)
             err.external_id = str(raw.get("external_id") or "")
             return err
         return MovementInput(**ser.validated_data)
