@@ -74,7 +74,7 @@ def test_two_multi_line_cancels_and_a_concurrent_sale_never_deadlock_nor_oversel
                 return 0
             for alloc in Allocation.objects.filter(line__order=c).order_by("-id"):
                 allocation_fulfil(allocation=alloc)
-            return 2
+            return 2  # units of each SKU
 
         results = _run_together(lambda a=a: order_cancel(order=a.pk), lambda b=b: order_cancel(order=b.pk), sell)
 
@@ -88,7 +88,7 @@ def test_two_multi_line_cancels_and_a_concurrent_sale_never_deadlock_nor_oversel
             open_units = Reservation.objects.filter(stock_level=level, status="open").aggregate(n=Sum("quantity"))["n"] or 0
             assert (level.on_hand, level.reserved, open_units) == (STOCK - sold, 0, 0), f"round {n}"
         assert ledger_check() == [], f"round {n}"
-    # C wins whenever one cancel committed before it reserved, loses otherwise: both are fine,
-    # but a shipped unit is a unit gone from stock, exactly once.
+    # C wins whenever a cancel committed before it reserved, loses otherwise: both are fine, but a
+    # shipped unit is a unit gone from stock, exactly once (C ships `sold` units of each of 2 SKUs).
     shipped = Allocation.objects.filter(status=AllocationStatus.FULFILLED).aggregate(n=Sum("quantity"))["n"] or 0
-    assert shipped == sold_total
+    assert shipped == 2 * sold_total
