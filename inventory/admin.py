@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.http import urlencode
 from import_export.admin import ImportExportMixin
 
+from omni.admin import ReadOnlyAdmin
 from omni.errors import OmniError
 
 from . import services
-from .forms import StockOperation, StockOperationForm
+from .forms import StockOperationForm
 from .resources import LocationResource, ProductResource, StockLevelResource
 from .models import (
     Bucket,
@@ -45,19 +46,6 @@ class StockRowColumns:
     @admin.display(description="location", ordering="stock_level__location__code")
     def location(self, obj) -> str:
         return obj.stock_level.location.code
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A view of records written only by services (the ledger, reservations, the outbox)."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Location)
@@ -131,12 +119,16 @@ class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
         form = StockOperationForm(request.POST or None, initial=request.GET.dict() if request.method == "GET" else None)
         if request.method == "POST" and form.is_valid():
             data = form.cleaned_data
+            op = services.StockOperation(
+                kind=data["operation"], product=data["product"], location=data["location"], quantity=data["quantity"],
+                note=data["reason"], reference=data["reference"], source="admin", actor=request.user,
+            )
             try:
-                message = stock_operation_apply(request=request, **data)
+                result = services.stock_operation_apply(op=op)
             except OmniError as exc:
                 form.add_error(None, f"{exc.message} ({exc.code})")
             else:
-                messages.success(request, message)
+                messages.success(request, _operation_message(result))
                 level = StockLevel.objects.get(product=data["product"], location=data["location"])
                 return HttpResponseRedirect(reverse("admin:inventory_stocklevel_change", args=[level.pk]))
         context = {
@@ -162,22 +154,21 @@ class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
 
-def stock_operation_apply(*, request: HttpRequest, product, location, operation: str, quantity: int, reason: str, reference: str) -> str:
-    """The admin's one call into inventory.services for a stock operation. Returns what happened."""
-    common = {"product": product, "location": location, "actor": request.user, "source": "admin"}
-    if operation == StockOperation.RECEIVE:
-        result = services.stock_receive(quantity=quantity, note=reason, reference=reference, **common)
-        return f"Received {quantity} × {product.sku} at {location.code}: {result.stock_level.on_hand} on hand."
-    if operation == StockOperation.ADJUST:
-        result = services.stock_adjust(quantity=quantity, note=reason, reference=reference, **common)
-        return f"Adjusted {product.sku} at {location.code} by {quantity:+d} ({reason}): {result.stock_level.on_hand} on hand."
-    if operation == StockOperation.COUNT:
-        count = services.cycle_count_record(counted=quantity, note=reason, **common)
-        return f"Counted {count.counted} × {product.sku} at {location.code}: system had {count.system_quantity}, variance {count.variance:+d}."
-    if operation == StockOperation.DAMAGE:
-        result = services.stock_mark_damaged(quantity=quantity, note=reason, reference=reference, **common)
-        return f"Marked {quantity} × {product.sku} at {location.code} damaged: {result.stock_level.damaged} damaged."
-    raise OmniError(f"Unknown operation {operation!r}.", code="invalid_choice")
+def _operation_message(result: services.StockOperationResult) -> str:
+    """What the admin's stock operation did, in a sentence."""
+    level = result.stock_level
+    sku, loc = level.product.sku, level.location.code
+    if result.cycle_count is not None:
+        c = result.cycle_count
+        return f"Counted {c.counted} × {sku} at {loc}: system had {c.system_quantity}, variance {c.variance:+d}."
+    moved = result.movements[0]
+    if result.kind == services.StockOperationKind.DAMAGE:
+        return f"Marked {-moved.quantity} × {sku} at {loc} damaged: {level.damaged} damaged."
+    if result.kind == services.StockOperationKind.ADJUSTMENT:
+        return f"Adjusted {sku} at {loc} by {moved.quantity:+d} ({moved.note}): {level.on_hand} on hand."
+    if result.kind == services.StockOperationKind.RECEIPT:
+        return f"Received {moved.quantity} × {sku} at {loc}: {level.on_hand} on hand."
+    return f"{result.kind} {moved.quantity:+d} × {sku} at {loc}: {level.on_hand} on hand."
 
 
 @admin.register(StockMovement)
@@ -254,7 +245,7 @@ class TransferAdmin(admin.ModelAdmin):
         transfer = services.transfer_ship(
             product=obj.product, from_location=obj.from_location, to_location=obj.to_location, quantity=obj.quantity,
             reference=obj.reference, actor=request.user, source="admin",
-        )
+        ).transfer
         obj.pk = transfer.pk
         obj.shipped_at = transfer.shipped_at
 

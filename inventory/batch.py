@@ -13,25 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import models
 
 from omni.errors import Forbidden, InsufficientStock, NotFound, OmniError, ValidationFailed
 
-from . import services
-from .models import CycleCount, Location, MovementReason, Product, StockLevel, StockMovement, Transfer
+from .models import Location, Product, StockLevel, Transfer
 from .selectors import location_get_by_code, product_get_by_sku
-
-
-class MovementKind(models.TextChoices):
-    RECEIPT = "receipt", "Goods received (+quantity)"
-    SALE = "sale", "Sale at the till (−quantity)"
-    RETURN = "return", "Customer return (+quantity; to damaged when resellable is false)"
-    ADJUSTMENT = "adjustment", "Signed correction; needs a reason"
-    DAMAGE = "damage", "Units found damaged: on hand → damaged"
-    COUNT = "count", "Cycle count: quantity is the counted figure; the variance is posted"
-    TRANSFER_OUT = "transfer_out", "Ship units to to_location (creates an in-transit transfer)"
-    TRANSFER_IN = "transfer_in", "Book in a transfer (transfer id) at its destination"
-
+from .services import StockOperation, StockOperationKind, stock_operation_apply
 
 ITEM_FIELDS = ("external_id", "kind", "sku", "location", "quantity", "reason", "resellable", "to_location", "transfer", "reference")
 
@@ -124,93 +111,49 @@ def _authorize(location_ids: frozenset[int] | None, location: Location) -> None:
         raise Forbidden(f"You may not move stock at {location.code}.", code="permission_denied")
 
 
-def _seen(item: MovementInput, source: str) -> bool:
-    if item.kind == MovementKind.COUNT:
-        return CycleCount.objects.filter(source=source, external_id=item.external_id).exists()
-    return StockMovement.objects.filter(source=source, external_id=item.external_id).exists()
+def _transfer_for(item: MovementInput) -> Transfer:
+    transfer = Transfer.objects.select_related("to_location", "product").filter(pk=item.transfer).first()
+    if transfer is None:
+        raise NotFound(f"Unknown transfer {item.transfer}.", code="unknown_transfer", details={"transfer": ["Does not exist."]})
+    if item.location and item.location != transfer.to_location.code:
+        raise ValidationFailed(
+            f"Transfer {transfer.pk} goes to {transfer.to_location.code}, not {item.location}.",
+            code="wrong_location", details={"location": [f"Must be {transfer.to_location.code}."]},
+        )
+    if item.sku and item.sku != transfer.product.sku:
+        raise ValidationFailed(
+            f"Transfer {transfer.pk} carries {transfer.product.sku}, not {item.sku}.",
+            code="wrong_sku", details={"sku": [f"Must be {transfer.product.sku}."]},
+        )
+    return transfer
 
 
 def _apply_one(
     item: MovementInput, *, source: str, actor: AbstractBaseUser | None, location_ids: frozenset[int] | None, catalog: _Catalog,
 ) -> MovementOutcome:
-    outcome = MovementOutcome(index=0, external_id=item.external_id, status="applied")
-    common = {"source": source, "actor": actor, "external_id": item.external_id}
-
-    if item.kind == MovementKind.TRANSFER_IN:
-        if item.transfer is None:
-            raise ValidationFailed("A transfer_in needs the transfer id.", code="required", details={"transfer": ["Required."]})
-        transfer = Transfer.objects.select_related("to_location", "product").filter(pk=item.transfer).first()
-        if transfer is None:
-            raise NotFound(f"Unknown transfer {item.transfer}.", code="unknown_transfer", details={"transfer": ["Does not exist."]})
-        if item.location and item.location != transfer.to_location.code:
-            raise ValidationFailed(
-                f"Transfer {transfer.pk} goes to {transfer.to_location.code}, not {item.location}.",
-                code="wrong_location", details={"location": [f"Must be {transfer.to_location.code}."]},
-            )
-        if item.sku and item.sku != transfer.product.sku:
-            raise ValidationFailed(
-                f"Transfer {transfer.pk} carries {transfer.product.sku}, not {item.sku}.",
-                code="wrong_sku", details={"sku": [f"Must be {transfer.product.sku}."]},
-            )
-        _authorize(location_ids, transfer.to_location)
-        seen = _seen(item, source)
-        transfer = services.transfer_receive(transfer=transfer, quantity=item.quantity if item.quantity else None, **common)
-        outcome.transfer_id = transfer.pk
-        level: StockLevel | int = StockLevel.objects.get(product_id=transfer.product_id, location_id=transfer.to_location_id).pk
+    """Parse the item's codes into records, check who may act where, and apply it through the
+    one stock-operation table."""
+    common = {"kind": item.kind, "source": source, "actor": actor, "external_id": item.external_id}
+    if item.kind == StockOperationKind.TRANSFER_IN:
+        transfer = None
+        if item.transfer is not None:  # else the operation table refuses it as required
+            transfer = _transfer_for(item)
+            _authorize(location_ids, transfer.to_location)
+        op = StockOperation(transfer=transfer, quantity=item.quantity, **common)
     else:
         product = catalog.product(item.sku)
         location = catalog.location(item.location)
         _authorize(location_ids, location)
-        args = {"product": product, "location": location, **common}
-        if item.kind == MovementKind.RECEIPT:
-            result = services.stock_receive(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
-        elif item.kind == MovementKind.SALE:
-            result = services.stock_sell(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
-        elif item.kind == MovementKind.RETURN:
-            result = services.stock_return(
-                quantity=item.quantity, resellable=item.resellable, reference=item.reference, note=item.reason, **args
-            )
-        elif item.kind == MovementKind.ADJUSTMENT:
-            result = services.stock_adjust(quantity=item.quantity, note=item.reason, reference=item.reference, **args)
-        elif item.kind == MovementKind.DAMAGE:
-            result = services.stock_mark_damaged(quantity=item.quantity, reference=item.reference, note=item.reason, **args)
-        elif item.kind == MovementKind.COUNT:
-            seen = _seen(item, source)
-            count = services.cycle_count_record(counted=item.quantity, note=item.reason, **args)
-            outcome.cycle_count_id = count.pk
-            outcome.movement_ids = list(
-                StockMovement.objects.filter(
-                    stock_level_id=count.stock_level_id, reason=MovementReason.COUNT, reference=f"count:{count.pk}"
-                ).values_list("id", flat=True)
-            )
-            outcome.status = "replayed" if seen else "applied"
-            outcome.stock = _stock_of(count.stock_level_id)
-            return outcome
-        elif item.kind == MovementKind.TRANSFER_OUT:
-            if not item.to_location:
-                raise ValidationFailed("A transfer_out needs to_location.", code="required", details={"to_location": ["Required."]})
-            to_location = catalog.location(item.to_location)
-            seen = _seen(item, source)
-            transfer = services.transfer_ship(
-                product=product, from_location=location, to_location=to_location, quantity=item.quantity,
-                reference=item.reference, source=source, actor=actor, external_id=item.external_id,
-            )
-            outcome.transfer_id = transfer.pk
-            result = None
-        else:  # the serializer only lets known kinds through
-            raise ValidationFailed(f"Unknown kind {item.kind!r}.", code="invalid_choice", details={"kind": ["Unknown."]})
-        if result is not None:
-            outcome.movement_ids = [m.pk for m in result.movements]
-            outcome.status = "replayed" if result.replayed else "applied"
-            outcome.stock = _stock_of(result.stock_level)
-            return outcome
-        level = StockLevel.objects.get(product=product, location=location).pk
-    outcome.movement_ids = list(
-        StockMovement.objects.filter(source=source, external_id=item.external_id).order_by("line").values_list("id", flat=True)
+        to_location = catalog.location(item.to_location) if item.kind == StockOperationKind.TRANSFER_OUT and item.to_location else None
+        op = StockOperation(product=product, location=location, quantity=item.quantity, note=item.reason, reference=item.reference,
+                            resellable=item.resellable, to_location=to_location, **common)
+    result = stock_operation_apply(op=op)
+    return MovementOutcome(
+        index=0, external_id=item.external_id, status="replayed" if result.replayed else "applied",
+        movement_ids=[m.pk for m in result.movements], stock=_stock_of(result.stock_level),
+        transfer_id=result.transfer.pk if result.transfer else None,
+        cycle_count_id=result.cycle_count.pk if result.cycle_count else None,
     )
-    outcome.status = "replayed" if seen else "applied"
-    outcome.stock = _stock_of(level)
-    return outcome
 
 
 def stock_movements_apply(

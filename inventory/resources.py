@@ -3,7 +3,7 @@ the same format).
 
 Locations and products are catalogue rows (model validation applies: ``clean_model_instances``).
 Stock levels are never written directly: a row's ``on_hand`` is a counted figure, and saving it
-calls ``inventory.services.cycle_count_record``, which posts the difference to the ledger as a
+is a count operation (``inventory.services.stock_operation_apply``: ``cycle_count_record``), which posts the difference to the ledger as a
 count correction (with its outbox event), exactly as the API and the fast import path do. The
 bulk options (``use_bulk``) only batch catalogue writes; stock rows always go through services.
 """
@@ -98,13 +98,13 @@ class StockLevelResource(resources.ModelResource):
             pass  # no transaction to roll a preview back: show the diff only
         else:
             try:
-                count = services.cycle_count_record(
-                    product=instance.product, location=instance.location, counted=instance.on_hand,
-                    source=self.source, actor=getattr(self, "_actor", None), note="admin stock import",
-                )
+                result = services.stock_operation_apply(op=services.StockOperation(
+                    kind=services.StockOperationKind.COUNT, product=instance.product, location=instance.location,
+                    quantity=instance.on_hand, source=self.source, actor=getattr(self, "_actor", None), note="admin stock import",
+                ))
             except OmniError as exc:
                 raise ValidationError({"on_hand": exc.message}) from exc
-            instance.pk = count.stock_level_id
+            instance.pk = result.stock_level.pk
         self.after_save_instance(instance, row, **kwargs)
 
 

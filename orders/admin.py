@@ -1,13 +1,33 @@
 """Admin: orders with their lines, allocations, events and routing decisions; routing profiles
-are versioned (saving an edit creates a new version through the service)."""
+are versioned (saving an edit creates a new version through the service).
+
+Orders, their lines and allocations, holds and routing decisions are never deleted nor edited
+here: an order is cancelled and a hold released through the services (admin actions), which give
+their reserved units back; a deleted order would leave its reservations holding stock forever."""
 
 from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from .models import Allocation, Hold, HoldLine, IdempotencyRecord, Order, OrderEvent, OrderLine, PostalCentroid, RoutingDecision, RoutingProfile
-from .services import routing_profile_save
+from omni.admin import ReadOnlyAdmin
+from omni.errors import OmniError
+
+from .models import (
+    Allocation,
+    Hold,
+    HoldLine,
+    HoldStatus,
+    IdempotencyRecord,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PostalCentroid,
+    RoutingDecision,
+    RoutingProfile,
+)
+from .services import hold_release, order_cancel, routing_profile_save
 
 
 class OrderLineInline(admin.TabularInline):
@@ -18,6 +38,9 @@ class OrderLineInline(admin.TabularInline):
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -31,9 +54,12 @@ class OrderEventInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None) -> bool:
         return False
 
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(ReadOnlyAdmin):
     list_display = ["external_id", "channel", "status", "delivery_mode", "customer_tier", "created_at"]
     list_filter = ["status", "channel", "delivery_mode"]
     search_fields = ["external_id", "customer_ref"]
@@ -44,11 +70,21 @@ class OrderAdmin(admin.ModelAdmin):
               "ship_name", "address", "city", "postal_code", "country", "latitude", "longitude", "hold", "routing_profile",
               "created_at", "allocations_table", "routing_decisions"]
 
-    def has_add_permission(self, request) -> bool:
-        return False  # orders come in through the API (orders.services.order_create)
+    actions = ["cancel_orders"]
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return request.method in ("GET", "HEAD") and super().has_view_permission(request, obj)
+    def has_cancel_permission(self, request) -> bool:
+        return request.user.has_perm("orders.change_order")
+
+    @admin.action(description="Cancel the selected orders (their reserved units go back to stock)", permissions=["cancel"])
+    def cancel_orders(self, request, queryset):
+        done = 0
+        for order in queryset.exclude(status=OrderStatus.CANCELLED).order_by("pk"):
+            try:
+                order_cancel(order=order, actor=request.user.get_username(), reason="cancelled in the admin")
+                done += 1
+            except OmniError as exc:
+                messages.error(request, f"Order {order.external_id}: {exc.message}")
+        messages.success(request, f"Cancelled {done} order(s).")
 
     @admin.display(description="Allocations")
     def allocations_table(self, obj: Order) -> str:
@@ -101,13 +137,31 @@ class HoldLineInline(admin.TabularInline):
     readonly_fields = ["product", "location", "quantity", "reservation_id"]
     can_delete = False
 
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
 
 @admin.register(Hold)
-class HoldAdmin(admin.ModelAdmin):
+class HoldAdmin(ReadOnlyAdmin):
     list_display = ["id", "channel", "status", "expires_at", "created_at"]
     list_filter = ["status", "channel"]
     readonly_fields = ["channel", "status", "expires_at", "created_at", "closed_at"]
     inlines = [HoldLineInline]
+    actions = ["release_holds"]
+
+    def has_release_permission(self, request) -> bool:
+        return request.user.has_perm("orders.change_hold")
+
+    @admin.action(description="Release the selected holds (their units go back to stock)", permissions=["release"])
+    def release_holds(self, request, queryset):
+        done = 0
+        for hold in queryset.filter(status=HoldStatus.ACTIVE).order_by("pk"):
+            hold_release(hold=hold)
+            done += 1
+        messages.success(request, f"Released {done} hold(s).")
 
 
 @admin.register(PostalCentroid)
@@ -117,7 +171,7 @@ class PostalCentroidAdmin(admin.ModelAdmin):
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(admin.ModelAdmin):
+class RoutingDecisionAdmin(ReadOnlyAdmin):
     list_display = ["order", "kind", "profile_name", "profile_version", "candidate_count", "created_at"]
     readonly_fields = ["order", "kind", "profile_name", "profile_version", "candidates", "candidate_count", "plan", "reason"]
 

@@ -1,8 +1,8 @@
 """Orders: orders and lines, allocations (line × location × quantity), the event timeline,
 idempotency records, checkout holds, routing profiles and stored routing decisions.
 
-Statuses are ``TextChoices``; every change of status goes through
-``orders.services.status.status_transition`` which refuses illegal moves.
+Statuses are ``TextChoices``; every change of status goes through ``omni.transitions``
+(``transition_apply``) with the app's tables in ``orders.services.status``, which refuse illegal moves.
 """
 
 from __future__ import annotations

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
+
 from django.db.models import Prefetch, QuerySet
 
 from allocation.models import Channel
 from omni.errors import NotFound
 from omni.access.roles import Principal
-from orders.models import Allocation, Order, OrderLine, RoutingProfile
+from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, Order, OrderLine, RoutingProfile
 from orders.routing.engine import ProfileSpec
 
 
@@ -51,3 +54,28 @@ def order_get(*, principal: Principal, order_id: int, any_channel: bool = False)
     except (Order.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Order {order_id} does not exist.", code="unknown_order",
                        details={"order": ["No such order for your channel."]}) from None
+
+
+def _ids(references: Sequence[str], parse) -> dict[str, object]:
+    out = {}
+    for ref in references:
+        try:
+            out[ref] = parse(ref.split(":")[1])
+        except (IndexError, ValueError):
+            continue  # not a reference orders wrote: no live owner
+    return out
+
+
+def allocation_references_live(references: Sequence[str]) -> set[str]:
+    """``order-allocation:<id>`` references whose allocation exists and still holds its units."""
+    ids = _ids(references, int)
+    live = set(Allocation.objects.filter(pk__in=set(ids.values()), status=AllocationStatus.RESERVED).values_list("pk", flat=True))
+    return {ref for ref, pk in ids.items() if pk in live}
+
+
+def hold_references_live(references: Sequence[str]) -> set[str]:
+    """``hold:<uuid>:<n>`` references whose hold exists and is active (an overdue one is still
+    live until the expiry job closes it)."""
+    ids = _ids(references, uuid.UUID)
+    live = set(Hold.objects.filter(pk__in=set(ids.values()), status=HoldStatus.ACTIVE).values_list("pk", flat=True))
+    return {ref for ref, pk in ids.items() if pk in live}

@@ -109,7 +109,7 @@ def test_store_staff_cannot_ship_another_stores_stock_or_book_in_its_transfer(wo
     ]}, format="json").json()
     assert res["results"][0]["error"]["code"] == "permission_denied"
     transfer = services.transfer_ship(product=world["a"].stock_levels.first().product, from_location=world["a"],
-                                      to_location=world["b"], quantity=2)
+                                      to_location=world["b"], quantity=2).transfer
     res = client.post("/api/v1/stock-movements", {"movements": [
         {"external_id": "t2", "kind": "transfer_in", "transfer": transfer.pk},
     ]}, format="json").json()

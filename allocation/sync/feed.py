@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from allocation.availability.atp import atp_for_channel
 from allocation.channels.models import Channel
 from inventory.models import Product
+from omni.csv import csv_stream
 from omni.errors import ValidationFailed
 
 from .models import MessageKind, SyncMessage
@@ -64,24 +63,16 @@ def availability_changes(*, channel: Channel, cursor: str | None, limit: int = 5
 def availability_snapshot_csv(*, channel: Channel, chunk: int = 2000) -> Iterator[str]:
     """The full availability file of a channel, streamed: ``sku,name,available`` per active SKU.
     One set-based ATP call per chunk of SKUs."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
 
-    def flush() -> str:
-        value = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return value
+    def rows() -> Iterator[list]:
+        last_id = 0
+        while True:
+            products = list(Product.objects.filter(is_active=True, id__gt=last_id).order_by("id").values_list("id", "sku", "name")[:chunk])
+            if not products:
+                return
+            atp = atp_for_channel(channel=channel, product_ids=[p[0] for p in products])
+            for pid, sku, name in products:
+                yield [sku, name, int(atp.get(pid, 0))]
+            last_id = products[-1][0]
 
-    writer.writerow(["sku", "name", "available"])
-    yield flush()
-    last_id = 0
-    while True:
-        products = list(Product.objects.filter(is_active=True, id__gt=last_id).order_by("id").values_list("id", "sku", "name")[:chunk])
-        if not products:
-            break
-        atp = atp_for_channel(channel=channel, product_ids=[p[0] for p in products])
-        for pid, sku, name in products:
-            writer.writerow([sku, name, int(atp.get(pid, 0))])
-        yield flush()
-        last_id = products[-1][0]
+    return csv_stream(header=["sku", "name", "available"], rows=rows())

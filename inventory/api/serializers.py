@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from ..batch import MovementKind
+from ..services import StockOperationKind
 from ..models import Location, Product, StockLevel, StockMovement
 
 
@@ -70,7 +70,7 @@ class StockMovementItemSerializer(serializers.Serializer):
     external_id = serializers.CharField(
         max_length=128, help_text="Your id of this movement; unique per source. Sending it again changes nothing."
     )
-    kind = serializers.ChoiceField(choices=MovementKind.choices)
+    kind = serializers.ChoiceField(choices=StockOperationKind.choices)
     sku = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
                                 help_text="Required except for transfer_in.")
     location = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
@@ -90,7 +90,7 @@ class StockMovementItemSerializer(serializers.Serializer):
                                       help_text="Receipt/till/document number, kept on the ledger.")
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if attrs["kind"] != MovementKind.TRANSFER_IN:
+        if attrs["kind"] != StockOperationKind.TRANSFER_IN:
             missing = {f: ["This field is required."] for f in ("sku", "location") if not attrs.get(f)}
             if missing:
                 raise serializers.ValidationError(missing, code="required")
@@ -150,9 +150,12 @@ class LedgerDiscrepancySerializer(serializers.Serializer):
     stock_level_id = serializers.IntegerField()
     sku = serializers.CharField()
     location = serializers.CharField()
-    field = serializers.CharField(help_text="on_hand, damaged, quarantine or reserved")
-    recorded = serializers.IntegerField(help_text="The figure on the stock row.")
-    expected = serializers.IntegerField(help_text="What the ledger (or the open reservations) add up to.")
+    field = serializers.CharField(help_text="on_hand, damaged, quarantine or reserved; orphan_reservation for an open "
+                                  "reservation whose owner (order allocation, hold) is gone or closed")
+    recorded = serializers.IntegerField(help_text="The figure on the stock row (an orphan: the units it holds).")
+    expected = serializers.IntegerField(help_text="What the ledger (or the open reservations) add up to (an orphan: 0).")
+    reservation_id = serializers.IntegerField(allow_null=True, help_text="An orphan reservation's id.")
+    reference = serializers.CharField(allow_blank=True, help_text="An orphan reservation's reference, e.g. order-allocation:42.")
 
 
 class LedgerCheckSerializer(serializers.Serializer):

@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from omni.access.permissions import CanMoveStock, CanViewStock, IsMerchandiser
+from omni.api.errors import first_error
 from omni.api.schema import error_responses
 from omni.errors import ValidationFailed
 from omni.access.roles import (
@@ -180,16 +181,8 @@ class StockMovementBatchView(generics.ListAPIView):
         try:
             ser.is_valid(raise_exception=True)
         except serializers.ValidationError as exc:
-            codes = exc.get_codes()
-            field = next(iter(exc.detail), None) if isinstance(exc.detail, dict) else None
-            code = "invalid"
-            if field is not None and isinstance(codes, dict):
-                first = codes[field]
-                while isinstance(first, (list, dict)):
-                    first = (list(first.values()) if isinstance(first, dict) else first)[0]
-                code = str(first)
-            message = f"{field}: {exc.detail[field][0]}" if field is not None else "Invalid movement."
-            err = ValidationFailed(message, code=code, details=exc.detail)
+            first = first_error(exc.detail)
+            err = ValidationFailed(str(first), code=first.code, details=exc.detail)
             err.external_id = str(raw.get("external_id") or "")
             return err
         return MovementInput(**ser.validated_data)
@@ -201,7 +194,8 @@ class LedgerCheckView(APIView):
     @extend_schema(
         summary="Reconcile the stock ledger (merchandisers only)",
         description="Every stock row whose buckets disagree with the sum of its movements, or whose reserved figure "
-        "disagrees with its open reservations. `ok` is true when there is none.",
+        "disagrees with its open reservations, and every open reservation whose owner (an order allocation, a "
+        "checkout hold) is gone or closed. `ok` is true when there is none.",
         responses={200: LedgerCheckSerializer, **error_responses(401, 403)},
     )
     def get(self, request: Request) -> Response:

@@ -15,7 +15,7 @@ from datetime import datetime
 
 from django.db import connection
 
-from inventory.models import MovementReason
+from inventory.services import IMPORT_MODE_OPERATION, STOCK_OPERATIONS
 
 from .staging import StageTables, is_postgres, stage_lock_and_refresh, stage_recheck_locked
 
@@ -45,7 +45,7 @@ def stage_apply(
     """Must run inside ``transaction.atomic()``. Raises ``StockChangedMeanwhile`` when, under the
     lock, rows that validated earlier now break a stock rule and ``allow_partial`` is off."""
     s = tables.stage
-    reason = MovementReason.COUNT if mode == "snapshot" else MovementReason.ADJUSTMENT
+    reason = STOCK_OPERATIONS[IMPORT_MODE_OPERATION[mode]].reason  # snapshot: count corrections; delta: adjustments
     changed = f"{s}.err IS NULL AND {s}.new_on_hand <> {s}.old_on_hand"
     with connection.cursor() as cur:
         # 1. Lock the existing stock rows, in primary-key order (no deadlock with other writers).

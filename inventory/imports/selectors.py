@@ -3,10 +3,10 @@ errors as CSV rows."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from typing import Any
+
+from omni.csv import csv_stream
 
 from .models import ImportJob
 
@@ -50,21 +50,11 @@ def import_job_progress(*, job: ImportJob, errors_limit: int = 50) -> dict[str, 
 
 def import_errors_csv(*, job: ImportJob) -> Iterator[str]:
     """The job's errors as CSV text chunks: line, column, column_number, value, code, message."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
 
-    def flush() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return text
+    def rows() -> Iterator[list[Any]]:
+        for error in job.errors:
+            yield [error.get(c) for c in ERROR_COLUMNS]
+        if job.error_count > len(job.errors):
+            yield ["", "", "", "", "truncated", f"{job.error_count - len(job.errors)} more errors not stored."]
 
-    writer.writerow(ERROR_COLUMNS)
-    yield flush()
-    for error in job.errors:
-        writer.writerow(["" if error.get(c) is None else error.get(c) for c in ERROR_COLUMNS])
-        if buffer.tell() > 64_000:
-            yield flush()
-    if job.error_count > len(job.errors):
-        writer.writerow(["", "", "", "", "truncated", f"{job.error_count - len(job.errors)} more errors not stored."])
-    yield flush()
+    return csv_stream(header=ERROR_COLUMNS, rows=rows())

@@ -16,6 +16,7 @@ from django.utils import timezone
 from inventory.selectors import location_get_by_code
 from inventory.outbox import outbox_kick
 from omni.errors import Forbidden, IllegalTransition, ValidationFailed
+from omni.transitions import TransitionTable, transition_check, transition_update
 
 from .apply import StockChangedMeanwhile, stage_apply
 from .models import (
@@ -35,6 +36,24 @@ logger = logging.getLogger(__name__)
 CHUNK_ROWS = 20_000
 
 ProgressCallback = Callable[[ImportJob], None]
+
+# A job interrupted mid-run (worker lost) is claimed again from validating or applying: it starts over.
+IMPORT_TRANSITIONS = TransitionTable(ImportStatus, {
+    ImportStatus.QUEUED: {ImportStatus.VALIDATING, ImportStatus.CANCELLED},
+    ImportStatus.VALIDATING: {ImportStatus.VALIDATING, ImportStatus.APPLYING, ImportStatus.FAILED, ImportStatus.CANCELLED},
+    ImportStatus.APPLYING: {ImportStatus.VALIDATING, ImportStatus.DONE, ImportStatus.FAILED, ImportStatus.CANCELLED},
+    ImportStatus.DONE: set(),
+    ImportStatus.FAILED: set(),
+    ImportStatus.CANCELLED: set(),
+})
+
+
+def _move(job: ImportJob, to: str) -> None:
+    """Check the move from the job's status as stored (not as this process last saw it) and set it;
+    the caller saves."""
+    current = ImportJob.objects.values_list("status", flat=True).get(pk=job.pk)
+    transition_check(table=IMPORT_TRANSITIONS, current=current, to=to, what=f"Import #{job.pk}")
+    job.status = to
 
 
 class ImportCancelled(Exception):
@@ -96,9 +115,8 @@ def stock_import_cancel(*, job: ImportJob) -> ImportJob:
         raise IllegalTransition(f"Import #{job.pk} is already {job.status}.", code="import_finished")
     ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
     if job.status == ImportStatus.QUEUED:
-        ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED).update(
-            status=ImportStatus.CANCELLED, finished_at=timezone.now(), phase="cancelled before it started"
-        )
+        transition_update(queryset=ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED), table=IMPORT_TRANSITIONS,
+                          to=ImportStatus.CANCELLED, finished_at=timezone.now(), phase="cancelled before it started")
     job.refresh_from_db()
     return job
 
@@ -139,8 +157,8 @@ def stock_import_run(
     notify = progress or (lambda j: None)
     # Claim the job: a conditional update, so that a run that waited for another run's commit
     # (a redelivered task) finds the job finished and leaves it alone.
-    claimed = ImportJob.objects.filter(pk=job_id).exclude(status__in=FINISHED_STATUSES).update(
-        status=ImportStatus.VALIDATING, phase=PHASE_READING, started_at=timezone.now(), finished_at=None,
+    claimed = transition_update(
+        queryset=ImportJob.objects.filter(pk=job_id), table=IMPORT_TRANSITIONS, to=ImportStatus.VALIDATING, phase=PHASE_READING, started_at=timezone.now(), finished_at=None,
         rows_total=0, rows_done=0, bytes_done=0, rows_applied=0, rows_unchanged=0, rows_skipped=0,
         movements_written=0, outbox_events=0, error_count=0, errors=[], failure="",
     )
@@ -195,7 +213,8 @@ def stock_import_run(
             )
         if _cancel_requested(job):
             raise ImportCancelled
-        job.status, job.phase = ImportStatus.APPLYING, PHASE_APPLYING
+        _move(job, ImportStatus.APPLYING)
+        job.phase = PHASE_APPLYING
         _save(job, "status", "phase")
         notify(job)
 
@@ -205,7 +224,7 @@ def stock_import_run(
         try:
             with transaction.atomic():
                 # Two runs of one job (a redelivered task) serialise here; only one applies.
-                if ImportJob.objects.select_for_update().values_list("status", flat=True).get(pk=job.pk) in FINISHED_STATUSES:
+                if ImportJob.objects.select_for_update(of=("self",)).values_list("status", flat=True).get(pk=job.pk) in FINISHED_STATUSES:
                     raise _AlreadyApplied
                 try:
                     summary = stage_apply(
@@ -225,7 +244,8 @@ def stock_import_run(
                     fresh = [e for e in late if (e.line, e.code) not in known]
                     errors.extend(fresh, summary.new_errors)
                     skipped += summary.new_errors
-                job.status, job.phase, job.finished_at = ImportStatus.DONE, "done", timezone.now()
+                _move(job, ImportStatus.DONE)
+                job.phase, job.finished_at = "done", timezone.now()
                 job.rows_applied, job.rows_unchanged, job.rows_skipped = summary.rows_applied, summary.rows_unchanged, skipped
                 job.movements_written, job.outbox_events = summary.movements_written, summary.outbox_events
                 job.error_count, job.errors = errors.count, errors.sorted()
@@ -251,7 +271,8 @@ def stock_import_run(
         notify(job)
         return job
     except ImportCancelled:
-        job.status, job.phase, job.finished_at = ImportStatus.CANCELLED, "cancelled", timezone.now()
+        _move(job, ImportStatus.CANCELLED)
+        job.phase, job.finished_at = "cancelled", timezone.now()
         job.error_count, job.errors = errors.count, errors.sorted()
         job.save()
         notify(job)
@@ -267,7 +288,8 @@ def stock_import_run(
 
 
 def _finish_failed(job: ImportJob, errors: _Errors, message: str, *, skipped: int = 0) -> ImportJob:
-    job.status, job.phase, job.finished_at = ImportStatus.FAILED, "failed", timezone.now()
+    _move(job, ImportStatus.FAILED)
+    job.phase, job.finished_at = "failed", timezone.now()
     job.failure, job.error_count, job.errors, job.rows_skipped = message, errors.count, errors.sorted(), skipped
     job.rows_applied = job.movements_written = job.outbox_events = job.rows_unchanged = 0
     job.save()

@@ -111,7 +111,7 @@ def _apply_line(*, line: StockSnapshotLine, actor: Any, source: str, counted: in
             product=line.product, location=line.snapshot.location, counted=counted, variance=variance, source=source,
             actor=actor,
             note=f"stock snapshot #{line.snapshot_id}",
-        )
+        ).count
     except OmniError as exc:  # e.g. counted below what is reserved: the line waits, nothing else fails
         line.status = SnapshotLineStatus.FAILED
         line.error = exc.message[:255]

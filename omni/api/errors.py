@@ -7,6 +7,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -32,15 +35,38 @@ def error_body(code: str, message: str, details=None) -> dict:
     return {"error": {"code": code, "message": message, "details": details or {}}}
 
 
-def _first_message(detail) -> str:
+@dataclass(frozen=True)
+class FirstError:
+    """The first error of a DRF error tree: where (``lines[1].sku``; empty when it is about the
+    whole input), what, and its code."""
+
+    field: str
+    message: str
+    code: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
+def first_error(detail: Any, *, path: str = "") -> FirstError:
+    """Walk a serializer's errors (dicts of fields, lists of items; ``non_field_errors`` and
+    ``detail`` name no field) to the first message, for the human ``message`` of an API error."""
     if isinstance(detail, dict):
         for key, value in detail.items():
-            inner = _first_message(value)
-            return inner if key in ("non_field_errors", "detail") else f"{key}: {inner}"
-        return "Invalid input."
+            if isinstance(value, (dict, list)) and not value:
+                continue
+            inner = path if key in ("non_field_errors", "detail") else (f"{path}.{key}" if path else str(key))
+            return first_error(value, path=inner)
+        return FirstError(path, "Invalid input.", "invalid")
     if isinstance(detail, list):
-        return _first_message(detail[0]) if detail else "Invalid input."
-    return str(detail)
+        for i, item in enumerate(detail):
+            if isinstance(item, (dict, list)):
+                if item:
+                    return first_error(item, path=f"{path}[{i}]")
+                continue
+            return first_error(item, path=path)
+        return FirstError(path, "Invalid input.", "invalid")
+    return FirstError(path, str(detail), str(getattr(detail, "code", None) or "invalid"))
 
 
 def exception_handler(exc, context):
@@ -56,8 +82,8 @@ def exception_handler(exc, context):
     code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), "error")
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}
-        response.data = error_body("invalid", _first_message(exc.detail), details)
+        response.data = error_body("invalid", str(first_error(exc.detail)), details)
         response.status_code = status.HTTP_400_BAD_REQUEST
     else:
-        response.data = error_body(code, _first_message(exc.detail))
+        response.data = error_body(code, str(first_error(exc.detail)))
     return response

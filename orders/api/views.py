@@ -13,7 +13,7 @@ from rest_framework.views import APIView
 
 from allocation.models import Channel
 from inventory.selectors import location_get_by_code
-from omni.api.errors import error_body
+from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination
 from omni.access.permissions import CanPlaceOrders
 from omni.errors import NotFound, ValidationFailed
@@ -33,19 +33,7 @@ def actor_label(principal: Principal) -> str:
 
 
 def _invalid(errors: Any) -> ValidationFailed:
-    def first(detail: Any, path: str = "") -> str:
-        if isinstance(detail, dict):
-            for key, value in detail.items():
-                return first(value, f"{path}.{key}" if path else str(key))
-        if isinstance(detail, list) and detail:
-            if isinstance(detail[0], dict | list):
-                for i, item in enumerate(detail):
-                    if item:
-                        return first(item, f"{path}[{i}]")
-            return f"{path}: {detail[0]}" if path else str(detail[0])
-        return f"{path}: {detail}"
-
-    return ValidationFailed(first(errors), code="invalid", details=errors)
+    return ValidationFailed(str(first_error(errors)), code="invalid", details=errors)
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

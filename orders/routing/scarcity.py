@@ -1,4 +1,5 @@
-"""Scarcity: who gets a SKU when the ordering channel's ATP of it is below the channel's threshold.
+"""Scarcity rules: who gets a SKU when the ordering channel's ATP for it is below the channel's
+threshold (judged on the channel's ATP, not the pool's: see ``orders.services.scarcity``).
 
 Above the threshold it is first come, first served. Below it, the new order's line competes
 with the demand already waiting for that SKU (backordered lines of any channel): claims are

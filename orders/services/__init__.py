@@ -16,14 +16,17 @@ from .changes import (
 from .events import order_event_record
 from .holds import HoldLineInput, hold_create, hold_release, holds_expire
 from .idempotency import IdempotentAnswer, idempotent_call, request_fingerprint
-from .intake import LineInput, OrderInput, order_create, order_validate
+from .intake import order_create
+from .planning import ROUTE_ATTEMPTS, Planned, RouteRequest, plan_and_reserve
 from .profiles import routing_profile_save
-from .status import status_check, status_transition
+from .status import ALLOCATION_TRANSITIONS, HOLD_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
+from .validation import CheckedOrder, LineInput, OrderInput, order_validate
 
 __all__ = [
-    "HoldLineInput", "IdempotentAnswer", "LineInput", "OrderInput", "RerouteResult", "ReturnItem",
-    "allocation_fulfil", "allocation_reject", "backorders_allocate", "hold_create", "hold_release", "holds_expire",
-    "idempotent_call", "order_cancel", "order_create", "order_event_record", "order_line_cancel", "order_lines_cancel", "order_line_reroute",
-    "order_return", "order_status_refresh", "order_validate", "request_fingerprint", "routing_profile_save",
-    "status_check", "status_transition",
+    "ALLOCATION_TRANSITIONS", "HOLD_TRANSITIONS", "LINE_TRANSITIONS", "ORDER_TRANSITIONS", "ROUTE_ATTEMPTS",
+    "CheckedOrder", "HoldLineInput", "IdempotentAnswer", "LineInput", "OrderInput", "Planned", "RerouteResult", "ReturnItem",
+    "RouteRequest", "allocation_fulfil", "allocation_reject", "backorders_allocate", "hold_create", "hold_release",
+    "holds_expire", "idempotent_call", "order_cancel", "order_create", "order_event_record", "order_line_cancel",
+    "order_lines_cancel", "order_line_reroute", "order_return", "order_status_refresh", "order_validate",
+    "plan_and_reserve", "request_fingerprint", "routing_profile_save",
 ]

@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
 
 from allocation.selectors import reservable_floor_by_level
 from inventory.models import Location, Product, StockLevel
-from inventory.services import ReservationRequest, reservations_create
+from inventory.services import ReservationMove, ReservationRequest, reservations_create, reservations_reassign
 from orders.models import Allocation, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
 from orders.routing.criteria import LineNeed, ProductFacts
 from orders.routing.engine import PlannedAllocation, RoutingDecision
+
+
+@dataclass(frozen=True)
+class HeldUnits:
+    """Units of an order line already held by a checkout hold's reservation."""
+
+    planned: PlannedAllocation
+    reservation_id: int
+
+
+def allocation_reference(allocation: Allocation) -> str:
+    """The reference of an allocation's reservation (its owner, for the ledger check)."""
+    return f"order-allocation:{allocation.pk}"
 
 
 def line_needs(lines: Sequence[tuple[int, Product, int]]) -> tuple[list[LineNeed], dict[int, ProductFacts]]:
@@ -25,11 +39,13 @@ def line_needs(lines: Sequence[tuple[int, Product, int]]) -> tuple[list[LineNeed
 
 def allocations_reserve(
     *, plan: Sequence[PlannedAllocation], lines_by_index: Mapping[int, OrderLine], products: Mapping[int, Product],
-    ship_to_store: Location | None = None,
+    ship_to_store: Location | None = None, held: Sequence[HeldUnits] = (), release_rest_of: Sequence[int] = (),
 ) -> list[Allocation]:
-    """Create the allocations of ``plan`` and reserve their units: every one or none
-    (``InsufficientStock`` rolls all of it back)."""
-    if not plan:
+    """Create the allocations of ``plan`` and reserve their units, and those of ``held`` whose units
+    a hold's reservations hand over (what those reservations, and the ones in ``release_rest_of``,
+    hold beyond that is given back). Every one or none: ``InsufficientStock`` rolls all of it back.
+    Inventory takes every stock row involved once, in primary-key order."""
+    if not plan and not held and not release_rest_of:
         return []
     with transaction.atomic():
         allocations = Allocation.objects.bulk_create([
@@ -37,18 +53,26 @@ def allocations_reserve(
                 line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
                 ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None,
             )
-            for p in plan
+            for p in [*(h.planned for h in held), *plan]
         ])
+        held_allocs, planned_allocs = allocations[:len(held)], allocations[len(held):]
         requests = [
             ReservationRequest(
                 product=products[p.product_id], location=Location(pk=p.location_id, code=p.location_code),
-                quantity=p.quantity, reference=f"order-allocation:{a.pk}",
+                quantity=p.quantity, reference=allocation_reference(a),
             )
-            for p, a in zip(plan, allocations, strict=True)
+            for p, a in zip(plan, planned_allocs, strict=True)
         ]
-        by_ref = {r.reference: r.pk for r in reservations_create(requests=requests, floor_by_level=safety_floors(requests))}
-        for a in allocations:
-            a.reservation_id = by_ref[f"order-allocation:{a.pk}"]
+        if held or release_rest_of:
+            moves = [ReservationMove(reservation_id=h.reservation_id, quantity=h.planned.quantity, reference=allocation_reference(a))
+                     for h, a in zip(held, held_allocs, strict=True)]
+            done = reservations_reassign(moves=moves, release_rest_of=release_rest_of, requests=requests,
+                                         floor_by_level=safety_floors(requests))
+            reservations = [*done.moved, *done.created]
+        else:
+            reservations = reservations_create(requests=requests, floor_by_level=safety_floors(requests))
+        for a, r in zip(allocations, reservations, strict=True):
+            a.reservation_id = r.pk
         Allocation.objects.bulk_update(allocations, ["reservation_id"])
     return allocations
 
@@ -56,6 +80,8 @@ def allocations_reserve(
 def safety_floors(requests: Sequence[ReservationRequest]) -> dict[int, int]:
     """Location safety stock of the stock rows these reservations take from: a reservation never
     eats into it (``reservations_create(floor_by_level=…)``)."""
+    if not requests:
+        return {}
     pairs = Q(*[Q(product_id=r.product.pk, location_id=r.location.pk) for r in requests], _connector=Q.OR)
     return reservable_floor_by_level(level_ids=StockLevel.objects.filter(pairs).values_list("id", flat=True))
 

@@ -15,16 +15,19 @@ from django.utils import timezone
 
 from allocation.selectors import pool_availability
 from inventory.models import Location
-from inventory.services import reservation_consume, reservation_release, stock_return
+from inventory.services import reservation_consume, reservations_release, stock_return
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from omni.transitions import transition_apply, transition_check
 from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderStatus
-from orders.routing.scarcity import Claim, priority_key
-from orders.routing.engine import route
+from orders.routing.engine import RoutingDecision
+from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
 
 from .allocating import allocations_reserve, decision_record, line_needs
 from .events import order_event_record
-from .status import status_check, status_transition
+from .planning import RouteRequest, plan_and_reserve
+from .scarcity import claim_of_line
+from .status import ALLOCATION_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
 
 _LIVE = (AllocationStatus.RESERVED, AllocationStatus.FULFILLED)
 
@@ -54,33 +57,41 @@ def order_status_refresh(*, order: Order) -> Order:
         to = OrderStatus.ALLOCATED
     if to != order.status:
         before = order.status
-        status_transition(obj=order, choices=OrderStatus, to=to, what=f"Order {order.external_id}")
+        transition_apply(obj=order, table=ORDER_TRANSITIONS, to=to, what=f"Order {order.external_id}")
         order_event_record(order=order, kind="status_changed", data={"from": before, "to": to})
     return order
 
 
-def _allocation_close(alloc: Allocation, to: str, reason: str = "") -> None:
-    status_check(choices=AllocationStatus, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
-    if alloc.reservation_id and to in (AllocationStatus.CANCELLED, AllocationStatus.REJECTED):
-        reservation_release(reservation=alloc.reservation_id)
-    alloc.status, alloc.closed_at, alloc.reason = to, timezone.now(), reason[:255]
-    alloc.save(update_fields=["status", "closed_at", "reason"])
+def _allocations_close(allocs: Sequence[Allocation], to: str, reason: str = "") -> None:
+    """Close reserved allocations (cancelled or rejected): their reservations are released in ONE
+    inventory call, which takes the stock rows in primary-key order (two orders cancelling lines
+    that share SKUs wait for each other, never deadlock)."""
+    for alloc in allocs:
+        transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
+    reservations_release(reservations=[a.reservation_id for a in allocs if a.reservation_id])
+    now = timezone.now()
+    for alloc in allocs:
+        alloc.closed_at, alloc.reason = now, reason[:255]
+        transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=to, what=f"Allocation {alloc.pk}",
+                         extra_fields=("closed_at", "reason"))
 
 
-def _line_cancel(line: OrderLine, *, actor: str, reason: str) -> None:
-    if line.status == LineStatus.CANCELLED:
-        return
-    if line.allocations.filter(status=AllocationStatus.FULFILLED).exists():
-        raise IllegalTransition(f"Line {line.line_no} ({line.product.sku}) is already partly shipped or collected; "
-                                "it cannot be cancelled — return the units instead.", code="line_already_fulfilled",
-                                details={"line": [line.line_no]})
-    status_check(choices=LineStatus, current=line.status, to=LineStatus.CANCELLED, what=f"Line {line.line_no}")
-    for alloc in line.allocations.filter(status=AllocationStatus.RESERVED):
-        _allocation_close(alloc, AllocationStatus.CANCELLED, reason)
-    line.status_reason = reason[:255]
-    status_transition(obj=line, choices=LineStatus, to=LineStatus.CANCELLED, what=f"Line {line.line_no}",
-                      extra_fields=("status_reason",))
-    order_event_record(order=line.order, kind="line_cancelled", actor=actor, data={"line": line.line_no, "reason": reason})
+def _lines_cancel(lines: Sequence[OrderLine], *, actor: str, reason: str) -> None:
+    """Cancel these lines of one (locked) order, all or none; their reservations are released together."""
+    lines = [ln for ln in lines if ln.status != LineStatus.CANCELLED]
+    for line in lines:
+        if line.allocations.filter(status=AllocationStatus.FULFILLED).exists():
+            raise IllegalTransition(f"Line {line.line_no} ({line.product.sku}) is already partly shipped or collected; "
+                                    "it cannot be cancelled — return the units instead.", code="line_already_fulfilled",
+                                    details={"line": [line.line_no]})
+        transition_check(table=LINE_TRANSITIONS, current=line.status, to=LineStatus.CANCELLED, what=f"Line {line.line_no}")
+    _allocations_close(list(Allocation.objects.filter(line__in=lines, status=AllocationStatus.RESERVED).order_by("id")),
+                       AllocationStatus.CANCELLED, reason)
+    for line in lines:
+        line.status_reason = reason[:255]
+        transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.CANCELLED, what=f"Line {line.line_no}",
+                         extra_fields=("status_reason",))
+        order_event_record(order=line.order, kind="line_cancelled", actor=actor, data={"line": line.line_no, "reason": reason})
 
 
 def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "") -> Order:
@@ -90,9 +101,10 @@ def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "")
         if order.status in (OrderStatus.CANCELLED, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED):
             raise IllegalTransition(f"Order {order.external_id} is {order.get_status_display().lower()}; it cannot be cancelled.",
                                     code="illegal_transition", details={"status": [order.status]})
-        for line in order.lines.select_related("product").order_by("line_no"):
+        lines = list(order.lines.select_related("product").order_by("line_no"))
+        for line in lines:
             line.order = order
-            _line_cancel(line, actor=actor, reason=reason)
+        _lines_cancel(lines, actor=actor, reason=reason)
         order_event_record(order=order, kind="cancelled", actor=actor, data={"reason": reason})
         return order_status_refresh(order=order)
 
@@ -105,8 +117,7 @@ def order_lines_cancel(*, order: Order | int, line_nos: Sequence[int], actor: st
     """Cancel some lines (all of them or none), releasing their reservations."""
     with transaction.atomic():
         order = _lock_order(order)
-        for line_no in dict.fromkeys(line_nos):
-            _line_cancel(_get_line(order, line_no), actor=actor, reason=reason)
+        _lines_cancel([_get_line(order, line_no) for line_no in dict.fromkeys(line_nos)], actor=actor, reason=reason)
         return order_status_refresh(order=order)
 
 
@@ -133,15 +144,17 @@ def allocation_fulfil(*, allocation: Allocation | int, actor: str = "system") ->
     """The units left the location (shipped or collected): the reservation is consumed through the ledger."""
     with transaction.atomic():
         alloc, order = _lock_allocation(allocation)
-        status_check(choices=AllocationStatus, current=alloc.status, to=AllocationStatus.FULFILLED, what=f"Allocation {alloc.pk}")
+        transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
+                         what=f"Allocation {alloc.pk}")
         reservation_consume(reservation=alloc.reservation_id, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
-        alloc.status, alloc.closed_at = AllocationStatus.FULFILLED, timezone.now()
-        alloc.save(update_fields=["status", "closed_at"])
+        alloc.closed_at = timezone.now()
+        transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=AllocationStatus.FULFILLED, what=f"Allocation {alloc.pk}",
+                         extra_fields=("closed_at",))
         line = alloc.line
         done = line.allocations.filter(status=AllocationStatus.FULFILLED).aggregate(n=Sum("quantity"))["n"] or 0
         if done >= line.quantity:
-            status_transition(obj=line, choices=LineStatus, to=LineStatus.FULFILLED, what=f"Line {line.line_no}")
+            transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.FULFILLED, what=f"Line {line.line_no}")
         order_event_record(order=order, kind="allocation_fulfilled", actor=actor, data={
             "line": line.line_no, "location": alloc.location.code, "quantity": alloc.quantity})
         order_status_refresh(order=order)
@@ -178,30 +191,38 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
     destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
                    else (order.latitude, order.longitude) if order.latitude is not None else None)
+    line_by_no = {line.line_no: line}
+
+    def reserve(decision: RoutingDecision) -> list[Allocation]:
+        return allocations_reserve(plan=decision.plan, lines_by_index=line_by_no, products={line.product_id: line.product},
+                                   ship_to_store=pickup if pickup is not None and not bopis_here else None)
+
     try:
-        decision = route(
-            channel=order.channel, lines=needs, products=facts, destination=destination,
-            profile=routing_profile_for(channel=order.channel), exclude_location_ids=exclude,
-            only_location_ids={pickup.pk} if bopis_here else None, require_can_ship=not bopis_here,
+        planned = plan_and_reserve(
+            request=RouteRequest(
+                channel=order.channel, lines=needs, products=facts, destination=destination,
+                profile=routing_profile_for(channel=order.channel), exclude_location_ids=frozenset(exclude),
+                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+            ),
+            reserve=reserve,
         )
-        allocs = allocations_reserve(plan=decision.plan, lines_by_index={line.line_no: line}, products={line.product_id: line.product},
-                                     ship_to_store=pickup if pickup is not None and not bopis_here else None)
     except InsufficientStock as exc:
         reason = f"{kind}: {exc.message}"
         if line.status != LineStatus.BACKORDERED:
             line.status_reason = reason[:255]
-            status_transition(obj=line, choices=LineStatus, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
-                              extra_fields=("status_reason",))
+            transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
+                             extra_fields=("status_reason",))
             order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
         order_status_refresh(order=order)
         return RerouteResult(line.line_no, [], True, reason)
+    decision, allocs = planned.decision, planned.reserved
     decision_record(order=order, decision=decision, kind=kind)
     if line.status == LineStatus.BACKORDERED:
         line.status_reason = ""
-        status_transition(obj=line, choices=LineStatus, to=LineStatus.ALLOCATED, what=f"Line {line.line_no}",
-                          extra_fields=("status_reason",))
+        transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.ALLOCATED, what=f"Line {line.line_no}",
+                         extra_fields=("status_reason",))
     order_event_record(order=order, kind="line_routed", actor=actor, data={
-        "line": line.line_no, "kind": kind, "reason": decision.reason,
+        "line": line.line_no, "kind": kind, "reason": decision.reason, "attempts": planned.attempts,
         "plan": [{"location": p.location_code, "quantity": p.quantity} for p in decision.plan]})
     order_status_refresh(order=order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
@@ -211,7 +232,7 @@ def allocation_reject(*, allocation: Allocation | int, reason: str = "short pick
     """A location cannot fulfil its allocation (short pick): release it and re-route the line elsewhere."""
     with transaction.atomic():
         alloc, order = _lock_allocation(allocation)
-        _allocation_close(alloc, AllocationStatus.REJECTED, reason)
+        _allocations_close([alloc], AllocationStatus.REJECTED, reason)
         order_event_record(order=order, kind="allocation_rejected", actor=actor, data={
             "line": alloc.line.line_no, "location": alloc.location.code, "quantity": alloc.quantity, "reason": reason})
         return _reroute(order=order, line=alloc.line, exclude={alloc.location_id}, actor=actor)
@@ -227,10 +248,7 @@ def backorders_allocate(*, product_ids: Sequence[int] | None = None, actor: str 
     # (routing, locking, events) for the rest.
     pool = pool_availability(product_ids={ln.product_id for ln in waiting}) if waiting else {}
     stocked = {pid for pid, p in pool.items() if p.available > 0 or p.virtual > 0}
-    lines = sorted((ln for ln in waiting if ln.product_id in stocked), key=lambda ln: priority_key(Claim(
-        label="", quantity=ln.quantity, channel_code=ln.order.channel.code, margin_rank=ln.order.channel.margin_rank,
-        strategic_priority=ln.order.channel.strategic_priority, customer_tier=ln.order.customer_tier,
-        delivery_mode=ln.order.delivery_mode, created_at=ln.order.created_at)))
+    lines = sorted((ln for ln in waiting if ln.product_id in stocked), key=lambda ln: priority_key(claim_of_line(ln)))
     results = []
     for ln in lines:
         with transaction.atomic():

@@ -11,14 +11,16 @@ from django.utils import timezone
 
 from allocation.models import Channel
 from inventory.models import Location
-from inventory.services import ReservationRequest, reservation_release, reservations_create, reservations_expire
-from omni.errors import IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from inventory.services import ReservationRequest, reservations_create, reservations_expire, reservations_release
+from omni.errors import ValidationFailed
+from omni.transitions import transition_apply
 from orders.models import DeliveryMode, Hold, HoldLine, HoldStatus
-from orders.routing.engine import route
+from orders.routing.engine import RoutingDecision
 
 from .allocating import line_needs, safety_floors
-from .intake import LineInput, OrderInput, order_validate
-from .status import status_transition
+from .planning import RouteRequest, plan_and_reserve
+from .status import HOLD_TRANSITIONS
+from .validation import LineInput, OrderInput, order_validate
 
 MIN_TTL, MAX_TTL, DEFAULT_TTL = 30, 24 * 3600, 900
 
@@ -27,6 +29,11 @@ MIN_TTL, MAX_TTL, DEFAULT_TTL = 30, 24 * 3600, 900
 class HoldLineInput:
     sku: Any
     quantity: Any
+
+
+def hold_reference(hold: Hold, n: int) -> str:
+    """The reference of a hold's n-th reservation (its owner, for the ledger check)."""
+    return f"hold:{hold.pk}:{n}"
 
 
 def hold_create(
@@ -50,47 +57,42 @@ def hold_create(
     pickup = checked.pickup
     with transaction.atomic():
         hold = Hold.objects.create(channel=channel, expires_at=expires_at)
-        for attempt in range(3):
-            decision = route(
-                channel=channel, lines=needs, products=facts, destination=checked.destination, profile=checked.profile,
-                only_location_ids={pickup.pk} if pickup else None, require_can_ship=pickup is None,
-            )
+
+        def reserve(decision: RoutingDecision) -> list[int]:
             requests = [
                 ReservationRequest(product=products[p.product_id], location=Location(pk=p.location_id, code=p.location_code),
-                                   quantity=p.quantity, reference=f"hold:{hold.pk}:{n}", expires_at=expires_at)
+                                   quantity=p.quantity, reference=hold_reference(hold, n), expires_at=expires_at)
                 for n, p in enumerate(decision.plan)
             ]
-            try:
-                reserved = {r.reference: r.pk for r in reservations_create(requests=requests, floor_by_level=safety_floors(requests))}
-                break
-            except InsufficientStock:
-                if attempt == 2:
-                    raise
+            return [r.pk for r in reservations_create(requests=requests, floor_by_level=safety_floors(requests))]
+
+        planned = plan_and_reserve(
+            request=RouteRequest(channel=channel, lines=needs, products=facts, destination=checked.destination,
+                                 profile=checked.profile, only_location_ids=frozenset({pickup.pk}) if pickup else None,
+                                 require_can_ship=pickup is None),
+            reserve=reserve,
+        )
         HoldLine.objects.bulk_create([
-            HoldLine(hold=hold, product_id=p.product_id, location_id=p.location_id, quantity=p.quantity,
-                     reservation_id=reserved[f"hold:{hold.pk}:{n}"])
-            for n, p in enumerate(decision.plan)
+            HoldLine(hold=hold, product_id=p.product_id, location_id=p.location_id, quantity=p.quantity, reservation_id=rid)
+            for p, rid in zip(planned.decision.plan, planned.reserved, strict=True)
         ])
     return hold
 
 
-def _release_lines(hold: Hold, *, expired: bool) -> None:
-    for hl in hold.lines.all():
-        if hl.reservation_id:
-            try:
-                reservation_release(reservation=hl.reservation_id, expired=expired)
-            except (IllegalTransition, NotFound):
-                continue  # already released by the reservation expiry
+def _release_lines(holds: list[Hold], *, expired: bool) -> None:
+    """Give back what these holds' reservations still hold, in one pass (stock rows in primary-key
+    order); reservations the expiry job released meanwhile are skipped."""
+    ids = HoldLine.objects.filter(hold__in=holds, reservation_id__isnull=False).values_list("reservation_id", flat=True)
+    reservations_release(reservations=list(ids), expired=expired, skip_closed=True)
 
 
 def hold_release(*, hold: Hold) -> Hold:
     """The cart is abandoned or changed: give the units back now."""
     with transaction.atomic():
-        hold = Hold.objects.select_for_update().get(pk=hold.pk)
-        status_transition(obj=hold, choices=HoldStatus, to=HoldStatus.RELEASED, what=f"Hold {hold.pk}")
-        _release_lines(hold, expired=False)
+        hold = Hold.objects.select_for_update(of=("self",)).get(pk=hold.pk)
         hold.closed_at = timezone.now()
-        hold.save(update_fields=["closed_at"])
+        transition_apply(obj=hold, table=HOLD_TRANSITIONS, to=HoldStatus.RELEASED, what=f"Hold {hold.pk}", extra_fields=("closed_at",))
+        _release_lines([hold], expired=False)
     return hold
 
 
@@ -103,14 +105,14 @@ def holds_expire(*, now: datetime | None = None) -> int:
     while True:
         with transaction.atomic():
             batch = list(
-                Hold.objects.select_for_update(skip_locked=True)
+                Hold.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=HoldStatus.ACTIVE, expires_at__lte=now).order_by("expires_at")[:200]
             )
+            _release_lines(batch, expired=True)
             for hold in batch:
-                _release_lines(hold, expired=True)
                 hold.closed_at = now
-                status_transition(obj=hold, choices=HoldStatus, to=HoldStatus.EXPIRED, what=f"Hold {hold.pk}",
-                                  extra_fields=("closed_at",))
+                transition_apply(obj=hold, table=HOLD_TRANSITIONS, to=HoldStatus.EXPIRED, what=f"Hold {hold.pk}",
+                                 extra_fields=("closed_at",))
             done += len(batch)
         if len(batch) < 200:
             return done

@@ -26,7 +26,7 @@ def routing_profile_save(
                                details={"max_shipments": ["Must be ≥ 1."]})
     build_criteria(criteria)  # validates names, weights, params
     with transaction.atomic():
-        list(RoutingProfile.objects.select_for_update().filter(name=name))
+        list(RoutingProfile.objects.select_for_update(of=("self",)).filter(name=name))
         latest = RoutingProfile.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0
         RoutingProfile.objects.filter(name=name, is_active=True).update(is_active=False)
         return RoutingProfile.objects.create(

@@ -30,7 +30,7 @@ def test_receiving_units_shows_new_on_hand_and_ledger_row_with_the_merchandiser(
     page.wait_for_selector("h1:has-text('Stock operation')")
     _pick(page, "product", "TEE-RED", "TEE-RED-M · Red tee M")
     _pick(page, "location", "ST-IST", "ST-IST · Istanbul store")
-    page.check("input[name=operation][value=receive]")
+    page.check("input[name=operation][value=receipt]")
     page.fill("#id_quantity", "12")
     page.fill("#id_reference", "DN-4711")
     shot(page, "stock-operation-receive")
@@ -87,7 +87,7 @@ def test_adjustment_without_reason_is_refused_with_a_clear_error_and_changes_not
     page = merchandiser_page
     level = _stock(ProductFactory(sku="MUG-01", name="Mug"), LocationFactory(code="ST-ANK", name="Ankara store"), 5)
     _open_operation(page, live_server, level)
-    page.check("input[name=operation][value=adjust]")
+    page.check("input[name=operation][value=adjustment]")
     page.fill("#id_quantity", "-2")
     page.click("input[type=submit][value=Record]")
 
@@ -106,7 +106,7 @@ def test_taking_more_than_on_hand_is_refused_naming_sku_location_and_quantities(
     page = merchandiser_page
     level = _stock(ProductFactory(sku="MUG-02", name="Blue mug"), LocationFactory(code="ST-IZM", name="Izmir store"), 3)
     _open_operation(page, live_server, level)
-    page.check("input[name=operation][value=adjust]")
+    page.check("input[name=operation][value=adjustment]")
     page.fill("#id_quantity", "-5")
     page.fill("#id_reason", "shrinkage")
     page.click("input[type=submit][value=Record]")

@@ -92,8 +92,8 @@ def test_stock_operations_go_through_services_with_the_actor(admin):
     product, store = ProductFactory(sku="TEE-M"), LocationFactory(code="ST-01")
     base = {"product": product.pk, "location": store.pk}
     assert admin.get(reverse("admin:inventory_stocklevel_operate"), base).status_code == 200
-    assert operate(admin, **base, operation="receive", quantity=10, reference="DN-1").status_code == 302
-    assert operate(admin, **base, operation="adjust", quantity=-2, reason="shrinkage").status_code == 302
+    assert operate(admin, **base, operation="receipt", quantity=10, reference="DN-1").status_code == 302
+    assert operate(admin, **base, operation="adjustment", quantity=-2, reason="shrinkage").status_code == 302
     assert operate(admin, **base, operation="count", quantity=7).status_code == 302
     assert operate(admin, **base, operation="damage", quantity=1).status_code == 302
     level = StockLevel.objects.get()
@@ -107,8 +107,8 @@ def test_stock_operations_go_through_services_with_the_actor(admin):
 
 
 @pytest.mark.parametrize("data, text", [
-    ({"operation": "adjust", "quantity": -2, "reason": ""}, "needs a reason"),
-    ({"operation": "receive", "quantity": -2}, "must be positive"),
+    ({"operation": "adjustment", "quantity": -2, "reason": ""}, "needs a reason"),
+    ({"operation": "receipt", "quantity": -2}, "must be positive"),
     ({"operation": "damage", "quantity": 50}, "Not enough stock of TEE-M at ST-01"),
 ])
 def test_refused_stock_operation_shows_why_and_changes_nothing(admin, data, text):

@@ -119,13 +119,13 @@ def test_same_count_and_transfer_receipt_sent_concurrently_apply_once():
     sku, store, dc = ProductFactory(sku="ONCE-2"), LocationFactory(code="ST-1"), LocationFactory(code="DC-1", kind="dc")
     services.stock_receive(product=sku, location=store, quantity=10)
     services.stock_receive(product=sku, location=dc, quantity=10)
-    transfer = services.transfer_ship(product=sku, from_location=dc, to_location=store, quantity=4)
+    transfer = services.transfer_ship(product=sku, from_location=dc, to_location=store, quantity=4).transfer
 
     def work(i: int):
         out = []
         for call in (
-            lambda: services.cycle_count_record(product=sku, location=store, counted=7, source="wms", external_id="cc-1").pk,
-            lambda: services.transfer_receive(transfer=transfer, source="wms", external_id="tin-1").pk,
+            lambda: services.cycle_count_record(product=sku, location=store, counted=7, source="wms", external_id="cc-1").count.pk,
+            lambda: services.transfer_receive(transfer=transfer, source="wms", external_id="tin-1").transfer.pk,
         ):
             try:
                 out.append(call())

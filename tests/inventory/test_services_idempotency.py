@@ -61,9 +61,9 @@ def test_inactive_location_is_refused(sku, store):
 
 def test_count_is_idempotent_even_without_variance_and_refuses_other_figures(sku, store):
     services.stock_receive(product=sku, location=store, quantity=8)
-    first = services.cycle_count_record(product=sku, location=store, counted=8, source="wms", external_id="CC-1")
+    first = services.cycle_count_record(product=sku, location=store, counted=8, source="wms", external_id="CC-1").count
     services.stock_sell(product=sku, location=store, quantity=2)
-    again = services.cycle_count_record(product=sku, location=store, counted=8, source="wms", external_id="CC-1")
+    again = services.cycle_count_record(product=sku, location=store, counted=8, source="wms", external_id="CC-1").count
     assert again.pk == first.pk
     assert StockLevel.objects.get().on_hand == 6  # the replay did not "correct" the later sale away
     with pytest.raises(Conflict) as err:
@@ -75,10 +75,10 @@ def test_count_is_idempotent_even_without_variance_and_refuses_other_figures(sku
 def test_transfer_receipt_is_idempotent_and_refuses_other_content(sku, store):
     dc = LocationFactory(code="DC-1", kind="dc")
     services.stock_receive(product=sku, location=dc, quantity=10)
-    transfer = services.transfer_ship(product=sku, from_location=dc, to_location=store, quantity=4)
+    transfer = services.transfer_ship(product=sku, from_location=dc, to_location=store, quantity=4).transfer
     services.transfer_receive(transfer=transfer, quantity=4, source="pos", external_id="IN-1")
     before = snapshot()
-    assert services.transfer_receive(transfer=transfer, quantity=4, source="pos", external_id="IN-1").pk == transfer.pk
+    assert services.transfer_receive(transfer=transfer, quantity=4, source="pos", external_id="IN-1").transfer.pk == transfer.pk
     with pytest.raises(Conflict):
         services.transfer_receive(transfer=transfer, quantity=3, source="pos", external_id="IN-1")
     assert snapshot() == before

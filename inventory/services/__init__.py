@@ -1,0 +1,53 @@
+"""Every write to stock. Import from here: ``from inventory.services import stock_receive``.
+
+Each function is atomic, keyword-only, and idempotent by ``(source, external_id)`` when an
+external id is given. By sub-domain:
+
+- ``_buckets``: the one place that changes a stock row's buckets (lock, check, apply, ledger
+  rows, outbox row);
+- ``movements``: receipts, POS sales, returns, adjustments, damage;
+- ``counts``: cycle counts (the variance posted as a count correction);
+- ``transfers``: ship and receive between locations;
+- ``reservations``: conditional reservations, release, consume, hand-over, expiry;
+- ``operations``: the one table from a stock operation kind to its service (admin, API batch, imports);
+- ``ledger``: reconciliation of stock rows with the ledger and of reservations with their owners.
+"""
+
+from ._buckets import MovementResult, validate_quantity
+from .counts import CountResult, cycle_count_record
+from .ledger import LedgerDiscrepancy, ledger_check
+from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
+from .operations import (
+    ADMIN_OPERATIONS,
+    IMPORT_MODE_OPERATION,
+    STOCK_OPERATIONS,
+    OperationSpec,
+    StockOperation,
+    StockOperationKind,
+    StockOperationResult,
+    stock_operation_apply,
+)
+from .reservations import (
+    RESERVE_SQL,
+    Reassignment,
+    ReservationMove,
+    ReservationRequest,
+    reservation_consume,
+    reservation_create,
+    reservation_release,
+    reservations_create,
+    reservations_expire,
+    reservations_reassign,
+    reservations_release,
+)
+from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
+
+__all__ = [
+    "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
+    "StockOperationKind", "StockOperationResult", "stock_operation_apply",
+    "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",
+    "ReservationMove", "ReservationRequest", "TransferResult", "cycle_count_record", "ledger_check", "reservation_consume",
+    "reservation_create", "reservation_release", "reservations_create", "reservations_expire", "reservations_reassign",
+    "reservations_release", "stock_adjust", "stock_mark_damaged", "stock_receive", "stock_return", "stock_sell",
+    "transfer_receive", "transfer_ship", "validate_quantity",
+]
