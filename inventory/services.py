@@ -542,7 +542,7 @@ def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_leve
     return created
 
 
-_RESERVE_SQL = """
+RESERVE_SQL = """
 WITH upd AS (
     UPDATE inventory_stocklevel SET reserved = reserved + %(qty)s::integer, updated_at = now()
     WHERE product_id = %(product)s::bigint AND location_id = %(location)s::bigint
@@ -573,7 +573,7 @@ def _reserve_pg(*, product_id: int, location_id: int, quantity: int, floor: int,
     connection = transaction.get_connection()
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cur:  # server-side binding: planned once per connection
-        cur.execute(_RESERVE_SQL, {"qty": quantity, "product": product_id, "location": location_id, "floor": floor,
+        cur.execute(RESERVE_SQL, {"qty": quantity, "product": product_id, "location": location_id, "floor": floor,
                                    "ref": reference[:128], "expires": expires_at}, prepare=True)
         row = cur.fetchone()
     return (row[0], row[1]) if row else None

@@ -65,8 +65,8 @@ def run(*, out, rate: float = 200.0, seconds: float = 10.0, skus: int = 200, con
     from django.db import connection
 
     from allocation.models import ChannelSync, MessageStatus, SyncMessage, SyncMode
-    from allocation.sync.harness import RedisServer, WorkerProcess, wait_for
-    from allocation.sync.receiver import Receiver
+    from tests.harness.processes import RedisServer, WorkerProcess, wait_for
+    from tests.harness.receiver import Receiver
     from allocation.sync.services import sync_channel_push, sync_outbox_drain
     from inventory import services as stock
     from inventory.models import Location, OutboxEvent, Product

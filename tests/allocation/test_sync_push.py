@@ -9,12 +9,12 @@ import pytest
 from django.utils import timezone
 
 from allocation.models import Alert, SyncMessage
-from allocation.sync.receiver import Receiver
 from allocation.sync.selectors import sync_latency_percentiles
 from allocation.sync.services import sync_channel_push, sync_event_publish, sync_messages_resend, sync_outbox_drain
 from allocation.sync.webhook import signature, signature_valid
 from inventory import services as stock
 from omni.errors import NotFound, ValidationFailed
+from tests.harness.receiver import Receiver
 
 from ..inventory.factories import LocationFactory, ProductFactory
 from .sync_helpers import messages, omni_figures, sync_channel

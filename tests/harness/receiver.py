@@ -11,7 +11,7 @@ import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .webhook import SIGNATURE_HEADER, signature_valid
+from allocation.sync.webhook import SIGNATURE_HEADER, signature_valid
 
 
 class Receiver:
