@@ -13,7 +13,7 @@ Measures, in the same run:
 - ``single_sku_p50_ms`` / ``single_sku_p95_ms``: one SKU for all 5 channels through the API-level
   selector (``availability_for_channels``), 200 random SKUs;
 - the baseline: the best per-SKU approach — ONE aggregate query per SKU computing the same figure
-  (``per_sku_atp``: a prepared statement per channel, the SKU its only parameter; the channel's
+  (``per_sku_atp``: a prepared statement with a generic plan, the SKU its parameter; the channel's
   visibility, haircuts and quota channels loaded once, as any engineer would) over every SKU
   (``--sample 0``, the default) or a random sample (then scaled, and said so); each figure it
   computes is checked equal to the snapshot's. ``ratio`` = baseline seconds / snapshot seconds.
@@ -21,6 +21,7 @@ Measures, in the same run:
 
 from __future__ import annotations
 
+import hashlib
 import random
 import statistics
 import time
@@ -171,16 +172,19 @@ def per_sku_sql(ctx) -> str:
     quota_rows = [(q, loc) for q, locs in sorted(ctx.quota_others.items()) for loc in sorted(locs)]
     lagging = channel.lag_buffer_enabled and ctx.sync_seconds > 0
     window = _velocity_days() * 86400
-    sold = (
-        """(SELECT COALESCE(SUM(-m.quantity), 0) FROM inventory_stockmovement m
-            JOIN inventory_stocklevel sl ON sl.id = m.stock_level_id
-            WHERE sl.product_id = %(pid)s AND m.source = %(code)s AND m.bucket = 'on_hand'
-              AND m.reason IN ('sale', 'fulfilment') AND m.created_at >= %(since)s)"""
-        if lagging else "0"
+    # per stock row of the SKU, its demand movements through the (stock_level, bucket) index
+    lag = (
+        f"""SELECT CASE WHEN x.sold > 0 THEN (x.sold * {int(ctx.sync_seconds)} + {window - 1}) / {window} ELSE 0 END AS total
+            FROM (SELECT CAST(COALESCE(SUM(
+                      (SELECT COALESCE(SUM(-m.quantity), 0) FROM inventory_stockmovement m
+                       WHERE m.stock_level_id = lv.id AND m.bucket = 'on_hand' AND m.source = %(code)s
+                         AND m.reason IN ('sale', 'fulfilment') AND m.created_at >= %(since)s)), 0) AS BIGINT) AS sold
+                  FROM lv) x"""
+        if lagging else "SELECT 0 AS total"
     )
     return f"""
     WITH lv AS (
-        SELECT sl.location_id,
+        SELECT sl.id, sl.location_id,
                {great}(sl.on_hand - sl.reserved - COALESCE(ss.effective_quantity, 0), 0) AS avail,
                {least}(COALESCE(ss.effective_quantity, 0), {great}(sl.on_hand - sl.reserved, 0)) AS ss_used
         FROM inventory_stocklevel sl
@@ -203,7 +207,8 @@ def per_sku_sql(ctx) -> str:
                            WHERE cq.channel_id = qloc.channel_id AND cq.product_id IS NULL AND cq.is_active)) AS bp
           FROM qloc LEFT JOIN lv ON lv.location_id = qloc.location_id LEFT JOIN vis ON vis.location_id = qloc.location_id
           GROUP BY qloc.channel_id),
-    quota AS (SELECT COALESCE(SUM({great}({least}((pool.total * q.bp + 9999) / 10000, q.q_avail) - q.q_only, 0)), 0) AS total
+    quota AS (SELECT CAST(COALESCE(SUM({great}({least}((pool.total * q.bp + 9999) / 10000, q.q_avail) - q.q_only, 0)), 0)
+                          AS BIGINT) AS total
               FROM q CROSS JOIN pool WHERE q.bp IS NOT NULL),
     virt AS (SELECT COALESCE(SUM(lv.avail * sup.pct / 100), 0) AS total FROM lv JOIN sup ON sup.location_id = lv.location_id),
     buf AS (SELECT COALESCE(
@@ -211,9 +216,8 @@ def per_sku_sql(ctx) -> str:
                  WHERE product_id = %(pid)s AND scope = 'channel' AND channel_id = {int(channel.pk)}),
                 (SELECT MAX(effective_quantity) FROM allocation_safetystockpolicy WHERE product_id = %(pid)s AND scope = 'pool'),
                 0) AS total),
-    lag AS (SELECT {sold} AS sold)
-    SELECT {great}(seen.a - seen.h - {great}(buf.total - seen.s, 0) - quota.total + virt.total
-                   - CASE WHEN lag.sold > 0 THEN (lag.sold * {int(ctx.sync_seconds)} + {window - 1}) / {window} ELSE 0 END, 0)
+    lag AS ({lag})
+    SELECT {great}(seen.a - seen.h - {great}(buf.total - seen.s, 0) - quota.total + virt.total - lag.total, 0)
     FROM seen, quota, virt, buf, lag"""
 
 
@@ -223,20 +227,25 @@ def _velocity_days() -> int:
     return VELOCITY_DAYS
 
 
-def per_sku_atp(*, ctx, product_id: int, now: datetime, sql: str | None = None) -> int:
-    """ATP of one SKU for ``ctx``'s channel: one aggregate query (prepared on PostgreSQL)."""
-    params = {"pid": int(product_id), "code": ctx.channel.code, "since": now - timedelta(days=_velocity_days())}
-    sql = sql or per_sku_sql(ctx)
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        connection.ensure_connection()
-        with psycopg.Cursor(connection.connection) as cur:  # server-side binding: planned once per connection
-            cur.execute(sql, params, prepare=True)
-            return int(cur.fetchone()[0])
+def per_sku_atp(*, ctx, product_id: int, now: datetime, sql: str | None = None, prepared: str | None = None) -> int:
+    """ATP of one SKU for ``ctx``'s channel: one aggregate query, or an ``EXECUTE`` of the statement
+    ``per_sku_prepare`` prepared from it (PostgreSQL)."""
+    since = now - timedelta(days=_velocity_days())
     with connection.cursor() as cur:
-        cur.execute(sql, params)
+        if prepared:
+            cur.execute(f"EXECUTE {prepared}(%s, %s, %s)", [int(product_id), ctx.channel.code, since])
+        else:
+            cur.execute(sql or per_sku_sql(ctx), {"pid": int(product_id), "code": ctx.channel.code, "since": since})
         return int(cur.fetchone()[0])
+
+
+def per_sku_prepare(sql: str) -> str:
+    """PREPARE the per-SKU statement on this connection (the best per-SKU loop does not parse and plan
+    the same statement for every SKU). Returns its name."""
+    name = "omni_bench_atp_" + hashlib.sha1(sql.encode()).hexdigest()[:20]
+    with connection.cursor() as cur:
+        cur.execute(f"PREPARE {name}(bigint, text, timestamptz) AS " + sql % {"pid": "$1", "code": "$2", "since": "$3"})
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,11 +292,16 @@ def run(*, out: Callable[[str], None], skus: int = 20_000, sample: int = 0, **_:
     # baseline: one aggregate query per SKU, every SKU (or a stated random sample), checked against the snapshot
     ctx = channel_contexts(channels=[web], now=now)[web.pk]
     picked = product_ids if sample <= 0 or sample >= len(product_ids) else rng.sample(product_ids, sample)
-    sql = per_sku_sql(ctx)
-    per_sku_atp(ctx=ctx, product_id=picked[0], now=now, sql=sql)  # prepare (as a long-lived worker would have)
+    prepared = per_sku_prepare(per_sku_sql(ctx))
+    with connection.cursor() as cur:  # planned once, as the product's own single-SKU statements are
+        cur.execute("SET plan_cache_mode = force_generic_plan")
+    per_sku_atp(ctx=ctx, product_id=picked[0], now=now, prepared=prepared)  # plan it (as a long-lived worker would have)
     t0 = time.perf_counter()
-    baseline = {pid: per_sku_atp(ctx=ctx, product_id=pid, now=now, sql=sql) for pid in picked}
+    baseline = {pid: per_sku_atp(ctx=ctx, product_id=pid, now=now, prepared=prepared) for pid in picked}
     measured = time.perf_counter() - t0
+    with connection.cursor() as cur:
+        cur.execute(f"DEALLOCATE {prepared}")
+        cur.execute("RESET plan_cache_mode")
     scope = "every SKU" if len(picked) == len(product_ids) else "random sample"
     baseline_seconds = measured * len(product_ids) / len(picked)
     mismatches = sum(1 for pid in picked if baseline[pid] != figures[pid])
