@@ -32,7 +32,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from omni.benchmarks.measure import percentile
+from omni.benchmarks.measure import load_average, percentile
 
 NAME = "atp"
 HELP = "ATP snapshot and single-SKU latency vs one aggregate query per SKU (PostgreSQL)."
@@ -259,6 +259,7 @@ def run(*, out: Callable[[str], None], skus: int = 20_000, sample: int = 0, **_:
     from allocation.selectors import atp_components, availability_for_channels
     from inventory.models import Product
 
+    load_before = load_average()
     with transaction.atomic():
         _build(skus, out)
     channels = list(Channel.objects.filter(code__startswith=TAG.lower()).order_by("code"))
@@ -329,4 +330,5 @@ def run(*, out: Callable[[str], None], skus: int = 20_000, sample: int = 0, **_:
         "baseline_mismatches": mismatches,
         "baseline_matches_sql": mismatches == 0,
         "ratio": round(ratio, 1) if ratio else None,
+        "load_avg_1m": [load_before, load_average()],
     }

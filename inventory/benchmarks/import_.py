@@ -33,6 +33,8 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 
+from omni.benchmarks.measure import load_average
+
 NAME = "import"
 HELP = "Stock CSV import: fast path vs the django-import-export resource, and vs a bare COPY + upsert (the limit)."
 
@@ -139,6 +141,7 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
     if connection.vendor != "postgresql":
         out("warning: not on PostgreSQL; the fast path uses batched INSERTs instead of COPY, and the limit is not measured")
     baseline_rows = min(baseline_rows, rows)
+    load_before = load_average()
     skus, locs = _catalogue(rows, locations, out)
     tmpdir = tempfile.mkdtemp(prefix="omni-bench-import-")
     path = os.path.join(tmpdir, "stock.csv")
@@ -206,4 +209,5 @@ def run(*, out: Callable[[str], None], rows: int = 200_000, baseline_rows: int =
         "database": connection.vendor,
         "vacuumed_before": vacuumed,
         "cycle_counts": not no_cycle_counts,
+        "load_avg_1m": [load_before, load_average()],
     }

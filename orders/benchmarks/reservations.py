@@ -10,7 +10,8 @@ The limit, in the same run: the service's own statement (``inventory.services.RE
 by ``pgbench`` (C, prepared statements, no Python, no Django) at the same concurrency against the
 same database (``limit_per_s``, ``ratio_to_limit`` = service / limit). What separates the service
 from the limit is Python, Django and the driver around the one statement, and the wake-up of the
-sync drain after each commit (one Redis round trip).
+sync drain after each commit (one Redis round trip). (The service asks psycopg to prepare its
+statement, but Django connects with ``prepare_threshold=None``, so it is parsed and planned per call.)
 """
 
 from __future__ import annotations
@@ -98,14 +99,15 @@ def _baseline_client(level_id: int, n: int) -> int:
 
 
 def _raw_baseline_client(level_id: int, n: int) -> int:
-    """The same read-check-write in raw SQL on the same driver path as the real service (prepared
-    statements): what is left of the difference is the extra round trips while the row is locked."""
+    """The same read-check-write in raw SQL on the same driver path as the real service (a psycopg
+    server-side-binding cursor with ``prepare=True``, which Django's ``prepare_threshold=None`` makes
+    a no-op for both): what is left of the difference is the extra round trips while the row is locked."""
     import psycopg
 
     ok = 0
     connection.ensure_connection()
     while True:
-        # Same driver path as the real one (prepared statements on a server-side-binding cursor).
+        # Same driver path as the real one (a server-side-binding cursor).
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cur:
             cur.execute(_BASELINE_STEPS[0], [level_id], prepare=True)
             on_hand, reserved, product_id, location_id = cur.fetchone()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 
 import pytest
 from django.conf import settings
@@ -85,6 +86,14 @@ def _bench(*args: str) -> tuple[list[str], dict]:
     return lines, json.loads(lines[-1])
 
 
+def _documented_keys(name: str) -> set[str]:
+    """The JSON keys README's Benchmarks section names for this benchmark (and for every one)."""
+    readme = (settings.BASE_DIR / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Benchmarks\n", 1)[1].split("\n## ", 1)[0]
+    item = next(part for part in section.split("\n- ") if part.startswith(f"**`{name}`**"))
+    return set(re.findall(r"`([a-z0-9_]+)`", item)) | {"load_avg_1m"}
+
+
 def _check_figures(name: str, result: dict) -> None:
     if name == "reservations":
         assert {k: result[k] for k in ("clients", "units", "succeeded", "baseline_succeeded", "oversold", "ledger_ok")} == {
@@ -122,6 +131,7 @@ def test_bench_runs_in_its_own_scratch_database_and_leaves_the_users_data_alone(
     assert lines[0].startswith(f"scratch database {'postgres://' if connection.vendor == 'postgresql' else 'sqlite:///'}")
     assert f"{scratch.PREFIX}{name}_" in lines[0] or connection.vendor != "postgresql"
     _check_figures(name, result)
+    assert set(result) <= _documented_keys(name), "README's Benchmarks section names every key"
     assert (_database_state(), _scratch_databases(), _redis_keys()) == before
     assert not _scratch_databases()
     assert Channel.objects.get(code="user-web").is_active
