@@ -9,7 +9,8 @@
 - a private ``redis-server`` on a free port when the binary is installed (the broker and cache of
   the run: wake-ups and queued tasks never reach the user's Redis); without one the run is in
   embedded mode (no broker, Celery eager);
-- a temporary directory for uploaded files (``MEDIA_ROOT``).
+- a temporary directory for uploaded files (``MEDIA_ROOT``) and the run's own temporary files
+  (``TMPDIR``).
 
 It yields the environment a child process needs to use them, and removes all of it on exit (the
 database is dropped with ``WITH (FORCE)``) unless ``keep`` is set.
@@ -114,12 +115,13 @@ def _drop_database(settings_dict: Mapping[str, Any], scratch: Scratch) -> None:
 
 @contextmanager
 def scratch_environment(*, settings_dict: Mapping[str, Any], label: str, keep: bool = False) -> Iterator[Scratch]:
-    workdir = Path(tempfile.mkdtemp(prefix=f"omni-bench-{label}-"))
+    workdir = Path(tempfile.mkdtemp(prefix=f"omni-bench-{label}-{os.getpid()}-"))
     scratch: Scratch | None = None
     redis = None
     try:
         scratch = _create_database(settings_dict, label, workdir, os.environ.get(TEMPLATE_ENV) or None)
-        scratch.env.update({SCRATCH_ENV: scratch.database, "MEDIA_ROOT": str(workdir / "media"), "PYTHONUNBUFFERED": "1"})
+        scratch.env.update({SCRATCH_ENV: scratch.database, "MEDIA_ROOT": str(workdir / "media"), "TMPDIR": str(workdir),
+                            "PYTHONUNBUFFERED": "1"})
         if shutil.which("redis-server"):
             from tests.harness.processes import RedisServer  # developer tool, run from the repository
 
@@ -135,5 +137,5 @@ def scratch_environment(*, settings_dict: Mapping[str, Any], label: str, keep: b
             redis.stop()
         if scratch is not None and not keep:
             _drop_database(settings_dict, scratch)
-        if not keep:
+        if not (keep and scratch is not None and scratch.vendor == "sqlite"):  # a kept SQLite database lives there
             shutil.rmtree(workdir, ignore_errors=True)

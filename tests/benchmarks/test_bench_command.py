@@ -9,6 +9,8 @@ import io
 import json
 import os
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -66,6 +68,11 @@ def _scratch_databases() -> set[str]:
     with scratch.pg_admin(connection.settings_dict) as admin:
         names = {row[0] for row in admin.execute("SELECT datname FROM pg_database")}
     return {n for n in names if n.startswith(scratch.PREFIX) and f"_{os.getpid()}_" in n}
+
+
+def _scratch_directories() -> list[Path]:
+    """The temporary directories this test process's benches made and left behind."""
+    return list(Path(tempfile.gettempdir()).glob(f"omni-bench-*-{os.getpid()}-*"))
 
 
 def _redis_keys() -> list[bytes] | None:
@@ -133,7 +140,7 @@ def test_bench_runs_in_its_own_scratch_database_and_leaves_the_users_data_alone(
     _check_figures(name, result)
     assert set(result) <= _documented_keys(name), "README's Benchmarks section names every key"
     assert (_database_state(), _scratch_databases(), _redis_keys()) == before
-    assert not _scratch_databases()
+    assert not _scratch_databases() and not _scratch_directories()
     assert Channel.objects.get(code="user-web").is_active
     assert StockLevel.objects.get(product__sku="USER-SKU").on_hand == 7
 
@@ -141,6 +148,7 @@ def test_bench_runs_in_its_own_scratch_database_and_leaves_the_users_data_alone(
 @pytest.mark.postgres
 def test_keep_leaves_the_scratch_database_for_inspection(bench_template):
     lines, _ = _bench("routing", "--keep", "--json", "--locations", "3", "--orders", "2", "--skus", "3")
+    assert not _scratch_directories()  # only the database is kept
     kept = next(line for line in lines if line.startswith("kept: ")).rsplit("/", 1)[-1]
     try:
         assert kept.startswith(f"{scratch.PREFIX}routing_{os.getpid()}_") and kept in _scratch_databases()
