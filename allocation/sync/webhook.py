@@ -9,7 +9,7 @@ Body::
 Header ``X-Omni-Signature: sha256=<hex HMAC-SHA256(secret, raw body)>``. A receiver keeps the last
 sequence per SKU (and per event stream), drops an update whose sequence is not higher, applies
 ``delta`` when the sequence is exactly the next one and otherwise takes ``available`` (a gap means
-a dead-lettered update it never saw). See ``allocation/sync/receiver.py`` for a reference receiver.
+a dead-lettered update it never saw). See ``tests/harness/receiver.py`` for a reference receiver.
 """
 
 from __future__ import annotations

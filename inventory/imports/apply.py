@@ -74,6 +74,9 @@ def stage_apply(
                 WHERE {s}.product_id = n.product_id AND {s}.location_id = n.location_id AND {s}.err IS NULL
                 """
             )
+            # Few rows are left without a stock row now; the planner must know it (a temp table is never
+            # analyzed on its own), or the two joins below loop over the stock table once per such row.
+            cur.execute(f"ANALYZE {s} (level_id, err, created)")
             # Rows someone else created meanwhile (the insert skipped them): lock them too.
             cur.execute(
                 f"""

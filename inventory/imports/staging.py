@@ -155,16 +155,17 @@ def stage_recheck_locked(*, tables: StageTables, mode: str, known_rows_fresh: bo
     ``known_rows_fresh``: rows with a stock row were already re-read by ``stage_lock_and_refresh``."""
     s = tables.stage
     new = _new_on_hand_sql(mode, "sl.on_hand", f"{s}.qty")
+    # (Rows without a stock row were not created by this import: no ``created = 0`` test for them,
+    # which would only make the planner underestimate how many there are.)
     which = f"{s}.level_id IS NULL" if known_rows_fresh else (
-        f"({s}.level_id IS NULL OR sl.on_hand <> {s}.old_on_hand OR sl.reserved <> {s}.reserved)"
+        f"({s}.level_id IS NULL OR sl.on_hand <> {s}.old_on_hand OR sl.reserved <> {s}.reserved) AND {s}.created = 0"
     )
     with connection.cursor() as cur:
         cur.execute(
             f"""
             UPDATE {s} SET level_id = sl.id, old_on_hand = sl.on_hand, reserved = sl.reserved, new_on_hand = {new}
             FROM inventory_stocklevel sl
-            WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id AND {s}.err IS NULL AND {s}.created = 0
-              AND {which}
+            WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id AND {s}.err IS NULL AND {which}
             """
         )
         failing = "new_on_hand < reserved" if mode == "snapshot" else "(new_on_hand < 0 OR new_on_hand < reserved)"

@@ -5,8 +5,6 @@ SKUs in ONE query, today's capacity, scoring every candidate with the default pr
 planning) — no reservation. The baseline in the same run loads the same stock the naive way (ORM
 model instances, one query per SKU, location fetched per row through ``select_related``) and then
 decides identically, so the two differ only in how candidates are loaded.
-
-Run it against a separate database (it creates ``BR-*`` locations and products once and reuses them).
 """
 
 from __future__ import annotations
@@ -18,6 +16,8 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from django.db import transaction
+
+from omni.benchmarks.measure import load_average, percentile
 
 NAME = "routing"
 HELP = "Routing decision latency for 3-line orders over 500 candidate locations."
@@ -88,12 +88,6 @@ def _naive_candidates(*, product_ids, location_ids, destination):
     return list(by_loc.values())
 
 
-def _percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    idx = min(len(values) - 1, max(0, round(q * (len(values) - 1))))
-    return values[idx]
-
-
 def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, skus: int = 20, seed: int = 7,
         **_: Any) -> dict[str, Any]:
     from allocation.selectors import channel_location_ids
@@ -101,9 +95,7 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
     from orders.routing.engine import ProfileSpec, decide, load_used_capacity, route
     from orders.services.allocating import line_needs
 
-    import os
-
-    load_before = os.getloadavg()[0]
+    load_before = load_average()
     channel, products = _setup(locations, skus, seed)
     rng = random.Random(seed + 1)
     profile = ProfileSpec(max_shipments=3)
@@ -142,8 +134,8 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
             timings.append((time.perf_counter() - t0) * 1000)
         results[name] = timings
     real_t, base_t = results["real"], results["baseline"]
-    p50, p95 = _percentile(real_t, 0.5), _percentile(real_t, 0.95)
-    b95 = _percentile(base_t, 0.95)
+    p50, p95 = percentile(real_t, 0.5), percentile(real_t, 0.95)
+    b95 = percentile(base_t, 0.95)
     total_s = sum(real_t) / 1000
     out(f"{orders} 3-line orders over {locations} locations ({statistics.mean(candidates_seen or [0]):.0f} scored candidates "
         f"on average): p50 {p50:.2f} ms, p95 {p95:.2f} ms; baseline p95 {b95:.2f} ms")
@@ -151,7 +143,7 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
         "locations": locations, "orders": orders, "p50_ms": round(p50, 2), "p95_ms": round(p95, 2),
         "orders_per_s": round(orders / total_s, 1) if total_s else None,
         "avg_candidates": round(statistics.mean(candidates_seen or [0]), 1),
-        "baseline_p50_ms": round(_percentile(base_t, 0.5), 2), "baseline_p95_ms": round(b95, 2),
+        "baseline_p50_ms": round(percentile(base_t, 0.5), 2), "baseline_p95_ms": round(b95, 2),
         "ratio_p95": round(b95 / p95, 2) if p95 else None,
-        "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "load_avg_1m": [load_before, load_average()],
     }

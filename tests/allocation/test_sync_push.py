@@ -9,7 +9,6 @@ import pytest
 from django.utils import timezone
 
 from allocation.models import SyncMessage
-from allocation.sync.receiver import Receiver
 from allocation.sync.drain import sync_outbox_drain
 from allocation.sync.latency import sync_latency_percentiles
 from allocation.sync.publish import sync_event_publish
@@ -18,6 +17,7 @@ from allocation.sync.webhook import signature, signature_valid
 from inventory import services as stock
 from inventory.models import Alert
 from omni.errors import NotFound, ValidationFailed
+from tests.harness.receiver import Receiver
 
 from ..inventory.factories import LocationFactory, ProductFactory
 from .sync_helpers import messages, omni_figures, sync_channel

@@ -13,11 +13,11 @@ from django.conf import settings
 from django.db import connection
 
 from allocation.models import MessageStatus, SyncMessage, SyncMode
-from allocation.sync.harness import RedisServer, WorkerProcess, wait_for
-from allocation.sync.receiver import Receiver
 from allocation.sync.push import sync_messages_resend
 from inventory import services as stock
 from inventory.models import OutboxEvent
+from tests.harness.processes import RedisServer, WorkerProcess, wait_for
+from tests.harness.receiver import Receiver
 
 from ..allocation.sync_helpers import omni_figures, sync_channel
 from ..inventory.factories import LocationFactory, ProductFactory

@@ -1,7 +1,10 @@
 """A reference webhook receiver (used by the integration tests and ``bench sync``): verifies the
 signature, keeps the last sequence per SKU, drops stale or repeated updates, applies a delta when
 the sequence is the next one and the absolute figure after a gap. Also the contract a channel
-implements."""
+implements.
+
+``…/snapshot`` takes a full availability snapshot instead (``{"available": {sku: figure}}``), as a
+polling batch sync sends it: ``bench sync``'s baseline."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import time
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .webhook import SIGNATURE_HEADER, signature_valid
+from allocation.sync.webhook import SIGNATURE_HEADER, signature_valid
 
 
 class Receiver:
@@ -28,6 +31,7 @@ class Receiver:
         self.requests = 0
         self.stale_applied = 0
         self.latencies_ms: list[float] = []
+        self.snapshots_received: list[float] = []  # arrival time (epoch seconds) of each snapshot
         self.fail_status: int | None = None  # answer every request with this status (endpoint "down")
         self.hold = threading.Event()  # when set, apply then block before answering (ack lost)
         self.held = threading.Event()
@@ -73,6 +77,17 @@ class Receiver:
             time.sleep(30)  # the caller is killed meanwhile; its acknowledgement never arrives
         return 200
 
+    def handle_snapshot(self, body: bytes) -> int:
+        """A full snapshot: every figure it carries replaces the receiver's."""
+        received = time.time()
+        with self.lock:
+            self.requests += 1
+            if self.fail_status is not None:
+                return self.fail_status
+            self.available.update(json.loads(body)["available"])
+            self.snapshots_received.append(received)
+        return 200
+
     # -- the HTTP server ----------------------------------------------------------------------
     def start(self) -> str:
         receiver = self
@@ -81,7 +96,10 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802
                 length = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(length)
-                code = receiver.handle(body, self.headers.get(SIGNATURE_HEADER))
+                if self.path.rstrip("/").endswith("/snapshot"):
+                    code = receiver.handle_snapshot(body)
+                else:
+                    code = receiver.handle(body, self.headers.get(SIGNATURE_HEADER))
                 try:
                     self.send_response(code)
                     self.send_header("Content-Length", "0")

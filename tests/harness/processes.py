@@ -1,4 +1,4 @@
-"""Process harness for the sync integration tests and ``bench sync``: a private redis-server on a
+"""Process harness for the sync integration tests and ``bench``: a private redis-server on a
 free port (which can be stopped and started again without touching the machine's shared Redis)
 and a real Celery worker process (with embedded beat) bound to a given database."""
 

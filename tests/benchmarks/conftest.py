@@ -1,0 +1,49 @@
+"""One migrated, empty template database per test session, so that each ``bench`` run in the tests
+clones it (``$OMNI_BENCH_TEMPLATE``) instead of migrating a new scratch database from zero."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from omni.benchmarks import scratch
+
+
+@pytest.fixture(scope="session")
+def bench_template():
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    workdir = Path(tempfile.mkdtemp(prefix="omni-bench-template-"))
+    settings_dict = dict(connection.settings_dict)
+    if connection.vendor == "postgresql":
+        name = f"{scratch.PREFIX}tpl_{os.getpid()}"
+        with scratch.pg_admin(settings_dict) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            admin.execute(f'CREATE DATABASE "{name}"')
+        env["DATABASE_URL"] = scratch.pg_url(settings_dict, name)
+    else:
+        name = str(workdir / "template.sqlite3")
+        env.pop("DATABASE_URL", None)
+        env["SQLITE_PATH"] = name
+    previous = os.environ.get(scratch.TEMPLATE_ENV)
+    try:
+        subprocess.run([sys.executable, str(settings.BASE_DIR / "manage.py"), "migrate", "--noinput", "-v0"],
+                       env=env, cwd=settings.BASE_DIR, check=True)
+        os.environ[scratch.TEMPLATE_ENV] = name
+        yield name
+    finally:
+        if previous is None:
+            os.environ.pop(scratch.TEMPLATE_ENV, None)
+        else:
+            os.environ[scratch.TEMPLATE_ENV] = previous
+        if connection.vendor == "postgresql":
+            with scratch.pg_admin(settings_dict) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(workdir, ignore_errors=True)
