@@ -37,3 +37,15 @@ def stock_levels(*, sku: str | None = None, location_code: str | None = None, ki
     if location_ids is not None:
         qs = qs.filter(location_id__in=location_ids)
     return qs
+
+
+def product_by_code(*, code: str) -> Product | None:
+    """The product a typed or scanned code names: its SKU (any case), its primary barcode or one of
+    its other barcodes. ``None`` when nothing matches."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    product = (Product.objects.filter(sku__iexact=code).first() or Product.objects.filter(barcode=code).first())
+    if product is None:
+        product = Product.objects.filter(barcodes__code=code).first()
+    return product
