@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from fulfillment.models import OPEN_STATUSES, Work, WorkLine
+from fulfillment.models import OPEN_STATUSES, StoreSettings, Work, WorkLine
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, permitted_location_ids, principal_for
 from omni.errors import NotFound
@@ -52,3 +52,9 @@ def work_for(*, who: Principal | Any, pk: int) -> Work:
     except (Work.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Work {pk} does not exist or is not at your locations.", code="unknown_work",
                        details={"work": ["Not found at your locations."]}) from None
+
+
+def store_settings_get(*, location: Location | int) -> StoreSettings:
+    """The store's settings (the defaults, unsaved, when it has none)."""
+    location_id = location.pk if isinstance(location, Location) else location
+    return StoreSettings.objects.filter(location_id=location_id).first() or StoreSettings(location_id=location_id)

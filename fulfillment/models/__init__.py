@@ -6,6 +6,7 @@ function over ``omni.transitions``). Stock never moves here: units leave ``on_ha
 ``reserved`` through ``orders`` services (which call ``inventory``) at ship / hand-over.
 """
 
+from .store import StoreSettings
 from .work import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -19,6 +20,6 @@ from .work import (
 )
 
 __all__ = [
-    "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "Work", "WorkEvent", "WorkKind", "WorkLine",
+    "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "StoreSettings", "Work", "WorkEvent", "WorkKind", "WorkLine",
     "WorkStatus",
 ]

@@ -40,3 +40,43 @@
     if (say) { document.getElementById("live").textContent = say.dataset.say; }
   });
 })();
+
+/* The queue polls itself (htmx "every Ns"): rows that were not there before flash, a banner says
+   how many arrived, and a chime plays. */
+(function () {
+  "use strict";
+  function ids(root) {
+    return new Set(Array.from(root.querySelectorAll("[data-work-id]")).map(function (el) { return el.dataset.workId; }));
+  }
+  let known = null;
+  document.addEventListener("DOMContentLoaded", function () {
+    const q = document.querySelector("[data-queue]");
+    if (q) { known = ids(q); }
+  });
+  document.addEventListener("htmx:beforeSwap", function (ev) {
+    if (ev.detail.target.matches && ev.detail.target.matches("[data-queue]")) {
+      const kept = new Set();
+      ev.detail.target.querySelectorAll("input[name=w]:checked").forEach(function (el) { kept.add(el.value); });
+      ev.detail.target.dataset.ticked = Array.from(kept).join(",");
+    }
+  });
+  document.addEventListener("htmx:afterSwap", function (ev) {
+    const q = ev.detail.target;
+    if (!q.matches || !q.matches("[data-queue]")) { return; }
+    (q.dataset.ticked || "").split(",").forEach(function (id) {
+      const box = id && q.querySelector("input[name=w][value='" + id + "']");
+      if (box) { box.checked = true; }
+    });
+    const now = ids(q), fresh = [];
+    now.forEach(function (id) { if (known && !known.has(id)) { fresh.push(id); } });
+    known = now;
+    if (fresh.length) {
+      fresh.forEach(function (id) { const row = q.querySelector("[data-work-id='" + id + "']"); if (row) { row.classList.add("is-new"); } });
+      const banner = document.getElementById("new-work");
+      banner.textContent = banner.dataset[fresh.length === 1 ? "one" : "many"].replace("%n", fresh.length);
+      banner.hidden = false;
+      window.omniSound("new");
+      document.getElementById("live").textContent = banner.textContent;
+    }
+  });
+})();

@@ -41,7 +41,7 @@ def home(request: StoreRequest) -> HttpResponse:
         current = request.assignments[0]
     if current is None:
         return redirect("store:choose")
-    return redirect("store:store_home", code=current.code)
+    return redirect("store:queue", code=current.code)
 
 
 @require_http_methods(["GET", "POST"])
@@ -54,5 +54,5 @@ def choose_store(request: StoreRequest) -> HttpResponse:
         if chosen is None:
             return not_your_store(request, code)
         request.session[SESSION_STORE] = chosen.location_id
-        return redirect("store:store_home", code=chosen.code)
+        return redirect("store:queue", code=chosen.code)
     return render(request, "store/choose_store.html", {"assignments": request.assignments})

@@ -39,3 +39,8 @@ def test_the_committed_mo_holds_every_entry_of_the_po():
         catalog = gettext.GNUTranslations(fh)._catalog  # type: ignore[attr-defined]
     in_mo = {k[0] if isinstance(k, tuple) else k for k in catalog if k}
     assert set(_po_entries()) == in_mo
+
+
+def test_no_translation_is_left_fuzzy():
+    """msgfmt leaves fuzzy entries out of the .mo: the page would show English."""
+    assert "fuzzy" not in PO.read_text(encoding="utf-8")
