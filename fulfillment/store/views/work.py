@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django_htmx.http import HttpResponseClientRedirect
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -73,12 +75,14 @@ def _after_pick(request: StoreRequest, pk: int, feedback: dict) -> HttpResponse:
     work = _work(request, pk)
     assert work is not None
     context = _context(request, work, feedback=feedback)
-    if request.htmx:
+    if request.htmx and work.status in (WorkStatus.NEW, WorkStatus.PICKING):
         return render(request, "store/_pick_panel.html", context)
     if feedback.get("ok"):
         messages.success(request, feedback["text"])
     else:
         messages.error(request, feedback["text"])
+    if request.htmx:  # everything is picked: the whole page, with the next step (pack / ready)
+        return HttpResponseClientRedirect(reverse("store:work", args=[request.store.location.code, pk]))
     return redirect("store:work", code=request.store.location.code, pk=pk)
 
 
