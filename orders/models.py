@@ -25,7 +25,7 @@ class CustomerTier(models.TextChoices):
 
 
 # Higher is more valuable (used by the scarcity rules).
-TIER_RANK = {CustomerTier.STANDARD: 0, CustomerTier.SILVER: 1, CustomerTier.GOLD: 2, CustomerTier.VIP: 3}
+TIER_RANK: dict[str, int] = {CustomerTier.STANDARD: 0, CustomerTier.SILVER: 1, CustomerTier.GOLD: 2, CustomerTier.VIP: 3}
 
 
 class DeliveryMode(models.TextChoices):

@@ -10,7 +10,7 @@ everything in a couple of queries first, so scoring 500 candidates is a tight Py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
@@ -277,7 +277,7 @@ DEFAULT_CRITERIA: list[dict[str, Any]] = [
 ]
 
 
-def build_criteria(spec: list[Mapping[str, Any]]) -> list[Criterion]:
+def build_criteria(spec: Sequence[Mapping[str, Any]]) -> list[Criterion]:
     """Policy objects from a profile's ``criteria`` list; a clear error names what is wrong."""
     if not isinstance(spec, list) or not spec:
         raise ValidationFailed("A routing profile needs at least one criterion.", code="invalid_routing_profile",

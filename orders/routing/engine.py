@@ -169,9 +169,8 @@ def load_candidates(
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
             cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
-            dlat, dlon = destination if destination is not None else (None, None)
-            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and r[3] is not None and r[4] is not None
-                     else None, [r[8]], [r[9]]) for r in cur.fetchall()]
+            rows = [(*r[:8], haversine_km(*destination, r[3], r[4]) if destination is not None and r[3] is not None
+                     and r[4] is not None else None, [r[8]], [r[9]]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
     for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails in rows:
         cand = by_loc.get(loc_id)

@@ -146,6 +146,8 @@ def allocation_fulfil(*, allocation: Allocation | int, actor: str = "system") ->
         alloc, order = _lock_allocation(allocation)
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
                          what=f"Allocation {alloc.pk}")
+        if alloc.reservation_id is None:
+            raise IllegalTransition(f"Allocation {alloc.pk} holds no reservation to consume.", code="illegal_transition")
         reservation_consume(reservation=alloc.reservation_id, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
         alloc.closed_at = timezone.now()
@@ -190,7 +192,9 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     pickup = order.pickup_location
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
     destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
-                   else (order.latitude, order.longitude) if order.latitude is not None else None)
+                   and pickup.longitude is not None
+                   else (order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
+                   else None)
     line_by_no = {line.line_no: line}
 
     def reserve(decision: RoutingDecision) -> list[Allocation]:
@@ -202,7 +206,8 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
             request=RouteRequest(
                 channel=order.channel, lines=needs, products=facts, destination=destination,
                 profile=routing_profile_for(channel=order.channel), exclude_location_ids=frozenset(exclude),
-                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                require_can_ship=not bopis_here,
             ),
             reserve=reserve,
         )
