@@ -53,4 +53,4 @@ beat: install
 	$(VENV)/bin/celery -A omni beat --loglevel INFO
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .mypy_cache .import_linter_cache
