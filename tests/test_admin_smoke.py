@@ -73,6 +73,9 @@ def some_of_everything(settings, tmp_path):
     sync_drain_run()
     stock_snapshot_apply(location=store, lines=[SnapshotLineInput(sku="SMOKE-1", counted=4)], source="wms", external_id="snap-1")
     Alert.objects.create(kind="ledger_drift", message="DC-1 SMOKE-1: on hand 9, ledger 8")  # written by the nightly check
+    from inventory.counting.services import count_task_create
+
+    count_task_create(location=store, products=[product], note="planned count")
     # orders: a routing profile, a postal centroid, a hold and an order placed over the API (idempotency record,
     # routing decision, event timeline)
     from orders.models import PostalCentroid
