@@ -291,4 +291,3 @@ class OutboxEventAdmin(ReadOnlyAdmin):
 from . import admin_imports  # noqa: E402,F401  (stock-file import pages, ImportJob admin)
 from .alerts import admin as alerts_admin  # noqa: E402,F401  (alerts)
 from .snapshots import admin as snapshots_admin  # noqa: E402,F401  (inbound stock snapshots)
-from .counting import admin as counting_admin  # noqa: E402,F401  (count tasks)

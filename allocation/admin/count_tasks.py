@@ -1,5 +1,7 @@
-"""Admin for count tasks: a merchandiser plans a task (a location and a list of SKUs), follows
-it, and approves, sends back or cancels counted tasks. Lines are written only by the services."""
+"""Admin for count tasks (``inventory.counting``): a merchandiser plans a task (a location and a
+list of SKUs), follows it, and approves, sends back or cancels counted tasks. Lines are written
+only by the services. It lives with allocation's admin because approving refreshes stock accuracy
+(``allocation.accuracy``), which inventory may not import."""
 
 from __future__ import annotations
 
@@ -11,11 +13,10 @@ from django.contrib import admin
 from django.db.models import Count
 
 from allocation.accuracy.services import count_task_approve_scored
+from inventory.counting.models import CountTask, CountTaskLine, CountTaskOrigin, CountTaskStatus
+from inventory.counting.services import count_task_cancel, count_task_create, count_task_recount
+from inventory.models import Product
 from omni.admin import admin_apply_each
-
-from ..models import Product
-from .models import CountTask, CountTaskLine, CountTaskOrigin, CountTaskStatus
-from .services import count_task_cancel, count_task_create, count_task_recount
 
 
 class CountTaskPlanForm(forms.ModelForm):
