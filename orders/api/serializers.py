@@ -22,6 +22,12 @@ class OrderCreateSerializer(serializers.Serializer):
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     ship_to_store = serializers.BooleanField(required=False, default=False)
     ship_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    customer_email = serializers.EmailField(required=False, allow_blank=True, default="",
+                                            help_text="Pickup code, reminders and expiry notices go here.")
+    customer_phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
+                                           help_text="For SMS, international form (+905…).")
+    customer_language = serializers.CharField(max_length=8, required=False, allow_blank=True, default="",
+                                              help_text="Language of the customer's messages (tr, en …); default the site's.")
     address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
     postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
@@ -85,8 +91,8 @@ class OrderOutSerializer(serializers.ModelSerializer):
     class Meta:
         model = Order
         fields = ["id", "channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",
-                  "ship_name", "address", "city", "postal_code", "country", "latitude", "longitude", "hold_id",
-                  "created_at", "lines", "events", "returns"]
+                  "ship_name", "customer_email", "customer_phone", "customer_language", "address", "city", "postal_code",
+                  "country", "latitude", "longitude", "hold_id", "created_at", "lines", "events", "returns"]
 
 
 class OrderSummarySerializer(serializers.ModelSerializer):
