@@ -7,7 +7,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from fulfillment.models import OPEN_STATUSES, Work, WorkLine
+from fulfillment.models import OPEN_STATUSES, PutBackTask, Work, WorkLine
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, permitted_location_ids, principal_for
 from omni.errors import NotFound
@@ -52,3 +52,10 @@ def work_for(*, who: Principal | Any, pk: int) -> Work:
     except (Work.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Work {pk} does not exist or is not at your locations.", code="unknown_work",
                        details={"work": ["Not found at your locations."]}) from None
+
+
+def put_back_tasks(*, location: Location | int, statuses: Iterable[str] = ("open",)) -> QuerySet[PutBackTask]:
+    """The store's put-back tasks (expired pickups whose goods wait at the counter), oldest first."""
+    location_id = location.pk if isinstance(location, Location) else location
+    return (PutBackTask.objects.filter(location_id=location_id, status__in=list(statuses))
+            .select_related("work__order").prefetch_related("lines__product").order_by("created_at", "pk"))
