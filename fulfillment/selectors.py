@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from fulfillment.models import OPEN_STATUSES, Work, WorkLine
+from fulfillment.models import OPEN_STATUSES, PutBackTask, Work, WorkLine
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, permitted_location_ids, principal_for
 from omni.errors import NotFound
@@ -123,3 +123,10 @@ def preparation_times(*, since: Any, until: Any, location: Location | int | None
             deadline=w.deadline, on_time=w.on_time,
         ))
     return out
+
+
+def put_back_tasks(*, location: Location | int, statuses: Iterable[str] = ("open",)) -> QuerySet[PutBackTask]:
+    """The store's put-back tasks (expired pickups whose goods wait at the counter), oldest first."""
+    location_id = location.pk if isinstance(location, Location) else location
+    return (PutBackTask.objects.filter(location_id=location_id, status__in=list(statuses))
+            .select_related("work__order").prefetch_related("lines__product").order_by("created_at", "pk"))

@@ -22,6 +22,7 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderReturn,
     OrderStatus,
     PostalCentroid,
     RoutingDecision,
@@ -56,12 +57,26 @@ class OrderEventInline(admin.TabularInline):
         return False
 
 
+class OrderReturnInline(admin.TabularInline):
+    model = OrderReturn
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "location", "external_id", "reason", "refund_amount", "actor"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ["external_id", "channel", "status", "delivery_mode", "customer_tier", "created_at"]
     list_filter = ["status", "channel", "delivery_mode"]
     search_fields = ["external_id", "customer_ref"]
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderReturnInline, OrderEventInline]
     readonly_fields = ["channel", "external_id", "status", "hold", "routing_profile", "created_at", "allocations_table",
                        "routing_decisions"]
     fields = ["channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",

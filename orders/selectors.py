@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from allocation.models import Channel
 from omni.errors import NotFound
 from omni.access.roles import Principal
-from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, Order, OrderLine, RoutingProfile
+from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, Order, OrderLine, OrderReturn, RoutingProfile
 from orders.routing.engine import ProfileSpec
 
 
@@ -43,6 +43,7 @@ def order_detail_queryset(*, principal: Principal, any_channel: bool = False) ->
         Prefetch("lines", queryset=OrderLine.objects.select_related("product").prefetch_related(
             Prefetch("allocations", queryset=Allocation.objects.select_related("location", "ship_to_store")))),
         "events",
+        Prefetch("returns", queryset=OrderReturn.objects.select_related("location").prefetch_related("lines__line")),
     )
 
 

@@ -81,6 +81,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     order = Order.objects.create(
         channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
         delivery_mode=data.delivery_mode, pickup_location=checked.pickup, ship_name=(data.ship_name or "")[:200],
+        customer_email=(data.customer_email or "").strip()[:254], customer_phone=(data.customer_phone or "").strip()[:32],
+        customer_language=(data.customer_language or "").strip().lower()[:8],
         address=(data.address or "")[:255], city=(data.city or "")[:80], postal_code=(data.postal_code or "")[:20],
         country=(data.country or "")[:2].upper(),
         latitude=checked.destination[0] if checked.destination and data.delivery_mode != DeliveryMode.BOPIS else None,

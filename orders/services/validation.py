@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+
 from allocation.models import Channel
 from inventory.models import Location, Product
 from omni.errors import ValidationFailed
@@ -33,6 +36,9 @@ class OrderInput:
     pickup_location: str = ""
     ship_to_store: bool = False
     ship_name: str = ""
+    customer_email: str = ""
+    customer_phone: str = ""
+    customer_language: str = ""
     address: str = ""
     city: str = ""
     postal_code: str = ""
@@ -101,6 +107,13 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
     if data.delivery_mode not in DeliveryMode.values:
         raise _bad(f"delivery_mode must be one of {', '.join(DeliveryMode.values)}.", "invalid", "delivery_mode",
                    f"Unknown mode {data.delivery_mode!r}.")
+    email = (data.customer_email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise _bad(f"customer_email {email!r} is not an email address.", "invalid", "customer_email",
+                       "Not an email address.") from None
     if not data.lines:
         raise _bad("An order needs at least one line.", "invalid", "lines", "At least one line.")
     if len(data.lines) > 200:
