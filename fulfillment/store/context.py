@@ -9,10 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
+from django_htmx.middleware import HtmxDetails
 
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, Role, can, principal_from_request
@@ -36,8 +38,10 @@ class StoreContext:
 
 
 class StoreRequest(HttpRequest):
-    """A request that went through ``store_page``."""
+    """A request that went through ``store_page``: a signed-in staff user at one of their stores."""
 
+    user: AbstractBaseUser  # type: ignore[assignment]  # signed in: never AnonymousUser here
+    htmx: HtmxDetails
     store: StoreContext
     assignments: list[StoreAssignment]
 

@@ -44,7 +44,7 @@ class HandOverForm(forms.Form):
                 widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         if data.get("id_kind") not in (None, "none") and not data.get("id_last_digits"):
             self.add_error("id_last_digits", _("Type the last digits of the ID the collector showed."))
         return data

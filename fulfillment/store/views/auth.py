@@ -19,7 +19,7 @@ class LoginView(auth_views.LoginView):
 
 
 class LogoutView(auth_views.LogoutView):
-    next_page = reverse_lazy("store:login")
+    next_page = "store:login"
 
 
 class PasswordChangeView(auth_views.PasswordChangeView):

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfillment', '0001_work_lines_events_verifications'),
+        ('fulfillment', '0003_pickup_notifications_put_back'),
         ('inventory', '0008_snapshots_and_alerts_from_allocation'),
     ]
 
