@@ -18,6 +18,7 @@ urlpatterns = [
     path("s/<slug:code>/w/<int:pk>/pack/", work.pack, name="pack"),
     path("s/<slug:code>/w/<int:pk>/ship/", work.ship, name="ship"),
     path("s/<slug:code>/w/<int:pk>/ready/", work.ready, name="ready"),
+    path("s/<slug:code>/w/<int:pk>/issue/", work.report_issue, name="report_issue"),
     path("s/<slug:code>/w/<int:pk>/slip/", work.slip, name="slip"),
     path("s/<slug:code>/batch/", batch.batch, name="batch"),
     path("s/<slug:code>/batch/scan/", batch.batch_scan, name="batch_scan"),

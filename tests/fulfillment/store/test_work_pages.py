@@ -127,3 +127,35 @@ def test_another_stores_order_is_refused_by_url(world, staff, client):
     assert client.get(f"/s/{world.izm.code}/w/{theirs.pk}/").status_code == 403  # not her store either
     theirs.refresh_from_db()
     assert theirs.status == WorkStatus.NEW
+
+
+def test_an_associate_reports_a_line_not_found_and_it_is_rerouted(world, staff, client):
+    receive(world.shirt, world.izm, 5)
+    work = place(world, "W-1", ("SHIRT", 2), ("MUG", 1))
+    shirt = work.lines.get(product=world.shirt)
+    client.post(url(world, "w", work.pk, "issue"), {"line": shirt.pk, "quantity": 2, "reason": "not_found"})
+    shirt.refresh_from_db()
+    assert shirt.rejected == 2
+    from orders.models import Allocation
+
+    assert Allocation.objects.filter(line=shirt.order_line, location=world.izm, status="reserved", quantity=2).exists()
+
+
+def test_only_a_manager_rejects_a_whole_order(world, staff, client):
+    work = place(world, "W-1", ("SHIRT", 1))
+    line = work.lines.get()
+    page = client.post(url(world, "w", work.pk, "issue"), {"line": line.pk, "quantity": 1, "reason": "damaged"}, follow=True)
+    assert "Only the store manager can reject a whole order" in page.content.decode()
+    assert "Reject the whole order" not in page.content.decode()
+    line.refresh_from_db()
+    assert line.rejected == 0
+    from omni.access.models import StaffAssignment
+
+    StaffAssignment.objects.filter(user=staff).update(role="manager")
+    page = client.get(url(world, "w", work.pk)).content.decode()
+    assert "Reject the whole order (manager)" in page
+    client.post(url(world, "w", work.pk, "issue"), {"whole_order": "on", "reason": "damaged"})
+    work.refresh_from_db()
+    assert work.status == WorkStatus.REJECTED
+    level = StockLevel.objects.get(product=world.shirt, location=world.ist)
+    assert level.damaged == 1
