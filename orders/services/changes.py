@@ -325,8 +325,9 @@ def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason
     location that last rejected them); the line is done without them."""
     last = line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
     location_id = last.location_id if last is not None else order.pickup_location_id
-    Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
-                              reason=reason[:255], closed_at=timezone.now())
+    if location_id is not None:  # a line never allocated anywhere has no location to record it at
+        Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
+                                  reason=reason[:255], closed_at=timezone.now())
     _line_settle(line, reason)
     if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
         line.status_reason = reason[:255]
@@ -432,7 +433,7 @@ def order_return(
                 prices = dict(order.lines.values_list("line_no", "unit_price"))
                 given = _return_content(location.pk, (
                     (it.line_no, it.quantity, it.resellable,
-                     it.refund_amount if it.refund_amount is not None else prices.get(it.line_no, 0) * it.quantity)
+                     it.refund_amount if it.refund_amount is not None else Decimal(prices.get(it.line_no, 0)) * it.quantity)
                     for it in items))
                 before = _return_content(previous.location_id, previous.lines.values_list(
                     "line__line_no", "quantity", "resellable", "refund_amount"))
