@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from email.mime.image import MIMEImage
-
 from functools import partial
 
 from django.conf import settings
@@ -78,7 +77,7 @@ def _send_email(note: Notification, work: Work) -> None:
                                    to=[note.recipient])
     email.attach_alternative(message.html, "text/html")
     if work.pickup_code and f"cid:{QR_CID}" in message.html:
-        email.mixed_subtype = "related"  # type: ignore[attr-defined]  # Django reads it; the stubs omit it
+        email.mixed_subtype = "related"  # type: ignore[attr-defined]  # EmailMessage has it; the stubs do not
         image = MIMEImage(pickup_qr_png(work.pickup_code), "png")
         image.add_header("Content-ID", f"<{QR_CID}>")
         image.add_header("Content-Disposition", "inline", filename=f"pickup-{work.pickup_code}.png")

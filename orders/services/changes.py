@@ -323,11 +323,13 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
 def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
     """Units of a line nobody can supply are cancelled (recorded as a cancelled allocation at the
     location that last rejected them); the line is done without them."""
-    last = line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
+    last = (line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
+            or line.allocations.order_by("-id").first())
     location_id = last.location_id if last is not None else order.pickup_location_id
-    if location_id is not None:  # a line never allocated anywhere has no location to record it at
-        Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
-                                  reason=reason[:255], closed_at=timezone.now())
+    if location_id is None:  # never routed anywhere and no pickup store: nowhere to record the units at
+        raise IllegalTransition(f"Line {line.line_no} was never allocated; cancel it instead.", code="illegal_transition")
+    Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
+                              reason=reason[:255], closed_at=timezone.now())
     _line_settle(line, reason)
     if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
         line.status_reason = reason[:255]
@@ -433,7 +435,7 @@ def order_return(
                 prices = dict(order.lines.values_list("line_no", "unit_price"))
                 given = _return_content(location.pk, (
                     (it.line_no, it.quantity, it.resellable,
-                     it.refund_amount if it.refund_amount is not None else Decimal(prices.get(it.line_no, 0)) * it.quantity)
+                     it.refund_amount if it.refund_amount is not None else prices.get(it.line_no, Decimal(0)) * it.quantity)
                     for it in items))
                 before = _return_content(previous.location_id, previous.lines.values_list(
                     "line__line_no", "quantity", "resellable", "refund_amount"))
