@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from omni.api.fields import QuantityField
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine
 
 
 class OrderLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField()
+    quantity = QuantityField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default="0")
 
 
@@ -86,8 +87,8 @@ class OrderCancelSerializer(serializers.Serializer):
 
 
 class ReturnItemSerializer(serializers.Serializer):
-    line = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField()
+    line = serializers.IntegerField(min_value=1, max_value=32767)
+    quantity = QuantityField()
     resellable = serializers.BooleanField(required=False, default=True)
 
 
@@ -100,7 +101,7 @@ class OrderReturnSerializer(serializers.Serializer):
 
 class HoldLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField()
+    quantity = QuantityField()
 
 
 class HoldCreateSerializer(serializers.Serializer):

@@ -16,6 +16,7 @@ from django.utils import timezone
 from allocation.selectors import pool_availability
 from inventory.models import Location
 from inventory.services import reservation_consume, reservations_release, stock_return
+from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
 from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderStatus
@@ -283,9 +284,9 @@ def order_return(
             return order  # the same return reported twice
         wanted: dict[int, int] = {}
         for i, item in enumerate(items):
-            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity <= 0:
-                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number ≥ 1.", code="invalid_quantity",
-                                       details={f"items[{i}].quantity": ["Must be at least 1."]})
+            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or not 1 <= item.quantity <= MAX_QUANTITY:
+                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number from 1 to {MAX_QUANTITY:,}.",
+                                       code="invalid_quantity", details={f"items[{i}].quantity": [f"From 1 to {MAX_QUANTITY}."]})
             wanted[item.line_no] = wanted.get(item.line_no, 0) + item.quantity
         lines = {}
         for line_no, qty in wanted.items():
