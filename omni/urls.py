@@ -18,6 +18,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("fulfillment.urls")),
 ]
 
+handler400 = "omni.api.guard.api_handler400"
+handler403 = "omni.api.guard.api_handler403"
+handler404 = "omni.api.guard.api_handler404"
+handler500 = "omni.api.guard.api_handler500"
+
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns
 

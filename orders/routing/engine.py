@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.db import connection
@@ -21,6 +20,7 @@ from django.utils import timezone
 from allocation.models import Channel
 from allocation.selectors import available_sql, channel_location_ids, location_policy_join
 from inventory.models import Location, StockLevel
+from inventory.selectors import capacity_used
 from omni.errors import InsufficientStock
 
 from .criteria import (
@@ -102,11 +102,6 @@ class RoutingDecision:
 # --------------------------------------------------------------------------------------------
 
 
-def _today_start(now: datetime | None = None) -> datetime:
-    now = now or timezone.now()
-    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
-
-
 def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
     require_can_ship: bool = True, now: datetime | None = None,
@@ -114,13 +109,10 @@ def load_candidates(
     """Every location (of ``location_ids``) with available stock (unreserved, above its location
     safety stock) of any of the products, with the
     orders it already took today when it has a daily capacity: ONE query."""
-    from orders.models import Allocation, OrderLine
-
     product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
     if not product_ids or not location_ids:
         return []
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
-    al, ol = Allocation._meta.db_table, OrderLine._meta.db_table
     pg = connection.vendor == "postgresql"
     # What a location can give: allocation's one rule (on hand − reserved − its location safety
     # stock, never below 0), as SQL over the stock row s joined to its policy ss.
@@ -132,10 +124,8 @@ def load_candidates(
     if pg:
         # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
         params: Any = {"products": "{" + ",".join(map(str, product_ids)) + "}",
-                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "start": _today_start(now)}
-        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
-                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %(start)s "
-                f"AND a.status IN ('reserved', 'fulfilled')) END")
+                       "locations": "{" + ",".join(map(str, location_ids)) + "}"}
+        used = "0"  # today's orders come from the capacity counters (load_used_capacity)
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
         if destination is not None:
             params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
@@ -162,16 +152,15 @@ def load_candidates(
     else:
         where[:0] = [f"s.product_id IN ({','.join(['%s'] * len(product_ids))})",
                      f"s.location_id IN ({','.join(['%s'] * len(location_ids))})"]
-        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
-                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %s "
-                f"AND a.status IN ('reserved', 'fulfilled')) END")
+        used = "0"
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost, {used}, "
                f"s.product_id, {avail} FROM {sl} s {ss_join} JOIN {loc} l ON l.id = s.location_id "
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
-            cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
-            rows = [(*r[:8], haversine_km(*destination, r[3], r[4]) if destination is not None and r[3] is not None
-                     and r[4] is not None else None, [r[8]], [r[9]]) for r in cur.fetchall()]
+            cur.execute(sql, [*product_ids, *location_ids])
+            dlat, dlon = destination if destination is not None else (None, None)
+            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and dlon is not None and r[3] is not None and r[4] is not None
+                     else None, [r[8]], [r[9]]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
     for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails in rows:
         cand = by_loc.get(loc_id)
@@ -183,24 +172,19 @@ def load_candidates(
             )
         else:
             cand.available.update(zip(pids, avails, strict=True))
-    return list(by_loc.values())
+    candidates = list(by_loc.values())
+    load_used_capacity(candidates=candidates, now=now)
+    return candidates
 
 
 def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = None) -> None:
-    """Fill ``used_today`` (orders allocated today) for candidates with a daily capacity, separately
-    (``load_candidates`` already does it in its one query; this serves hand-built candidates)."""
-    from orders.models import Allocation, AllocationStatus
-
+    """Fill ``used_today`` for candidates with a daily capacity: the orders each took on its own
+    local day, from the counter that ``capacity_claim`` updates (ONE query, none when no candidate
+    has a capacity)."""
     limited = [c.location_id for c in candidates if c.daily_capacity is not None]
     if not limited:
         return
-    start = _today_start(now)
-    rows = (
-        Allocation.objects.filter(location_id__in=limited, created_at__gte=start)
-        .exclude(status__in=[AllocationStatus.CANCELLED, AllocationStatus.REJECTED])
-        .values("location_id").annotate(n=Count("line__order_id", distinct=True)).values_list("location_id", "n")
-    )
-    used = dict(rows)
+    used = capacity_used(location_ids=limited, now=now)
     for c in candidates:
         c.used_today = used.get(c.location_id, 0)
 
