@@ -41,13 +41,12 @@ from orders.services import (
     routing_profile_save,
 )
 
+from .chain import STORE_CAPACITY, TRANSIT_DAYS, chain_create
 from .scenario import DC_RESERVE, Scenario
 
 ACTOR = "simulation"
 POLICIES = ("siloed", "omni")
-STORE_CAPACITY = 40  # orders a store can prepare per day (omni)
 COVER_DAYS = 7  # a store's replenishment target: a week of its expected walk-in demand
-TRANSIT_DAYS = 2  # DC → store
 PICKUP_AFTER_DAYS = 1
 EXPIRE_AFTER_DAYS = 3
 PROTECT_WALK_IN = 1  # units of every A SKU at a store that online orders may not take (a location floor)
@@ -102,38 +101,12 @@ class Season:
         self.pickups: list[tuple[int, int, bool, int | None]] = []  # (due day, work id, no-show, cross-sell sku)
         self.returns: list[tuple[int, int, int]] = []  # (due day, order id, store index or -1 for the DC)
         self.order_meta: dict[int, tuple[int, object]] = {}  # order id → (day, OnlineOrder)
+        self.rejected_lines: set[int] = set()  # work lines rejected through orders (no fulfillment reject yet)
+        self.stuck_works: set[int] = set()  # … whose work can then never move
 
     # ---------------------------------------------------------------- set-up
     def setup(self) -> None:
-        sc = self.sc
-        self.dc = Location.objects.create(code=sc.dc.code, name=sc.dc.name, kind=LocationKind.DC, country=sc.dc.country,
-                                          latitude=sc.dc.lat, longitude=sc.dc.lon, can_ship=True, handling_cost=Decimal("0.50"))
-        self.stores = [Location.objects.create(
-            code=st.code, name=st.name, kind=LocationKind.STORE, country=st.country, latitude=st.lat, longitude=st.lon,
-            can_ship=self.omni, can_pickup=self.omni, daily_capacity=STORE_CAPACITY, handling_cost=Decimal("1.50"))
-            for st in sc.stores]
-        eos = date.fromisoformat(sc.start) + timedelta(days=sc.end_of_season_day)
-        self.products = [Product.objects.create(
-            sku=sk.sku, name=f"Simulated {sk.sku}", velocity_class=sk.velocity, price=Decimal(str(sk.price)),
-            unit_cost=Decimal(str(sk.cost)), season="SIM", end_of_season=eos, launched_on=date.fromisoformat(sc.start),
-            lead_time_days=TRANSIT_DAYS) for sk in sc.skus]
-        self.channels = {}
-        for code, kind in (("web", ChannelKind.WEBSHOP), ("app", ChannelKind.APP), ("trendyol", ChannelKind.MARKETPLACE),
-                           ("pos", ChannelKind.POS)):
-            # Siloed shops get the DC's figure once a night; Omni pushes within seconds.
-            batch = not self.omni and code != "pos"
-            self.channels[code] = Channel.objects.create(
-                code=code, name=code, kind=kind, sync_mode=SyncMode.BATCH if batch else SyncMode.NEAR_REALTIME,
-                sync_interval_seconds=86400 if batch else 900)
-        for code, ch in self.channels.items():
-            if code == "pos":
-                for st in self.stores:
-                    channel_visibility_add(channel=ch, location=st)
-                continue
-            channel_visibility_add(channel=ch, location=self.dc)
-            if self.omni and code in ("web", "app"):
-                for st in self.stores:
-                    channel_visibility_add(channel=ch, location=st)
+        self.dc, self.stores, self.products, self.channels = chain_create(self.sc, omni=self.omni)
         if self.omni:
             routing_profile_save(name="simulation", criteria=OMNI_PROFILE, max_shipments=2, allow_ship_to_store=False)
         self._initial_stock()
@@ -301,7 +274,8 @@ class Season:
         store_idx = {st.pk: i for i, st in enumerate(self.stores)}
         sku_idx = {p.pk: i for i, p in enumerate(self.products)}
         for _round in range(3):
-            works = list(Work.objects.filter(status=WorkStatus.NEW).order_by("pk").prefetch_related("lines"))
+            works = list(Work.objects.filter(status=WorkStatus.NEW).exclude(pk__in=self.stuck_works).order_by("pk")
+                         .prefetch_related("lines"))
             if not works:
                 break
             for work in works:
@@ -331,8 +305,9 @@ class Season:
         reject = getattr(fs, "reject", None)
         if reject is not None:
             reject(work=work.pk, quantities={line.pk: (line.to_pick, "not_found")}, actor=ACTOR)
-        else:
+        else:  # until fulfillment's reject lands: the allocation is rejected (and re-routed) by orders
             allocation_reject(allocation=line.allocation_id, quantity=line.to_pick, reason="not found", actor=ACTOR)
+            self.rejected_lines.add(line.pk)
         on_hand, reserved = self._level(self.products[k], self.stores[s])
         physical = max(on_hand - self.phantom.get((s, k), 0), 0)
         counted = max(physical, reserved)
@@ -341,8 +316,12 @@ class Season:
         self.phantom[(s, k)] = counted - physical
 
     def _prepare(self, work: Work, day: int, after_rejection: bool) -> None:
-        lines = [ln for ln in Work.objects.get(pk=work.pk).lines.all() if ln.to_pick > 0]
+        lines = [ln for ln in Work.objects.get(pk=work.pk).lines.all() if ln.to_pick > 0 and ln.pk not in self.rejected_lines]
         if not lines:
+            self.stuck_works.add(work.pk)
+            return
+        if any(ln.pk in self.rejected_lines for ln in work.lines.all()):
+            self.stuck_works.add(work.pk)  # the rest ships, the rejected line cannot settle without fulfillment's reject
             return
         for ln in lines:
             fs.pick(work=work.pk, line=ln.pk, qty=ln.to_pick, actor=ACTOR)
