@@ -76,6 +76,7 @@ class RunLog:
     cross_sell_wishes: int = 0
     cross_sell_sold: int = 0
     store_rejections: int = 0
+    lost_margin: float = 0.0  # (price − cost) of every unit demanded and not sold
     markdown_units: int = 0  # units sold at the end-of-season price
     markdown_revenue_lost: float = 0.0
     daily: list[dict] = field(default_factory=list)
@@ -234,6 +235,7 @@ class Season:
                         shop[self.products[k].pk] -= 1
             if not shown:
                 log.online_refused_units += len(o.lines)
+                log.lost_margin += self._margin(o.lines, day)
                 free = free if free is not None else self._free_elsewhere()
                 log.online_refused_pool_had += sum(1 for k in o.lines if free.get(k, 0) > 0)
                 continue
@@ -252,6 +254,7 @@ class Season:
                 else:
                     order = None
                 if order is None:
+                    log.lost_margin += self._margin(o.lines, day)
                     if view:  # the shop sold it on last night's figure: an oversell
                         log.oversold_orders += 1
                         log.oversold_units += len(o.lines)
@@ -264,6 +267,9 @@ class Season:
             if day >= sc.end_of_season_day:
                 log.markdown_units += len(o.lines)
                 log.markdown_revenue_lost += sum(sc.skus[k].price - sc.price(k, day) for k in o.lines)
+
+    def _margin(self, skus, day: int) -> float:
+        return sum(self.sc.price(k, day) - self.sc.skus[k].cost for k in skus)
 
     def _physical(self, s: int, k: int) -> int:
         on_hand, _reserved = self._level(self.products[k], self.stores[s])
@@ -394,6 +400,7 @@ class Season:
                         log.markdown_revenue_lost += sold * (sc.skus[k].price - sc.price(k, day))
                 if want > sold:
                     log.walk_in_lost += want - sold
+                    log.lost_margin += (want - sold) * (sc.price(k, day) - sc.skus[k].cost)
                     free = free if free is not None else self._free_elsewhere()
                     if free.get(k, 0) - (on_hand - reserved) > 0:
                         log.walk_in_lost_pool_had += want - sold

@@ -13,4 +13,5 @@ from fulfillment.simulation.scenario import build_scenario
 def test_small_season_runs(policy):
     sc = build_scenario(seed=11, days=6, stores=4, skus=6)
     log = run_policy(sc, policy)
-    print(log.as_dict())
+    from fulfillment.simulation.kpis import compute, ledger_consistency
+    print(compute(sc, log), ledger_consistency(sc, log))
