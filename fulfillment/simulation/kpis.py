@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
+from datetime import date, datetime, time
+from datetime import timezone as dt_timezone
 
 from django.db.models import Count, Q, Sum
 
@@ -80,15 +82,20 @@ def compute(sc: Scenario, log: RunLog) -> dict:
     # Fulfilment cost of online orders: picking labour per work and line, shipping by distance band
     # for every parcel (a split order pays twice), handling and shipping of returns.
     labour = shipping = 0.0
+    order_cost: dict[int, float] = {}
     work_lines = dict(Work.objects.filter(status__in=[WorkStatus.SHIPPED, WorkStatus.COLLECTED])
                       .annotate(n=Count("lines")).values_list("id", "n"))
     for w in works.filter(status__in=[WorkStatus.SHIPPED, WorkStatus.COLLECTED]):
         kind = "dc" if w.location.kind != "store" else "store"
-        labour += COSTS.pick_order[kind] + COSTS.pick_line[kind] * work_lines.get(w.pk, 1)
+        cost = COSTS.pick_order[kind] + COSTS.pick_line[kind] * work_lines.get(w.pk, 1)
+        labour += cost
+        order_cost[w.order_id] = order_cost.get(w.order_id, 0.0) + cost
     for w in shipped:
         o, loc = w.order, w.location
         dist = haversine_km(o.latitude, o.longitude, loc.latitude, loc.longitude) if o.latitude is not None else None
-        shipping += shipping_cost(dist, DEFAULT_BANDS)
+        cost = shipping_cost(dist, DEFAULT_BANDS)
+        shipping += cost
+        order_cost[w.order_id] = order_cost.get(w.order_id, 0.0) + cost
     returns = list(StockMovement.objects.filter(reason=MovementReason.RETURN).select_related("stock_level__location")
                    .values_list("reference", "stock_level__location__kind", "stock_level__location__latitude",
                                 "stock_level__location__longitude"))
@@ -135,6 +142,17 @@ def compute(sc: Scenario, log: RunLog) -> dict:
     leftover_value = log.daily[-1]["stock_value"] if log.daily else 0.0
     markdown_cost = log.markdown_revenue_lost + leftover_value * COSTS.salvage_loss
 
+    # Per day of ordering: the share of orders filled, and their fulfilment cost per order.
+    start = datetime.combine(date.fromisoformat(sc.start), time(0), tzinfo=dt_timezone.utc)
+    by_day: dict[int, list[int]] = {}
+    for pk, created in orders.values_list("pk", "created_at"):
+        by_day.setdefault((created - start).days, []).append(pk)
+    unfilled = not_full | late
+    daily_fill = [sum(1 for pk in by_day.get(d, []) if pk not in unfilled) / len(by_day[d]) if by_day.get(d) else None
+                  for d in range(days)]
+    daily_cost = [sum(order_cost.get(pk, 0.0) for pk in by_day[d]) / len(by_day[d]) if by_day.get(d) else None
+                  for d in range(days)]
+
     lost_total = log.walk_in_lost + log.online_refused_units + log.oversold_units
     lost_pool_had = log.walk_in_lost_pool_had + log.online_refused_pool_had + log.oversold_units
     units_sold = log.walk_in_sold + log.cross_sell_sold + (lines_filled)
@@ -168,6 +186,7 @@ def compute(sc: Scenario, log: RunLog) -> dict:
         "leftover_units": leftover, "leftover_value": round(leftover_value, 2),
         "sync_lag": "nightly batch" if log.policy == "siloed" else "seconds (near real time)",
         "returns": len(returned_orders),
+        "daily_fill": daily_fill, "daily_cost_per_order": daily_cost,
     }
 
 

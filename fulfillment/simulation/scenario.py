@@ -196,3 +196,43 @@ def build_scenario(*, seed: int, days: int = 90, stores: int = 40, skus: int = 3
     for _day in range(days):
         sc.shrink.append([(s, k) for s in range(n_s) for k in range(n_k) if error_rng.random() < SHRINK_PER_DAY])
     return sc
+
+
+def scenario_to_json(sc: Scenario, *, chain: tuple[Place, list[Place]] | None = None,
+                     catalogue: list[Sku] | None = None) -> dict:
+    """What a child process needs to draw the very same scenario again (not the draws themselves)."""
+    return {"seed": sc.seed, "days": sc.days, "stores": len(sc.stores), "skus": len(sc.skus), "start": sc.start,
+            "chain": None if chain is None else {"dc": asdict(chain[0]), "stores": [asdict(p) for p in chain[1]]},
+            "catalogue": None if catalogue is None else [asdict(s) for s in catalogue], "digest": sc.digest()}
+
+
+def scenario_from_json(spec: dict) -> Scenario:
+    chain = None
+    if spec.get("chain"):
+        chain = (Place(**spec["chain"]["dc"]), [Place(**p) for p in spec["chain"]["stores"]])
+    catalogue = [Sku(**s) for s in spec["catalogue"]] if spec.get("catalogue") else None
+    sc = build_scenario(seed=spec["seed"], days=spec["days"], stores=spec["stores"], skus=spec["skus"], start=spec["start"],
+                        chain=chain, catalogue=catalogue)
+    if spec.get("digest") and sc.digest() != spec["digest"]:
+        raise RuntimeError("the scenario drawn again differs from the parent's: the demand would not be the same")
+    return sc
+
+
+def chain_from_db(*, stores: int, skus: int) -> tuple[tuple[Place, list[Place]], list[Sku]]:
+    """The current database's chain (read only): its DC, up to ``stores`` active stores with
+    coordinates, and up to ``skus`` active SKUs (fast movers first), as plain values."""
+    from inventory.models import Location, LocationKind, Product
+
+    dc = (Location.objects.filter(kind=LocationKind.DC, is_active=True, latitude__isnull=False).order_by("code").first())
+    if dc is None:
+        raise ValueError("--from-db needs an active DC with coordinates in the current database")
+    rows = list(Location.objects.filter(kind=LocationKind.STORE, is_active=True, latitude__isnull=False)
+                .order_by("code")[:stores])
+    if not rows:
+        raise ValueError("--from-db needs active stores with coordinates in the current database")
+    places = [Place(r.code, r.name, "store", r.country, r.latitude, r.longitude, 1.0) for r in rows]
+    products = list(Product.objects.filter(is_active=True, price__gt=0).order_by("velocity_class", "sku")[:skus])
+    if not products:
+        raise ValueError("--from-db needs active products with a price in the current database")
+    catalogue = [Sku(p.sku, p.velocity_class, float(p.price), float(p.unit_cost or p.price * 0.45)) for p in products]
+    return (Place(dc.code, dc.name, "dc", dc.country, dc.latitude, dc.longitude), places), catalogue
