@@ -271,10 +271,6 @@ class Season:
     def _margin(self, skus, day: int) -> float:
         return sum(self.sc.price(k, day) - self.sc.skus[k].cost for k in skus)
 
-    def _physical(self, s: int, k: int) -> int:
-        on_hand, _reserved = self._level(self.products[k], self.stores[s])
-        return on_hand - self.phantom.get((s, k), 0)
-
     def _fulfil(self, day: int) -> None:
         """Every new work of the day: stores find (or not) the units their records promise."""
         store_idx = {st.pk: i for i, st in enumerate(self.stores)}
@@ -286,23 +282,25 @@ class Season:
                 break
             for work in works:
                 s = store_idx.get(work.location_id)
+                lines = list(work.lines.all())
                 rejected = False
-                for line in work.lines.all():
+                for line in lines:
                     if s is None or line.to_pick <= 0:
                         continue
                     k = sku_idx[line.product_id]
-                    if self._physical(s, k) < line.to_pick + self._reserved_elsewhere(s, k, line.to_pick):
+                    on_hand, reserved = self._level(self.products[k], self.stores[s])
+                    physical = on_hand - self.phantom.get((s, k), 0)
+                    # the units of this line and of every other open reservation must be on the shelf
+                    if physical < line.to_pick + max(reserved - line.to_pick, 0):
                         self._reject(work, line, s, k)
                         rejected = True
-                work.refresh_from_db()
-                if not work.is_open:
-                    continue
-                self._prepare(work, day, rejected)
+                if rejected:
+                    work.refresh_from_db()
+                    if not work.is_open:
+                        continue
+                    lines = list(work.lines.all())
+                self._prepare(work, day, lines)
         self._settle_backorders()
-
-    def _reserved_elsewhere(self, s: int, k: int, mine: int) -> int:
-        _on_hand, reserved = self._level(self.products[k], self.stores[s])
-        return max(reserved - mine, 0)
 
     def _reject(self, work: Work, line, s: int, k: int) -> None:
         """Not found on the shelf: rejected with that reason (re-routed by Omni), and the record
@@ -321,12 +319,12 @@ class Season:
             cycle_count_record(product=self.products[k], location=self.stores[s], counted=counted, source="simulation")
         self.phantom[(s, k)] = counted - physical
 
-    def _prepare(self, work: Work, day: int, after_rejection: bool) -> None:
-        lines = [ln for ln in Work.objects.get(pk=work.pk).lines.all() if ln.to_pick > 0 and ln.pk not in self.rejected_lines]
+    def _prepare(self, work: Work, day: int, all_lines: list) -> None:
+        lines = [ln for ln in all_lines if ln.to_pick > 0 and ln.pk not in self.rejected_lines]
         if not lines:
             self.stuck_works.add(work.pk)
             return
-        if any(ln.pk in self.rejected_lines for ln in work.lines.all()):
+        if any(ln.pk in self.rejected_lines for ln in all_lines):
             self.stuck_works.add(work.pk)  # the rest ships, the rejected line cannot settle without fulfillment's reject
             return
         for ln in lines:

@@ -17,7 +17,7 @@ from omni.geo import haversine_km
 
 from .demand import WEEKDAY, gamma_shock, markdown_lift, poisson, season_curve, shock_variance_for, weighted_choice
 
-CLASS_RATE = {"A": 0.9, "B": 0.4, "C": 0.15}  # walk-in units per store-day at a store of weight 1
+CLASS_RATE = {"A": 0.45, "B": 0.2, "C": 0.08}  # walk-in units per store-day at a store of weight 1
 CLASS_SHARE = (("A", 0.2), ("B", 0.3), ("C", 0.5))
 STORE_CORRELATION = 0.25  # pairwise correlation of two stores' daily demand of a SKU
 ONLINE_SHARE = 0.25  # online units / all units
