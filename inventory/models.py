@@ -312,3 +312,4 @@ class OutboxEvent(models.Model):
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)
 from inventory.snapshots.models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine  # noqa: E402,F401  (inbound counts)
 from inventory.alerts.models import Alert  # noqa: E402,F401  (ledger drift, dead-lettered pushes)
+from inventory.counting.models import CountTask, CountTaskLine, CountTaskOrigin, CountTaskStatus  # noqa: E402,F401  (count tasks)

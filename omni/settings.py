@@ -169,6 +169,8 @@ SPECTACULAR_SETTINGS = {
         "ReservationStatusEnum": "inventory.models.ReservationStatus",
         "TransferStatusEnum": "inventory.models.TransferStatus",
         "ImportStatusEnum": "inventory.imports.models.ImportStatus",
+        "WorkStatusEnum": "fulfillment.models.WorkStatus",
+        "WorkKindEnum": "fulfillment.models.WorkKind",
     },
 }
 
@@ -222,3 +224,26 @@ OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100")
 # A line whose |variance| exceeds either threshold waits for a merchandiser's approval.
 OMNI_SNAPSHOT_APPROVAL_UNITS = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_UNITS", "10"))
 OMNI_SNAPSHOT_APPROVAL_PERCENT = int(os.environ.get("OMNI_SNAPSHOT_APPROVAL_PERCENT", "20"))
+
+# --- Customer notifications (fulfillment/notifications) ---------------------------------------
+# Email through Django's backend (console by default: messages are printed; set EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend with EMAIL_HOST … in production).
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omni <orders@omni.invalid>")
+# SMS through a pluggable backend: console (default), file (one line per message in
+# OMNI_SMS_FILE_PATH), locmem (tests), or fulfillment.notifications.sms.TwilioSmsBackend (needs
+# `pip install twilio` and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM_NUMBER).
+OMNI_SMS_BACKEND = os.environ.get("OMNI_SMS_BACKEND", "fulfillment.notifications.sms.ConsoleSmsBackend")
+OMNI_SMS_FILE_PATH = os.environ.get("OMNI_SMS_FILE_PATH", str(BASE_DIR / "sms.log"))
+# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's.
+LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Pickups: a reminder after this many hours ready, expiry after this many days (defaults for
+# every store; a store's own pickup policy in the admin overrides them).
+OMNI_PICKUP_REMINDER_HOURS = int(os.environ.get("OMNI_PICKUP_REMINDER_HOURS", "24"))
+OMNI_PICKUP_EXPIRY_DAYS = int(os.environ.get("OMNI_PICKUP_EXPIRY_DAYS", "7"))
