@@ -182,7 +182,13 @@ class StockMovement(models.Model):
             ),
             models.CheckConstraint(condition=~Q(quantity=0), name="movement_nonzero"),
         ]
-        indexes = [models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket")]
+        indexes = [
+            models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket"),
+            # Routing's stock age: the latest arrival of units at a stock row. Partial, so the hot
+            # paths (sales, reservations' consumption) never write it.
+            models.Index(fields=["stock_level", "created_at"], name="movement_level_arrivals",
+                         condition=Q(reason__in=["receipt", "transfer_in"], quantity__gt=0)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} {self.quantity:+d} ({self.bucket})"
