@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "omni.api.guard.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The store app speaks the staff's language (Accept-Language or the chosen one); the admin
@@ -147,6 +148,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The API answers a larger body with 413 (omni/api/guard.py): JSON and forms, and CSV uploads.
+OMNI_API_MAX_BODY_BYTES = int(os.environ.get("OMNI_API_MAX_BODY_BYTES", str(DATA_UPLOAD_MAX_MEMORY_SIZE)))
+OMNI_API_MAX_UPLOAD_BYTES = int(os.environ.get("OMNI_API_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Security (production) ------------------------------------------------------------------
@@ -171,6 +175,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "omni.api.pagination.DefaultPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_PARSER_CLASSES": ["omni.api.guard.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "omni.api.errors.exception_handler",
@@ -243,6 +248,10 @@ LOGGING = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
+
+# --- CSV stock imports (inventory/imports) --------------------------------------------------
+# A running import whose worker gives no sign of life for this long is reaped by beat (failed).
+OMNI_IMPORT_STALE_SECONDS = int(os.environ.get("OMNI_IMPORT_STALE_SECONDS", "600"))
 
 # --- Inbound stock snapshots (inventory/snapshots) --------------------------------------------
 # A line whose |variance| exceeds either threshold waits for a merchandiser's approval.

@@ -48,6 +48,8 @@ def pickup_reminders_send(*, now: datetime | None = None) -> list[int]:
                    .values_list("pk", flat=True))
     done = []
     for work in works:
+        if work.ready_at is None:  # excluded by _ready_works; narrows the type
+            continue
         t = timings[pickup_store_id(work)]
         if work.pk in reminded or not (work.ready_at + t.reminder_after <= now < t.expires_at(work.ready_at)):
             continue
@@ -90,6 +92,8 @@ def pickups_expire(*, now: datetime | None = None) -> list[int]:
     timings = pickup_timings(location_ids={pickup_store_id(w) for w in works})
     done = []
     for work in works:
+        if work.ready_at is None:  # excluded by _ready_works; narrows the type
+            continue
         if timings[pickup_store_id(work)].expires_at(work.ready_at) <= now:
             if pickup_expire(work=work, now=now).status == WorkStatus.EXPIRED:
                 done.append(work.pk)

@@ -117,13 +117,16 @@ def count_task_submit(*, task: CountTask | int, counts: Mapping[str, int], actor
             raise ValidationFailed(f"Count not accepted: {sku}: {errors[sku][0]}", code="invalid_count", details=errors)
         system = dict(StockLevel.objects.filter(location_id=task.location_id, product_id__in=[ln.product_id for ln in lines])
                       .values_list("product_id", "on_hand"))
+        figures = []
         for line in lines:
-            line.system_quantity = system.get(line.product_id, 0)
-            line.variance = line.counted - line.system_quantity
+            assert line.counted is not None  # every line was counted above, or the count was refused
+            on_hand = system.get(line.product_id, 0)
+            line.system_quantity, line.variance = on_hand, line.counted - on_hand
+            figures.append((on_hand, line.counted - on_hand))
         CountTaskLine.objects.bulk_update(lines, ["counted", "system_quantity", "variance"])
         task.counted_by, task.counted_at = _user(actor), timezone.now()
         _move(task, CountTaskStatus.COUNTED, "counted_by", "counted_at")
-        if not any(needs_approval(system=ln.system_quantity, variance=ln.variance) for ln in lines):
+        if not any(needs_approval(system=on_hand, variance=variance) for on_hand, variance in figures):
             _post(task=task, lines=lines, actor=actor)
     return task
 
@@ -154,15 +157,17 @@ def count_task_approve(*, task: CountTask | int, actor: Any = None) -> CountTask
 
 def count_task_recount(*, task: CountTask | int, actor: Any = None) -> CountTask:
     """Send a counted task back to be counted again (its figures are cleared)."""
+    locked: CountTask | None = None
     try:
         with transaction.atomic():
-            task = _lock(task)
-            _move(task, CountTaskStatus.OPEN)
-            task.lines.update(counted=None, system_quantity=None, variance=None)
+            locked = _lock(task)
+            _move(locked, CountTaskStatus.OPEN)
+            locked.lines.update(counted=None, system_quantity=None, variance=None)
     except IntegrityError:
-        raise Conflict(f"{task.location.code} already has an open count task for rejections; count its SKUs there.",
+        where = locked.location.code if locked is not None else "This location"
+        raise Conflict(f"{where} already has an open count task for rejections; count its SKUs there.",
                        code="open_rejection_task_exists") from None
-    return task
+    return locked
 
 
 def count_task_cancel(*, task: CountTask | int, actor: Any = None) -> CountTask:
