@@ -70,7 +70,8 @@ def find_pickup(*, location: Location | int, query: str) -> QuerySet[Work]:
     if not text:
         return Work.objects.none()
     code = pickup_code_normalize(text)
-    match = Q(order__external_id__iexact=text) | Q(order__ship_name__icontains=text) | Q(order__customer_ref__iexact=text)
+    match = (Q(order__external_id__iexact=text) | Q(order__ship_name__icontains=text) | Q(order__customer_ref__iexact=text)
+             | Q(order__customer_phone=text.replace(" ", "")))
     if code:
         match |= Q(pickup_code=code)
     return _with_lines(Work.objects.filter(

@@ -81,3 +81,17 @@ class IssueForm(forms.Form):
         if not data.get("whole_order") and not (data.get("line") and data.get("quantity")):
             raise forms.ValidationError(_("Choose a reason and how many units."))
         return data
+
+
+class StoreSettingsForm(forms.Form):
+    daily_capacity = forms.IntegerField(
+        label=_("Orders per day"), min_value=0, required=False,
+        help_text=_("How many new orders this store takes per day. Empty: no limit. 0: paused."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    require_scanning = forms.BooleanField(label=_("Pick by scanning only (no manual counts)"), required=False)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Pickup code, order number, name or phone"), max_length=64, strip=True,
+                        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "data-scan": "1",
+                                                      "autofocus": True}))

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, batch, lookup, pickup, queue, work
+from .views import auth, batch, lookup, manage, pickup, queue, work
 
 app_name = "store"
 
@@ -25,4 +25,5 @@ urlpatterns = [
     path("s/<slug:code>/pickup/", pickup.pickup_desk, name="pickup"),
     path("s/<slug:code>/pickup/<int:pk>/", pickup.pickup_work, name="pickup_work"),
     path("s/<slug:code>/lookup/", lookup.lookup, name="lookup"),
+    path("s/<slug:code>/manage/", manage.manage, name="manage"),
 ]
