@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from omni.errors import NotFound
 
-from .models import Location, LocationDayLoad, Product, StockLevel
+from .models import Location, LocationDayLoad, Product, StockLevel, Transfer, TransferStatus
 
 
 def product_get_by_sku(*, sku: str) -> Product:
@@ -91,3 +91,10 @@ def product_by_code(*, code: str) -> Product | None:
     if product is None:
         product = Product.objects.filter(barcodes__code=code).first()
     return product
+
+
+def transfers_in_transit(*, location_id: int) -> tuple[list[Transfer], list[Transfer]]:
+    """(coming to, leaving from) ``location_id``: transfers still in transit, oldest first."""
+    qs = (Transfer.objects.filter(status=TransferStatus.IN_TRANSIT).select_related("product", "from_location", "to_location")
+          .order_by("shipped_at", "pk"))
+    return list(qs.filter(to_location_id=location_id)), list(qs.filter(from_location_id=location_id))
