@@ -102,9 +102,10 @@ def notification_send(*, notification_id: int) -> Notification | None:
     Notification.objects.filter(pk=note.pk).update(attempts=note.attempts + 1)
     try:
         (_send_email if note.channel == NotificationChannel.EMAIL else _send_sms)(note, note.work)
-    except (SmsError, OSError, ValueError) as exc:   # SMTP errors are OSErrors; a bad address a ValueError
+    except Exception as exc:  # noqa: BLE001 - any failure is the outcome to record (SMTP errors, a provider's refusal …)
         outcome, error = NotificationStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
-        log.warning("notification %s (%s by %s to %s) failed: %s", note.pk, note.kind, note.channel, note.recipient, error)
+        log.warning("notification %s (%s by %s to %s) failed: %s", note.pk, note.kind, note.channel, note.recipient, error,
+                    exc_info=not isinstance(exc, SmsError | OSError))
     else:
         outcome, error = NotificationStatus.SENT, ""
     now = timezone.now()

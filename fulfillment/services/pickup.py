@@ -14,6 +14,7 @@ Every function takes ``now`` so that tests (and a catch-up run) can say what tim
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from fulfillment.models import NotificationKind, PutBackLine, PutBackStatus, PutBackTask, Work, WorkLine, WorkStatus
 from fulfillment.notifications.services import notify
-from omni.errors import NotFound
+from omni.errors import NotFound, OmniError
 from omni.transitions import TransitionTable, transition_apply
 from orders.services import allocation_cancel
 
@@ -29,6 +30,8 @@ from .events import Actor, actor_label, actor_parts, work_event_record
 from .pickup_policy import pickup_store_id, pickup_timings
 from .transitions import work_transition
 from .workflow import work_lock
+
+log = logging.getLogger(__name__)
 
 PUT_BACK_TRANSITIONS = TransitionTable(PutBackStatus, {PutBackStatus.OPEN: {PutBackStatus.DONE}, PutBackStatus.DONE: set()})
 EXPIRED_REASON = "not collected"
@@ -91,8 +94,11 @@ def pickups_expire(*, now: datetime | None = None) -> list[int]:
     done = []
     for work in works:
         if timings[pickup_store_id(work)].expires_at(work.ready_at) <= now:
-            if pickup_expire(work=work, now=now).status == WorkStatus.EXPIRED:
-                done.append(work.pk)
+            try:
+                if pickup_expire(work=work, now=now).status == WorkStatus.EXPIRED:
+                    done.append(work.pk)
+            except OmniError as exc:  # one pickup that cannot expire does not stop the others
+                log.warning("pickup %s could not expire: %s", work.pk, exc.message)
     return done
 
 
