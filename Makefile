@@ -1,7 +1,7 @@
 # Omni: two commands on a fresh machine (Python 3.11 and make).
 #   make run   - virtualenv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite, Celery eager)
 #   make test  - virtualenv, install, `make lint`, the whole test suite (PostgreSQL + Redis when reachable)
-#   make lint  - the architecture contracts (import-linter, no cross-app writes); config in pyproject.toml
+#   make lint  - the architecture contracts (import-linter, no cross-app writes) and mypy; config in pyproject.toml
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -27,10 +27,12 @@ demo: migrate
 run: demo
 	$(PY) manage.py runserver $(HOST)
 
-# The same checks as a bare `lint-imports` in the project root (pyproject.toml), plus the AST check
-# that no app writes another app's models (tests/test_boundaries.py, which `pytest` runs too).
+# The same checks as a bare `lint-imports` and a bare `mypy` in the project root (pyproject.toml),
+# plus the AST check that no app writes another app's models (tests/test_boundaries.py, which
+# `pytest` runs too).
 lint: install
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q tests/test_boundaries.py
 
 # Uses PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults);
@@ -51,4 +53,4 @@ beat: install
 	$(VENV)/bin/celery -A omni beat --loglevel INFO
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .mypy_cache .import_linter_cache

@@ -169,6 +169,8 @@ SPECTACULAR_SETTINGS = {
         "ReservationStatusEnum": "inventory.models.ReservationStatus",
         "TransferStatusEnum": "inventory.models.TransferStatus",
         "ImportStatusEnum": "inventory.imports.models.ImportStatus",
+        "WorkStatusEnum": "fulfillment.models.WorkStatus",
+        "WorkKindEnum": "fulfillment.models.WorkKind",
     },
 }
 

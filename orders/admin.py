@@ -35,8 +35,7 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ["line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned"]
-    readonly_fields = fields
+    fields = readonly_fields = ("line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -49,8 +48,7 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "actor", "data"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "actor", "data")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

@@ -25,7 +25,7 @@ class CustomerTier(models.TextChoices):
 
 
 # Higher is more valuable (used by the scarcity rules).
-TIER_RANK = {CustomerTier.STANDARD: 0, CustomerTier.SILVER: 1, CustomerTier.GOLD: 2, CustomerTier.VIP: 3}
+TIER_RANK: dict[str, int] = {CustomerTier.STANDARD: 0, CustomerTier.SILVER: 1, CustomerTier.GOLD: 2, CustomerTier.VIP: 3}
 
 
 class DeliveryMode(models.TextChoices):
@@ -54,6 +54,11 @@ class AllocationStatus(models.TextChoices):
     FULFILLED = "fulfilled", "Fulfilled (shipped or collected)"
     CANCELLED = "cancelled", "Cancelled"
     REJECTED = "rejected", "Rejected by the location"
+
+
+class RerouteShortage(models.TextChoices):
+    BACKORDER = "backorder", "Backorder the line until stock arrives"
+    CANCEL = "cancel", "Cancel the units (the customer is told)"
 
 
 class HoldStatus(models.TextChoices):
@@ -91,6 +96,10 @@ class RoutingProfile(models.Model):
     criteria = models.JSONField(default=list)
     max_shipments = models.PositiveSmallIntegerField(default=2, help_text="At most this many locations per order.")
     allow_ship_to_store = models.BooleanField(default=True, help_text="BOPIS: offer a transfer to the chosen store.")
+    reroute_shortage = models.CharField(
+        max_length=12, choices=RerouteShortage.choices, default=RerouteShortage.BACKORDER,
+        help_text="A location rejected units and no other location has them: backorder them or cancel them.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")

@@ -23,7 +23,7 @@ def routing_profile_for(*, channel: Channel) -> ProfileSpec:
         return ProfileSpec()
     return ProfileSpec(
         name=profile.name, version=profile.version, criteria=list(profile.criteria), max_shipments=profile.max_shipments,
-        allow_ship_to_store=profile.allow_ship_to_store, profile_id=profile.pk,
+        allow_ship_to_store=profile.allow_ship_to_store, profile_id=profile.pk, reroute_shortage=profile.reroute_shortage,
     )
 
 

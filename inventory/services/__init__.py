@@ -13,7 +13,7 @@ external id is given. By sub-domain:
 - ``ledger``: reconciliation of stock rows with the ledger and of reservations with their owners.
 """
 
-from ._buckets import MovementResult, validate_quantity
+from ._buckets import Actor, MovementResult, validate_quantity
 from .counts import CountResult, cycle_count_record
 from .ledger import LedgerDiscrepancy, ledger_check
 from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
@@ -43,7 +43,7 @@ from .reservations import (
 from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
 
 __all__ = [
-    "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
+    "Actor", "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
     "StockOperationKind", "StockOperationResult", "stock_operation_apply",
     "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",
     "ReservationMove", "ReservationRequest", "TransferResult", "cycle_count_record", "ledger_check", "reservation_consume",

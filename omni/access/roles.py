@@ -166,6 +166,8 @@ def readable_location_ids(principal: Principal) -> frozenset[int] | None:
     if principal.role is Role.PARTNER and can(principal, Capability.VIEW_STOCK):
         if principal.location_ids is not None:
             return principal.location_ids
+        if principal.channel_id is None:
+            return frozenset()
         channel = Channel.objects.filter(pk=principal.channel_id).first()
         return frozenset(channel_location_ids(channel=channel)) if channel is not None else frozenset()
     return frozenset()

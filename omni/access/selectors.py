@@ -14,6 +14,8 @@ def channel_for_principal(*, principal: Principal, code: str | None, capability:
     (400), ``unknown_channel`` (404); and ``permission_denied`` when the capability is missing."""
     code = (code or "").strip()
     if principal.is_partner:
+        if principal.channel_id is None:
+            raise Forbidden("This token acts for no channel.", code="channel_forbidden", details={"channel": ["No channel."]})
         own = Channel.objects.get(pk=principal.channel_id)
         if code and code != own.code:
             raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
@@ -23,8 +25,9 @@ def channel_for_principal(*, principal: Principal, code: str | None, capability:
         if not code:
             raise ValidationFailed("Name the channel (channel=<code>).", code="channel_required",
                                    details={"channel": ["Required."]})
-        channel = Channel.objects.filter(code=code).first()
-        if channel is None:
+        named = Channel.objects.filter(code=code).first()
+        if named is None:
             raise NotFound(f"Unknown channel {code!r}.", code="unknown_channel", details={"channel": [f"No channel {code!r}."]})
+        channel = named
     require(principal, capability, channel_id=channel.pk, what=f"for channel {channel.code}")
     return channel

@@ -42,7 +42,7 @@ STAFF_PASSWORD = "omni-demo-staff"
 SOURCE_REPLENISH = "wms"
 
 # Expected units per day and location for one SKU, by velocity class and location kind.
-RATES = {
+RATES: dict[str, dict[str, float]] = {
     LocationKind.STORE: {"A": 0.08, "B": 0.03, "C": 0.01},
     LocationKind.DC: {"A": 0.5, "B": 0.15, "C": 0.04},
     LocationKind.WAREHOUSE: {"A": 0.25, "B": 0.08, "C": 0.02},
@@ -50,7 +50,7 @@ RATES = {
     LocationKind.SUPPLIER: {"A": 0.05, "B": 0.03, "C": 0.02},
 }
 # Which channels sell from a location kind, with their share of its sales.
-CHANNEL_MIX = {
+CHANNEL_MIX: dict[str, list[tuple[str, float]]] = {
     LocationKind.STORE: [("pos", 0.82), ("web", 0.12), ("app", 0.06)],
     LocationKind.DC: [("web", 0.55), ("app", 0.25), ("trendyol", 0.12), ("zalando", 0.08)],
     LocationKind.WAREHOUSE: [("web", 0.7), ("app", 0.3)],
@@ -58,7 +58,7 @@ CHANNEL_MIX = {
     LocationKind.SUPPLIER: [("web", 1.0)],
 }
 # Share of the catalogue each kind of location carries, by class.
-CARRIES = {
+CARRIES: dict[str, dict[str, float]] = {
     LocationKind.STORE: {"A": 0.9, "B": 0.5, "C": 0.2},
     LocationKind.DC: {"A": 1.0, "B": 0.95, "C": 0.9},
     LocationKind.WAREHOUSE: {"A": 0.9, "B": 0.7, "C": 0.4},

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine, OrderReturn, OrderReturnLine
@@ -10,7 +12,7 @@ from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLi
 class OrderLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = serializers.IntegerField()
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default="0")
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default=Decimal("0"))
 
 
 class OrderCreateSerializer(serializers.Serializer):

@@ -10,7 +10,7 @@ everything in a couple of queries first, so scoring 500 candidates is a tight Py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
@@ -38,6 +38,7 @@ class Candidate:
     available: dict[int, int] = field(default_factory=dict)  # product_id -> unreserved units
     distance_km: float | None = None
     used_today: int = 0
+    accuracy: float = 1.0  # share of checks (cycle counts, picks) that found the stock figure right
     covered: int = 0  # units of the whole order it can supply (set by the engine before scoring)
 
     def coverable_units(self, needs: Mapping[int, int]) -> int:
@@ -147,6 +148,21 @@ class RemainingCapacity(Criterion):
     def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
         return [1.0 if c.daily_capacity is None else 0.0 if c.daily_capacity <= 0
                 else max(c.daily_capacity - c.used_today, 0) / c.daily_capacity for c in cands]
+
+
+class Accuracy(Criterion):
+    """How far the location's stock figures can be trusted: (accurate counts + 1) / (counts + "not
+    found" rejections + 1) over the accuracy window (``Candidate.accuracy``, loaded by the engine).
+    A store that often cannot find what it was sent scores lower until its counts improve."""
+
+    name = "accuracy"
+    label = "stock accuracy"
+
+    def score(self, ctx: RoutingContext, cand: Candidate) -> float:
+        return cand.accuracy
+
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        return [c.accuracy for c in cands]
 
 
 DEFAULT_BANDS = [[50, 4.0], [300, 7.0], [1000, 12.0], [None, 20.0]]
@@ -264,7 +280,7 @@ class FewestSplits(Criterion):
 
 
 CRITERIA: dict[str, type[Criterion]] = {
-    c.name: c for c in (Proximity, StockStatus, RemainingCapacity, FulfillmentCost, StockPriority, FewestSplits)
+    c.name: c for c in (Proximity, StockStatus, RemainingCapacity, FulfillmentCost, StockPriority, FewestSplits, Accuracy)
 }
 
 DEFAULT_CRITERIA: list[dict[str, Any]] = [
@@ -274,10 +290,11 @@ DEFAULT_CRITERIA: list[dict[str, Any]] = [
     {"name": "cost", "weight": 1.0},
     {"name": "capacity", "weight": 1.0},
     {"name": "stock_priority", "weight": 0.5},
+    {"name": "accuracy", "weight": 1.0},
 ]
 
 
-def build_criteria(spec: list[Mapping[str, Any]]) -> list[Criterion]:
+def build_criteria(spec: Sequence[Mapping[str, Any]]) -> list[Criterion]:
     """Policy objects from a profile's ``criteria`` list; a clear error names what is wrong."""
     if not isinstance(spec, list) or not spec:
         raise ValidationFailed("A routing profile needs at least one criterion.", code="invalid_routing_profile",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
@@ -43,6 +43,7 @@ class ProfileSpec:
     max_shipments: int = 2
     allow_ship_to_store: bool = True
     profile_id: int | None = None
+    reroute_shortage: str = "backorder"  # a rejected line nowhere else in stock: "backorder" or "cancel"
 
 
 @dataclass(frozen=True)
@@ -169,9 +170,8 @@ def load_candidates(
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
             cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
-            dlat, dlon = destination if destination is not None else (None, None)
-            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and r[3] is not None and r[4] is not None
-                     else None, [r[8]], [r[9]]) for r in cur.fetchall()]
+            rows = [(*r[:8], haversine_km(*destination, r[3], r[4]) if destination is not None and r[3] is not None
+                     and r[4] is not None else None, [r[8]], [r[9]]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
     for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails in rows:
         cand = by_loc.get(loc_id)
@@ -203,6 +203,31 @@ def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = No
     used = dict(rows)
     for c in candidates:
         c.used_today = used.get(c.location_id, 0)
+
+
+NOT_FOUND_REASON = "not_found"  # how a "not found" rejection's reason starts (fulfillment writes it)
+
+
+def load_accuracy(*, candidates: list[Candidate], now: datetime | None = None) -> None:
+    """Fill ``accuracy`` of the candidates: their cycle counts (as allocation materializes them) and
+    the units they rejected as "not found" over the accuracy window. Two small queries."""
+    from allocation.accuracy.selectors import ACCURACY_DAYS, location_accuracy
+    from orders.models import Allocation, AllocationStatus
+
+    if not candidates:
+        return
+    ids = [c.location_id for c in candidates]
+    counts = location_accuracy(location_ids=ids)
+    since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
+    missed = dict(
+        Allocation.objects.filter(location_id__in=ids, status=AllocationStatus.REJECTED, created_at__gte=since,
+                                  reason__startswith=NOT_FOUND_REASON)
+        .values("location_id").annotate(n=Count("id")).values_list("location_id", "n")
+    )
+    for c in candidates:
+        acc = counts.get(c.location_id)
+        n, ok = (acc.counts, acc.accurate) if acc is not None else (0, 0)
+        c.accuracy = (ok + 1) / (n + missed.get(c.location_id, 0) + 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -370,4 +395,6 @@ def route(
         product_ids=[ln.product_id for ln in lines], location_ids=visible, destination=destination,
         require_can_ship=require_can_ship,
     )
+    if any(c.get("name") == "accuracy" for c in profile.criteria if isinstance(c, Mapping)):
+        load_accuracy(candidates=candidates)
     return decide(lines=lines, products=products, candidates=candidates, destination=destination, profile=profile)

@@ -20,7 +20,7 @@ from inventory.models import Location
 from inventory.services import reservation_consume, reservation_release, reservations_release, stock_return
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
-from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus
+from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus, RerouteShortage
 from orders.routing.engine import RoutingDecision
 from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
@@ -187,7 +187,7 @@ def _settle(alloc: Allocation, quantity: int, to: str, reason: str = "") -> Allo
                                      reason=reason[:255], closed_at=now)
 
 
-def _line_settle(line: OrderLine) -> None:
+def _line_settle(line: OrderLine, reason: str = "") -> None:
     """An allocated line with nothing held any more and nothing missing is done: fulfilled when any
     unit left the building (the reason names units given up), else cancelled."""
     if line.status != LineStatus.ALLOCATED:
@@ -199,7 +199,7 @@ def _line_settle(line: OrderLine) -> None:
     if fulfilled + given_up < line.quantity:
         return
     to = LineStatus.FULFILLED if fulfilled else LineStatus.CANCELLED
-    line.status_reason = f"{given_up} of {line.quantity} not taken by the customer." if given_up else ""
+    line.status_reason = (reason or f"{given_up} of {line.quantity} not taken by the customer.")[:255] if given_up else ""
     transition_apply(obj=line, table=LINE_TRANSITIONS, to=to, what=f"Line {line.line_no}", extra_fields=("status_reason",))
 
 
@@ -211,6 +211,8 @@ def allocation_fulfil(*, allocation: Allocation | int, quantity: int | None = No
         alloc, order = _lock_allocation(allocation)
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
                          what=f"Allocation {alloc.pk}")
+        if alloc.reservation_id is None:
+            raise IllegalTransition(f"Allocation {alloc.pk} holds no reservation to consume.", code="illegal_transition")
         qty = _part(alloc, quantity)
         reservation_consume(reservation=alloc.reservation_id, quantity=qty, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
@@ -247,6 +249,7 @@ class RerouteResult:
     allocations: list[Allocation]
     backordered: bool
     reason: str
+    cancelled: int = 0  # units given up (the routing profile cancels what nobody has)
 
 
 def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids: Iterable[int] = (), actor: str = "system") -> RerouteResult:
@@ -271,7 +274,9 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     pickup = order.pickup_location
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
     destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
-                   else (order.latitude, order.longitude) if order.latitude is not None else None)
+                   and pickup.longitude is not None
+                   else (order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
+                   else None)
     line_by_no = {line.line_no: line}
 
     def reserve(decision: RoutingDecision) -> list[Allocation]:
@@ -283,12 +288,17 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
             request=RouteRequest(
                 channel=order.channel, lines=needs, products=facts, destination=destination,
                 profile=routing_profile_for(channel=order.channel), exclude_location_ids=frozenset(exclude),
-                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                require_can_ship=not bopis_here,
             ),
             reserve=reserve,
         )
     except InsufficientStock as exc:
         reason = f"{kind}: {exc.message}"
+        profile = routing_profile_for(channel=order.channel)
+        if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
+            return _give_up(order=order, line=line, quantity=missing, actor=actor,
+                            reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
         if line.status != LineStatus.BACKORDERED:
             line.status_reason = reason[:255]
             transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
@@ -308,6 +318,23 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     order_status_refresh(order=order)
     allocations_changed_send(order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
+
+
+def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
+    """Units of a line nobody can supply are cancelled (recorded as a cancelled allocation at the
+    location that last rejected them); the line is done without them."""
+    last = line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
+    location_id = last.location_id if last is not None else order.pickup_location_id
+    Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
+                              reason=reason[:255], closed_at=timezone.now())
+    _line_settle(line, reason)
+    if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
+        line.status_reason = reason[:255]
+        line.save(update_fields=["status_reason"])
+    order_event_record(order=order, kind="units_cancelled", actor=actor, data={"line": line.line_no, "quantity": quantity,
+                                                                               "reason": reason})
+    order_status_refresh(order=order)
+    return RerouteResult(line.line_no, [], False, reason, cancelled=quantity)
 
 
 def allocation_reject(

@@ -139,19 +139,22 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
                                if open_qty[ln.line_no] and ln.line_no not in lost])
     ship_to_store = pickup if pickup is not None and data.ship_to_store else None
 
+    hold_id = hold.pk if hold is not None else None
+
     def reserve(decision: RoutingDecision | None) -> None:
         try:
             allocations_reserve(plan=decision.plan if decision else [], lines_by_index=by_no, products=products,
                                 ship_to_store=ship_to_store, held=held, release_rest_of=hold_reservations)
         except IllegalTransition:  # a hold reservation was released meanwhile (expired)
-            raise Conflict(f"Hold {hold.pk} expired while the order was placed.", code="hold_not_active",
+            raise Conflict(f"Hold {hold_id} expired while the order was placed.", code="hold_not_active",
                            details={"hold_id": ["Expired."]}) from None
 
     if needs:
         planned = plan_and_reserve(
             request=RouteRequest(
                 channel=channel, lines=needs, products=facts, destination=checked.destination, profile=checked.profile,
-                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                require_can_ship=not bopis_here,
             ),
             reserve=reserve,
             unroutable=(lambda _exc: bopis_alternatives(channel=channel, checked=checked, needs=needs)) if bopis_here else None,

@@ -8,9 +8,9 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfillment', '0001_work_lines_events_verifications'),
+        ('fulfillment', '0002_work_follows_its_order'),
         ('inventory', '0009_count_tasks'),
-        ('orders', '0003_order_customer_contact'),
+        ('orders', '0004_order_customer_contact'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

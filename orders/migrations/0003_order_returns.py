@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('inventory', '0009_count_tasks'),
-        ('orders', '0001_orders_routing_holds'),
+        ('orders', '0002_routing_profile_reroute_shortage'),
     ]
 
     operations = [
