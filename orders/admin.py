@@ -61,8 +61,7 @@ class OrderReturnInline(admin.TabularInline):
     model = OrderReturn
     extra = 0
     can_delete = False
-    fields = ["created_at", "location", "external_id", "reason", "refund_amount", "actor"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "location", "external_id", "reason", "refund_amount", "actor")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

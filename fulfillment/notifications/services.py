@@ -11,6 +11,7 @@ failed with the error. A failed message can be sent again (admin action *resend*
 from __future__ import annotations
 
 import logging
+from functools import partial
 from email.mime.image import MIMEImage
 
 from django.conf import settings
@@ -65,7 +66,7 @@ def notify(*, work: Work | int, kind: str) -> list[int]:
         rows = notifications_record(work=work, kind=kind)
         pending = [n.pk for n in rows if n.status == NotificationStatus.PENDING]
         for pk in pending:
-            transaction.on_commit(lambda pk=pk: notification_send_task.delay(pk))
+            transaction.on_commit(partial(notification_send_task.delay, pk))
     return [n.pk for n in rows]
 
 
@@ -76,7 +77,8 @@ def _send_email(note: Notification, work: Work) -> None:
                                    to=[note.recipient])
     email.attach_alternative(message.html, "text/html")
     if work.pickup_code and f"cid:{QR_CID}" in message.html:
-        email.mixed_subtype = "related"
+        # the image belongs to the html part
+        email.mixed_subtype = "related"  # type: ignore[attr-defined]
         image = MIMEImage(pickup_qr_png(work.pickup_code), "png")
         image.add_header("Content-ID", f"<{QR_CID}>")
         image.add_header("Content-Disposition", "inline", filename=f"pickup-{work.pickup_code}.png")

@@ -432,7 +432,7 @@ def order_return(
                 prices = dict(order.lines.values_list("line_no", "unit_price"))
                 given = _return_content(location.pk, (
                     (it.line_no, it.quantity, it.resellable,
-                     it.refund_amount if it.refund_amount is not None else prices.get(it.line_no, 0) * it.quantity)
+                     it.refund_amount if it.refund_amount is not None else prices.get(it.line_no, Decimal(0)) * it.quantity)
                     for it in items))
                 before = _return_content(previous.location_id, previous.lines.values_list(
                     "line__line_no", "quantity", "resellable", "refund_amount"))
