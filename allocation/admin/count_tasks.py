@@ -66,8 +66,7 @@ class CountTaskAdmin(admin.ModelAdmin):
 
     @admin.display(description="SKUs", ordering="n_lines")
     def sku_count(self, obj: CountTask) -> int:
-        # annotated in get_queryset
-        return obj.n_lines  # type: ignore[attr-defined]
+        return obj.n_lines  # type: ignore[attr-defined]  # annotated by get_queryset
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:

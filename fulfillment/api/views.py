@@ -72,7 +72,7 @@ def _reject(work: Work, data: dict, actor: Any) -> None:
 
 
 # action → (input shape, what it does). One table for every move the API offers.
-ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any], None]]] = {
+ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any], object]]] = {
     "start": (s.WorkActionSerializer, lambda w, d, a: services.start_picking(work=w, actor=a)),
     "pick": (s.WorkPickSerializer, _pick),
     "pack": (s.WorkPackSerializer, lambda w, d, a: services.pack(work=w, box_type=d["box_type"], actor=a)),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 from email.mime.image import MIMEImage
+from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives

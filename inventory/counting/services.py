@@ -101,7 +101,6 @@ def count_task_submit(*, task: CountTask | int, counts: Mapping[str, int], actor
         lines = list(task.lines.select_related("product").order_by("product__sku"))
         by_sku = {ln.product.sku: ln for ln in lines}
         errors: dict[str, list[str]] = {}
-        counted: dict[int, int] = {}
         for sku in counts:
             if sku not in by_sku:
                 errors[sku] = [f"{sku} is not on count task #{task.pk}."]
@@ -110,7 +109,7 @@ def count_task_submit(*, task: CountTask | int, counts: Mapping[str, int], actor
                 errors[sku] = ["Not counted: give the units on the shelf (0 when there are none)."]
                 continue
             try:
-                counted[line.pk] = validate_quantity(counts[sku], field_name=sku, allow_zero=True)
+                line.counted = validate_quantity(counts[sku], field_name=sku, allow_zero=True)
             except ValidationFailed as exc:
                 errors[sku] = [exc.message]
         if errors:
@@ -118,15 +117,16 @@ def count_task_submit(*, task: CountTask | int, counts: Mapping[str, int], actor
             raise ValidationFailed(f"Count not accepted: {sku}: {errors[sku][0]}", code="invalid_count", details=errors)
         system = dict(StockLevel.objects.filter(location_id=task.location_id, product_id__in=[ln.product_id for ln in lines])
                       .values_list("product_id", "on_hand"))
-        within_tolerance = True
+        figures = []
         for line in lines:
+            assert line.counted is not None  # every line was counted above, or the count was refused
             on_hand = system.get(line.product_id, 0)
-            line.counted, line.system_quantity, line.variance = counted[line.pk], on_hand, counted[line.pk] - on_hand
-            within_tolerance &= not needs_approval(system=on_hand, variance=counted[line.pk] - on_hand)
+            line.system_quantity, line.variance = on_hand, line.counted - on_hand
+            figures.append((on_hand, line.counted - on_hand))
         CountTaskLine.objects.bulk_update(lines, ["counted", "system_quantity", "variance"])
         task.counted_by, task.counted_at = _user(actor), timezone.now()
         _move(task, CountTaskStatus.COUNTED, "counted_by", "counted_at")
-        if within_tolerance:
+        if not any(needs_approval(system=on_hand, variance=variance) for on_hand, variance in figures):
             _post(task=task, lines=lines, actor=actor)
     return task
 
@@ -157,15 +157,15 @@ def count_task_approve(*, task: CountTask | int, actor: Any = None) -> CountTask
 
 def count_task_recount(*, task: CountTask | int, actor: Any = None) -> CountTask:
     """Send a counted task back to be counted again (its figures are cleared)."""
-    pk = task.pk if isinstance(task, CountTask) else task
+    locked: CountTask | None = None
     try:
         with transaction.atomic():
-            locked = _lock(pk)
+            locked = _lock(task)
             _move(locked, CountTaskStatus.OPEN)
             locked.lines.update(counted=None, system_quantity=None, variance=None)
     except IntegrityError:
-        code = CountTask.objects.filter(pk=pk).values_list("location__code", flat=True).first()
-        raise Conflict(f"{code} already has an open count task for rejections; count its SKUs there.",
+        where = locked.location.code if locked is not None else "This location"
+        raise Conflict(f"{where} already has an open count task for rejections; count its SKUs there.",
                        code="open_rejection_task_exists") from None
     return locked
 
