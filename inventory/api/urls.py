@@ -3,7 +3,7 @@ from rest_framework.routers import SimpleRouter
 
 from .views import LedgerCheckView, LocationViewSet, ProductViewSet, StockLevelViewSet, StockMovementBatchView
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter(trailing_slash=False)  # a trailing slash is accepted too (omni.api.guard)
 router.register("locations", LocationViewSet, basename="location")
 router.register("products", ProductViewSet, basename="product")
 router.register("stock-levels", StockLevelViewSet, basename="stock-level")

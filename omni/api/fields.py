@@ -34,3 +34,23 @@ class QuantityField(serializers.IntegerField):
             raise serializers.ValidationError(self.error_messages["below_minimum"].format(min_value=self.min_value),
                                               code="invalid_quantity")
         return data
+
+
+class BoundedListSerializer(serializers.ListSerializer):
+    """A ``many=True`` serializer whose ``min_length`` / ``max_length`` the schema shows too
+    (minItems / maxItems): set ``list_serializer_class = BoundedListSerializer`` in the child's Meta."""
+
+    @property
+    def validators(self):  # type: ignore[override]
+        from django.core import validators
+
+        bounds = []
+        if self.min_length is not None:
+            bounds.append(validators.MinLengthValidator(self.min_length))
+        if self.max_length is not None:
+            bounds.append(validators.MaxLengthValidator(self.max_length))
+        return bounds
+
+    @validators.setter
+    def validators(self, value) -> None:
+        pass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from omni.api.fields import QuantityField
+from omni.api.fields import BoundedListSerializer, QuantityField
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine
 
 
@@ -12,6 +12,9 @@ class OrderLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = QuantityField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default="0")
+
+    class Meta:
+        list_serializer_class = BoundedListSerializer
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -30,12 +33,12 @@ class OrderCreateSerializer(serializers.Serializer):
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, default=None)
     hold_id = serializers.CharField(required=False, allow_blank=True, default="")
-    lines = OrderLineInSerializer(many=True, allow_empty=True)
+    lines = OrderLineInSerializer(many=True, allow_empty=False, min_length=1, max_length=200)
 
 
 class AllocationOutSerializer(serializers.ModelSerializer):
     location = serializers.CharField(source="location.code")
-    ship_to_store = serializers.CharField(source="ship_to_store.code", default=None)
+    ship_to_store = serializers.CharField(source="ship_to_store.code", default=None, allow_null=True)
 
     class Meta:
         model = Allocation
@@ -60,7 +63,7 @@ class OrderEventOutSerializer(serializers.ModelSerializer):
 
 class OrderOutSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.code")
-    pickup_location = serializers.CharField(source="pickup_location.code", default=None)
+    pickup_location = serializers.CharField(source="pickup_location.code", default=None, allow_null=True)
     hold_id = serializers.UUIDField(allow_null=True)
     lines = OrderLineOutSerializer(many=True)
     events = OrderEventOutSerializer(many=True)
@@ -80,6 +83,13 @@ class OrderSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "external_id", "status", "customer_ref", "delivery_mode", "created_at"]
 
 
+class OrderSummaryPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = OrderSummarySerializer(many=True)
+
+
 class OrderCancelSerializer(serializers.Serializer):
     lines = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
                                   help_text="Line numbers to cancel; all lines when omitted.")
@@ -91,10 +101,13 @@ class ReturnItemSerializer(serializers.Serializer):
     quantity = QuantityField()
     resellable = serializers.BooleanField(required=False, default=True)
 
+    class Meta:
+        list_serializer_class = BoundedListSerializer
+
 
 class OrderReturnSerializer(serializers.Serializer):
     location = serializers.CharField(help_text="Code of the location where the customer returned the goods.")
-    items = ReturnItemSerializer(many=True, allow_empty=False)
+    items = ReturnItemSerializer(many=True, allow_empty=False, min_length=1, max_length=200)
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
@@ -103,10 +116,13 @@ class HoldLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = QuantityField()
 
+    class Meta:
+        list_serializer_class = BoundedListSerializer
+
 
 class HoldCreateSerializer(serializers.Serializer):
     channel = serializers.CharField(required=False)
-    lines = HoldLineInSerializer(many=True, allow_empty=True)
+    lines = HoldLineInSerializer(many=True, allow_empty=False, min_length=1, max_length=200)
     ttl_seconds = serializers.IntegerField(required=False, default=900)
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
