@@ -182,7 +182,13 @@ class StockMovement(models.Model):
             ),
             models.CheckConstraint(condition=~Q(quantity=0), name="movement_nonzero"),
         ]
-        indexes = [models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket")]
+        indexes = [
+            models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket"),
+            # Routing's stock age: the latest arrival of units at a stock row. Partial, so the hot
+            # paths (sales, reservations' consumption) never write it.
+            models.Index(fields=["stock_level", "created_at"], name="movement_level_arrivals",
+                         condition=Q(reason__in=["receipt", "transfer_in"], quantity__gt=0)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} {self.quantity:+d} ({self.bucket})"
@@ -324,3 +330,4 @@ class LocationDayLoad(models.Model):
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)
 from inventory.snapshots.models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine  # noqa: E402,F401  (inbound counts)
 from inventory.alerts.models import Alert  # noqa: E402,F401  (ledger drift, dead-lettered pushes)
+from inventory.counting.models import CountTask, CountTaskLine, CountTaskOrigin, CountTaskStatus  # noqa: E402,F401  (count tasks)

@@ -78,4 +78,16 @@ def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: dat
     if location_ids is not None:
         qs = qs.filter(location_id__in=list(location_ids))
     rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity")
-    return frozenset(loc for loc, day, n, tz_name, cap in rows if day == local_day(tz_name, now) and n >= cap)
+    return frozenset(loc for loc, day, n, tz_name, cap in rows if day == local_day(tz_name, now) and cap is not None and n >= cap)
+
+
+def product_by_code(*, code: str) -> Product | None:
+    """The product a typed or scanned code names: its SKU (any case), its primary barcode or one of
+    its other barcodes. ``None`` when nothing matches."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    product = (Product.objects.filter(sku__iexact=code).first() or Product.objects.filter(barcode=code).first())
+    if product is None:
+        product = Product.objects.filter(barcodes__code=code).first()
+    return product

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("inventory.api.urls")),
     path("", include("allocation.api.urls")),
     path("", include("orders.api.urls")),
@@ -12,9 +12,11 @@ api_v1 = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="api-docs"),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/what-if/", include("fulfillment.simulation.urls")),  # the routing what-if (merchandisers)
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("fulfillment.urls")),
 ]
 

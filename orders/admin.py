@@ -22,6 +22,7 @@ from .models import (
     Order,
     OrderEvent,
     OrderLine,
+    OrderReturn,
     OrderStatus,
     PostalCentroid,
     RoutingDecision,
@@ -34,8 +35,7 @@ class OrderLineInline(admin.TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ["line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned"]
-    readonly_fields = fields
+    fields = readonly_fields = ("line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -48,8 +48,20 @@ class OrderEventInline(admin.TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
-    fields = ["created_at", "kind", "actor", "data"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "actor", "data")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderReturnInline(admin.TabularInline):
+    model = OrderReturn
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("created_at", "location", "external_id", "reason", "refund_amount", "actor")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -63,7 +75,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_display = ["external_id", "channel", "status", "delivery_mode", "customer_tier", "created_at"]
     list_filter = ["status", "channel", "delivery_mode"]
     search_fields = ["external_id", "customer_ref"]
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderReturnInline, OrderEventInline]
     readonly_fields = ["channel", "external_id", "status", "hold", "routing_profile", "created_at", "allocations_table",
                        "routing_decisions"]
     fields = ["channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",

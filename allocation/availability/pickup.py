@@ -36,6 +36,8 @@ def pickup_options(*, channel: Channel, product_ids: Sequence[int], lat: float, 
     ).exclude(kind=LocationKind.SUPPLIER)
     near = []
     for store in stores:
+        if store.latitude is None or store.longitude is None:  # excluded by the query; narrows the type
+            continue
         distance = haversine_km(lat, lon, store.latitude, store.longitude)
         if distance <= radius_km:
             near.append((distance, store))

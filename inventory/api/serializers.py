@@ -93,7 +93,7 @@ class StockMovementItemSerializer(serializers.Serializer):
 
 
 class StockMovementBatchSerializer(serializers.Serializer):
-    source = serializers.CharField(
+    source = serializers.CharField(  # type: ignore[assignment]  # a field named "source", not Field.source
         max_length=64, required=False,
         help_text="Reporting system (idempotency is per source). Partner tokens always post as their channel code.",
     )
@@ -134,7 +134,7 @@ class BatchSummarySerializer(serializers.Serializer):
 
 
 class StockMovementBatchResultSerializer(serializers.Serializer):
-    source = serializers.CharField()
+    source = serializers.CharField()  # type: ignore[assignment]  # a field named "source", not Field.source
     summary = BatchSummarySerializer()
     results = MovementOutcomeSerializer(many=True)
 
@@ -171,4 +171,4 @@ class StockMovementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_actor(self, obj: StockMovement) -> str | None:
-        return obj.actor.get_username() if obj.actor_id else None
+        return obj.actor.get_username() if obj.actor is not None else None

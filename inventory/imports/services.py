@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from django.conf import settings
 from django.core.files import File
@@ -218,11 +218,12 @@ def stock_import_run(
         if _cancel_requested(job):
             raise ImportCancelled
         stage_create(tables=tables)
+        assert job.file.name, "an import job is created with its file"
         with job.file.storage.open(job.file.name, "rb") as handle:
-            raw = getattr(handle, "file", handle)
+            raw = cast(BinaryIO, getattr(handle, "file", handle))  # the OS file under Django's File wrapper
             reader = StockFileReader(
                 raw, mode=job.mode, on_error=errors.add,
-                location_code=job.location.code if job.location_id else None, default_note=job.note,
+                location_code=job.location.code if job.location is not None else None, default_note=job.note,
             )
             try:
                 for batch in reader.batches(chunk_rows):

@@ -14,7 +14,7 @@ external id is given. By sub-domain:
 - ``ledger``: reconciliation of stock rows with the ledger and of reservations with their owners.
 """
 
-from ._buckets import MovementResult, validate_quantity
+from ._buckets import Actor, MovementResult, validate_quantity
 from .capacity import capacity_claim, capacity_release
 from .counts import CountResult, cycle_count_record
 from .ledger import LedgerDiscrepancy, ledger_check
@@ -46,7 +46,7 @@ from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, t
 
 __all__ = [
     "capacity_claim", "capacity_release",
-    "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
+    "Actor", "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
     "StockOperationKind", "StockOperationResult", "stock_operation_apply",
     "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",
     "ReservationMove", "ReservationRequest", "TransferResult", "cycle_count_record", "ledger_check", "reservation_consume",

@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from omni.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
@@ -31,7 +32,8 @@ from omni.limits import MAX_QUANTITY, MAX_STOCK
 from ..models import Bucket, Location, Product, StockLevel, StockMovement
 from ..outbox import outbox_record
 
-User = AbstractBaseUser
+# Who acts, as Django hands it over (``request.user``): a user, or anonymous (recorded as no one).
+Actor = AuthUser | AnonymousUser
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,7 @@ def validate_quantity(value: Any, *, field_name: str = "quantity", allow_negativ
     return value
 
 
-def require(instance: Any, model: type, what: str) -> None:
+def require(instance: Any, model: type[Model], what: str) -> None:
     if not isinstance(instance, model) or instance.pk is None:
         raise NotFound(f"Unknown {what}.", code=f"unknown_{what}", details={what: ["Does not exist."]})
 
@@ -83,8 +85,8 @@ def fingerprint_of(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def actor_or_none(actor: User | None) -> User | None:
-    return actor if actor is not None and actor.is_authenticated else None
+def actor_or_none(actor: Actor | None) -> AuthUser | None:
+    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
 
 
 def duplicate_external_id(*, source: str, external_id: str, what: str = "movement") -> Conflict:
@@ -121,7 +123,7 @@ def replay(*, source: str, external_id: str, fingerprint: str) -> MovementResult
 
 
 def apply_changes(
-    *, level: StockLevel, changes: Sequence[Change], source: str, actor: User | None, external_id: str, fingerprint: str,
+    *, level: StockLevel, changes: Sequence[Change], source: str, actor: Actor | None, external_id: str, fingerprint: str,
     reference: str, note: str,
 ) -> list[StockMovement]:
     """Apply bucket deltas to a locked stock row, write the ledger and the outbox."""
@@ -180,8 +182,8 @@ def apply_changes(
             )
         )
     StockMovement.objects.bulk_create(movements)
-    for bucket, value in running.items():
-        setattr(level, bucket, value)
+    for name, value in running.items():
+        setattr(level, name, value)
     outbox_record(product_ids=[level.product_id], location_id=level.location_id, reason=changes[0].reason)
     return movements
 
@@ -194,7 +196,7 @@ class Operation:
     location: Location
     changes: Sequence[Change]
     source: str
-    actor: User | None
+    actor: Actor | None
     external_id: str
     fingerprint: str
     reference: str
@@ -202,7 +204,7 @@ class Operation:
 
 
 def operation_prepare(
-    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: User | None,
+    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: Actor | None,
     external_id: str, reference: str = "", note: str = "", payload: dict[str, Any] | None = None,
 ) -> Operation | MovementResult:
     """Check a movement request; a ``MovementResult`` (a replay) when its external id was applied before."""
@@ -243,7 +245,7 @@ def replay_after_race(op: Operation) -> MovementResult | None:
 
 
 def operate(
-    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: User | None,
+    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: Actor | None,
     external_id: str, reference: str = "", note: str = "", payload: dict[str, Any] | None = None,
 ) -> MovementResult:
     """Prepare and apply one movement in its own transaction; idempotent by external id."""

@@ -35,7 +35,7 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
     with connection.cursor() as cur:
         for pk, code, tz_name, capacity in rows:
             day = local_day(tz_name, now)
-            limit = 2**31 - 1 if pk in force else capacity
+            limit = 2**31 - 1 if pk in force else (capacity or 0)
             ok = False
             if limit > 0:
                 cur.execute(

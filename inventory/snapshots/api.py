@@ -24,7 +24,8 @@ class SnapshotLineInSerializer(serializers.Serializer):
 class StockSnapshotInSerializer(serializers.Serializer):
     location = serializers.CharField(max_length=32)
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    lines = SnapshotLineInSerializer(many=True, allow_empty=False, max_length=50_000)
+    # DRF passes max_length to the ListSerializer that many=True builds; the stubs do not know it.
+    lines = SnapshotLineInSerializer(many=True, allow_empty=False, max_length=50_000)  # type: ignore[call-arg]
 
 
 class SnapshotLineOutSerializer(serializers.Serializer):

@@ -28,9 +28,11 @@ class QuantityField(serializers.IntegerField):
     def to_internal_value(self, data: Any) -> int:
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid_quantity", value=data)
-        if data > self.max_value or data < -MAX_QUANTITY:
-            self.fail("quantity_out_of_range", max_value=self.max_value)
-        if data < self.min_value:
+        high = self.max_value if self.max_value is not None else MAX_QUANTITY
+        low = self.min_value if self.min_value is not None else -MAX_QUANTITY
+        if data > high or data < -MAX_QUANTITY:
+            self.fail("quantity_out_of_range", max_value=high)
+        if data < low:
             raise serializers.ValidationError(self.error_messages["below_minimum"].format(min_value=self.min_value),
                                               code="invalid_quantity")
         return data

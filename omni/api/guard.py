@@ -145,13 +145,13 @@ def api_handler500(request: HttpRequest) -> HttpResponse:
 def api_handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_api(request):
         return json_error(400, "bad_request", str(exception) if exception else "Bad request.")
-    return defaults.bad_request(request, exception)
+    return defaults.bad_request(request, exception or Exception("Bad request."))
 
 
 def api_handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     if is_api(request):
         return json_error(403, "permission_denied", "You may not do this.")
-    return defaults.permission_denied(request, exception)
+    return defaults.permission_denied(request, exception or Exception("Forbidden."))
 
 
 __all__ = ["ApiGuardMiddleware", "JSONParser", "api_handler400", "api_handler403", "api_handler404", "api_handler500"]

@@ -164,7 +164,8 @@ class OrderReturnView(APIView):
         else:
             require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
             order = order_get(principal=principal, order_id=pk, any_channel=True)
-        items = [services.ReturnItem(line_no=i["line"], quantity=i["quantity"], resellable=i["resellable"]) for i in data["items"]]
+        items = [services.ReturnItem(line_no=i["line"], quantity=i["quantity"], resellable=i["resellable"],
+                                     refund_amount=i["refund_amount"]) for i in data["items"]]
         services.order_return(order=order, items=items, location=location, actor=actor_label(principal),
                               external_id=data["external_id"], reason=data["reason"])
         return Response(s.OrderOutSerializer(order_get(principal=principal, order_id=pk, any_channel=not principal.is_partner)).data)

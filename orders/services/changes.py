@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
@@ -20,7 +22,7 @@ from inventory.services import capacity_release, reservation_consume, reservatio
 from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
-from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderStatus
+from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus, RerouteShortage
 from orders.routing.engine import RoutingDecision
 from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
@@ -214,7 +216,7 @@ def _settle(alloc: Allocation, quantity: int, to: str, reason: str = "") -> Allo
                                      reason=reason[:255], closed_at=now)
 
 
-def _line_settle(line: OrderLine) -> None:
+def _line_settle(line: OrderLine, reason: str = "") -> None:
     """An allocated line with nothing held any more and nothing missing is done: fulfilled when any
     unit left the building (the reason names units given up), else cancelled."""
     if line.status != LineStatus.ALLOCATED:
@@ -226,7 +228,7 @@ def _line_settle(line: OrderLine) -> None:
     if fulfilled + given_up < line.quantity:
         return
     to = LineStatus.FULFILLED if fulfilled else LineStatus.CANCELLED
-    line.status_reason = f"{given_up} of {line.quantity} not taken by the customer." if given_up else ""
+    line.status_reason = (reason or f"{given_up} of {line.quantity} not taken by the customer.")[:255] if given_up else ""
     transition_apply(obj=line, table=LINE_TRANSITIONS, to=to, what=f"Line {line.line_no}", extra_fields=("status_reason",))
 
 
@@ -238,6 +240,8 @@ def allocation_fulfil(*, allocation: Allocation | int, quantity: int | None = No
         alloc, order = _lock_allocation(allocation)
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
                          what=f"Allocation {alloc.pk}")
+        if alloc.reservation_id is None:
+            raise IllegalTransition(f"Allocation {alloc.pk} holds no reservation to consume.", code="illegal_transition")
         qty = _part(alloc, quantity)
         reservation_consume(reservation=alloc.reservation_id, quantity=qty, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
@@ -274,6 +278,7 @@ class RerouteResult:
     allocations: list[Allocation]
     backordered: bool
     reason: str
+    cancelled: int = 0  # units given up (the routing profile cancels what nobody has)
 
 
 def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids: Iterable[int] = (), actor: str = "system") -> RerouteResult:
@@ -298,7 +303,9 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     pickup = order.pickup_location
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
     destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
-                   else (order.latitude, order.longitude) if order.latitude is not None else None)
+                   and pickup.longitude is not None
+                   else (order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
+                   else None)
     line_by_no = {line.line_no: line}
 
     def reserve(decision: RoutingDecision) -> list[Allocation]:
@@ -310,12 +317,17 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
             request=RouteRequest(
                 channel=order.channel, lines=needs, products=facts, destination=destination,
                 profile=routing_profile_for(channel=order.channel), exclude_location_ids=frozenset(exclude),
-                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                require_can_ship=not bopis_here,
             ),
             reserve=reserve,
         )
     except InsufficientStock as exc:
         reason = f"{kind}: {exc.message}"
+        profile = routing_profile_for(channel=order.channel)
+        if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
+            return _give_up(order=order, line=line, quantity=missing, actor=actor,
+                            reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
         if line.status != LineStatus.BACKORDERED:
             line.status_reason = reason[:255]
             transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
@@ -335,6 +347,26 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     order_status_refresh(order=order)
     allocations_changed_send(order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
+
+
+def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
+    """Units of a line nobody can supply are cancelled (recorded as a cancelled allocation at the
+    location that last rejected them); the line is done without them."""
+    last = (line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
+            or line.allocations.order_by("-id").first())
+    location_id = last.location_id if last is not None else order.pickup_location_id
+    if location_id is None:  # never routed anywhere and no pickup store: nowhere to record the units at
+        raise IllegalTransition(f"Line {line.line_no} was never allocated; cancel it instead.", code="illegal_transition")
+    Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
+                              reason=reason[:255], closed_at=timezone.now())
+    _line_settle(line, reason)
+    if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
+        line.status_reason = reason[:255]
+        line.save(update_fields=["status_reason"])
+    order_event_record(order=order, kind="units_cancelled", actor=actor, data={"line": line.line_no, "quantity": quantity,
+                                                                               "reason": reason})
+    order_status_refresh(order=order)
+    return RerouteResult(line.line_no, [], False, reason, cancelled=quantity)
 
 
 def allocation_reject(
@@ -383,9 +415,32 @@ def backorders_allocate(*, product_ids: Sequence[int] | None = None, actor: str 
 
 @dataclass(frozen=True)
 class ReturnItem:
+    """Units of one line coming back: ``resellable`` back on hand, otherwise to damaged;
+    ``refund_amount`` for these units (default: their price, ``unit_price × quantity``)."""
+
     line_no: int
     quantity: int
     resellable: bool = True
+    refund_amount: Decimal | None = None
+
+
+def _return_content(location_id: int, rows: Iterable[tuple[int, int, bool, Decimal]]) -> tuple[int, list[tuple[Any, ...]]]:
+    return location_id, sorted((n, q, bool(r), Decimal(a).quantize(Decimal("0.01"))) for n, q, r, a in rows)
+
+
+def _refund_of(item: ReturnItem, line: OrderLine, index: int) -> Decimal:
+    full = (line.unit_price * item.quantity).quantize(Decimal("0.01"))
+    if item.refund_amount is None:
+        return full
+    try:
+        amount = Decimal(item.refund_amount).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError, ValueError):
+        amount = Decimal(-1)
+    if not Decimal(0) <= amount <= full:
+        raise ValidationFailed(
+            f"Item {index + 1}: the refund must be between 0 and {full} ({item.quantity} × {line.unit_price}), "
+            f"got {item.refund_amount}.", code="invalid_refund", details={f"items[{index}].refund_amount": [f"0 to {full}."]})
+    return amount
 
 
 def order_return(
@@ -393,15 +448,30 @@ def order_return(
     reason: str = "",
 ) -> Order:
     """Customer returns, at any location: resellable units back on hand, the rest to damaged, through
-    the ledger. At most what was fulfilled (less earlier returns) per line."""
+    the ledger at that location; the refund owed is recorded (``OrderReturn``) for the partner. At
+    most what was fulfilled (less earlier returns) per line. The same ``external_id`` again replays
+    (changes nothing); with other content it is refused."""
     if not items:
         raise ValidationFailed("A return needs at least one item.", code="invalid", details={"items": ["Required."]})
     if not isinstance(location, Location) or location.pk is None or not location.is_active:
         raise ValidationFailed("Returns need an active location.", code="unknown_location", details={"location": ["Unknown or inactive."]})
+    external_id = (external_id or "").strip()
     with transaction.atomic():
         order = _lock_order(order)
-        if external_id and order.events.filter(kind="returned", data__external_id=external_id).exists():
-            return order  # the same return reported twice
+        if external_id:
+            previous = order.returns.filter(external_id=external_id).first()
+            if previous is not None:
+                prices = dict(order.lines.values_list("line_no", "unit_price"))
+                given = _return_content(location.pk, (
+                    (it.line_no, it.quantity, it.resellable,
+                     it.refund_amount if it.refund_amount is not None else prices.get(it.line_no, Decimal(0)) * it.quantity)
+                    for it in items))
+                before = _return_content(previous.location_id, previous.lines.values_list(
+                    "line__line_no", "quantity", "resellable", "refund_amount"))
+                if given != before:
+                    raise Conflict(f"Return {external_id!r} of order {order.external_id} was already recorded with other items.",
+                                   code="duplicate_external_id", details={"external_id": ["Already used with different content."]})
+                return order  # the same return reported twice
         wanted: dict[int, int] = {}
         for i, item in enumerate(items):
             if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or not 1 <= item.quantity <= MAX_QUANTITY:
@@ -419,6 +489,9 @@ def order_return(
                     details={"line": [line_no], "returnable": shipped - line.quantity_returned},
                 )
             lines[line_no] = line
+        refunds = [_refund_of(item, lines[item.line_no], i) for i, item in enumerate(items)]
+        record = OrderReturn.objects.create(order=order, location=location, external_id=external_id[:128], reason=reason[:255],
+                                            refund_amount=sum(refunds, Decimal("0.00")), actor=(actor or "system")[:150])
         for i, item in enumerate(items):
             line = lines[item.line_no]
             stock_return(
@@ -428,7 +501,12 @@ def order_return(
             )
             line.quantity_returned += item.quantity
             line.save(update_fields=["quantity_returned"])
+        OrderReturnLine.objects.bulk_create([
+            OrderReturnLine(order_return=record, line=lines[item.line_no], quantity=item.quantity, resellable=bool(item.resellable),
+                            refund_amount=refund) for item, refund in zip(items, refunds)])
         order_event_record(order=order, kind="returned", actor=actor, data={
-            "external_id": external_id, "location": location.code, "reason": reason,
-            "items": [{"line": it.line_no, "quantity": it.quantity, "resellable": it.resellable} for it in items]})
+            "return": record.pk, "external_id": external_id, "location": location.code, "reason": reason,
+            "refund_amount": str(record.refund_amount),
+            "items": [{"line": it.line_no, "quantity": it.quantity, "resellable": bool(it.resellable), "refund_amount": str(r)}
+                      for it, r in zip(items, refunds)]})
     return order

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0009_importjob_heartbeat'),
+        ('inventory', '0010_importjob_heartbeat'),
     ]
 
     operations = [
