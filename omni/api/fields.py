@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core import validators
 from rest_framework import serializers
 
 from omni.limits import MAX_QUANTITY
@@ -39,20 +40,24 @@ class QuantityField(serializers.IntegerField):
 
 
 class BoundedListSerializer(serializers.ListSerializer):
-    """A ``many=True`` serializer whose ``min_length`` / ``max_length`` the schema shows too
-    (minItems / maxItems): set ``list_serializer_class = BoundedListSerializer`` in the child's Meta."""
+    """A list of ``child`` items whose ``min_length`` / ``max_length`` the schema shows too
+    (minItems / maxItems); made by ``bounded_many``."""
 
     @property
-    def validators(self):  # type: ignore[override]
-        from django.core import validators
-
-        bounds = []
-        if self.min_length is not None:
-            bounds.append(validators.MinLengthValidator(self.min_length))
-        if self.max_length is not None:
-            bounds.append(validators.MaxLengthValidator(self.max_length))
+    def validators(self) -> list[Any]:
+        bounds: list[Any] = []
+        low, high = getattr(self, "min_length", None), getattr(self, "max_length", None)
+        if low is not None:
+            bounds.append(validators.MinLengthValidator(low))
+        if high is not None:
+            bounds.append(validators.MaxLengthValidator(high))
         return bounds
 
     @validators.setter
-    def validators(self, value) -> None:
+    def validators(self, value: Any) -> None:
         pass
+
+
+def bounded_many(child: serializers.Serializer, *, min_length: int = 1, max_length: int = 200, **kwargs: Any) -> BoundedListSerializer:
+    """``many=True`` with bounds the schema shows: 1 to 200 items by default."""
+    return BoundedListSerializer(child=child, min_length=min_length, max_length=max_length, allow_empty=min_length == 0, **kwargs)

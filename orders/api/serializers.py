@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from omni.api.fields import BoundedListSerializer, QuantityField
+from omni.api.fields import QuantityField, bounded_many
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine, OrderReturn, OrderReturnLine
 
 
@@ -14,9 +14,6 @@ class OrderLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = QuantityField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default=Decimal("0"))
-
-    class Meta:
-        list_serializer_class = BoundedListSerializer
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -41,7 +38,7 @@ class OrderCreateSerializer(serializers.Serializer):
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, default=None)
     hold_id = serializers.CharField(required=False, allow_blank=True, default="")
-    lines = OrderLineInSerializer(many=True, allow_empty=False, min_length=1, max_length=200)
+    lines = bounded_many(OrderLineInSerializer())
 
 
 class AllocationOutSerializer(serializers.ModelSerializer):
@@ -129,13 +126,10 @@ class ReturnItemSerializer(serializers.Serializer):
     refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
                                              help_text="Refund for these units; default their price (unit price × quantity).")
 
-    class Meta:
-        list_serializer_class = BoundedListSerializer
-
 
 class OrderReturnSerializer(serializers.Serializer):
     location = serializers.CharField(help_text="Code of the location where the customer returned the goods.")
-    items = ReturnItemSerializer(many=True, allow_empty=False, min_length=1, max_length=200)
+    items = bounded_many(ReturnItemSerializer())
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
@@ -144,13 +138,10 @@ class HoldLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = QuantityField()
 
-    class Meta:
-        list_serializer_class = BoundedListSerializer
-
 
 class HoldCreateSerializer(serializers.Serializer):
     channel = serializers.CharField(required=False)
-    lines = HoldLineInSerializer(many=True, allow_empty=False, min_length=1, max_length=200)
+    lines = bounded_many(HoldLineInSerializer())
     ttl_seconds = serializers.IntegerField(required=False, default=900)
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
