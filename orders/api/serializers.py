@@ -106,13 +106,6 @@ class OrderSummarySerializer(serializers.ModelSerializer):
         fields = ["id", "channel", "external_id", "status", "customer_ref", "delivery_mode", "created_at"]
 
 
-class OrderSummaryPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
-    next = serializers.URLField(allow_null=True)
-    previous = serializers.URLField(allow_null=True)
-    results = OrderSummarySerializer(many=True)
-
-
 class OrderCancelSerializer(serializers.Serializer):
     lines = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, allow_empty=False,
                                   help_text="Line numbers to cancel; all lines when omitted.")

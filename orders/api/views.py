@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from allocation.models import Channel
 from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body, first_error
-from omni.api.pagination import DefaultPagination
+from omni.api.pagination import DefaultPagination, page_of
 from omni.access.permissions import CanPlaceOrders
 from omni.errors import NotFound, ValidationFailed
 from omni.access.roles import Capability, Principal, principal_from_request, require
@@ -68,7 +68,7 @@ def _order_out(principal: Principal, order_id: int) -> dict[str, Any]:
 class OrderListCreateView(APIView):
     permission_classes = [CanPlaceOrders]
 
-    @extend_schema(operation_id="orders_list", responses=s.OrderSummaryPageSerializer, parameters=[
+    @extend_schema(operation_id="orders_list", responses=page_of(s.OrderSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("external_id", str),
         OpenApiParameter("page", {"type": "integer", "minimum": 1}), OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 1000})])
     def get(self, request: Request) -> Response:
