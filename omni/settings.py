@@ -146,9 +146,6 @@ AXES_LOCKOUT_TEMPLATE = "store/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed attempt is kept for the admin (Axes → Access failures)
 LANGUAGE_CODE = "en-us"
-LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
-# The store app's translations (fulfillment/locale) also hold the strings of templates/store/.
-LOCALE_PATHS = [BASE_DIR / "fulfillment" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -329,7 +326,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omni <orders@omni.inv
 # `pip install twilio` and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM_NUMBER).
 OMNI_SMS_BACKEND = os.environ.get("OMNI_SMS_BACKEND", "fulfillment.notifications.sms.ConsoleSmsBackend")
 OMNI_SMS_FILE_PATH = os.environ.get("OMNI_SMS_FILE_PATH", str(BASE_DIR / "sms.log"))
-# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's.
+# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's; the
+# store app's pages speak them too. One catalogue (locale/tr) holds the notifications' and the
+# store app's strings (`make messages-update`, then `make messages`).
 LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Pickups: a reminder after this many hours ready, expiry after this many days (defaults for
