@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 api_v1 = [
     path("", include("inventory.api.urls")),
@@ -9,7 +9,9 @@ api_v1 = [
     path("", include("orders.api.urls")),
     path("", include("fulfillment.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI and ReDoc load their scripts from drf-spectacular-sidecar (installed): they work offline.
     path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="v1:schema"), name="api-redoc"),
 ]
 
 urlpatterns = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
-from omni.admin import ReadOnlyAdmin
+from omni.admin import ModelAdmin, PlumbingAdmin, ReadOnlyAdmin, TabularInline
 from omni.errors import OmniError
 
 from .models import (
@@ -30,7 +30,7 @@ from .models import (
 from .services import hold_release, order_cancel, routing_profile_save
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
@@ -44,7 +44,7 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
-class OrderEventInline(admin.TabularInline):
+class OrderEventInline(TabularInline):
     model = OrderEvent
     extra = 0
     can_delete = False
@@ -111,7 +111,7 @@ class OrderAdmin(ReadOnlyAdmin):
 
 
 @admin.register(RoutingProfile)
-class RoutingProfileAdmin(admin.ModelAdmin):
+class RoutingProfileAdmin(ModelAdmin):
     list_display = ["name", "version", "channel", "max_shipments", "is_active", "created_at"]
     list_filter = ["is_active", "channel"]
     fields = ["name", "channel", "criteria", "max_shipments", "allow_ship_to_store", "version", "is_active"]
@@ -131,7 +131,7 @@ class RoutingProfileAdmin(admin.ModelAdmin):
         return False
 
 
-class HoldLineInline(admin.TabularInline):
+class HoldLineInline(TabularInline):
     model = HoldLine
     extra = 0
     readonly_fields = ["product", "location", "quantity", "reservation_id"]
@@ -165,18 +165,18 @@ class HoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PostalCentroid)
-class PostalCentroidAdmin(admin.ModelAdmin):
+class PostalCentroidAdmin(PlumbingAdmin):
     list_display = ["country", "postal_code", "latitude", "longitude"]
     search_fields = ["postal_code"]
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(ReadOnlyAdmin):
+class RoutingDecisionAdmin(PlumbingAdmin):
     list_display = ["order", "kind", "profile_name", "profile_version", "candidate_count", "created_at"]
     readonly_fields = ["order", "kind", "profile_name", "profile_version", "candidates", "candidate_count", "plan", "reason"]
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(PlumbingAdmin):
     list_display = ["channel", "key", "response_status", "created_at"]
     readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body"]
