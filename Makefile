@@ -1,13 +1,14 @@
 # Omni: two commands on a fresh machine (Python 3.11 and make).
 #   make run   - virtualenv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite, Celery eager)
-#   make test  - virtualenv, install, the whole test suite (PostgreSQL + Redis when reachable)
+#   make test  - virtualenv, install, `make lint`, the whole test suite (PostgreSQL + Redis when reachable)
+#   make lint  - the architecture contracts (import-linter, no cross-app writes); config in pyproject.toml
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 SEED ?= 42
 
-.PHONY: install run test migrate demo worker beat check clean
+.PHONY: install lint run test migrate demo worker beat check clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -26,9 +27,15 @@ demo: migrate
 run: demo
 	$(PY) manage.py runserver $(HOST)
 
+# The same checks as a bare `lint-imports` in the project root (pyproject.toml), plus the AST check
+# that no app writes another app's models (tests/test_boundaries.py, which `pytest` runs too).
+lint: install
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -q tests/test_boundaries.py
+
 # Uses PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults);
 # without them the PostgreSQL/Redis tests skip and say so, except under CI=true where that fails.
-test: install
+test: lint
 	@eval "$$($(PY) tests/services.py)"; \
 	echo "make test: DATABASE_URL=$${DATABASE_URL:-<sqlite>} REDIS_URL=$${REDIS_URL:-<none>}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -1,6 +1,8 @@
 """The stock outbox: every stock change names the SKU(s) it touched, in its own transaction.
 
-Inventory knows nothing of channels. After commit it calls the hook named by the setting
+Inventory owns the rows from write to delete: the sync side drains them only through
+``outbox_take_pending`` / ``outbox_pending_exists`` / ``outbox_prune`` below. Inventory knows
+nothing of channels. After commit it calls the hook named by the setting
 ``OMNI_OUTBOX_HOOK`` (a dotted path to a callable taking no arguments), which the sync side
 uses to wake its drain. If the hook fails or no worker runs, the rows stay and the next drain
 (or the periodic sweep) picks them up: nothing committed is lost.
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from .models import OutboxEvent
@@ -36,3 +40,27 @@ def outbox_kick() -> None:
         import_string(hook_path)()
     except Exception:  # the outbox row is committed; the sweep will catch up
         logger.exception("outbox hook %s failed; pending events stay in the outbox", hook_path)
+
+
+def outbox_take_pending(*, limit: int) -> list[tuple[int, datetime]]:
+    """Take up to ``limit`` unprocessed rows, oldest first, and mark them processed, in the
+    caller's transaction: ``(product_id, created_at)`` of each. Rows another drain holds are
+    skipped (``FOR UPDATE SKIP LOCKED``, this table's rows only), so two drains never take the same
+    row; if the caller's transaction rolls back, the rows are pending again and nothing is lost."""
+    pending = OutboxEvent.objects.filter(processed_at__isnull=True).order_by("id")
+    if connection.features.has_select_for_update_skip_locked:
+        pending = pending.select_for_update(skip_locked=True, of=("self",))
+    rows = list(pending.values_list("id", "product_id", "created_at")[:limit])
+    if rows:
+        OutboxEvent.objects.filter(id__in=[row[0] for row in rows]).update(processed_at=timezone.now())
+    return [(product_id, created_at) for _, product_id, created_at in rows]
+
+
+def outbox_pending_exists() -> bool:
+    return OutboxEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def outbox_prune(*, processed_before: datetime) -> int:
+    """Delete rows processed before the cutoff (pending rows always stay); returns how many."""
+    deleted, _ = OutboxEvent.objects.filter(processed_at__lt=processed_before).delete()
+    return deleted

@@ -79,3 +79,15 @@ def hold_references_live(references: Sequence[str]) -> set[str]:
     ids = _ids(references, uuid.UUID)
     live = set(Hold.objects.filter(pk__in=set(ids.values()), status=HoldStatus.ACTIVE).values_list("pk", flat=True))
     return {ref for ref, pk in ids.items() if pk in live}
+
+
+def allocations_of_order(*, order_id: int) -> list[Allocation]:
+    """Every allocation of an order (any status) with its line, product, location and ship-to-store
+    store, in id order: what fulfillment builds its work from."""
+    return list(Allocation.objects.filter(line__order_id=order_id)
+                .select_related("line__order", "line__product", "location", "ship_to_store").order_by("id"))
+
+
+def allocation_statuses(*, allocation_ids: Sequence[int]) -> dict[int, str]:
+    """allocation id → status."""
+    return dict(Allocation.objects.filter(pk__in=list(allocation_ids)).values_list("pk", "status"))

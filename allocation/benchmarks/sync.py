@@ -132,7 +132,8 @@ def run(*, out, rate: float = 200.0, seconds: float = 10.0, skus: int = 200, con
     from allocation.sync.drain import sync_outbox_drain
     from allocation.sync.push import sync_channel_push
     from inventory import services as stock
-    from inventory.models import Location, OutboxEvent, Product
+    from inventory.models import Location, Product
+    from inventory.outbox import outbox_pending_exists
     from omni.celery import app
     from tests.harness.processes import WorkerProcess, wait_for
     from tests.harness.receiver import Receiver
@@ -213,7 +214,7 @@ def run(*, out, rate: float = 200.0, seconds: float = 10.0, skus: int = 200, con
         def converged() -> bool:
             if SyncMessage.objects.filter(channel=channel, status=MessageStatus.PENDING).exists():
                 return False
-            if OutboxEvent.objects.filter(processed_at__isnull=True).exists():
+            if outbox_pending_exists():
                 return False
             figures = atp_for_channel(channel=channel, product_ids=[p.id for p in products])
             with receiver.lock:

@@ -3,9 +3,10 @@ push (``push``, ``webhook``), the delta feed and the snapshot file (``feed``), l
 
 Flow (see ARCHITECTURE.md "Change flows out through an outbox"):
 
-1. ``sync_outbox_drain`` takes pending ``OutboxEvent`` rows with ``SELECT … FOR UPDATE SKIP LOCKED``
-   (two drains never take the same rows), marks each touched (channel, SKU) *dirty since* the
-   oldest change's commit, and marks the rows processed — one transaction, so a crash loses nothing.
+1. ``sync_outbox_drain`` takes pending outbox rows through inventory (``outbox_take_pending``:
+   ``SELECT … FOR UPDATE SKIP LOCKED``, so two drains never take the same rows, marked processed),
+   and marks each touched (channel, SKU) *dirty since* the oldest change's commit — one
+   transaction, so a crash loses nothing.
 2. ``sync_channel_publish`` takes a channel's dirty SKUs whose coalescing window has closed,
    recomputes their ATP with one ``atp_for_channel`` call, and for every figure that differs from
    the last published one writes a ``SyncMessage`` with the next sequence number for that

@@ -12,9 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from allocation.channels.models import Channel
-from inventory.models import OutboxEvent
+from inventory.outbox import outbox_pending_exists, outbox_prune, outbox_take_pending
 
-from .locks import DRAIN_LOCK, for_update, session_lock, session_unlock, skip_locked
+from .locks import DRAIN_LOCK, for_update, session_lock, session_unlock
 from .models import ChannelSync, MessageStatus, SyncMessage, SyncState
 from .publish import sync_publish_due
 
@@ -45,17 +45,13 @@ def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> Drai
 
 
 def _mark_pending(result: DrainResult, *, channel_ids: list[int], limit: int) -> None:
-    rows = list(
-        skip_locked(OutboxEvent.objects.filter(processed_at__isnull=True).order_by("id"))
-        .values_list("id", "product_id", "created_at")[:limit]
-    )
+    rows = outbox_take_pending(limit=limit)  # marked processed in this transaction
     if rows:
         first_change: dict[int, datetime] = {}
-        for _, product_id, created_at in rows:
+        for product_id, created_at in rows:
             if product_id not in first_change or created_at < first_change[product_id]:
                 first_change[product_id] = created_at
         _mark_dirty(channel_ids=channel_ids, first_change=first_change)
-        OutboxEvent.objects.filter(id__in=[r[0] for r in rows]).update(processed_at=timezone.now())
         result.events = len(rows)
 
 
@@ -90,7 +86,7 @@ def sync_drain_run(*, on_published: Callable[[list[int]], None] | None = None, m
                     break
         finally:
             session_unlock(DRAIN_LOCK)
-        if not OutboxEvent.objects.filter(processed_at__isnull=True).exists():
+        if not outbox_pending_exists():
             break
     return run
 
@@ -144,7 +140,7 @@ def sync_log_prune(*, older_than_days: int = 14) -> tuple[int, int]:
     """Delete processed outbox rows and delivered/superseded/feed messages older than the
     retention (the delta feed keeps that long; partners poll far more often). Dead letters stay."""
     cutoff = timezone.now() - timedelta(days=older_than_days)
-    outbox, _ = OutboxEvent.objects.filter(processed_at__lt=cutoff).delete()
+    outbox = outbox_prune(processed_before=cutoff)
     log, _ = SyncMessage.objects.filter(
         created_at__lt=cutoff, status__in=[MessageStatus.SENT, MessageStatus.SUPERSEDED, MessageStatus.FEED]
     ).delete()

@@ -12,15 +12,10 @@ from django.db import connection
 logger = logging.getLogger(__name__)
 
 
-# Both lock only the queried table's rows (``OF self``): a query joined to products (velocity class,
+# Locks only the queried table's rows (``OF self``): a query joined to products (velocity class,
 # active flag) must not lock Product rows, or every stock change of those SKUs (its outbox row
-# takes a key-share lock on the product) would wait for the publish to commit.
-def skip_locked(qs):
-    if connection.features.has_select_for_update_skip_locked:
-        return qs.select_for_update(skip_locked=True, of=("self",))
-    return qs
-
-
+# takes a key-share lock on the product) would wait for the publish to commit. (The outbox rows
+# themselves are taken, SKIP LOCKED, by inventory: ``inventory.outbox.outbox_take_pending``.)
 def for_update(qs):
     if connection.features.has_select_for_update:
         return qs.select_for_update(of=("self",))

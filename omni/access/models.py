@@ -18,6 +18,7 @@ class Scope(models.TextChoices):
     AVAILABILITY_READ = "availability:read", "Read availability"
     ORDERS_WRITE = "orders:write", "Place and change orders"
     IMPORTS_WRITE = "imports:write", "Upload stock files"
+    FULFILLMENT_WRITE = "fulfillment:write", "Fulfil orders at the token's locations"
 
 
 class PartnerToken(models.Model):

@@ -49,6 +49,7 @@ _PARTNER_SCOPE = {
     Capability.VIEW_AVAILABILITY: "availability:read",
     Capability.PLACE_ORDERS: "orders:write",
     Capability.IMPORT_STOCK: "imports:write",
+    Capability.FULFIL: "fulfillment:write",
 }
 _STAFF_CAPABILITIES = {Capability.VIEW_STOCK, Capability.MOVE_STOCK, Capability.FULFIL, Capability.VIEW_AVAILABILITY}
 # Capabilities that are bound to a location for the roles that have location limits.

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from allocation.selectors import pool_availability
 from inventory.models import Location
-from inventory.services import reservation_consume, reservations_release, stock_return
+from inventory.services import reservation_consume, reservation_release, reservations_release, stock_return
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
 from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderStatus
@@ -24,12 +24,27 @@ from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
 
 from .allocating import allocations_reserve, decision_record, line_needs
+from ..signals import allocations_changed
 from .events import order_event_record
 from .planning import RouteRequest, plan_and_reserve
 from .scarcity import claim_of_line
 from .status import ALLOCATION_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
 
 _LIVE = (AllocationStatus.RESERVED, AllocationStatus.FULFILLED)
+
+
+def allocations_changed_send(order: Order) -> None:
+    """Tell the apps above (fulfillment) that this order's allocations changed (inside the transaction)."""
+    allocations_changed.send(sender=Order, order_id=order.pk)
+
+
+def order_lock(*, order: Order | int) -> Order:
+    """Lock the order row (inside the caller's transaction). Every change to an order, its lines and
+    allocations takes this lock first; an app above (fulfillment) takes it before its own rows, so
+    that it and a cancel waiting on each other cannot deadlock."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("order_lock needs a transaction.")
+    return _lock_order(order)
 
 
 def _lock_order(order: Order | int) -> Order:
@@ -106,7 +121,9 @@ def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "")
             line.order = order
         _lines_cancel(lines, actor=actor, reason=reason)
         order_event_record(order=order, kind="cancelled", actor=actor, data={"reason": reason})
-        return order_status_refresh(order=order)
+        order = order_status_refresh(order=order)
+        allocations_changed_send(order)
+        return order
 
 
 def order_line_cancel(*, order: Order | int, line_no: int, actor: str = "system", reason: str = "") -> Order:
@@ -118,7 +135,9 @@ def order_lines_cancel(*, order: Order | int, line_nos: Sequence[int], actor: st
     with transaction.atomic():
         order = _lock_order(order)
         _lines_cancel([_get_line(order, line_no) for line_no in dict.fromkeys(line_nos)], actor=actor, reason=reason)
-        return order_status_refresh(order=order)
+        order = order_status_refresh(order=order)
+        allocations_changed_send(order)
+        return order
 
 
 def _get_line(order: Order, line_no: int) -> OrderLine:
@@ -140,25 +159,84 @@ def _lock_allocation(allocation: Allocation | int) -> tuple[Allocation, Order]:
     return alloc, order
 
 
-def allocation_fulfil(*, allocation: Allocation | int, actor: str = "system") -> Allocation:
-    """The units left the location (shipped or collected): the reservation is consumed through the ledger."""
+def _part(alloc: Allocation, quantity: int | None) -> int:
+    if quantity is None:
+        return alloc.quantity
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= alloc.quantity:
+        raise ValidationFailed(f"Allocation {alloc.pk} holds {alloc.quantity} units; {quantity!r} is not a quantity of it.",
+                               code="invalid_quantity", details={"quantity": [f"Between 1 and {alloc.quantity}."]})
+    return quantity
+
+
+def _settle(alloc: Allocation, quantity: int, to: str, reason: str = "") -> Allocation:
+    """Close ``quantity`` units of a reserved allocation as ``to``: the whole allocation, or a new
+    closed allocation split off it (the rest stays reserved, still held by the same reservation)."""
+    transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
+    now = timezone.now()
+    if quantity == alloc.quantity:
+        alloc.closed_at, alloc.reason = now, reason[:255] or alloc.reason
+        transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=to, what=f"Allocation {alloc.pk}",
+                         extra_fields=("closed_at", "reason"))
+        return alloc
+    alloc.quantity -= quantity
+    alloc.save(update_fields=["quantity"])
+    return Allocation.objects.create(line=alloc.line, location=alloc.location, quantity=quantity, status=to,
+                                     reservation_id=alloc.reservation_id, ship_to_store=alloc.ship_to_store,
+                                     reason=reason[:255], closed_at=now)
+
+
+def _line_settle(line: OrderLine) -> None:
+    """An allocated line with nothing held any more and nothing missing is done: fulfilled when any
+    unit left the building (the reason names units given up), else cancelled."""
+    if line.status != LineStatus.ALLOCATED:
+        return
+    sums = dict(line.allocations.values_list("status").annotate(n=Sum("quantity")).order_by())
+    if sums.get(AllocationStatus.RESERVED, 0):
+        return
+    fulfilled, given_up = sums.get(AllocationStatus.FULFILLED, 0), sums.get(AllocationStatus.CANCELLED, 0)
+    if fulfilled + given_up < line.quantity:
+        return
+    to = LineStatus.FULFILLED if fulfilled else LineStatus.CANCELLED
+    line.status_reason = f"{given_up} of {line.quantity} not taken by the customer." if given_up else ""
+    transition_apply(obj=line, table=LINE_TRANSITIONS, to=to, what=f"Line {line.line_no}", extra_fields=("status_reason",))
+
+
+def allocation_fulfil(*, allocation: Allocation | int, quantity: int | None = None, actor: str = "system") -> Allocation:
+    """The units left the location (shipped or collected): the reservation is consumed through the
+    ledger. ``quantity`` (default all) fulfils part: the rest stays reserved. Returns the fulfilled
+    allocation (the same one, or the part split off it)."""
     with transaction.atomic():
         alloc, order = _lock_allocation(allocation)
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
                          what=f"Allocation {alloc.pk}")
-        reservation_consume(reservation=alloc.reservation_id, source=order.channel.code,
+        qty = _part(alloc, quantity)
+        reservation_consume(reservation=alloc.reservation_id, quantity=qty, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
-        alloc.closed_at = timezone.now()
-        transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=AllocationStatus.FULFILLED, what=f"Allocation {alloc.pk}",
-                         extra_fields=("closed_at",))
+        done = _settle(alloc, qty, AllocationStatus.FULFILLED)
         line = alloc.line
-        done = line.allocations.filter(status=AllocationStatus.FULFILLED).aggregate(n=Sum("quantity"))["n"] or 0
-        if done >= line.quantity:
-            transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.FULFILLED, what=f"Line {line.line_no}")
+        _line_settle(line)
         order_event_record(order=order, kind="allocation_fulfilled", actor=actor, data={
-            "line": line.line_no, "location": alloc.location.code, "quantity": alloc.quantity})
+            "line": line.line_no, "location": alloc.location.code, "quantity": qty})
         order_status_refresh(order=order)
-    return alloc
+    return done
+
+
+def allocation_cancel(*, allocation: Allocation | int, quantity: int | None = None, reason: str = "", actor: str = "system") -> Allocation:
+    """Give up units of an allocation without re-routing them (the customer declined them at pickup,
+    the pickup expired): the reservation releases them and the line is done without them."""
+    with transaction.atomic():
+        alloc, order = _lock_allocation(allocation)
+        transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.CANCELLED,
+                         what=f"Allocation {alloc.pk}")
+        qty = _part(alloc, quantity)
+        if alloc.reservation_id:
+            reservation_release(reservation=alloc.reservation_id, quantity=qty)
+        done = _settle(alloc, qty, AllocationStatus.CANCELLED, reason)
+        _line_settle(alloc.line)
+        order_event_record(order=order, kind="allocation_cancelled", actor=actor, data={
+            "line": alloc.line.line_no, "location": alloc.location.code, "quantity": qty, "reason": reason})
+        order_status_refresh(order=order)
+    return done
 
 
 @dataclass(frozen=True)
@@ -181,7 +259,8 @@ def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids
 def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, kind: str = "reroute") -> RerouteResult:
     if line.status in (LineStatus.CANCELLED, LineStatus.FULFILLED):
         raise IllegalTransition(f"Line {line.line_no} is {line.status}; nothing to route.", code="illegal_transition")
-    live = line.allocations.filter(status__in=_LIVE).aggregate(n=Sum("quantity"))["n"] or 0
+    # Units given up on a live line (declined at pickup) are not missing either.
+    live = line.allocations.filter(status__in=(*_LIVE, AllocationStatus.CANCELLED)).aggregate(n=Sum("quantity"))["n"] or 0
     missing = line.quantity - live
     if missing <= 0:
         return RerouteResult(line.line_no, [], False, "Nothing missing.")
@@ -225,16 +304,29 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
         "line": line.line_no, "kind": kind, "reason": decision.reason, "attempts": planned.attempts,
         "plan": [{"location": p.location_code, "quantity": p.quantity} for p in decision.plan]})
     order_status_refresh(order=order)
+    allocations_changed_send(order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
 
 
-def allocation_reject(*, allocation: Allocation | int, reason: str = "short pick", actor: str = "system") -> RerouteResult:
-    """A location cannot fulfil its allocation (short pick): release it and re-route the line elsewhere."""
+def allocation_reject(
+    *, allocation: Allocation | int, quantity: int | None = None, reason: str = "short pick", actor: str = "system",
+    reroute: bool = True,
+) -> RerouteResult:
+    """A location cannot fulfil (part of) its allocation: the units are released and, unless
+    ``reroute`` is False, the line is re-routed elsewhere (never back to this location)."""
     with transaction.atomic():
         alloc, order = _lock_allocation(allocation)
-        _allocations_close([alloc], AllocationStatus.REJECTED, reason)
+        transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.REJECTED,
+                         what=f"Allocation {alloc.pk}")
+        qty = _part(alloc, quantity)
+        if alloc.reservation_id:
+            reservation_release(reservation=alloc.reservation_id, quantity=qty)
+        _settle(alloc, qty, AllocationStatus.REJECTED, reason)
         order_event_record(order=order, kind="allocation_rejected", actor=actor, data={
-            "line": alloc.line.line_no, "location": alloc.location.code, "quantity": alloc.quantity, "reason": reason})
+            "line": alloc.line.line_no, "location": alloc.location.code, "quantity": qty, "reason": reason})
+        if not reroute:
+            order_status_refresh(order=order)
+            return RerouteResult(alloc.line.line_no, [], False, "Not re-routed.")
         return _reroute(order=order, line=alloc.line, exclude={alloc.location_id}, actor=actor)
 
 

@@ -16,6 +16,7 @@ from omni.transitions import transition_apply
 from orders.models import DeliveryMode, Hold, HoldLine, HoldStatus, LineStatus, Order, OrderLine, OrderStatus
 from orders.routing.engine import PlannedAllocation, RoutingDecision, insufficient
 
+from ..signals import allocations_changed
 from .allocating import HeldUnits, allocations_reserve, decision_record, line_needs
 from .bopis import bopis_alternatives
 from .events import order_event_record
@@ -169,4 +170,5 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         order_event_record(order=order, kind="line_backordered", actor="system", data={"line": ln.line_no, "reason": reason})
     if losers:
         transition_apply(obj=order, table=ORDER_TRANSITIONS, to=OrderStatus.BACKORDERED, what=f"Order {order.external_id}")
+    allocations_changed.send(sender=Order, order_id=order.pk)
     return order
