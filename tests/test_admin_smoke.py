@@ -100,6 +100,10 @@ def some_of_everything(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     job = stock_import_create(file=io.BytesIO(b"sku,location,quantity\nSMOKE-1,DC-1,9\n"), filename="count.csv", enqueue=False)
     stock_import_run(job_id=job.pk)
+    # the dashboard's daily KPI snapshot
+    from omni.insights.services import kpi_snapshot_recent
+
+    kpi_snapshot_recent(days=1)
 
 
 def _label(model) -> str:

@@ -55,6 +55,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("orders.routingdecision", "Routing decisions", "account_tree"),
         ("orders.idempotencyrecord", "Idempotency records", "fingerprint"),
         ("inventory.outboxevent", "Outbox", "outbox"),
+        ("insights.kpifact", "KPI snapshots", "database"),
         ("orders.postalcentroid", "Postal centroids", "pin_drop"),
     ]),
 ]
