@@ -8,11 +8,12 @@ their reserved units back; a deleted order would leave its reservations holding 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
+from unfold.decorators import action as unfold_action
 
 from omni.admin import ModelAdmin, PlumbingAdmin, ReadOnlyAdmin, TabularInline
 from omni.errors import OmniError
 
+from . import admin_actions
 from .models import (
     Allocation,
     Hold,
@@ -20,7 +21,6 @@ from .models import (
     HoldStatus,
     IdempotencyRecord,
     Order,
-    OrderEvent,
     OrderLine,
     OrderStatus,
     PostalCentroid,
@@ -44,36 +44,35 @@ class OrderLineInline(TabularInline):
         return False
 
 
-class OrderEventInline(TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "kind", "actor", "data"]
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
+    """View-only order page (no Save that would be refused) with the merchandiser's actions at the top,
+    each a form page that calls the service the API calls (``orders/admin_actions.py``)."""
+
     list_display = ["external_id", "channel", "status", "delivery_mode", "customer_tier", "created_at"]
     list_filter = ["status", "channel", "delivery_mode"]
+    list_select_related = ["channel"]
     search_fields = ["external_id", "customer_ref"]
-    inlines = [OrderLineInline, OrderEventInline]
+    inlines = [OrderLineInline]
     readonly_fields = ["channel", "external_id", "status", "hold", "routing_profile", "created_at", "allocations_table",
-                       "routing_decisions"]
-    fields = ["channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",
-              "ship_name", "address", "city", "postal_code", "country", "latitude", "longitude", "hold", "routing_profile",
-              "created_at", "allocations_table", "routing_decisions"]
-
+                       "timeline", "routing_decisions"]
+    fieldsets = [
+        (None, {"fields": ["channel", "external_id", "status", "created_at", "customer_ref", "customer_tier", "delivery_mode",
+                           "pickup_location"]}),
+        ("Delivery", {"fields": ["ship_name", "address", "city", "postal_code", "country", "latitude", "longitude"],
+                      "classes": ["collapse"]}),
+        ("Where it is fulfilled from", {"fields": ["allocations_table"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Routing decisions", {"fields": ["routing_decisions", "routing_profile", "hold"]}),
+    ]
     actions = ["cancel_orders"]
+    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_allocate_now", "action_resend_event"]
 
-    def has_cancel_permission(self, request) -> bool:
+    def has_cancel_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("orders.change_order")
+
+    def has_resend_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("orders.change_order") or request.user.has_perm("allocation.change_syncmessage")
 
     @admin.action(description="Cancel the selected orders (their reserved units go back to stock)", permissions=["cancel"])
     def cancel_orders(self, request, queryset):
@@ -86,28 +85,37 @@ class OrderAdmin(ReadOnlyAdmin):
                 messages.error(request, f"Order {order.external_id}: {exc.message}")
         messages.success(request, f"Cancelled {done} order(s).")
 
+    @unfold_action(description="Cancel order", url_path="cancel", permissions=["cancel"], icon="cancel")
+    def action_cancel(self, request, object_id):
+        return admin_actions.cancel_order_view(self, request, object_id)
+
+    @unfold_action(description="Cancel lines", url_path="cancel-lines", permissions=["cancel"], icon="remove_shopping_cart")
+    def action_cancel_lines(self, request, object_id):
+        return admin_actions.cancel_lines_view(self, request, object_id)
+
+    @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
+    def action_reroute(self, request, object_id):
+        return admin_actions.reroute_view(self, request, object_id)
+
+    @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
+    def action_allocate_now(self, request, object_id):
+        return admin_actions.allocate_now_view(self, request, object_id)
+
+    @unfold_action(description="Resend partner event", url_path="resend-event", permissions=["resend"], icon="send")
+    def action_resend_event(self, request, object_id):
+        return admin_actions.resend_event_view(self, request, object_id)
+
     @admin.display(description="Allocations")
     def allocations_table(self, obj: Order) -> str:
-        rows = Allocation.objects.filter(line__order=obj).select_related("line", "location", "ship_to_store").order_by("id")
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (a.line.line_no, a.location.code, a.quantity, a.status, a.reservation_id or "", a.ship_to_store.code if a.ship_to_store else "")
-            for a in rows))
-        return format_html("<table><tr><th>Line</th><th>Location</th><th>Qty</th><th>Status</th><th>Reservation</th>"
-                           "<th>Ship to store</th></tr>{}</table>", body)
+        return admin_actions.allocations_html(obj)
+
+    @admin.display(description="What happened")
+    def timeline(self, obj: Order) -> str:
+        return admin_actions.timeline_html(obj)
 
     @admin.display(description="Routing decisions")
     def routing_decisions(self, obj: Order) -> str:
-        parts = []
-        for d in obj.routing_decisions.order_by("id"):
-            cands = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-                (c["location"], c["total"], c.get("distance_km"), c.get("coverable_units"),
-                 ", ".join(f"{k} {v}" for k, v in c["scores"].items())) for c in d.candidates))
-            parts.append(format_html(
-                "<div><strong>{} · profile {} v{} · {} candidates</strong><p>{}</p><p>Plan: {}</p>"
-                "<table><tr><th>Location</th><th>Score</th><th>km</th><th>Units</th><th>Criteria</th></tr>{}</table></div>",
-                d.kind, d.profile_name, d.profile_version or "-", d.candidate_count, d.reason,
-                ", ".join(f"line {p['line']} → {p['location']} × {p['quantity']}" for p in d.plan), cands))
-        return format_html_join("", "{}", ((p,) for p in parts)) if parts else "—"
+        return admin_actions.routing_tables_html(obj)
 
 
 @admin.register(RoutingProfile)
