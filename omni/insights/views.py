@@ -4,9 +4,12 @@ Thin: parse the filters, call the read model, render."""
 from __future__ import annotations
 
 import csv
+import hashlib
 from datetime import date, timedelta
 from typing import Any
 
+from django.core.cache import cache
+from django.db.models import Count, Max
 from django.http import HttpResponse
 from django.urls import reverse
 from django.utils import timezone
@@ -19,8 +22,10 @@ from inventory.models import Location, LocationKind
 from .attention import attention_now
 from .charts import history_svg
 from .dashboard import Dashboard, Filters, dashboard_from_snapshots
+from .models import KpiFact
 
 DEFAULT_DAYS = 30
+CHART_CACHE_SECONDS = 15 * 60
 CHART_TARGET = {"accuracy": 98, "fill_rate": 97, "overselling": 0.5, "ship_from_store": 20, "bopis_prep": 2,
                 "turnover": 8, "sync_latency": 300, "lost_demand": None}
 CHART_UNIT = {"accuracy": "%", "fill_rate": "%", "overselling": "%", "ship_from_store": "%", "bopis_prep": "hours",
@@ -64,13 +69,8 @@ def dashboard_callback(request: Any, context: dict[str, Any]) -> dict[str, Any]:
     filters, errors = parse_filters(request.GET)
     board = dashboard_from_snapshots(filters)
     query = request.GET.urlencode()
-    cards = []
-    for k in board.kpis:
-        cards.append({
-            "kpi": k,
-            "chart": mark_safe(history_svg(title=k.spec.title, series=k.series, target=CHART_TARGET[k.spec.code],  # noqa: S308 - pygal escapes its text
-                                           unit=CHART_UNIT[k.spec.code])),
-        })
+    charts = _charts(board)
+    cards = [{"kpi": k, "chart": mark_safe(svg)} for k, svg in zip(board.kpis, charts, strict=True)]  # noqa: S308 - pygal escapes
     csv_url = reverse("admin:insights_dashboard_csv")
     context.update({
         "title": "Dashboard",
@@ -90,6 +90,20 @@ def dashboard_callback(request: Any, context: dict[str, Any]) -> dict[str, Any]:
         "safety_stock_url": reverse("admin:allocation_safetystockpolicy_changelist"),
     })
     return context
+
+
+def _charts(board: Dashboard) -> list[str]:
+    """The eight history charts; drawing them is most of the page's time, so they are cached for as
+    long as the snapshots they show stay the same (the key holds the filters and the snapshots' version)."""
+    f = board.filters
+    version = KpiFact.objects.filter(day__gte=f.start, day__lte=f.end).aggregate(at=Max("computed_at"), n=Count("id"))
+    key = "insights:charts:" + hashlib.sha1(repr((f, version["at"], version["n"])).encode()).hexdigest()
+    charts = cache.get(key)
+    if charts is None:
+        charts = [history_svg(title=k.spec.title, series=k.series, target=CHART_TARGET[k.spec.code], unit=CHART_UNIT[k.spec.code])
+                  for k in board.kpis]
+        cache.set(key, charts, CHART_CACHE_SECONDS)
+    return charts
 
 
 def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:

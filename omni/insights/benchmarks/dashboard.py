@@ -53,7 +53,12 @@ def run(*, out: Callable[[str], None], days: int = 90, stores: int = 40, skus: i
     client.force_login(user)
     url = f"/admin/?start={start.isoformat()}&end={end.isoformat()}"
 
-    client.get(url)  # warm up
+    from django.core.cache import cache
+
+    cache.clear()
+    t = time.perf_counter()
+    client.get(url)  # the first view draws the charts (then cached while the snapshots stay the same)
+    first_ms = (time.perf_counter() - t) * 1000
     timings, queries = [], []
     for _ in range(renders):
         with CaptureQueriesContext(connection) as ctx:
@@ -80,10 +85,10 @@ def run(*, out: Callable[[str], None], days: int = 90, stores: int = 40, skus: i
 
     p50, p95 = percentile(timings, 0.5), percentile(timings, 0.95)
     b95 = percentile(base, 0.95)
-    out(f"dashboard over {days} days: page p50 {p50:.0f} ms, p95 {p95:.0f} ms, {max(queries)} queries; "
+    out(f"dashboard over {days} days: first view {first_ms:.0f} ms (draws the charts); page p50 {p50:.0f} ms, p95 {p95:.0f} ms, {max(queries)} queries; "
         f"baseline (from raw rows) p95 {b95:.0f} ms; same figures: {same}")
     return {
-        "renders": renders, "p50_ms": round(p50, 1), "baseline_p95_ms": round(b95, 1),
+        "renders": renders, "p50_ms": round(p50, 1), "first_ms": round(first_ms, 1), "baseline_p95_ms": round(b95, 1),
         "ratio_p95": round(b95 / p95, 1) if p95 else None, "same_figures": same,
         "kpi_fact_rows": KpiFact.objects.count(), "load_avg_1m": [load_before, load_average()],
         "days": days, "p95_ms": round(p95, 1), "queries": max(queries),
