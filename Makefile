@@ -1,14 +1,14 @@
 # Omni: two commands on a fresh machine (Python 3.11 and make).
 #   make run   - virtualenv, install, migrate, demo data, serve http://127.0.0.1:8000 (SQLite, Celery eager)
 #   make test  - virtualenv, install, `make lint`, the whole test suite (PostgreSQL + Redis when reachable)
-#   make lint  - the architecture contracts (import-linter, no cross-app writes); config in pyproject.toml
+#   make lint  - the architecture contracts (import-linter, no cross-app writes) and mypy; config in pyproject.toml
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 SEED ?= 42
 
-.PHONY: install lint run test migrate demo worker beat check clean
+.PHONY: install messages messages-update lint run test migrate demo worker beat check clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,18 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-migrate: install
+# The store app's translations: the .mo is committed, and compiled again here when gettext's
+# msgfmt is on the machine (apt-get install gettext), so an edited .po takes effect.
+messages: install
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(PY) manage.py compilemessages -l tr --ignore=$(VENV) --ignore=staticfiles >/dev/null; \
+	else echo "messages: msgfmt not found, using the committed .mo files"; fi
+
+messages-update: install
+	$(PY) manage.py makemessages -l tr --no-location --no-obsolete -i "$(VENV)/*" -i "inventory/*" -i "allocation/*" \
+		-i "orders/*" -i "omni/*" -i "tests/*" -i "templates/admin/*" -i "static/*" -i "staticfiles/*"
+
+migrate: install messages
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -27,15 +38,17 @@ demo: migrate
 run: demo
 	$(PY) manage.py runserver $(HOST)
 
-# The same checks as a bare `lint-imports` in the project root (pyproject.toml), plus the AST check
-# that no app writes another app's models (tests/test_boundaries.py, which `pytest` runs too).
+# The same checks as a bare `lint-imports` and a bare `mypy` in the project root (pyproject.toml),
+# plus the AST check that no app writes another app's models (tests/test_boundaries.py, which
+# `pytest` runs too).
 lint: install
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 	$(PY) -m pytest -q tests/test_boundaries.py
 
 # Uses PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults);
 # without them the PostgreSQL/Redis tests skip and say so, except under CI=true where that fails.
-test: lint
+test: lint messages
 	@eval "$$($(PY) tests/services.py)"; \
 	echo "make test: DATABASE_URL=$${DATABASE_URL:-<sqlite>} REDIS_URL=$${REDIS_URL:-<none>}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -51,4 +64,4 @@ beat: install
 	$(VENV)/bin/celery -A omni beat --loglevel INFO
 
 clean:
-	rm -rf $(VENV) db.sqlite3 .pytest_cache
+	rm -rf $(VENV) db.sqlite3 .pytest_cache .mypy_cache .import_linter_cache

@@ -11,9 +11,20 @@ class FulfillmentConfig(AppConfig):
         from orders.signals import allocations_changed
 
         allocations_changed.connect(_allocations_changed, dispatch_uid="fulfillment.materialize")
+        from fulfillment.signals import work_ready
+
+        work_ready.connect(_work_ready, dispatch_uid="fulfillment.notify_ready")
 
 
 def _allocations_changed(sender, *, order_id: int, **kwargs) -> None:
     from fulfillment.services import materialize
 
     materialize(order=order_id)
+
+
+def _work_ready(sender, *, work_id: int, **kwargs) -> None:
+    """A pickup is ready (sent after commit): tell the customer, with the pickup code."""
+    from fulfillment.models import NotificationKind
+    from fulfillment.notifications.services import notify
+
+    notify(work=work_id, kind=NotificationKind.READY)

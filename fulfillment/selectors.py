@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from fulfillment.models import OPEN_STATUSES, Work, WorkLine
+from fulfillment.models import OPEN_STATUSES, PutBackTask, StoreSettings, Work, WorkLine
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, permitted_location_ids, principal_for
 from omni.errors import NotFound
@@ -37,6 +38,8 @@ def works_visible(*, who: Principal | Any) -> QuerySet[Work]:
     qs = Work.objects.all()
     if principal.is_partner:
         # A partner system fulfils only at the locations its token is limited to.
+        if principal.channel_id is None:
+            return qs.none()
         qs = qs.filter(order__channel_id=principal.channel_id)
         where = where or frozenset()
     if where is not None:
@@ -52,3 +55,84 @@ def work_for(*, who: Principal | Any, pk: int) -> Work:
     except (Work.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Work {pk} does not exist or is not at your locations.", code="unknown_work",
                        details={"work": ["Not found at your locations."]}) from None
+
+
+def find_pickup(*, location: Location | int, query: str) -> QuerySet[Work]:
+    """Open pickups collected at ``location`` matching a pickup code, an order number, or the
+    customer's name or reference (phone/e-mail as the channel sent it)."""
+    from django.db.models import Q
+
+    from fulfillment.models import WorkKind
+    from fulfillment.services.codes import pickup_code_normalize
+
+    location_id = location.pk if isinstance(location, Location) else location
+    text = (query or "").strip()
+    if not text:
+        return Work.objects.none()
+    code = pickup_code_normalize(text)
+    match = Q(order__external_id__iexact=text) | Q(order__ship_name__icontains=text) | Q(order__customer_ref__iexact=text)
+    if code:
+        match |= Q(pickup_code=code)
+    return _with_lines(Work.objects.filter(
+        match, pickup_location_id=location_id, kind__in=[WorkKind.BOPIS, WorkKind.SHIP_TO_STORE], status__in=sorted(OPEN_STATUSES),
+    )).order_by("deadline", "pk")
+
+
+def uncollected(*, location: Location | int, older_than: Any = None) -> QuerySet[Work]:
+    """Pickups ready at ``location`` and not collected (since before ``older_than`` when given), oldest first."""
+    from fulfillment.models import WorkStatus
+
+    location_id = location.pk if isinstance(location, Location) else location
+    qs = Work.objects.filter(pickup_location_id=location_id, status=WorkStatus.READY_FOR_PICKUP)
+    if older_than is not None:
+        qs = qs.filter(ready_at__lt=older_than)
+    return _with_lines(qs).order_by("ready_at", "pk")
+
+
+@dataclass(frozen=True)
+class PreparationTime:
+    """One work item's times for the KPI dashboard (seconds; None where it has not happened)."""
+
+    work_id: int
+    location_id: int
+    kind: str
+    placed_to_ready: float | None  # order placed → ready for pickup (pickups) or shipped (shipments)
+    ready_to_collected: float | None  # ready → collected (pickups)
+    deadline: Any
+    on_time: bool | None
+
+
+def preparation_times(*, since: Any, until: Any, location: Location | int | None = None) -> list[PreparationTime]:
+    """Work that became ready or shipped between ``since`` and ``until`` (optionally at one
+    location): how long it took from the order to ready/shipped, ready to collected, and on-time
+    against its deadline. Computed from the work rows (no hand-kept counters)."""
+    from django.db.models import Q
+
+    qs = Work.objects.filter(Q(ready_at__gte=since, ready_at__lt=until) | Q(ready_at__isnull=True, shipped_at__gte=since,
+                                                                             shipped_at__lt=until))
+    if location is not None:
+        qs = qs.filter(location_id=location.pk if isinstance(location, Location) else location)
+    out = []
+    for w in qs.select_related("order").order_by("pk"):
+        done = w.ready_at or w.shipped_at
+        collected = w.closed_at if w.status == "collected" and w.ready_at else None
+        out.append(PreparationTime(
+            work_id=w.pk, location_id=w.location_id, kind=w.kind,
+            placed_to_ready=(done - w.order.created_at).total_seconds() if done else None,
+            ready_to_collected=(collected - w.ready_at).total_seconds() if collected and w.ready_at else None,
+            deadline=w.deadline, on_time=w.on_time,
+        ))
+    return out
+
+
+def put_back_tasks(*, location: Location | int, statuses: Iterable[str] = ("open",)) -> QuerySet[PutBackTask]:
+    """The store's put-back tasks (expired pickups whose goods wait at the counter), oldest first."""
+    location_id = location.pk if isinstance(location, Location) else location
+    return (PutBackTask.objects.filter(location_id=location_id, status__in=list(statuses))
+            .select_related("work__order").prefetch_related("lines__product").order_by("created_at", "pk"))
+
+
+def store_settings_get(*, location: Location | int) -> StoreSettings:
+    """The store's settings (the defaults, unsaved, when it has none)."""
+    location_id = location.pk if isinstance(location, Location) else location
+    return StoreSettings.objects.filter(location_id=location_id).first() or StoreSettings(location_id=location_id)

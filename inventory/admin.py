@@ -195,7 +195,7 @@ class StockMovementAdmin(StockRowColumns, ReadOnlyAdmin):
     @admin.display(description="by", ordering="actor__username")
     def who(self, obj: StockMovement) -> str:
         """The person, and the system they used: "mira via admin"; a system alone: "pos"."""
-        if obj.actor_id is None:
+        if obj.actor is None:
             return obj.source or "—"
         return f"{obj.actor.get_username()} via {obj.source}" if obj.source else obj.actor.get_username()
 

@@ -48,11 +48,10 @@ class ImportJobAdmin(ModelAdmin):
     search_fields = ("original_name",)
     list_display_links = None
 
+    @admin.display(description="Status")
     def status_badge(self, obj: ImportJob) -> str:
         url = reverse("admin:inventory_importjob_progress", args=[obj.pk])
         return format_html('<a href="{}">{} — open</a>', url, obj.get_status_display())
-
-    status_badge.short_description = "Status"
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -1,24 +1,29 @@
 """Apply a batch of stock movements reported by a POS, WMS or ERP, item by item.
 
-Each item is applied on its own (its own transaction, inside the service it calls): a bad item
-is reported with its own error and changes nothing, the good items of the same batch still
-apply. Every item is idempotent by ``(source, external_id)``: sending a batch again replays
+Each item is applied on its own (its own transaction, or a savepoint when the caller has one
+open): a bad item is reported with its own error and changes nothing, the good items of the same
+batch still apply. An unexpected error (a bug, a database refusal) becomes that item's error too,
+``item_failed``, and rolls back only that item. Every item is idempotent by ``(source, external_id)``: sending a batch again replays
 the items that were applied and retries the ones that failed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 
 from omni.errors import Forbidden, InsufficientStock, NotFound, OmniError, ValidationFailed
 
 from .models import Location, Product, StockLevel, Transfer
 from .selectors import location_get_by_code, product_get_by_sku
-from .services import StockOperation, StockOperationKind, stock_operation_apply
+from .services import Actor, StockOperation, StockOperationKind, stock_operation_apply
+
+logger = logging.getLogger(__name__)
 
 ITEM_FIELDS = ("external_id", "kind", "sku", "location", "quantity", "reason", "resellable", "to_location", "transfer", "reference")
 
@@ -35,6 +40,14 @@ class MovementInput:
     to_location: str = ""
     transfer: int | None = None
     reference: str = ""
+
+
+class ItemInvalid(ValidationFailed):
+    """An item refused before it reached a service (its shape is wrong), with the external id it carried."""
+
+    def __init__(self, message: str, *, external_id: str = "", code: str | None = None, details: dict[str, Any] | None = None):
+        super().__init__(message, code=code, details=details)
+        self.external_id = external_id
 
 
 @dataclass
@@ -111,10 +124,10 @@ def _authorize(location_ids: frozenset[int] | None, location: Location) -> None:
         raise Forbidden(f"You may not move stock at {location.code}.", code="permission_denied")
 
 
-def _transfer_for(item: MovementInput) -> Transfer:
-    transfer = Transfer.objects.select_related("to_location", "product").filter(pk=item.transfer).first()
+def _transfer_for(item: MovementInput, transfer_id: int) -> Transfer:
+    transfer = Transfer.objects.select_related("to_location", "product").filter(pk=transfer_id).first()
     if transfer is None:
-        raise NotFound(f"Unknown transfer {item.transfer}.", code="unknown_transfer", details={"transfer": ["Does not exist."]})
+        raise NotFound(f"Unknown transfer {transfer_id}.", code="unknown_transfer", details={"transfer": ["Does not exist."]})
     if item.location and item.location != transfer.to_location.code:
         raise ValidationFailed(
             f"Transfer {transfer.pk} goes to {transfer.to_location.code}, not {item.location}.",
@@ -129,24 +142,25 @@ def _transfer_for(item: MovementInput) -> Transfer:
 
 
 def _apply_one(
-    item: MovementInput, *, source: str, actor: AbstractBaseUser | None, location_ids: frozenset[int] | None, catalog: _Catalog,
+    item: MovementInput, *, source: str, actor: Actor | None, location_ids: frozenset[int] | None, catalog: _Catalog,
 ) -> MovementOutcome:
     """Parse the item's codes into records, check who may act where, and apply it through the
     one stock-operation table."""
-    common = {"kind": item.kind, "source": source, "actor": actor, "external_id": item.external_id}
     if item.kind == StockOperationKind.TRANSFER_IN:
         transfer = None
         if item.transfer is not None:  # else the operation table refuses it as required
-            transfer = _transfer_for(item)
+            transfer = _transfer_for(item, item.transfer)
             _authorize(location_ids, transfer.to_location)
-        op = StockOperation(transfer=transfer, quantity=item.quantity, **common)
+        op = StockOperation(kind=item.kind, transfer=transfer, quantity=item.quantity, source=source, actor=actor,
+                            external_id=item.external_id)
     else:
         product = catalog.product(item.sku)
         location = catalog.location(item.location)
         _authorize(location_ids, location)
         to_location = catalog.location(item.to_location) if item.kind == StockOperationKind.TRANSFER_OUT and item.to_location else None
-        op = StockOperation(product=product, location=location, quantity=item.quantity, note=item.reason, reference=item.reference,
-                            resellable=item.resellable, to_location=to_location, **common)
+        op = StockOperation(kind=item.kind, product=product, location=location, quantity=item.quantity, note=item.reason,
+                            reference=item.reference, resellable=item.resellable, to_location=to_location, source=source,
+                            actor=actor, external_id=item.external_id)
     result = stock_operation_apply(op=op)
     return MovementOutcome(
         index=0, external_id=item.external_id, status="replayed" if result.replayed else "applied",
@@ -157,7 +171,7 @@ def _apply_one(
 
 
 def stock_movements_apply(
-    *, items: Sequence[MovementInput | OmniError], source: str, actor: AbstractBaseUser | None = None,
+    *, items: Sequence[MovementInput | OmniError], source: str, actor: Actor | None = None,
     location_ids: frozenset[int] | None = None,
 ) -> list[MovementOutcome]:
     """Apply each item on its own; an item given as an ``OmniError`` (it failed validation) is reported as is.
@@ -171,9 +185,17 @@ def stock_movements_apply(
             outcomes.append(MovementOutcome(index=index, external_id=getattr(item, "external_id", ""), status="error", error=item_error(item)))
             continue
         try:
-            outcome = _apply_one(item, source=source, actor=actor, location_ids=location_ids, catalog=catalog)
+            with transaction.atomic():
+                outcome = _apply_one(item, source=source, actor=actor, location_ids=location_ids, catalog=catalog)
         except OmniError as exc:
             outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error=item_error(exc))
+        except Exception as exc:  # noqa: BLE001 - the batch contract: any failure is this item's own
+            logger.exception("stock movement batch: item %s (%s) failed unexpectedly", index, item.external_id)
+            outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error={
+                "code": "item_failed", "field": None, "details": {"error": exc.__class__.__name__},
+                "message": f"This item could not be applied ({exc.__class__.__name__}); nothing of it changed. "
+                           "Sending the batch again retries it.",
+            })
         outcome.index = index
         outcomes.append(outcome)
     return outcomes

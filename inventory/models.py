@@ -182,7 +182,13 @@ class StockMovement(models.Model):
             ),
             models.CheckConstraint(condition=~Q(quantity=0), name="movement_nonzero"),
         ]
-        indexes = [models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket")]
+        indexes = [
+            models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket"),
+            # Routing's stock age: the latest arrival of units at a stock row. Partial, so the hot
+            # paths (sales, reservations' consumption) never write it.
+            models.Index(fields=["stock_level", "created_at"], name="movement_level_arrivals",
+                         condition=Q(reason__in=["receipt", "transfer_in"], quantity__gt=0)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} {self.quantity:+d} ({self.bucket})"
@@ -303,6 +309,25 @@ class OutboxEvent(models.Model):
         indexes = [models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="outbox_pending")]
 
 
+class LocationDayLoad(models.Model):
+    """Orders a location has taken on one local day (its ``timezone``): the counter its
+    ``daily_capacity`` is claimed against, with a conditional update in the same transaction as the
+    order's reservations (``inventory.services.capacity``), so that concurrent orders cannot
+    overbook it. One row per location and day, made on the first claim."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The location's local day.")
+    orders = models.PositiveIntegerField(default=0, help_text="Orders that claimed capacity here that day.")
+
+    class Meta:
+        # Day first: "which locations are full today" reads by day; a claim by (day, location).
+        constraints = [models.UniqueConstraint(fields=["day", "location"], name="location_day_load_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} on {self.day}: {self.orders} orders"
+
+
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)
 from inventory.snapshots.models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine  # noqa: E402,F401  (inbound counts)
 from inventory.alerts.models import Alert  # noqa: E402,F401  (ledger drift, dead-lettered pushes)
+from inventory.counting.models import CountTask, CountTaskLine, CountTaskOrigin, CountTaskStatus  # noqa: E402,F401  (count tasks)

@@ -6,6 +6,10 @@ themed classes; ``ReadOnlyAdmin`` is for records only services write."""
 
 from __future__ import annotations
 
+from django.contrib import admin, messages
+
+from omni.errors import OmniError
+
 from import_export.admin import ImportExportMixin as _ImportExportMixin
 from unfold.admin import ModelAdmin as _UnfoldModelAdmin
 from unfold.admin import StackedInline as _UnfoldStackedInline
@@ -58,3 +62,17 @@ class PlumbingAdmin(ReadOnlyAdmin):
     """Technical records (idempotency records, the outbox, routing decisions, postal centroids):
     read-only, and left out of the merchandiser's menu; the operations role and superusers see
     them (the role's permissions decide who may view them)."""
+
+
+def admin_apply_each(model_admin: admin.ModelAdmin, request, objects, act, *, label: str, verb: str) -> int:
+    """An admin action's loop: ``act(obj)`` for each object, one error message per refusal
+    (``OmniError``: the service's own words), then how many were ``verb``."""
+    done = 0
+    for obj in objects:
+        try:
+            act(obj)
+            done += 1
+        except OmniError as exc:
+            model_admin.message_user(request, f"{label} {obj.pk}: {exc.message}", level=messages.ERROR)
+    model_admin.message_user(request, f"{done} {label.lower()}(s) {verb}.")
+    return done

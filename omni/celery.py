@@ -13,6 +13,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni.settings")
 app = Celery("omni")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+app.autodiscover_tasks(["fulfillment.simulation"])  # the routing what-if job
 
 
 @app.on_after_finalize.connect

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-api_v1 = [
+api_v1: list[URLPattern | URLResolver] = [
     path("", include("inventory.api.urls")),
     path("", include("allocation.api.urls")),
     path("", include("orders.api.urls")),
@@ -14,11 +14,18 @@ api_v1 = [
     path("redoc/", SpectacularRedocView.as_view(url_name="v1:schema"), name="api-redoc"),
 ]
 
-urlpatterns = [
+urlpatterns: list[URLPattern | URLResolver] = [
+    path("admin/what-if/", include("fulfillment.simulation.urls")),  # the routing what-if (merchandisers)
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("fulfillment.urls")),
 ]
+
+handler400 = "omni.api.guard.api_handler400"
+handler403 = "omni.api.guard.api_handler403"
+handler404 = "omni.api.guard.api_handler404"
+handler500 = "omni.api.guard.api_handler500"
 
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns

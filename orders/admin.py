@@ -22,6 +22,7 @@ from .models import (
     IdempotencyRecord,
     Order,
     OrderLine,
+    OrderReturn,
     OrderStatus,
     PostalCentroid,
     RoutingDecision,
@@ -34,8 +35,20 @@ class OrderLineInline(TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = ["line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned"]
-    readonly_fields = fields
+    fields = readonly_fields = ("line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned")
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class OrderReturnInline(TabularInline):
+    model = OrderReturn
+    extra = 0
+    can_delete = False
+    fields = readonly_fields = ("created_at", "location", "external_id", "reason", "refund_amount", "actor")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -53,7 +66,7 @@ class OrderAdmin(ReadOnlyAdmin):
     list_filter = ["status", "channel", "delivery_mode"]
     list_select_related = ["channel"]
     search_fields = ["external_id", "customer_ref"]
-    inlines = [OrderLineInline]
+    inlines = [OrderLineInline, OrderReturnInline]
     readonly_fields = ["channel", "external_id", "status", "hold", "routing_profile", "created_at", "allocations_table",
                        "timeline", "routing_decisions"]
     fieldsets = [

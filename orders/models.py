@@ -25,7 +25,7 @@ class CustomerTier(models.TextChoices):
 
 
 # Higher is more valuable (used by the scarcity rules).
-TIER_RANK = {CustomerTier.STANDARD: 0, CustomerTier.SILVER: 1, CustomerTier.GOLD: 2, CustomerTier.VIP: 3}
+TIER_RANK: dict[str, int] = {CustomerTier.STANDARD: 0, CustomerTier.SILVER: 1, CustomerTier.GOLD: 2, CustomerTier.VIP: 3}
 
 
 class DeliveryMode(models.TextChoices):
@@ -54,6 +54,11 @@ class AllocationStatus(models.TextChoices):
     FULFILLED = "fulfilled", "Fulfilled (shipped or collected)"
     CANCELLED = "cancelled", "Cancelled"
     REJECTED = "rejected", "Rejected by the location"
+
+
+class RerouteShortage(models.TextChoices):
+    BACKORDER = "backorder", "Backorder the line until stock arrives"
+    CANCEL = "cancel", "Cancel the units (the customer is told)"
 
 
 class HoldStatus(models.TextChoices):
@@ -91,6 +96,10 @@ class RoutingProfile(models.Model):
     criteria = models.JSONField(default=list)
     max_shipments = models.PositiveSmallIntegerField(default=2, help_text="At most this many locations per order.")
     allow_ship_to_store = models.BooleanField(default=True, help_text="BOPIS: offer a transfer to the chosen store.")
+    reroute_shortage = models.CharField(
+        max_length=12, choices=RerouteShortage.choices, default=RerouteShortage.BACKORDER,
+        help_text="A location rejected units and no other location has them: backorder them or cancel them.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
@@ -143,6 +152,9 @@ class Order(models.Model):
     delivery_mode = models.CharField(max_length=12, choices=DeliveryMode.choices, default=DeliveryMode.STANDARD)
     pickup_location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="pickup_orders")
     ship_name = models.CharField(max_length=200, blank=True, default="")
+    customer_email = models.EmailField(blank=True, default="", help_text="Where pickup and order messages go.")
+    customer_phone = models.CharField(max_length=32, blank=True, default="", help_text="For SMS, in international form (+90…).")
+    customer_language = models.CharField(max_length=8, blank=True, default="", help_text="Language of messages, e.g. tr or en.")
     address = models.CharField(max_length=255, blank=True, default="")
     city = models.CharField(max_length=80, blank=True, default="")
     postal_code = models.CharField(max_length=20, blank=True, default="")
@@ -265,3 +277,41 @@ class RoutingDecision(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class OrderReturn(models.Model):
+    """A customer's return of (part of) an order at one location, with the refund owed to the
+    customer recorded for the partner (the channel refunds; Omni records what and how much)."""
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="returns")
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="+")
+    external_id = models.CharField(max_length=128, blank=True, default="", help_text="The reporter's id (RMA) for idempotency.")
+    reason = models.CharField(max_length=255, blank=True, default="")
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2, help_text="Total refund owed for this return.")
+    actor = models.CharField(max_length=150, default="system")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["order", "external_id"], condition=~Q(external_id=""), name="orderreturn_idempotent"),
+            models.CheckConstraint(condition=Q(refund_amount__gte=0), name="orderreturn_refund_nonneg"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Return #{self.pk} of order {self.order_id} at {self.location_id}"
+
+
+class OrderReturnLine(models.Model):
+    order_return = models.ForeignKey(OrderReturn, on_delete=models.CASCADE, related_name="lines")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="return_lines")
+    quantity = models.PositiveIntegerField()
+    resellable = models.BooleanField(help_text="Back on the shelf (on hand) or to the damaged bucket.")
+    refund_amount = models.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderreturnline_qty_positive"),
+            models.CheckConstraint(condition=Q(refund_amount__gte=0), name="orderreturnline_refund_nonneg"),
+        ]

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, QuerySet
 from allocation.models import Channel
 from omni.errors import NotFound
 from omni.access.roles import Principal
-from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, Order, OrderLine, RoutingProfile
+from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, Order, OrderLine, OrderReturn, RoutingProfile
 from orders.routing.engine import ProfileSpec
 
 
@@ -23,7 +23,7 @@ def routing_profile_for(*, channel: Channel) -> ProfileSpec:
         return ProfileSpec()
     return ProfileSpec(
         name=profile.name, version=profile.version, criteria=list(profile.criteria), max_shipments=profile.max_shipments,
-        allow_ship_to_store=profile.allow_ship_to_store, profile_id=profile.pk,
+        allow_ship_to_store=profile.allow_ship_to_store, profile_id=profile.pk, reroute_shortage=profile.reroute_shortage,
     )
 
 
@@ -43,6 +43,7 @@ def order_detail_queryset(*, principal: Principal, any_channel: bool = False) ->
         Prefetch("lines", queryset=OrderLine.objects.select_related("product").prefetch_related(
             Prefetch("allocations", queryset=Allocation.objects.select_related("location", "ship_to_store")))),
         "events",
+        Prefetch("returns", queryset=OrderReturn.objects.select_related("location").prefetch_related("lines__line")),
     )
 
 

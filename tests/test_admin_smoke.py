@@ -44,6 +44,11 @@ def some_of_everything(settings, tmp_path):
     services.stock_mark_damaged(product=product, location=dc, quantity=1)
     services.transfer_ship(product=product, from_location=dc, to_location=store, quantity=2)
     StaffFactory(username="smoke-staff", assigned=store)
+    # sign-in attempts (django-axes): a failure for one name, a success for the staff user
+    from django.test import Client
+
+    Client().post("/login/", {"username": "smoke-nobody", "password": "wrong"})
+    Client().post("/login/", {"username": "smoke-staff", "password": "pw-12345-omni"})
     web = ChannelFactory(code="web")
     make_visible(web, dc, store)
     location_policy(product, dc, 2)
@@ -73,6 +78,9 @@ def some_of_everything(settings, tmp_path):
     sync_drain_run()
     stock_snapshot_apply(location=store, lines=[SnapshotLineInput(sku="SMOKE-1", counted=4)], source="wms", external_id="snap-1")
     Alert.objects.create(kind="ledger_drift", message="DC-1 SMOKE-1: on hand 9, ledger 8")  # written by the nightly check
+    from inventory.counting.services import count_task_create
+
+    count_task_create(location=store, products=[product], note="planned count")
     # orders: a routing profile, a postal centroid, a hold and an order placed over the API (idempotency record,
     # routing decision, event timeline)
     from orders.models import PostalCentroid
@@ -100,6 +108,26 @@ def some_of_everything(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
     job = stock_import_create(file=io.BytesIO(b"sku,location,quantity\nSMOKE-1,DC-1,9\n"), filename="count.csv", enqueue=False)
     stock_import_run(job_id=job.pk)
+    # fulfillment: a pickup made ready (the customer notified), not collected, expired (a put-back task); a store policy
+    from fulfillment.models import PickupPolicy, Work
+    from fulfillment.services import mark_ready, pick
+    from fulfillment.services.pickup import pickups_expire
+    from orders.services import order_create
+    from tests.orders.factories import order_input
+
+    PickupPolicy.objects.create(location=store, reminder_after_hours=4, expire_after_days=3)
+    bopis = order_create(channel=web, data=order_input("WEB-2", ("SMOKE-1", 1), delivery_mode="bopis", pickup_location="ST-1",
+                                                       customer_email="smoke@example.com"))
+    work = Work.objects.get(order=bopis)
+    pick(work=work, line=work.lines.get(), qty=1, actor="smoke")
+    work = mark_ready(work=work, actor="smoke")
+    from fulfillment.notifications.services import notify
+
+    notify(work=work, kind="ready")
+    from datetime import timedelta
+
+    pickups_expire(now=work.ready_at + timedelta(days=4))
+
     # the dashboard's daily KPI snapshot
     from omni.insights.services import kpi_snapshot_recent
 

@@ -6,12 +6,16 @@ at every location that crossed a haircut channel's threshold (its ATP moved)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from inventory.counting.models import CountTask, CountTaskStatus
+from inventory.counting.services import count_task_approve, count_task_submit
 from inventory.models import CycleCount
 
 from allocation.channels.models import Channel
@@ -49,3 +53,20 @@ def location_accuracy_refresh(*, now: datetime | None = None) -> int:
         if crossed:
             outbox_for_locations(crossed, "accuracy")
     return len(crossed)
+
+
+def count_task_submit_scored(*, task: CountTask | int, counts: Mapping[str, int], actor: Any = None,
+                             now: datetime | None = None) -> CountTask:
+    """A blind count entered (``inventory.counting.services.count_task_submit``); when it was
+    approved at once (every line within tolerance), the location's stock accuracy is refreshed."""
+    task = count_task_submit(task=task, counts=counts, actor=actor)
+    if task.status == CountTaskStatus.APPROVED:
+        location_accuracy_refresh(now=now)
+    return task
+
+
+def count_task_approve_scored(*, task: CountTask | int, actor: Any = None, now: datetime | None = None) -> CountTask:
+    """A counted task approved (its variances posted to the ledger) and the stock accuracy refreshed."""
+    task = count_task_approve(task=task, actor=actor)
+    location_accuracy_refresh(now=now)
+    return task

@@ -37,11 +37,11 @@ class SafetyStockPolicyForm(forms.ModelForm):
                   "override_quantity"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         try:
             safety_stock_policy_validate(
-                product=data.get("product"), scope=data.get("scope"), location=data.get("location"),
-                channel=data.get("channel"), method=data.get("method"), quantity=data.get("quantity") or 0,
+                product=data.get("product"), scope=data.get("scope") or "", location=data.get("location"),
+                channel=data.get("channel"), method=data.get("method") or "", quantity=data.get("quantity") or 0,
                 service_level=data.get("service_level") or 95, lead_time_days=data.get("lead_time_days"),
                 override_quantity=data.get("override_quantity"),
             )
@@ -101,7 +101,7 @@ class SafetyStockModifierForm(forms.ModelForm):
         fields = ["name", "kind", "percent", "min_quantity", "product", "season", "starts_on", "ends_on", "is_active"]
 
     def clean(self):
-        data = super().clean()
+        data = super().clean() or {}
         try:
             safety_stock_modifier_validate(
                 name=data.get("name") or "", kind=data.get("kind") or "", percent=data.get("percent") or 0,

@@ -78,7 +78,7 @@ def _number(request: Request, name: str, low: float, high: float, *, code: str, 
     return value
 
 
-_ITEM_FIELDS = {
+_ITEM_FIELDS: dict[str, serializers.Field] = {
     "sku": serializers.CharField(), "atp": serializers.IntegerField(),
     "components": serializers.DictField(required=False), "locations": serializers.ListField(required=False),
 }

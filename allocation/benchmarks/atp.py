@@ -25,7 +25,7 @@ import hashlib
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -155,7 +155,7 @@ def _build(skus: int, out: Callable[[str], None]) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def _rows(name: str, columns: str, rows: list[tuple[int, ...]]) -> str:
+def _rows(name: str, columns: str, rows: Sequence[tuple[int, ...]]) -> str:
     """A CTE of integer rows (the channel's context: ints only, so inlined)."""
     if not rows:
         nulls = ", ".join(f"CAST(NULL AS BIGINT) AS {c.strip()}" for c in columns.split(","))
@@ -270,7 +270,7 @@ def run(*, out: Callable[[str], None], skus: int = 20_000, sample: int = 0, **_:
     # snapshot: every SKU, one channel (all refinements), one SQL query; median of 3 after a warm-up
     atp_components(channel=web, product_ids=None, now=now)
     times = []
-    for _ in range(3):
+    for _run in range(3):
         t0 = time.perf_counter()
         snapshot = atp_components(channel=web, product_ids=None, now=now)
         times.append(time.perf_counter() - t0)

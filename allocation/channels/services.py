@@ -32,6 +32,8 @@ def outbox_for_locations(location_ids: Iterable[int], reason: str) -> int:
 def _rule_locations(rule: ChannelVisibility) -> list[int]:
     if rule.location_id:
         return [rule.location_id]
+    if rule.group_id is None:
+        return []
     return list(LocationGroup.locations.through.objects.filter(locationgroup_id=rule.group_id).values_list("location_id", flat=True))
 
 
@@ -45,7 +47,7 @@ def channel_visibility_add(*, channel: Channel, location: Location | None = None
             with transaction.atomic():
                 rule = ChannelVisibility.objects.create(channel=channel, location=location, group=group)
         except IntegrityError:
-            target = location.code if location else group.code
+            target = location.code if location is not None else group.code if group is not None else ""
             raise Conflict(f"{channel.code} already sees {target}.", code="visibility_exists",
                            details={"location" if location else "group": ["Already visible."]}) from None
         outbox_for_locations(_rule_locations(rule), "visibility")

@@ -74,8 +74,11 @@ class SafetyStockPolicy(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = {"location": self.location_id and getattr(self.location, "code", ""), "channel": self.channel_id and getattr(self.channel, "code", "")}
-        where = target.get(self.scope) or "pool"
+        where = "pool"
+        if self.scope == "location" and self.location is not None:
+            where = self.location.code
+        elif self.scope == "channel" and self.channel is not None:
+            where = self.channel.code
         return f"SS {self.product_id}@{where}: {self.effective_quantity}"
 
 

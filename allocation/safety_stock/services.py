@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, TypedDict
 
 from django.db import transaction
 from django.db.models import F
@@ -75,7 +75,7 @@ class _Demand:
         if statistical:
             start, end = _window(today, days)
             stat_products = sorted({p.product_id for p in statistical})
-            keys = {
+            keys: dict[str, dict[str, F]] = {
                 SafetyStockScope.LOCATION: {"pid": F("stock_level__product_id"), "lid": F("stock_level__location_id")},
                 SafetyStockScope.CHANNEL: {"pid": F("stock_level__product_id"), "src": F("source")},
                 SafetyStockScope.POOL: {"pid": F("stock_level__product_id")},
@@ -97,7 +97,14 @@ class _Demand:
         return self.by_pool.get((policy.product_id,), (0.0, 0.0))
 
 
-def _recompute(policy: SafetyStockPolicy, *, product: dict[str, Any], demand: _Demand | None, channel_code: str | None,
+class _ProductFacts(TypedDict):
+    id: int
+    season: str
+    launched_on: date | None
+    lead_time_days: int
+
+
+def _recompute(policy: SafetyStockPolicy, *, product: _ProductFacts, demand: _Demand | None, channel_code: str | None,
                modifiers: list[formulas.ModifierView], today: date) -> None:
     """Derive one policy's σ, computed and effective quantity in place (no database)."""
     if policy.method == SafetyStockMethod.STATISTICAL:
@@ -146,7 +153,7 @@ def _refresh(*, policies: list[SafetyStockPolicy], today: date, days: int, with_
             batch_moved: set[int] = set()
             for policy in batch:
                 before = (policy.effective_quantity, policy.computed_quantity, policy.demand_sigma, policy.explanation)
-                _recompute(policy, product=products[policy.product_id], demand=demand, channel_code=codes.get(policy.channel_id),
+                _recompute(policy, product=products[policy.product_id], demand=demand, channel_code=codes.get(policy.channel_id) if policy.channel_id else None,
                            modifiers=modifiers, today=today)
                 if (policy.effective_quantity, policy.computed_quantity, policy.demand_sigma, policy.explanation) != before:
                     changed.append(policy)

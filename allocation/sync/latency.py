@@ -50,7 +50,8 @@ def sync_latency_percentiles(*, since: datetime | None = None) -> list[LatencySt
         SyncMessage.objects.filter(latency_ms__isnull=False, acked_at__gte=since).order_by("channel_id", "latency_ms")
         .values_list("channel_id", "latency_ms")
     ):
-        by_channel.setdefault(cid, []).append(latency)
+        if latency is not None:  # excluded by the query; narrows the type
+            by_channel.setdefault(cid, []).append(latency)
     return [
         LatencyStats(cid, names.get(cid, str(cid)), len(v), _nearest_rank(v, 0.5), _nearest_rank(v, 0.95), _nearest_rank(v, 0.99))
         for cid, v in sorted(by_channel.items())

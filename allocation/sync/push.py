@@ -51,6 +51,7 @@ def _message_body(channel: Channel, messages: list[SyncMessage], skus: dict[int,
             updates.append({"type": "event", "id": m.pk, "event": m.event, "sequence": m.sequence, "payload": m.payload,
                             "changed_at": m.changed_at.isoformat()})
         else:
+            assert m.product_id is not None, "an availability message is about one SKU"
             updates.append({"type": "availability", "id": m.pk, "sku": skus[m.product_id], "sequence": m.sequence,
                             "available": m.available, "delta": m.delta, "changed_at": m.changed_at.isoformat()})
     return {"channel": channel.code, "sent_at": timezone.now().isoformat(), "updates": updates}

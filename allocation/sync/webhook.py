@@ -38,7 +38,7 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
-    return bool(header) and hmac.compare_digest(signature(secret, body), header)
+    return header is not None and hmac.compare_digest(signature(secret, body), header)
 
 
 @dataclass(frozen=True)

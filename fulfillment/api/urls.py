@@ -1,3 +1,11 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+urlpatterns = [
+    path("fulfillment/works", views.WorkListView.as_view(), name="fulfillment-works"),
+    path("fulfillment/works/<int:pk>", views.WorkDetailView.as_view(), name="fulfillment-work"),
+    *[path(f"fulfillment/works/<int:pk>/{action}", view.as_view(), name=f"fulfillment-work-{action}")
+      for action, view in views.WORK_ACTION_VIEWS.items()],
+    path("orders/<int:pk>/fulfillments", views.OrderFulfillmentsView.as_view(), name="order-fulfillments"),
+]

@@ -6,6 +6,17 @@ function over ``omni.transitions``). Stock never moves here: units leave ``on_ha
 ``reserved`` through ``orders`` services (which call ``inventory``) at ship / hand-over.
 """
 
+from .pickup import (
+    Notification,
+    NotificationChannel,
+    NotificationKind,
+    NotificationStatus,
+    PickupPolicy,
+    PutBackLine,
+    PutBackStatus,
+    PutBackTask,
+)
+from .store import StoreSettings
 from .work import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -19,6 +30,8 @@ from .work import (
 )
 
 __all__ = [
-    "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "Work", "WorkEvent", "WorkKind", "WorkLine",
+    "Notification", "NotificationChannel", "NotificationKind", "NotificationStatus", "PickupPolicy", "PutBackLine",
+    "PutBackStatus", "PutBackTask",
+    "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "StoreSettings", "Work", "WorkEvent", "WorkKind", "WorkLine",
     "WorkStatus",
 ]

@@ -47,7 +47,7 @@ class RejectReason(models.TextChoices):
 class Work(models.Model):
     """What one location does for one order: one shipment or one pickup."""
 
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="fulfillment_works")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfillment_works")
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="fulfillment_works",
                                  help_text="Where the units are picked.")
     pickup_location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
@@ -96,7 +96,7 @@ class WorkLine(models.Model):
 
     work = models.ForeignKey(Work, on_delete=models.CASCADE, related_name="lines")
     allocation_id = models.BigIntegerField(unique=True, help_text="orders.Allocation this line fulfils.")
-    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="+")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="+")
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="+")
     quantity = models.PositiveIntegerField()
     picked = models.PositiveIntegerField(default=0)

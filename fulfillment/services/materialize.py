@@ -21,7 +21,7 @@ from .events import work_event_record
 from .progress import work_settle_if_done
 from .sla import work_deadline
 
-_SHIPPING_KINDS = {LocationKind.STORE: WorkKind.SHIP_FROM_STORE}
+_SHIPPING_KINDS: dict[str, str] = {LocationKind.STORE: WorkKind.SHIP_FROM_STORE}
 
 
 def _kind(alloc: Allocation, order: Order) -> tuple[str, int | None]:

@@ -8,6 +8,7 @@ ready for pickup, only ship-to-store work travels. ``work_transition`` refuses a
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from django.utils import timezone
@@ -31,7 +32,7 @@ WORK_TRANSITIONS = TransitionTable(S, {
 _COMMON = {S.NEW, S.PICKING, S.PICKED, S.PACKED, S.REJECTED, S.CANCELLED}
 
 
-def _kind_table(statuses: set[str], drop: set[tuple[str, str]] = frozenset()) -> TransitionTable:
+def _kind_table(statuses: set[str], drop: AbstractSet[tuple[str, str]] = frozenset()) -> TransitionTable:
     """The part of ``WORK_TRANSITIONS`` one kind of work uses."""
     return TransitionTable(S, {
         s: {t for t in WORK_TRANSITIONS.moves[s] if t in statuses and (s, t) not in drop} if s in statuses else set()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
@@ -38,7 +39,8 @@ def _visible_job(request: Request, pk: int) -> ImportJob:
     principal = principal_from_request(request)
     jobs = ImportJob.objects.select_related("location")
     if not principal.is_merchandiser:
-        jobs = jobs.filter(created_by=request.user)
+        user = request.user
+        jobs = jobs.filter(created_by=user) if isinstance(user, AbstractBaseUser) else jobs.none()
     job = jobs.filter(pk=pk).first()
     if job is None:
         raise NotFound(f"Import {pk} does not exist.", code="unknown_import")

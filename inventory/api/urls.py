@@ -3,7 +3,8 @@ from rest_framework.routers import SimpleRouter
 
 from .views import LedgerCheckView, LocationViewSet, ProductViewSet, StockLevelViewSet, StockMovementBatchView
 
-router = SimpleRouter(trailing_slash="/?")
+router = SimpleRouter()
+router.trailing_slash = "/?"  # the slash is optional (SimpleRouter(trailing_slash=...) only knows "/" or "")
 router.register("locations", LocationViewSet, basename="location")
 router.register("products", ProductViewSet, basename="product")
 router.register("stock-levels", StockLevelViewSet, basename="stock-level")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db.models import Prefetch
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import filters, generics, serializers, status, viewsets
 from rest_framework.permissions import BasePermission
@@ -24,7 +25,7 @@ from omni.access.roles import (
 )
 
 from .. import services
-from ..batch import MovementInput, stock_movements_apply
+from ..batch import ItemInvalid, MovementInput, stock_movements_apply
 from ..models import Location, Product, ProductBarcode, StockLevel, StockMovement
 from ..selectors import stock_levels
 from .filters import LocationFilter, ProductFilter, StockLevelFilter, StockMovementFilter
@@ -60,7 +61,7 @@ class LocationViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [HasRole]
     queryset = Location.objects.order_by("code")
     filterset_class = LocationFilter
-    filter_backends = [*viewsets.ReadOnlyModelViewSet.filter_backends, filters.SearchFilter]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter]
     search_fields = ["code", "name", "city"]
     lookup_field = "code"
 
@@ -74,7 +75,7 @@ class ProductViewSet(viewsets.ReadOnlyModelViewSet):
     permission_classes = [HasRole]
     queryset = Product.objects.order_by("sku").prefetch_related(Prefetch("barcodes", queryset=ProductBarcode.objects.order_by("id")))
     filterset_class = ProductFilter
-    filter_backends = [*viewsets.ReadOnlyModelViewSet.filter_backends, filters.SearchFilter]
+    filter_backends = [DjangoFilterBackend, filters.SearchFilter]
     search_fields = ["sku", "name", "=barcode"]
     lookup_field = "sku"
     lookup_value_regex = "[^/]+"
@@ -182,9 +183,8 @@ class StockMovementBatchView(generics.ListAPIView):
             ser.is_valid(raise_exception=True)
         except serializers.ValidationError as exc:
             first = first_error(exc.detail)
-            err = ValidationFailed(str(first), code=first.code, details=exc.detail)
-            err.external_id = str(raw.get("external_id") or "")
-            return err
+            details = exc.detail if isinstance(exc.detail, dict) else {"movement": exc.detail}
+            return ItemInvalid(str(first), code=first.code, details=details, external_id=str(raw.get("external_id") or ""))
         return MovementInput(**ser.validated_data)
 
 

@@ -20,17 +20,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.models import User as AuthUser
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Model
 from django.utils import timezone
 
 from omni.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from omni.limits import MAX_QUANTITY, MAX_STOCK
 
 from ..models import Bucket, Location, Product, StockLevel, StockMovement
 from ..outbox import outbox_record
 
-User = AbstractBaseUser
+# Who acts, as Django hands it over (``request.user``): a user, or anonymous (recorded as no one).
+Actor = AuthUser | AnonymousUser
 
 
 @dataclass(frozen=True)
@@ -52,12 +55,17 @@ class Change:
 
 
 def validate_quantity(value: Any, *, field_name: str = "quantity", allow_negative: bool = False, allow_zero: bool = False) -> int:
-    """Quantities are whole units: an int (not a bool, not 1.5, not "3")."""
+    """Quantities are whole units: an int (not a bool, not 1.5, not "3"), at most ``MAX_QUANTITY`` in size."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed(
             f"{field_name} must be a whole number of units, got {value!r}.",
             code="invalid_quantity",
             details={field_name: ["Must be an integer."]},
+        )
+    if abs(value) > MAX_QUANTITY:
+        raise ValidationFailed(
+            f"{field_name} must be at most {MAX_QUANTITY:,} units in size, got {value}.", code="quantity_out_of_range",
+            details={field_name: [f"At most {MAX_QUANTITY} in size."]},
         )
     if value == 0 and not allow_zero:
         raise ValidationFailed(f"{field_name} must not be zero.", code="invalid_quantity", details={field_name: ["Must not be zero."]})
@@ -68,7 +76,7 @@ def validate_quantity(value: Any, *, field_name: str = "quantity", allow_negativ
     return value
 
 
-def require(instance: Any, model: type, what: str) -> None:
+def require(instance: Any, model: type[Model], what: str) -> None:
     if not isinstance(instance, model) or instance.pk is None:
         raise NotFound(f"Unknown {what}.", code=f"unknown_{what}", details={what: ["Does not exist."]})
 
@@ -77,8 +85,8 @@ def fingerprint_of(payload: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def actor_or_none(actor: User | None) -> User | None:
-    return actor if actor is not None and actor.is_authenticated else None
+def actor_or_none(actor: Actor | None) -> AuthUser | None:
+    return actor if isinstance(actor, AbstractBaseUser) and actor.is_authenticated else None
 
 
 def duplicate_external_id(*, source: str, external_id: str, what: str = "movement") -> Conflict:
@@ -115,7 +123,7 @@ def replay(*, source: str, external_id: str, fingerprint: str) -> MovementResult
 
 
 def apply_changes(
-    *, level: StockLevel, changes: Sequence[Change], source: str, actor: User | None, external_id: str, fingerprint: str,
+    *, level: StockLevel, changes: Sequence[Change], source: str, actor: Actor | None, external_id: str, fingerprint: str,
     reference: str, note: str,
 ) -> list[StockMovement]:
     """Apply bucket deltas to a locked stock row, write the ledger and the outbox."""
@@ -136,6 +144,12 @@ def apply_changes(
             code="stock_reserved",
             details={"sku": sku, "location": loc, "on_hand": level.on_hand, "reserved": level.reserved},
         )
+    for bucket, balance in balances.items():
+        if balance > MAX_STOCK:
+            raise ValidationFailed(
+                f"{sku} at {loc}: {bucket} would reach {balance} units, above the limit of {MAX_STOCK:,}; nothing was changed.",
+                code="stock_out_of_range", details={"quantity": [f"{bucket} may hold at most {MAX_STOCK} units."]},
+            )
     for bucket in (Bucket.DAMAGED, Bucket.QUARANTINE):
         if balances[bucket] < 0:
             raise InsufficientStock(
@@ -168,8 +182,8 @@ def apply_changes(
             )
         )
     StockMovement.objects.bulk_create(movements)
-    for bucket, value in running.items():
-        setattr(level, bucket, value)
+    for name, value in running.items():
+        setattr(level, name, value)
     outbox_record(product_ids=[level.product_id], location_id=level.location_id, reason=changes[0].reason)
     return movements
 
@@ -182,7 +196,7 @@ class Operation:
     location: Location
     changes: Sequence[Change]
     source: str
-    actor: User | None
+    actor: Actor | None
     external_id: str
     fingerprint: str
     reference: str
@@ -190,7 +204,7 @@ class Operation:
 
 
 def operation_prepare(
-    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: User | None,
+    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: Actor | None,
     external_id: str, reference: str = "", note: str = "", payload: dict[str, Any] | None = None,
 ) -> Operation | MovementResult:
     """Check a movement request; a ``MovementResult`` (a replay) when its external id was applied before."""
@@ -231,7 +245,7 @@ def replay_after_race(op: Operation) -> MovementResult | None:
 
 
 def operate(
-    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: User | None,
+    *, kind: str, product: Product, location: Location, changes: Sequence[Change], source: str, actor: Actor | None,
     external_id: str, reference: str = "", note: str = "", payload: dict[str, Any] | None = None,
 ) -> MovementResult:
     """Prepare and apply one movement in its own transaction; idempotent by external id."""

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from omni.errors import InsufficientStock, ValidationFailed
 
 from ..models import Bucket, CycleCount, Location, MovementReason, Product, StockMovement
-from ._buckets import Change, User, actor_or_none, apply_changes, duplicate_external_id, fingerprint_of, lock_level, require, validate_quantity
+from ._buckets import Change, Actor, actor_or_none, apply_changes, duplicate_external_id, fingerprint_of, lock_level, require, validate_quantity
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def _replay(*, product: Product, location: Location, counted: int | None, source
 
 def cycle_count_record(
     *, product: Product, location: Location, counted: int | None = None, variance: int | None = None,
-    source: str = "omni", actor: User | None = None, external_id: str = "", note: str = "",
+    source: str = "omni", actor: Actor | None = None, external_id: str = "", note: str = "",
 ) -> CountResult:
     """Record a count of sellable units: the variance is posted to the ledger as a count correction.
 
@@ -74,6 +74,7 @@ def cycle_count_record(
             level.product, level.location = product, location
             if variance is not None:
                 counted = max(level.on_hand + variance, 0)
+            assert counted is not None  # exactly one of counted / variance was given (checked above)
             variance = counted - level.on_hand
             count = CycleCount.objects.create(
                 stock_level=level, counted=counted, system_quantity=level.on_hand, variance=variance,

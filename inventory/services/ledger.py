@@ -88,7 +88,7 @@ def orphan_reservations() -> list[LedgerDiscrepancy]:
         .order_by("pk")
         .values_list("pk", "reference", "quantity", "stock_level_id", "stock_level__product__sku", "stock_level__location__code")
     )
-    out = []
+    out: list[LedgerDiscrepancy] = []
     last = 0
     while True:
         chunk = list(open_rows.filter(pk__gt=last)[:_CHUNK])

@@ -4,12 +4,12 @@
 from __future__ import annotations
 
 from ..models import Bucket, Location, MovementReason, Product
-from ._buckets import Change, MovementResult, User, operate, validate_quantity
+from ._buckets import Change, MovementResult, Actor, operate, validate_quantity
 from omni.errors import ValidationFailed
 
 
 def stock_receive(
-    *, product: Product, location: Location, quantity: int, source: str = "omni", actor: User | None = None,
+    *, product: Product, location: Location, quantity: int, source: str = "omni", actor: Actor | None = None,
     external_id: str = "", reference: str = "", note: str = "",
 ) -> MovementResult:
     quantity = validate_quantity(quantity)
@@ -21,7 +21,7 @@ def stock_receive(
 
 
 def stock_sell(
-    *, product: Product, location: Location, quantity: int, source: str = "omni", actor: User | None = None,
+    *, product: Product, location: Location, quantity: int, source: str = "omni", actor: Actor | None = None,
     external_id: str = "", reference: str = "", note: str = "",
 ) -> MovementResult:
     """A POS sale: takes unreserved units off the shelf."""
@@ -35,7 +35,7 @@ def stock_sell(
 
 def stock_return(
     *, product: Product, location: Location, quantity: int, resellable: bool = True, source: str = "omni",
-    actor: User | None = None, external_id: str = "", reference: str = "", note: str = "",
+    actor: Actor | None = None, external_id: str = "", reference: str = "", note: str = "",
 ) -> MovementResult:
     """A customer return at any location: resellable units go back on hand, the rest to damaged."""
     quantity = validate_quantity(quantity)
@@ -49,7 +49,7 @@ def stock_return(
 
 def stock_adjust(
     *, product: Product, location: Location, quantity: int, note: str, source: str = "omni",
-    actor: User | None = None, external_id: str = "", reference: str = "",
+    actor: Actor | None = None, external_id: str = "", reference: str = "",
 ) -> MovementResult:
     """A signed correction with a stated reason."""
     quantity = validate_quantity(quantity, allow_negative=True)
@@ -63,7 +63,7 @@ def stock_adjust(
 
 
 def stock_mark_damaged(
-    *, product: Product, location: Location, quantity: int, source: str = "omni", actor: User | None = None,
+    *, product: Product, location: Location, quantity: int, source: str = "omni", actor: Actor | None = None,
     external_id: str = "", reference: str = "", note: str = "",
 ) -> MovementResult:
     """Moves units from on-hand to the damaged bucket (two ledger rows, one per bucket)."""

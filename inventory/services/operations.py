@@ -17,7 +17,7 @@ from django.db import models
 from omni.errors import ValidationFailed
 
 from ..models import CycleCount, Location, MovementReason, Product, StockLevel, StockMovement, Transfer
-from ._buckets import User
+from ._buckets import Actor, validate_quantity
 from .counts import cycle_count_record
 from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
 from .transfers import transfer_receive, transfer_ship
@@ -48,7 +48,7 @@ class StockOperation:
     to_location: Location | None = None
     transfer: Transfer | None = None
     source: str = "omni"
-    actor: User | None = None
+    actor: Actor | None = None
     external_id: str = ""
 
 
@@ -95,13 +95,16 @@ def _count(op: StockOperation) -> StockOperationResult:
 
 
 def _transfer_out(op: StockOperation) -> StockOperationResult:
-    result = transfer_ship(product=op.product, from_location=op.location, to_location=op.to_location, quantity=op.quantity,
-                           reference=op.reference, source=op.source, actor=op.actor, external_id=op.external_id)
+    assert op.product and op.location and op.to_location, "stock_operation_apply checks the required records"
+    result = transfer_ship(product=op.product, from_location=op.location, to_location=op.to_location,
+                           quantity=validate_quantity(op.quantity), reference=op.reference, source=op.source,
+                           actor=op.actor, external_id=op.external_id)
     level = StockLevel.objects.get(product=op.product, location=op.location)
     return StockOperationResult(op.kind, level, result.movements, result.replayed, transfer=result.transfer)
 
 
 def _transfer_in(op: StockOperation) -> StockOperationResult:
+    assert op.transfer is not None, "stock_operation_apply checks the required records"
     result = transfer_receive(transfer=op.transfer, quantity=op.quantity or None, source=op.source, actor=op.actor,
                               external_id=op.external_id)
     t = result.transfer

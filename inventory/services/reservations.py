@@ -24,7 +24,7 @@ from omni.errors import IllegalTransition, InsufficientStock, NotFound, Validati
 
 from ..models import Bucket, Location, MovementReason, Product, Reservation, ReservationStatus, StockLevel
 from ..outbox import outbox_kick, outbox_record
-from ._buckets import Change, MovementResult, User, apply_changes, require, validate_quantity
+from ._buckets import Change, MovementResult, Actor, apply_changes, require, validate_quantity
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ def reservation_release(*, reservation: Reservation | int, quantity: int | None 
 
 
 def reservation_consume(
-    *, reservation: Reservation | int, quantity: int | None = None, source: str = "omni", actor: User | None = None,
+    *, reservation: Reservation | int, quantity: int | None = None, source: str = "omni", actor: Actor | None = None,
     reference: str = "", external_id: str = "",
 ) -> MovementResult:
     """The held units leave the building (shipped or collected): on-hand and reserved both drop."""

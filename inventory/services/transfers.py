@@ -16,7 +16,7 @@ from ..models import Bucket, Location, MovementReason, Product, StockMovement, T
 from ._buckets import (
     Change,
     MovementResult,
-    User,
+    Actor,
     actor_or_none,
     duplicate_external_id,
     operate,
@@ -50,7 +50,7 @@ def _transfer_of(result: MovementResult) -> Transfer:
 
 def transfer_ship(
     *, product: Product, from_location: Location, to_location: Location, quantity: int, source: str = "omni",
-    actor: User | None = None, external_id: str = "", reference: str = "",
+    actor: Actor | None = None, external_id: str = "", reference: str = "",
 ) -> TransferResult:
     """Take the units off the source: the transfer is created first, then its ledger row is
     written naming it (``transfer:<id>``), in one transaction."""
@@ -82,7 +82,7 @@ def transfer_ship(
 
 
 def transfer_receive(
-    *, transfer: Transfer | int, quantity: int | None = None, source: str = "omni", actor: User | None = None,
+    *, transfer: Transfer | int, quantity: int | None = None, source: str = "omni", actor: Actor | None = None,
     external_id: str = "",
 ) -> TransferResult:
     """Book the units in at the destination. Fewer than shipped: the rest is recorded as lost in transit."""

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from django.contrib import admin, messages
+from django.contrib import admin
 
-from omni.admin import ModelAdmin, TabularInline
-
-from omni.errors import OmniError
+from omni.admin import ModelAdmin, TabularInline, admin_apply_each
 
 from .models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine
 from .services import snapshot_line_approve, snapshot_line_reject
@@ -42,14 +40,8 @@ class StockSnapshotLineAdmin(ModelAdmin):
         return False
 
     def _decide(self, request, queryset, decide, verb: str) -> None:
-        done = 0
-        for line in queryset.filter(status=SnapshotLineStatus.PENDING):
-            try:
-                decide(line=line, actor=request.user)
-                done += 1
-            except OmniError as exc:
-                self.message_user(request, f"Line {line.pk}: {exc.message}", level=messages.ERROR)
-        self.message_user(request, f"{done} line(s) {verb}.")
+        admin_apply_each(self, request, queryset.filter(status=SnapshotLineStatus.PENDING),
+                         lambda line: decide(line=line, actor=request.user), label="Line", verb=verb)
 
     @admin.action(description="Approve: apply the counted variance")
     def approve(self, request, queryset):

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.selectors import location_get_by_code
+from omni.api.fields import QuantityField
 from omni.access.permissions import CanMoveStock
 from omni.access.roles import Capability, movement_source_for, principal_from_request, require
 
@@ -17,13 +18,14 @@ from .services import SnapshotLineInput, stock_snapshot_apply
 
 class SnapshotLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    counted = serializers.IntegerField(min_value=0)
+    counted = QuantityField(min_value=0)
 
 
 class StockSnapshotInSerializer(serializers.Serializer):
     location = serializers.CharField(max_length=32)
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    lines = SnapshotLineInSerializer(many=True, allow_empty=False, max_length=50_000)
+    # DRF passes max_length to the ListSerializer that many=True builds; the stubs do not know it.
+    lines = SnapshotLineInSerializer(many=True, allow_empty=False, max_length=50_000)  # type: ignore[call-arg]
 
 
 class SnapshotLineOutSerializer(serializers.Serializer):

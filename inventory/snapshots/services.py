@@ -90,12 +90,12 @@ def stock_snapshot_apply(
                 product = products[sku]
                 on_hand = system.get(product.pk, 0)
                 variance = counted - on_hand
-                line = StockSnapshotLine(snapshot=snapshot, product=product, counted=counted, system_quantity=on_hand,
-                                         variance=variance, status=SnapshotLineStatus.PENDING)
+                snapshot_line = StockSnapshotLine(snapshot=snapshot, product=product, counted=counted, system_quantity=on_hand,
+                                                  variance=variance, status=SnapshotLineStatus.PENDING)
                 if needs_approval(system=on_hand, variance=variance):
-                    line.save()
+                    snapshot_line.save()
                     continue
-                _apply_line(line=line, counted=counted, actor=actor, source=source)
+                _apply_line(line=snapshot_line, counted=counted, actor=actor, source=source)
     except IntegrityError:
         existing = StockSnapshot.objects.filter(source=source, external_id=external_id).first() if external_id else None
         if existing is None:

@@ -65,8 +65,8 @@ class PartnerTokenAdmin(ModelAdmin):
 
 @admin.register(StaffAssignment)
 class StaffAssignmentAdmin(ModelAdmin):
-    list_display = ["user", "location"]
+    list_display = ["user", "location", "role"]
     list_select_related = ["user", "location"]
-    list_filter = ["location__kind"]
+    list_filter = ["role", "location__kind"]
     search_fields = ["user__username", "location__code", "location__name"]
     autocomplete_fields = ["user", "location"]

@@ -25,13 +25,16 @@ _BUSINESS_VIEW = [
     "allocation.channelvisibility", "allocation.safetystockpolicy", "allocation.safetystockmodifier",
     "orders.routingprofile", "orders.hold", "orders.holdline", "orders.order", "orders.orderline", "orders.allocation",
     "orders.orderevent", "fulfillment.work", "fulfillment.workline", "fulfillment.workevent",
-    "fulfillment.pickupverification",
+    "fulfillment.pickupverification", "inventory.counttask", "inventory.counttaskline", "inventory.locationdayload",
+    "orders.orderreturn", "orders.orderreturnline", "fulfillment.pickuppolicy", "fulfillment.notification",
+    "fulfillment.putbacktask", "fulfillment.putbackline", "fulfillment.storesettings",
 ]
 _MERCHANDISER_EDIT = [
     "inventory.location", "inventory.product", "inventory.productbarcode", "inventory.stocklevel", "inventory.transfer",
     "inventory.importjob", "inventory.stocksnapshot", "inventory.alert", "allocation.channel", "allocation.channelquota",
     "allocation.locationgroup", "allocation.channelvisibility", "allocation.safetystockpolicy",
-    "allocation.safetystockmodifier", "orders.routingprofile", "orders.order", "orders.hold",
+    "allocation.safetystockmodifier", "orders.routingprofile", "orders.order", "orders.hold", "inventory.counttask",
+    "fulfillment.pickuppolicy", "fulfillment.storesettings", "fulfillment.work",
 ]
 # Settings, not history: a merchandiser may delete these (each admin still refuses what has history).
 _MERCHANDISER_DELETE = [

@@ -32,7 +32,7 @@ from inventory.models import (
     VelocityClass,
 )
 
-from omni.access.models import PartnerToken, Scope, StaffAssignment
+from omni.access.models import PartnerToken, Scope, StaffAssignment, StaffRole
 from omni.access.services import partner_token_issue
 
 from .data import CATEGORIES, COLOURS, FACILITIES, STORES, STYLES
@@ -42,7 +42,7 @@ STAFF_PASSWORD = "omni-demo-staff"
 SOURCE_REPLENISH = "wms"
 
 # Expected units per day and location for one SKU, by velocity class and location kind.
-RATES = {
+RATES: dict[str, dict[str, float]] = {
     LocationKind.STORE: {"A": 0.08, "B": 0.03, "C": 0.01},
     LocationKind.DC: {"A": 0.5, "B": 0.15, "C": 0.04},
     LocationKind.WAREHOUSE: {"A": 0.25, "B": 0.08, "C": 0.02},
@@ -50,7 +50,7 @@ RATES = {
     LocationKind.SUPPLIER: {"A": 0.05, "B": 0.03, "C": 0.02},
 }
 # Which channels sell from a location kind, with their share of its sales.
-CHANNEL_MIX = {
+CHANNEL_MIX: dict[str, list[tuple[str, float]]] = {
     LocationKind.STORE: [("pos", 0.82), ("web", 0.12), ("app", 0.06)],
     LocationKind.DC: [("web", 0.55), ("app", 0.25), ("trendyol", 0.12), ("zalando", 0.08)],
     LocationKind.WAREHOUSE: [("web", 0.7), ("app", 0.3)],
@@ -58,7 +58,7 @@ CHANNEL_MIX = {
     LocationKind.SUPPLIER: [("web", 1.0)],
 }
 # Share of the catalogue each kind of location carries, by class.
-CARRIES = {
+CARRIES: dict[str, dict[str, float]] = {
     LocationKind.STORE: {"A": 0.9, "B": 0.5, "C": 0.2},
     LocationKind.DC: {"A": 1.0, "B": 0.95, "C": 0.9},
     LocationKind.WAREHOUSE: {"A": 0.9, "B": 0.7, "C": 0.4},
@@ -338,6 +338,11 @@ def _users_and_tokens(seed: int, locations: list[Location], channels: dict[str, 
     staff_username = f"staff.{store.code.lower().removeprefix('st-')}"
     staff = User.objects.create_user(username=staff_username, password=STAFF_PASSWORD, first_name="Store", last_name="Staff")
     StaffAssignment.objects.create(user=staff, location=store)
+    # A store manager who also covers the next store: picks a store after signing in.
+    second = next(loc for loc in locations if loc.kind == LocationKind.STORE and loc.pk != store.pk)
+    manager = User.objects.create_user(username=staff_username.replace("staff.", "manager.", 1), password=STAFF_PASSWORD,
+                                       first_name="Store", last_name="Manager")
+    StaffAssignment.objects.bulk_create([StaffAssignment(user=manager, location=loc, role=StaffRole.MANAGER) for loc in (store, second)])
     partner_key = partner_key_for(seed, "web")
     partner_token_issue(channel=channels["web"], name="Web shop backend", scopes=Scope.values, key=partner_key)
     pos_key = partner_key_for(seed, "pos")
@@ -354,6 +359,9 @@ def demo_logins(seed: int) -> dict[str, str]:
         "admin_user": ADMIN_USER, "admin_password": ADMIN_PASSWORD,
         "staff_user": staff.user.username if staff else "", "staff_password": STAFF_PASSWORD,
         "staff_store": staff.location.code if staff else "",
+        "manager_user": staff.user.username.replace("staff.", "manager.", 1) if staff else "",
+        "manager_stores": ", ".join(StaffAssignment.objects.filter(user__username__startswith="manager.", role=StaffRole.MANAGER)
+                                    .order_by("location__code").values_list("location__code", flat=True)),
         "web_key": web_key if PartnerToken.objects.filter(key_hash=PartnerToken.hash_key(web_key)).exists() else "",
         "pos_key": pos_key if PartnerToken.objects.filter(key_hash=PartnerToken.hash_key(pos_key)).exists() else "",
     }

@@ -21,7 +21,9 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
     ]),
     ("Fulfillment", [
         ("fulfillment.work", "Store & warehouse work", "conveyor_belt"),
-        ("fulfillment.workevent", "Work events", "history"),
+        ("fulfillment.pickuppolicy", "Pickup policies", "schedule"),
+        ("fulfillment.putbacktask", "Put-back tasks", "undo"),
+        ("fulfillment.notification", "Customer notifications", "mail"),
     ]),
     ("Stock", [
         ("inventory.stocklevel", "Stock levels", "inventory"),
@@ -29,6 +31,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("inventory.reservation", "Reservations", "bookmark"),
         ("inventory.transfer", "Transfers", "local_shipping"),
         ("inventory.cyclecount", "Cycle counts", "fact_check"),
+        ("inventory.counttask", "Count tasks", "checklist"),
         ("inventory.importjob", "Stock file imports", "upload_file"),
         ("inventory.stocksnapshot", "Inbound stock snapshots", "photo_camera"),
         ("inventory.alert", "Alerts", "notifications"),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from rest_framework import serializers
 
-from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine
+from omni.api.fields import QuantityField
+from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine, OrderReturn, OrderReturnLine
 
 
 class OrderLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField()
-    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default="0")
+    quantity = QuantityField()
+    unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default=Decimal("0"))
 
 
 class OrderCreateSerializer(serializers.Serializer):
@@ -22,6 +25,12 @@ class OrderCreateSerializer(serializers.Serializer):
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     ship_to_store = serializers.BooleanField(required=False, default=False)
     ship_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    customer_email = serializers.EmailField(required=False, allow_blank=True, default="",
+                                            help_text="Pickup code, reminders and expiry notices go here.")
+    customer_phone = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
+                                           help_text="For SMS, international form (+905…).")
+    customer_language = serializers.CharField(max_length=8, required=False, allow_blank=True, default="",
+                                              help_text="Language of the customer's messages (tr, en …); default the site's.")
     address = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     city = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
     postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True, default="")
@@ -57,18 +66,36 @@ class OrderEventOutSerializer(serializers.ModelSerializer):
         fields = ["kind", "actor", "data", "created_at"]
 
 
+class OrderReturnLineOutSerializer(serializers.ModelSerializer):
+    line = serializers.IntegerField(source="line.line_no")
+
+    class Meta:
+        model = OrderReturnLine
+        fields = ["line", "quantity", "resellable", "refund_amount"]
+
+
+class OrderReturnOutSerializer(serializers.ModelSerializer):
+    location = serializers.CharField(source="location.code")
+    lines = OrderReturnLineOutSerializer(many=True)
+
+    class Meta:
+        model = OrderReturn
+        fields = ["id", "location", "external_id", "reason", "refund_amount", "actor", "created_at", "lines"]
+
+
 class OrderOutSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.code")
     pickup_location = serializers.CharField(source="pickup_location.code", default=None)
     hold_id = serializers.UUIDField(allow_null=True)
     lines = OrderLineOutSerializer(many=True)
     events = OrderEventOutSerializer(many=True)
+    returns = OrderReturnOutSerializer(many=True, help_text="Returns taken, with the refund owed for each.")
 
     class Meta:
         model = Order
         fields = ["id", "channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",
-                  "ship_name", "address", "city", "postal_code", "country", "latitude", "longitude", "hold_id",
-                  "created_at", "lines", "events"]
+                  "ship_name", "customer_email", "customer_phone", "customer_language", "address", "city", "postal_code",
+                  "country", "latitude", "longitude", "hold_id", "created_at", "lines", "events", "returns"]
 
 
 class OrderSummarySerializer(serializers.ModelSerializer):
@@ -86,9 +113,11 @@ class OrderCancelSerializer(serializers.Serializer):
 
 
 class ReturnItemSerializer(serializers.Serializer):
-    line = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField()
+    line = serializers.IntegerField(min_value=1, max_value=32767)
+    quantity = QuantityField()
     resellable = serializers.BooleanField(required=False, default=True)
+    refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
+                                             help_text="Refund for these units; default their price (unit price × quantity).")
 
 
 class OrderReturnSerializer(serializers.Serializer):
@@ -100,7 +129,7 @@ class OrderReturnSerializer(serializers.Serializer):
 
 class HoldLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField()
+    quantity = QuantityField()
 
 
 class HoldCreateSerializer(serializers.Serializer):

@@ -32,8 +32,12 @@ def actor_label(principal: Principal) -> str:
     return getattr(principal.user, "username", "system") or "system"
 
 
+_KEPT_CODES = ("invalid_quantity", "quantity_out_of_range", "control_character")
+
+
 def _invalid(errors: Any) -> ValidationFailed:
-    return ValidationFailed(str(first_error(errors)), code="invalid", details=errors)
+    first = first_error(errors)
+    return ValidationFailed(str(first), code=first.code if first.code in _KEPT_CODES else "invalid", details=errors)
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
@@ -133,7 +137,8 @@ class OrderReturnView(APIView):
         else:
             require(principal, Capability.MOVE_STOCK, location_id=location.pk, what=f"at {location.code}")
             order = order_get(principal=principal, order_id=pk, any_channel=True)
-        items = [services.ReturnItem(line_no=i["line"], quantity=i["quantity"], resellable=i["resellable"]) for i in data["items"]]
+        items = [services.ReturnItem(line_no=i["line"], quantity=i["quantity"], resellable=i["resellable"],
+                                     refund_amount=i["refund_amount"]) for i in data["items"]]
         services.order_return(order=order, items=items, location=location, actor=actor_label(principal),
                               external_id=data["external_id"], reason=data["reason"])
         return Response(s.OrderOutSerializer(order_get(principal=principal, order_id=pk, any_channel=not principal.is_partner)).data)

@@ -110,7 +110,9 @@ def _raw_baseline_client(level_id: int, n: int) -> int:
         # Same driver path as the real one (a server-side-binding cursor).
         with transaction.atomic(), psycopg.Cursor(connection.connection) as cur:
             cur.execute(_BASELINE_STEPS[0], [level_id], prepare=True)
-            on_hand, reserved, product_id, location_id = cur.fetchone()
+            row = cur.fetchone()
+            assert row is not None, "the stock row exists"
+            on_hand, reserved, product_id, location_id = row
             if on_hand - reserved < 1:
                 return ok
             cur.execute(_BASELINE_STEPS[1], [level_id], prepare=True)

@@ -82,7 +82,8 @@ def _naive_candidates(*, product_ids, location_ids, destination):
                 cand = by_loc[loc.pk] = Candidate(
                     location_id=loc.pk, code=loc.code, kind=loc.kind, latitude=loc.latitude, longitude=loc.longitude,
                     daily_capacity=loc.daily_capacity, handling_cost=float(loc.handling_cost),
-                    distance_km=haversine_km(destination[0], destination[1], loc.latitude, loc.longitude),
+                    distance_km=haversine_km(destination[0], destination[1], loc.latitude, loc.longitude)
+                    if loc.latitude is not None and loc.longitude is not None else None,
                 )
             cand.available[pid] = lv.on_hand - lv.reserved
     return list(by_loc.values())
@@ -100,7 +101,7 @@ def run(*, out: Callable[[str], None], locations: int = 500, orders: int = 300, 
     rng = random.Random(seed + 1)
     profile = ProfileSpec(max_shipments=3)
     jobs = []
-    for _ in range(orders):
+    for _order in range(orders):
         picked = rng.sample(products, 3)
         needs, facts = line_needs([(i + 1, p, rng.randint(1, 3)) for i, p in enumerate(picked)])
         jobs.append((needs, facts, (rng.uniform(36.5, 41.5), rng.uniform(26.5, 44.0))))

@@ -10,7 +10,7 @@ everything in a couple of queries first, so scoring 500 candidates is a tight Py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, ClassVar
@@ -38,7 +38,11 @@ class Candidate:
     available: dict[int, int] = field(default_factory=dict)  # product_id -> unreserved units
     distance_km: float | None = None
     used_today: int = 0
+    accuracy: float = 1.0  # share of checks (cycle counts, picks) that found the stock figure right
     covered: int = 0  # units of the whole order it can supply (set by the engine before scoring)
+    # product_id -> days since units of it last arrived here (receipt or transfer in, from the ledger):
+    # every unit on hand has been here at least that long. Absent: no inbound movement known.
+    age_days: dict[int, float] = field(default_factory=dict)
 
     def coverable_units(self, needs: Mapping[int, int]) -> int:
         """How many of the needed units (product_id -> qty) this location can supply."""
@@ -149,6 +153,21 @@ class RemainingCapacity(Criterion):
                 else max(c.daily_capacity - c.used_today, 0) / c.daily_capacity for c in cands]
 
 
+class Accuracy(Criterion):
+    """How far the location's stock figures can be trusted: (accurate counts + 1) / (counts + "not
+    found" rejections + 1) over the accuracy window (``Candidate.accuracy``, loaded by the engine).
+    A store that often cannot find what it was sent scores lower until its counts improve."""
+
+    name = "accuracy"
+    label = "stock accuracy"
+
+    def score(self, ctx: RoutingContext, cand: Candidate) -> float:
+        return cand.accuracy
+
+    def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
+        return [c.accuracy for c in cands]
+
+
 DEFAULT_BANDS = [[50, 4.0], [300, 7.0], [1000, 12.0], [None, 20.0]]
 
 
@@ -194,52 +213,66 @@ class FulfillmentCost(Criterion):
 
 
 class StockPriority(Criterion):
-    """Ship what should go first: end-of-season and aging SKUs, and deep stock (more weeks of
-    supply, approximated by the location's depth relative to the deepest candidate)."""
+    """Ship what should go first, per SKU of the order and per candidate:
+
+    - **aging stock here**: ``age = min(days since units last arrived here / aging_days, 1)`` — from
+      the ledger (the latest receipt or transfer in of that stock row: every unit on hand has been
+      there at least that long; without one, the SKU's launch date stands in);
+    - **end of season**: ``season = 1`` from ``Product.end_of_season`` on, ramping up linearly over
+      the ``season_horizon_days`` before it; it counts fully at a location whose units are old and
+      half at one that was just replenished (``season × (½ + ½·age)``), so slow, end-of-season store
+      stock is sold online first while fresh stock is kept for the walk-in customer;
+    - **deep stock**: the location's units relative to the deepest candidate's.
+
+    ``term = season_weight·season·(½ + ½·age) + age_weight·age + (1 − season_weight − age_weight)·depth``,
+    averaged over the order's SKUs (a SKU the location lacks adds 0)."""
 
     name = "stock_priority"
     label = "stock priority"
-    defaults = {"aging_days": 180, "season_weight": 0.5}
+    defaults = {"aging_days": 90, "season_weight": 0.4, "age_weight": 0.4, "season_horizon_days": 21}
 
     def prepare(self, ctx: RoutingContext, candidates: list[Candidate]) -> None:
-        """Per SKU of the order, once: its urgency weight and 1/deepest stock."""
-        season_weight = float(self.params["season_weight"])
-        aging_days = int(self.params["aging_days"])
-        self._terms: list[tuple[int, float, float]] = []  # (product_id, weighted urgency, depth factor)
+        """Per SKU of the order, once: its season urgency, its launch-date age fallback, 1/deepest stock."""
+        self._season_w = float(self.params["season_weight"])
+        self._age_w = float(self.params["age_weight"])
+        depth_w = max(1.0 - self._season_w - self._age_w, 0.0)
+        self._aging = max(float(self.params["aging_days"]), 1.0)
+        horizon = max(int(self.params["season_horizon_days"]), 0)
+        # (product_id, season urgency, fallback age score, depth factor)
+        self._terms: list[tuple[int, float, float, float]] = []
         for pid in ctx.needs:
             facts = ctx.products[pid]
-            urgency = 0.0
-            if facts.end_of_season is not None and facts.end_of_season <= ctx.today:
-                urgency = 1.0
-            elif facts.launched_on is not None and (ctx.today - facts.launched_on).days >= aging_days:
-                urgency = 0.5
+            season = 0.0
+            if facts.end_of_season is not None:
+                days_left = (facts.end_of_season - ctx.today).days
+                if days_left <= 0:
+                    season = 1.0
+                elif horizon and days_left < horizon:
+                    season = 1.0 - days_left / horizon
+            fallback = 0.0
+            if facts.launched_on is not None:
+                fallback = min(max((ctx.today - facts.launched_on).days, 0) / self._aging, 1.0)
             deepest = ctx.max_available.get(pid, 0)
-            self._terms.append((pid, season_weight * urgency, (1 - season_weight) / deepest if deepest else 0.0))
+            self._terms.append((pid, season, fallback, depth_w / deepest if deepest else 0.0))
         self._n = len(ctx.needs)
 
     def score(self, ctx: RoutingContext, cand: Candidate) -> float:
-        if not self._n:
-            return 0.0
-        avail = cand.available
-        total = 0.0
-        for pid, urgency, depth in self._terms:
-            a = avail.get(pid, 0)
-            if a > 0:
-                total += urgency + depth * a
-        return total / self._n
+        return self.score_all(ctx, [cand])[0]
 
     def score_all(self, ctx: RoutingContext, cands: list[Candidate]) -> list[float]:
         if not self._n:
             return [0.0] * len(cands)
-        terms, n = self._terms, self._n
+        terms, n, sw, aw, aging = self._terms, self._n, self._season_w, self._age_w, self._aging
         out = []
         for c in cands:
-            avail = c.available
+            avail, ages = c.available, c.age_days
             total = 0.0
-            for pid, urgency, depth in terms:
+            for pid, season, fallback, depth in terms:
                 a = avail.get(pid, 0)
                 if a > 0:
-                    total += urgency + depth * a
+                    days = ages.get(pid)
+                    age = fallback if days is None else (1.0 if days >= aging else max(days, 0.0) / aging)
+                    total += sw * season * (0.5 + 0.5 * age) + aw * age + depth * a
             out.append(total / n)
         return out
 
@@ -264,7 +297,7 @@ class FewestSplits(Criterion):
 
 
 CRITERIA: dict[str, type[Criterion]] = {
-    c.name: c for c in (Proximity, StockStatus, RemainingCapacity, FulfillmentCost, StockPriority, FewestSplits)
+    c.name: c for c in (Proximity, StockStatus, RemainingCapacity, FulfillmentCost, StockPriority, FewestSplits, Accuracy)
 }
 
 DEFAULT_CRITERIA: list[dict[str, Any]] = [
@@ -274,10 +307,11 @@ DEFAULT_CRITERIA: list[dict[str, Any]] = [
     {"name": "cost", "weight": 1.0},
     {"name": "capacity", "weight": 1.0},
     {"name": "stock_priority", "weight": 0.5},
+    {"name": "accuracy", "weight": 1.0},
 ]
 
 
-def build_criteria(spec: list[Mapping[str, Any]]) -> list[Criterion]:
+def build_criteria(spec: Sequence[Mapping[str, Any]]) -> list[Criterion]:
     """Policy objects from a profile's ``criteria`` list; a clear error names what is wrong."""
     if not isinstance(spec, list) or not spec:
         raise ValidationFailed("A routing profile needs at least one criterion.", code="invalid_routing_profile",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
@@ -21,6 +21,7 @@ from django.utils import timezone
 from allocation.models import Channel
 from allocation.selectors import available_sql, channel_location_ids, location_policy_join
 from inventory.models import Location, StockLevel
+from inventory.selectors import capacity_used
 from omni.errors import InsufficientStock
 
 from .criteria import (
@@ -43,6 +44,7 @@ class ProfileSpec:
     max_shipments: int = 2
     allow_ship_to_store: bool = True
     profile_id: int | None = None
+    reroute_shortage: str = "backorder"  # a rejected line nowhere else in stock: "backorder" or "cancel"
 
 
 @dataclass(frozen=True)
@@ -101,26 +103,27 @@ class RoutingDecision:
 # --------------------------------------------------------------------------------------------
 
 
-def _today_start(now: datetime | None = None) -> datetime:
-    now = now or timezone.now()
-    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
-
-
 def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
-    require_can_ship: bool = True, now: datetime | None = None,
+    require_can_ship: bool = True, now: datetime | None = None, with_age: bool = False,
 ) -> list[Candidate]:
     """Every location (of ``location_ids``) with available stock (unreserved, above its location
     safety stock) of any of the products, with the
-    orders it already took today when it has a daily capacity: ONE query."""
-    from orders.models import Allocation, OrderLine
+    orders it already took today when it has a daily capacity: ONE query. ``with_age`` also reads,
+    per stock row, the days since units last arrived there (its latest receipt or transfer in, from
+    the ledger, through a partial index on those movements) into ``Candidate.age_days``."""
+    from inventory.models import MovementReason, StockMovement
 
     product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
     if not product_ids or not location_ids:
         return []
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
-    al, ol = Allocation._meta.db_table, OrderLine._meta.db_table
+    mv = StockMovement._meta.db_table
     pg = connection.vendor == "postgresql"
+    now = now or timezone.now()
+    inbound = f"('{MovementReason.RECEIPT.value}', '{MovementReason.TRANSFER_IN.value}')"
+    last_in = (f"(SELECT max(m.created_at) FROM {mv} m WHERE m.stock_level_id = s.id AND m.reason IN {inbound} "
+               f"AND m.quantity > 0)")
     # What a location can give: allocation's one rule (on hand − reserved − its location safety
     # stock, never below 0), as SQL over the stock row s joined to its policy ss.
     ss_join = location_policy_join(stock="s", policy="ss")
@@ -131,10 +134,8 @@ def load_candidates(
     if pg:
         # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
         params: Any = {"products": "{" + ",".join(map(str, product_ids)) + "}",
-                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "start": _today_start(now)}
-        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
-                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %(start)s "
-                f"AND a.status IN ('reserved', 'fulfilled')) END")
+                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "now": now}
+        used = "0"  # today's orders come from the capacity counters (load_used_capacity)
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
         if destination is not None:
             params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
@@ -144,10 +145,12 @@ def load_candidates(
                     "+ cos(radians(%(dlat)s)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %(dlon)s) / 2), 2)))) END")
         else:
             dist = "NULL::float8"
+        ages = (f"array_agg(extract(epoch FROM %(now)s::timestamptz - {last_in})::float8 / 86400.0)" if with_age
+                else "NULL::float8[]")
         # Stock rows of the order's SKUs aggregated per location (a hash aggregate), joined to the locations.
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
-               f"{dist}, st.pids, st.avail FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
-               f"array_agg({avail}) AS avail FROM {sl} s {ss_join} WHERE s.product_id = ANY(%(products)s::bigint[]) "
+               f"{dist}, st.pids, st.avail, st.ages FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
+               f"array_agg({avail}) AS avail, {ages} AS ages FROM {sl} s {ss_join} WHERE s.product_id = ANY(%(products)s::bigint[]) "
                f"AND s.location_id = ANY(%(locations)s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
                f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
         import psycopg
@@ -161,48 +164,85 @@ def load_candidates(
     else:
         where[:0] = [f"s.product_id IN ({','.join(['%s'] * len(product_ids))})",
                      f"s.location_id IN ({','.join(['%s'] * len(location_ids))})"]
-        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
-                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %s "
-                f"AND a.status IN ('reserved', 'fulfilled')) END")
+        used = "0"
+        last = last_in if with_age else "NULL"
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost, {used}, "
-               f"s.product_id, {avail} FROM {sl} s {ss_join} JOIN {loc} l ON l.id = s.location_id "
+               f"s.product_id, {avail}, {last} FROM {sl} s {ss_join} JOIN {loc} l ON l.id = s.location_id "
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
-            cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
+            cur.execute(sql, [*product_ids, *location_ids])
             dlat, dlon = destination if destination is not None else (None, None)
-            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and r[3] is not None and r[4] is not None
-                     else None, [r[8]], [r[9]]) for r in cur.fetchall()]
+            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and dlon is not None and r[3] is not None
+                     and r[4] is not None else None, [r[8]], [r[9]], [_days_since(now, r[10])]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
-    for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails in rows:
+    for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails, ages in rows:
         cand = by_loc.get(loc_id)
         if cand is None:
-            by_loc[loc_id] = Candidate(
+            cand = by_loc[loc_id] = Candidate(
                 location_id=loc_id, code=code, kind=kind, latitude=lat, longitude=lon, daily_capacity=cap,
                 handling_cost=float(handling or 0), distance_km=dist, used_today=used_today or 0,
                 available=dict(zip(pids, avails, strict=True)),
             )
         else:
             cand.available.update(zip(pids, avails, strict=True))
-    return list(by_loc.values())
+        if ages:
+            cand.age_days.update((p, a) for p, a in zip(pids, ages, strict=True) if a is not None)
+    candidates = list(by_loc.values())
+    load_used_capacity(candidates=candidates, now=now)
+    return candidates
+
+
+def _days_since(now: datetime, value: Any) -> float | None:
+    """Days from ``value`` (a datetime, or SQLite's text of one) to ``now``."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if timezone.is_naive(value):
+        value = value.replace(tzinfo=dt_timezone.utc)
+    return (now - value).total_seconds() / 86400.0
+
+
+def profile_weighs_stock_age(profile: ProfileSpec) -> bool:
+    """Whether the profile scores stock priority (so routing must read the stock's age)."""
+    return any(c.get("name") == "stock_priority" and (c.get("weight", 1.0) or 0) > 0 for c in profile.criteria)
 
 
 def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = None) -> None:
-    """Fill ``used_today`` (orders allocated today) for candidates with a daily capacity, separately
-    (``load_candidates`` already does it in its one query; this serves hand-built candidates)."""
-    from orders.models import Allocation, AllocationStatus
-
+    """Fill ``used_today`` for candidates with a daily capacity: the orders each took on its own
+    local day, from the counter that ``capacity_claim`` updates (ONE query, none when no candidate
+    has a capacity)."""
     limited = [c.location_id for c in candidates if c.daily_capacity is not None]
     if not limited:
         return
-    start = _today_start(now)
-    rows = (
-        Allocation.objects.filter(location_id__in=limited, created_at__gte=start)
-        .exclude(status__in=[AllocationStatus.CANCELLED, AllocationStatus.REJECTED])
-        .values("location_id").annotate(n=Count("line__order_id", distinct=True)).values_list("location_id", "n")
-    )
-    used = dict(rows)
+    used = capacity_used(location_ids=limited, now=now)
     for c in candidates:
         c.used_today = used.get(c.location_id, 0)
+
+
+NOT_FOUND_REASON = "not_found"  # how a "not found" rejection's reason starts (fulfillment writes it)
+
+
+def load_accuracy(*, candidates: list[Candidate], now: datetime | None = None) -> None:
+    """Fill ``accuracy`` of the candidates: their cycle counts (as allocation materializes them) and
+    the units they rejected as "not found" over the accuracy window. Two small queries."""
+    from allocation.accuracy.selectors import ACCURACY_DAYS, location_accuracy
+    from orders.models import Allocation, AllocationStatus
+
+    if not candidates:
+        return
+    ids = [c.location_id for c in candidates]
+    counts = location_accuracy(location_ids=ids)
+    since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
+    missed = dict(
+        Allocation.objects.filter(location_id__in=ids, status=AllocationStatus.REJECTED, created_at__gte=since,
+                                  reason__startswith=NOT_FOUND_REASON)
+        .values("location_id").annotate(n=Count("id")).values_list("location_id", "n")
+    )
+    for c in candidates:
+        acc = counts.get(c.location_id)
+        n, ok = (acc.counts, acc.accurate) if acc is not None else (0, 0)
+        c.accuracy = (ok + 1) / (n + missed.get(c.location_id, 0) + 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -368,6 +408,8 @@ def route(
     visible -= set(exclude_location_ids)
     candidates = load_candidates(
         product_ids=[ln.product_id for ln in lines], location_ids=visible, destination=destination,
-        require_can_ship=require_can_ship,
+        require_can_ship=require_can_ship, with_age=profile_weighs_stock_age(profile),
     )
+    if any(c.get("name") == "accuracy" for c in profile.criteria if isinstance(c, Mapping)):
+        load_accuracy(candidates=candidates)
     return decide(lines=lines, products=products, candidates=candidates, destination=destination, profile=profile)

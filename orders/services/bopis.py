@@ -19,6 +19,7 @@ def bopis_alternatives(*, channel: Channel, checked: CheckedOrder, needs: Sequen
     """The chosen store lacks stock: which nearby pickup stores have the whole order, and can it be
     shipped to the store by transfer?"""
     pickup = checked.pickup
+    assert pickup is not None, "asked only for a pickup order"
     wanted: dict[int, int] = {}
     for ln in needs:
         wanted[ln.product_id] = wanted.get(ln.product_id, 0) + ln.quantity
@@ -37,7 +38,7 @@ def bopis_alternatives(*, channel: Channel, checked: CheckedOrder, needs: Sequen
     parts = [f"{pickup.code} cannot supply the whole order for pickup"]
     if nearby:
         parts.append("nearby stores with everything in stock: " + ", ".join(
-            f"{n['location']} ({n['distance_km']} km)" if n["distance_km"] is not None else n["location"] for n in nearby))
+            f"{c.code} ({round(c.distance_km, 1)} km)" if c.distance_km is not None else c.code for c in stores))
     else:
         parts.append("no other pickup store has the whole order")
     if transfer:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
@@ -15,10 +17,12 @@ from django.utils import timezone
 
 from allocation.selectors import pool_availability
 from inventory.models import Location
-from inventory.services import reservation_consume, reservation_release, reservations_release, stock_return
+from inventory.selectors import local_day
+from inventory.services import capacity_release, reservation_consume, reservation_release, reservations_release, stock_return
+from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
-from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderStatus
+from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus, RerouteShortage
 from orders.routing.engine import RoutingDecision
 from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
@@ -83,12 +87,36 @@ def _allocations_close(allocs: Sequence[Allocation], to: str, reason: str = "") 
     that share SKUs wait for each other, never deadlock)."""
     for alloc in allocs:
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
+    if to == AllocationStatus.CANCELLED:
+        _capacity_give_back(allocs)
     reservations_release(reservations=[a.reservation_id for a in allocs if a.reservation_id])
     now = timezone.now()
     for alloc in allocs:
         alloc.closed_at, alloc.reason = now, reason[:255]
         transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=to, what=f"Allocation {alloc.pk}",
                          extra_fields=("closed_at", "reason"))
+
+
+def _capacity_give_back(allocs: Sequence[Allocation]) -> None:
+    """An order cancelled before fulfilment gives back the day's capacity slot it claimed at each
+    location where it keeps no other live allocation (on the local day it claimed it). Runs before
+    the reservations are released: counters are always taken before stock rows. A rejected
+    allocation keeps its slot (the store did the work)."""
+    zones = dict(Location.objects.filter(pk__in={a.location_id for a in allocs}, daily_capacity__isnull=False)
+                 .values_list("pk", "timezone"))
+    limited = [a for a in allocs if a.location_id in zones]
+    if not limited:
+        return
+    order_of = dict(Allocation.objects.filter(pk__in=[a.pk for a in limited]).values_list("pk", "line__order_id"))
+    groups: dict[tuple[int, int], list[Allocation]] = {}
+    for alloc in limited:
+        groups.setdefault((order_of[alloc.pk], alloc.location_id), []).append(alloc)
+    live = set(Allocation.objects.filter(
+        line__order_id__in={o for o, _l in groups}, location_id__in={loc for _o, loc in groups},
+        status__in=[AllocationStatus.RESERVED, AllocationStatus.FULFILLED],
+    ).exclude(pk__in=[a.pk for a in allocs]).values_list("line__order_id", "location_id"))
+    capacity_release(claims=[(loc, local_day(zones[loc], min(a.created_at for a in group)))
+                             for (order_id, loc), group in groups.items() if (order_id, loc) not in live])
 
 
 def _lines_cancel(lines: Sequence[OrderLine], *, actor: str, reason: str) -> None:
@@ -185,7 +213,7 @@ def _settle(alloc: Allocation, quantity: int, to: str, reason: str = "") -> Allo
                                      reason=reason[:255], closed_at=now)
 
 
-def _line_settle(line: OrderLine) -> None:
+def _line_settle(line: OrderLine, reason: str = "") -> None:
     """An allocated line with nothing held any more and nothing missing is done: fulfilled when any
     unit left the building (the reason names units given up), else cancelled."""
     if line.status != LineStatus.ALLOCATED:
@@ -197,7 +225,7 @@ def _line_settle(line: OrderLine) -> None:
     if fulfilled + given_up < line.quantity:
         return
     to = LineStatus.FULFILLED if fulfilled else LineStatus.CANCELLED
-    line.status_reason = f"{given_up} of {line.quantity} not taken by the customer." if given_up else ""
+    line.status_reason = (reason or f"{given_up} of {line.quantity} not taken by the customer.")[:255] if given_up else ""
     transition_apply(obj=line, table=LINE_TRANSITIONS, to=to, what=f"Line {line.line_no}", extra_fields=("status_reason",))
 
 
@@ -209,6 +237,8 @@ def allocation_fulfil(*, allocation: Allocation | int, quantity: int | None = No
         alloc, order = _lock_allocation(allocation)
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
                          what=f"Allocation {alloc.pk}")
+        if alloc.reservation_id is None:
+            raise IllegalTransition(f"Allocation {alloc.pk} holds no reservation to consume.", code="illegal_transition")
         qty = _part(alloc, quantity)
         reservation_consume(reservation=alloc.reservation_id, quantity=qty, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
@@ -245,6 +275,7 @@ class RerouteResult:
     allocations: list[Allocation]
     backordered: bool
     reason: str
+    cancelled: int = 0  # units given up (the routing profile cancels what nobody has)
 
 
 def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids: Iterable[int] = (), actor: str = "system") -> RerouteResult:
@@ -269,7 +300,9 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     pickup = order.pickup_location
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
     destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
-                   else (order.latitude, order.longitude) if order.latitude is not None else None)
+                   and pickup.longitude is not None
+                   else (order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
+                   else None)
     line_by_no = {line.line_no: line}
 
     def reserve(decision: RoutingDecision) -> list[Allocation]:
@@ -281,12 +314,17 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
             request=RouteRequest(
                 channel=order.channel, lines=needs, products=facts, destination=destination,
                 profile=routing_profile_for(channel=order.channel), exclude_location_ids=frozenset(exclude),
-                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                require_can_ship=not bopis_here,
             ),
             reserve=reserve,
         )
     except InsufficientStock as exc:
         reason = f"{kind}: {exc.message}"
+        profile = routing_profile_for(channel=order.channel)
+        if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
+            return _give_up(order=order, line=line, quantity=missing, actor=actor,
+                            reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
         if line.status != LineStatus.BACKORDERED:
             line.status_reason = reason[:255]
             transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
@@ -306,6 +344,26 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     order_status_refresh(order=order)
     allocations_changed_send(order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
+
+
+def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
+    """Units of a line nobody can supply are cancelled (recorded as a cancelled allocation at the
+    location that last rejected them); the line is done without them."""
+    last = (line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
+            or line.allocations.order_by("-id").first())
+    location_id = last.location_id if last is not None else order.pickup_location_id
+    if location_id is None:  # never routed anywhere and no pickup store: nowhere to record the units at
+        raise IllegalTransition(f"Line {line.line_no} was never allocated; cancel it instead.", code="illegal_transition")
+    Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
+                              reason=reason[:255], closed_at=timezone.now())
+    _line_settle(line, reason)
+    if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
+        line.status_reason = reason[:255]
+        line.save(update_fields=["status_reason"])
+    order_event_record(order=order, kind="units_cancelled", actor=actor, data={"line": line.line_no, "quantity": quantity,
+                                                                               "reason": reason})
+    order_status_refresh(order=order)
+    return RerouteResult(line.line_no, [], False, reason, cancelled=quantity)
 
 
 def allocation_reject(
@@ -354,9 +412,32 @@ def backorders_allocate(*, product_ids: Sequence[int] | None = None, actor: str 
 
 @dataclass(frozen=True)
 class ReturnItem:
+    """Units of one line coming back: ``resellable`` back on hand, otherwise to damaged;
+    ``refund_amount`` for these units (default: their price, ``unit_price × quantity``)."""
+
     line_no: int
     quantity: int
     resellable: bool = True
+    refund_amount: Decimal | None = None
+
+
+def _return_content(location_id: int, rows: Iterable[tuple[int, int, bool, Decimal]]) -> tuple[int, list[tuple[Any, ...]]]:
+    return location_id, sorted((n, q, bool(r), Decimal(a).quantize(Decimal("0.01"))) for n, q, r, a in rows)
+
+
+def _refund_of(item: ReturnItem, line: OrderLine, index: int) -> Decimal:
+    full = (line.unit_price * item.quantity).quantize(Decimal("0.01"))
+    if item.refund_amount is None:
+        return full
+    try:
+        amount = Decimal(item.refund_amount).quantize(Decimal("0.01"))
+    except (InvalidOperation, TypeError, ValueError):
+        amount = Decimal(-1)
+    if not Decimal(0) <= amount <= full:
+        raise ValidationFailed(
+            f"Item {index + 1}: the refund must be between 0 and {full} ({item.quantity} × {line.unit_price}), "
+            f"got {item.refund_amount}.", code="invalid_refund", details={f"items[{index}].refund_amount": [f"0 to {full}."]})
+    return amount
 
 
 def order_return(
@@ -364,20 +445,35 @@ def order_return(
     reason: str = "",
 ) -> Order:
     """Customer returns, at any location: resellable units back on hand, the rest to damaged, through
-    the ledger. At most what was fulfilled (less earlier returns) per line."""
+    the ledger at that location; the refund owed is recorded (``OrderReturn``) for the partner. At
+    most what was fulfilled (less earlier returns) per line. The same ``external_id`` again replays
+    (changes nothing); with other content it is refused."""
     if not items:
         raise ValidationFailed("A return needs at least one item.", code="invalid", details={"items": ["Required."]})
     if not isinstance(location, Location) or location.pk is None or not location.is_active:
         raise ValidationFailed("Returns need an active location.", code="unknown_location", details={"location": ["Unknown or inactive."]})
+    external_id = (external_id or "").strip()
     with transaction.atomic():
         order = _lock_order(order)
-        if external_id and order.events.filter(kind="returned", data__external_id=external_id).exists():
-            return order  # the same return reported twice
+        if external_id:
+            previous = order.returns.filter(external_id=external_id).first()
+            if previous is not None:
+                prices = dict(order.lines.values_list("line_no", "unit_price"))
+                given = _return_content(location.pk, (
+                    (it.line_no, it.quantity, it.resellable,
+                     it.refund_amount if it.refund_amount is not None else prices.get(it.line_no, Decimal(0)) * it.quantity)
+                    for it in items))
+                before = _return_content(previous.location_id, previous.lines.values_list(
+                    "line__line_no", "quantity", "resellable", "refund_amount"))
+                if given != before:
+                    raise Conflict(f"Return {external_id!r} of order {order.external_id} was already recorded with other items.",
+                                   code="duplicate_external_id", details={"external_id": ["Already used with different content."]})
+                return order  # the same return reported twice
         wanted: dict[int, int] = {}
         for i, item in enumerate(items):
-            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity <= 0:
-                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number ≥ 1.", code="invalid_quantity",
-                                       details={f"items[{i}].quantity": ["Must be at least 1."]})
+            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or not 1 <= item.quantity <= MAX_QUANTITY:
+                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number from 1 to {MAX_QUANTITY:,}.",
+                                       code="invalid_quantity", details={f"items[{i}].quantity": [f"From 1 to {MAX_QUANTITY}."]})
             wanted[item.line_no] = wanted.get(item.line_no, 0) + item.quantity
         lines = {}
         for line_no, qty in wanted.items():
@@ -390,6 +486,9 @@ def order_return(
                     details={"line": [line_no], "returnable": shipped - line.quantity_returned},
                 )
             lines[line_no] = line
+        refunds = [_refund_of(item, lines[item.line_no], i) for i, item in enumerate(items)]
+        record = OrderReturn.objects.create(order=order, location=location, external_id=external_id[:128], reason=reason[:255],
+                                            refund_amount=sum(refunds, Decimal("0.00")), actor=(actor or "system")[:150])
         for i, item in enumerate(items):
             line = lines[item.line_no]
             stock_return(
@@ -399,7 +498,12 @@ def order_return(
             )
             line.quantity_returned += item.quantity
             line.save(update_fields=["quantity_returned"])
+        OrderReturnLine.objects.bulk_create([
+            OrderReturnLine(order_return=record, line=lines[item.line_no], quantity=item.quantity, resellable=bool(item.resellable),
+                            refund_amount=refund) for item, refund in zip(items, refunds)])
         order_event_record(order=order, kind="returned", actor=actor, data={
-            "external_id": external_id, "location": location.code, "reason": reason,
-            "items": [{"line": it.line_no, "quantity": it.quantity, "resellable": it.resellable} for it in items]})
+            "return": record.pk, "external_id": external_id, "location": location.code, "reason": reason,
+            "refund_amount": str(record.refund_amount),
+            "items": [{"line": it.line_no, "quantity": it.quantity, "resellable": bool(it.resellable), "refund_amount": str(r)}
+                      for it, r in zip(items, refunds)]})
     return order

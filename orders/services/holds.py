@@ -83,7 +83,7 @@ def _release_lines(holds: list[Hold], *, expired: bool) -> None:
     """Give back what these holds' reservations still hold, in one pass (stock rows in primary-key
     order); reservations the expiry job released meanwhile are skipped."""
     ids = HoldLine.objects.filter(hold__in=holds, reservation_id__isnull=False).values_list("reservation_id", flat=True)
-    reservations_release(reservations=list(ids), expired=expired, skip_closed=True)
+    reservations_release(reservations=[i for i in ids if i is not None], expired=expired, skip_closed=True)
 
 
 def hold_release(*, hold: Hold) -> Hold:

@@ -38,6 +38,7 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> IdempotentAnswer:
             f"Idempotency-Key {record.key!r} was already used with a different request body.",
             code="idempotency_key_reused", details={"Idempotency-Key": ["Already used for a different request."]},
         )
+    assert record.response_status is not None, "only an answered record is replayed"
     return IdempotentAnswer(record.response_status, record.response_body, True)
 
 
@@ -66,8 +67,8 @@ def idempotent_call(
             record.save(update_fields=["response_status", "response_body"])
     except IntegrityError:
         # Another request with this key committed first (we waited for it on the unique index).
-        record = IdempotencyRecord.objects.filter(channel=channel, key=key).first()
-        if record is None or record.response_status is None:
+        winner = IdempotencyRecord.objects.filter(channel=channel, key=key).first()
+        if winner is None or winner.response_status is None:
             raise
-        return _replay(record, fingerprint)
+        return _replay(winner, fingerprint)
     return IdempotentAnswer(status, response, False)

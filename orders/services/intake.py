@@ -81,6 +81,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     order = Order.objects.create(
         channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
         delivery_mode=data.delivery_mode, pickup_location=checked.pickup, ship_name=(data.ship_name or "")[:200],
+        customer_email=(data.customer_email or "").strip()[:254], customer_phone=(data.customer_phone or "").strip()[:32],
+        customer_language=(data.customer_language or "").strip().lower()[:8],
         address=(data.address or "")[:255], city=(data.city or "")[:80], postal_code=(data.postal_code or "")[:20],
         country=(data.country or "")[:2].upper(),
         latitude=checked.destination[0] if checked.destination and data.delivery_mode != DeliveryMode.BOPIS else None,
@@ -137,19 +139,22 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
                                if open_qty[ln.line_no] and ln.line_no not in lost])
     ship_to_store = pickup if pickup is not None and data.ship_to_store else None
 
+    hold_id = hold.pk if hold is not None else None
+
     def reserve(decision: RoutingDecision | None) -> None:
         try:
             allocations_reserve(plan=decision.plan if decision else [], lines_by_index=by_no, products=products,
-                                ship_to_store=ship_to_store, held=held, release_rest_of=hold_reservations)
+                                ship_to_store=ship_to_store, held=held, release_rest_of=hold_reservations, new_order=True)
         except IllegalTransition:  # a hold reservation was released meanwhile (expired)
-            raise Conflict(f"Hold {hold.pk} expired while the order was placed.", code="hold_not_active",
+            raise Conflict(f"Hold {hold_id} expired while the order was placed.", code="hold_not_active",
                            details={"hold_id": ["Expired."]}) from None
 
     if needs:
         planned = plan_and_reserve(
             request=RouteRequest(
                 channel=channel, lines=needs, products=facts, destination=checked.destination, profile=checked.profile,
-                only_location_ids=frozenset({pickup.pk}) if bopis_here else None, require_can_ship=not bopis_here,
+                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                require_can_ship=not bopis_here,
             ),
             reserve=reserve,
             unroutable=(lambda _exc: bopis_alternatives(channel=channel, checked=checked, needs=needs)) if bopis_here else None,

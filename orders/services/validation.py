@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+
 from allocation.models import Channel
 from inventory.models import Location, Product
 from omni.errors import ValidationFailed
+from omni.limits import MAX_QUANTITY
 from orders.models import CustomerTier, DeliveryMode, PostalCentroid
 from orders.routing.engine import ProfileSpec
 from orders.selectors import routing_profile_for
@@ -33,6 +37,9 @@ class OrderInput:
     pickup_location: str = ""
     ship_to_store: bool = False
     ship_name: str = ""
+    customer_email: str = ""
+    customer_phone: str = ""
+    customer_language: str = ""
     address: str = ""
     city: str = ""
     postal_code: str = ""
@@ -77,7 +84,7 @@ def _destination(data: OrderInput) -> tuple[float, float] | None:
     if (lat is None) != (lon is None):
         raise _bad("Give both latitude and longitude, or neither.", "invalid_coordinates",
                    "longitude" if lon is None else "latitude", "Missing.")
-    if lat is not None:
+    if lat is not None and lon is not None:
         return lat, lon
     if data.postal_code:
         centroid = PostalCentroid.objects.filter(
@@ -101,6 +108,13 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
     if data.delivery_mode not in DeliveryMode.values:
         raise _bad(f"delivery_mode must be one of {', '.join(DeliveryMode.values)}.", "invalid", "delivery_mode",
                    f"Unknown mode {data.delivery_mode!r}.")
+    email = (data.customer_email or "").strip()
+    if email:
+        try:
+            validate_email(email)
+        except DjangoValidationError:
+            raise _bad(f"customer_email {email!r} is not an email address.", "invalid", "customer_email",
+                       "Not an email address.") from None
     if not data.lines:
         raise _bad("An order needs at least one line.", "invalid", "lines", "At least one line.")
     if len(data.lines) > 200:
@@ -125,12 +139,16 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
         if qty <= 0:
             raise _bad(f"Line {i + 1} ({ln.sku}): quantity must be at least 1, got {qty}.", "invalid_quantity",
                        f"lines[{i}].quantity", "Must be at least 1.")
+        if qty > MAX_QUANTITY:
+            raise _bad(f"Line {i + 1} ({ln.sku}): quantity must be at most {MAX_QUANTITY:,}, got {qty}. Nothing was reserved.",
+                       "quantity_out_of_range", f"lines[{i}].quantity", f"At most {MAX_QUANTITY}.")
         try:
             price = Decimal(str(ln.unit_price))
         except (InvalidOperation, ValueError):
             raise _bad(f"Line {i + 1}: unit_price must be a decimal amount.", "invalid", f"lines[{i}].unit_price",
                        "Must be a decimal amount.") from None
-        if not price.is_finite() or price < 0 or price.as_tuple().exponent < -2:
+        exponent = price.as_tuple().exponent  # an int for a finite amount
+        if not price.is_finite() or price < 0 or not isinstance(exponent, int) or exponent < -2:
             raise _bad(f"Line {i + 1}: unit_price must be ≥ 0 with at most 2 decimals.", "invalid", f"lines[{i}].unit_price",
                        "At least 0, at most 2 decimals.")
         products.append(product)
@@ -152,7 +170,8 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
         if data.ship_to_store and not profile.allow_ship_to_store:
             raise _bad("Ship-to-store is not allowed for this channel's routing profile.", "ship_to_store_not_allowed",
                        "ship_to_store", "Not allowed.")
-        destination = (pickup.latitude, pickup.longitude) if pickup.latitude is not None else None
+        destination = ((pickup.latitude, pickup.longitude) if pickup.latitude is not None and pickup.longitude is not None
+                       else None)
     else:
         if data.pickup_location:
             raise _bad("pickup_location is only for BOPIS orders.", "invalid", "pickup_location", "Only with delivery_mode bopis.")

@@ -7,11 +7,12 @@ import socket
 
 import pytest
 from django.core.management import call_command
+from django.utils.module_loading import import_string
 
+from allocation.sync import kick
 from allocation.sync.drain import sync_outbox_drain
 from inventory import services as stock
 from inventory.models import OutboxEvent, StockLevel
-from inventory.outbox import outbox_kick
 
 from ..inventory.factories import LocationFactory, ProductFactory
 from .sync_helpers import messages, sync_channel
@@ -53,17 +54,33 @@ def test_stock_change_commits_while_the_broker_is_down_and_the_next_drain_publis
     assert messages(web) == [("TEE", 1, 3, 3, "feed")]
 
 
-def test_hook_does_nothing_in_embedded_mode(django_capture_on_commit_callbacks):
+HOOK_RUNS: list[str] = []
+
+
+def recording_hook() -> None:
+    """Stands in for the configured hook, calls it, and records that it ran and returned."""
+    kick()
+    HOOK_RUNS.append("returned")
+
+
+def test_hook_does_nothing_in_embedded_mode(settings, django_capture_on_commit_callbacks):
     """Embedded mode (no broker, tasks run eagerly): the hook runs after the commit but neither drains
     inline (that would run the whole drain inside the request) nor queues anything: the change waits
     in the outbox until ``manage.py sync_drain``, which publishes it."""
+    from omni.celery import app
+
+    assert app.conf.task_always_eager  # embedded mode, as the test session runs it
+    assert import_string(settings.OMNI_OUTBOX_HOOK) is kick  # inventory's hook is the sync side's wake-up
+    settings.OMNI_OUTBOX_HOOK = f"{__name__}.recording_hook"
+    HOOK_RUNS.clear()
     store = LocationFactory(code="ST-01")
     web = sync_channel(code="web", locations=[store])
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+    with django_capture_on_commit_callbacks(execute=True):
         stock.stock_receive(product=ProductFactory(sku="TEE"), location=store, quantity=1)
 
-    assert outbox_kick in callbacks  # the hook was called ...
-    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 1  # ... and drained nothing
+    assert HOOK_RUNS == ["returned"]  # the hook ran once, after the commit, and did not raise ...
+    # ... and did not drain inline: an eager drain (the hook queueing sync_drain) would have processed it
+    assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 1
     assert messages(web) == []
     call_command("sync_drain", stdout=io.StringIO())
     assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 0

@@ -229,3 +229,30 @@ def test_queue_is_by_deadline_and_work_for_refuses_other_locations(world):
     with pytest.raises(NotFound) as exc:
         work_for(who=izm_staff, pk=pickup.pk)
     assert exc.value.code == "unknown_work"
+
+
+def test_find_pickup_uncollected_and_preparation_times(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fulfillment.selectors import find_pickup, preparation_times, uncollected
+
+    receive(world.shirt, world.ist, 5)
+    work = mark_ready(work=pick_all(place_bopis(world, "P-1", ("SHIRT", 1), ship_name="Ayşe Yılmaz")), actor="alice")
+    code = work.pickup_code
+    dashed = f"{code[:3].lower()}-{code[3:]}"
+    assert list(find_pickup(location=world.ist, query=dashed)) == [work]
+    assert list(find_pickup(location=world.ist, query="P-1")) == [work]
+    assert list(find_pickup(location=world.ist, query="yılmaz")) == [work]
+    assert list(find_pickup(location=world.izm, query="P-1")) == []
+    assert list(uncollected(location=world.ist)) == [work]
+    assert list(uncollected(location=world.ist, older_than=work.ready_at)) == []
+    hand_over(work=work, verification=ID, actor="bob")
+    assert list(uncollected(location=world.ist)) == []
+    now = timezone.now()
+    [t] = preparation_times(since=now - timedelta(hours=1), until=now + timedelta(seconds=1))
+    assert t.work_id == work.pk and t.on_time is True
+    assert t.placed_to_ready is not None and t.placed_to_ready >= 0
+    assert t.ready_to_collected is not None and t.ready_to_collected >= 0
+    assert preparation_times(since=now - timedelta(hours=1), until=now, location=world.izm) == []

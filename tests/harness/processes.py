@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -74,7 +75,7 @@ class WorkerProcess:
         self.concurrency = concurrency
         self.extra_env = dict(extra_env or {})
         self.process: subprocess.Popen | None = None
-        self._log = None
+        self._log: IO[bytes] | None = None
         self._offset = 0
         self._lock = threading.RLock()
         self._wanted = False  # supervised: a worker that exits on its own is started again
@@ -134,6 +135,7 @@ class WorkerProcess:
         wait_for(self._ready, timeout=timeout, interval=0.1, what="celery worker ready")
 
     def _ready(self) -> bool:
+        assert self.process is not None, "started just before"
         if self.process.poll() is not None:
             raise RuntimeError(f"celery worker exited with {self.process.returncode}; see {self.logfile}")
         with open(self.logfile, "rb") as f:

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 CHANGELISTS = [
     "inventory_location", "inventory_product", "inventory_stocklevel", "inventory_stockmovement", "inventory_reservation",
     "inventory_transfer", "inventory_cyclecount", "inventory_outboxevent", "access_staffassignment",
-    "access_partnertoken",
+    "access_partnertoken", "inventory_counttask",
 ]
 
 

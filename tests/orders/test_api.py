@@ -138,7 +138,7 @@ def test_cancel_and_return_through_the_api(world, web_client):
 
     receive(world.shirt, world.ist, 5)
     receive(world.mug, world.ist, 5)
-    data = post(web_client, body(lines=[{"sku": "SHIRT", "quantity": 2}, {"sku": "MUG", "quantity": 1}])).json()
+    data = post(web_client, body(lines=[{"sku": "SHIRT", "quantity": 2, "unit_price": "10.00"}, {"sku": "MUG", "quantity": 1}])).json()
     resp = web_client.post(f"{URL}/{data['id']}/cancel", {"lines": [2], "reason": "no longer wanted"}, format="json")
     assert resp.status_code == 200
     assert [ln["status"] for ln in resp.json()["lines"]] == ["allocated", "cancelled"]
@@ -147,7 +147,19 @@ def test_cancel_and_return_through_the_api(world, web_client):
         "location": "ST-IZM", "external_id": "RMA-7", "items": [{"line": 1, "quantity": 1, "resellable": False}]}, format="json")
     assert resp.status_code == 200, resp.json()
     assert resp.json()["lines"][0]["quantity_returned"] == 1
+    assert resp.json()["returns"] == [{
+        "id": resp.json()["returns"][0]["id"], "location": "ST-IZM", "external_id": "RMA-7", "reason": "",
+        "refund_amount": "10.00", "actor": resp.json()["returns"][0]["actor"], "created_at": resp.json()["returns"][0]["created_at"],
+        "lines": [{"line": 1, "quantity": 1, "resellable": False, "refund_amount": "10.00"}]}]
     assert StockLevel.objects.get(product=world.shirt, location=world.izm).damaged == 1
+    # a partial refund for the other unit; more than its price is refused and changes nothing
+    too_much = web_client.post(f"{URL}/{data['id']}/returns", {
+        "location": "ST-IZM", "items": [{"line": 1, "quantity": 1, "refund_amount": "10.01"}]}, format="json")
+    assert too_much.status_code == 400 and too_much.json()["error"]["code"] == "invalid_refund"
+    resp = web_client.post(f"{URL}/{data['id']}/returns", {
+        "location": "ST-IZM", "items": [{"line": 1, "quantity": 1, "refund_amount": "7.50"}]}, format="json")
+    assert [r["refund_amount"] for r in resp.json()["returns"]] == ["10.00", "7.50"]
+    assert StockLevel.objects.get(product=world.shirt, location=world.izm).on_hand == 1
     resp = web_client.post(f"{URL}/{data['id']}/cancel", {}, format="json")
     assert resp.status_code == 409 and resp.json()["error"]["code"] == "illegal_transition"
 

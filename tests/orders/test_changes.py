@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
@@ -119,6 +121,34 @@ def test_returns_at_any_location_resellable_and_damaged(world):
         order_return(order=order, location=world.izm, items=[ReturnItem(line_no=1, quantity=2)])
     assert err.value.code == "return_exceeds_delivered"
     assert err.value.details["returnable"] == 1
+    assert ledger_check() == []
+
+
+def test_a_return_records_the_refund_per_line_and_refuses_a_changed_replay(world):
+    receive(world.shirt, world.ist, 5)
+    receive(world.mug, world.ist, 5)
+    order = order_create(channel=world.web, data=order_input("RT-3", ("SHIRT", 2), ("MUG", 1)))
+    for alloc in Allocation.objects.filter(line__order=order):
+        allocation_fulfil(allocation=alloc)
+    order_return(order=order, location=world.izm, external_id="RMA-3", reason="too small", actor="staff.izm",
+                 items=[ReturnItem(line_no=1, quantity=2), ReturnItem(line_no=2, quantity=1, resellable=False,
+                                                                      refund_amount=Decimal("4.00"))])
+    record = order.returns.get()
+    assert (record.location, record.refund_amount, record.reason, record.actor) == (world.izm, Decimal("24.00"), "too small", "staff.izm")
+    assert list(record.lines.values_list("line__line_no", "quantity", "resellable", "refund_amount")) == [
+        (1, 2, True, Decimal("20.00")), (2, 1, False, Decimal("4.00"))]
+    event = order.events.get(kind="returned")
+    assert (event.actor, event.data["refund_amount"], event.data["return"]) == ("staff.izm", "24.00", record.pk)
+    assert stock(world.shirt, world.izm) == (2, 0, 0) and stock(world.mug, world.izm) == (0, 0, 1)
+    # the same RMA again: nothing changes; the same RMA with other items: refused, nothing changes
+    order_return(order=order, location=world.izm, external_id="RMA-3",
+                 items=[ReturnItem(line_no=1, quantity=2), ReturnItem(line_no=2, quantity=1, resellable=False,
+                                                                      refund_amount=Decimal("4.00"))])
+    with pytest.raises(Conflict) as err:
+        order_return(order=order, location=world.izm, external_id="RMA-3", items=[ReturnItem(line_no=1, quantity=1)])
+    assert err.value.code == "duplicate_external_id"
+    assert order.returns.count() == 1 and stock(world.shirt, world.izm) == (2, 0, 0)
+    assert order.lines.get(line_no=1).quantity_returned == 2
     assert ledger_check() == []
 
 

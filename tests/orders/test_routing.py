@@ -56,16 +56,33 @@ def test_proximity_and_cost_scores_by_hand():
     assert cost.score(ctx, far) == pytest.approx(8 / 12)
 
 
-def test_stock_priority_prefers_end_of_season_and_deep_stock():
+def test_stock_priority_weighs_the_age_of_the_units_here_and_the_end_of_season():
+    # A: end of season passed; B: no season end, launched 25 days ago (the fallback age where the ledger knows none).
     facts = {1: ProductFacts(1, "A", date(2026, 9, 1), None), 2: ProductFacts(2, "B", None, date(2026, 11, 1))}
     ctx = RoutingContext(lines=[], needs={1: 1, 2: 1}, total_units=2, destination=None, today=TODAY, products=facts,
                          max_available={1: 10, 2: 4})
-    crit = StockPriority()
+    crit = StockPriority(params={"aging_days": 100, "season_weight": 0.4, "age_weight": 0.4})
     crit.prepare(ctx, [])
-    # A: end-of-season (urgency 1) and 10/10 deep → 0.5·1 + 0.5·1 = 1; B: new, 2/4 deep → 0.25. Mean = 0.625.
-    assert crit.score(ctx, cand(1, "X", {1: 10, 2: 2})) == pytest.approx(0.625)
-    # Only B, 4/4 deep → (0 + 0.5) / 2 = 0.25.
-    assert crit.score(ctx, cand(2, "Y", {2: 4})) == pytest.approx(0.25)
+    old = cand(1, "OLD", {1: 10, 2: 2})
+    old.age_days = {1: 150.0, 2: 50.0}
+    # A: 0.4·1·(½+½·1) + 0.4·1 + 0.2·10/10 = 1.0; B: 0 + 0.4·0.5 + 0.2·2/4 = 0.3. Mean = 0.65.
+    assert crit.score(ctx, old) == pytest.approx(0.65)
+    fresh = cand(2, "FRESH", {1: 10, 2: 4})
+    fresh.age_days = {1: 0.0}  # B has no known arrival: its launch 25 days ago stands in (0.25)
+    # A: 0.4·1·½ + 0 + 0.2 = 0.4; B: 0.4·0.25 + 0.2·4/4 = 0.3. Mean = 0.35.
+    assert crit.score(ctx, fresh) == pytest.approx(0.35)
+
+
+def test_season_urgency_ramps_up_before_the_end_of_season():
+    facts = {1: ProductFacts(1, "A", date(2026, 12, 6), None)}  # 10 days left of a 20-day horizon → 0.5
+    ctx = RoutingContext(lines=[], needs={1: 1}, total_units=1, destination=None, today=TODAY, products=facts,
+                         max_available={1: 5})
+    crit = StockPriority(params={"season_horizon_days": 20, "season_weight": 1.0, "age_weight": 0.0, "aging_days": 10})
+    crit.prepare(ctx, [])
+    aged, new = cand(1, "AGED", {1: 5}), cand(2, "NEW", {1: 5})
+    aged.age_days, new.age_days = {1: 10.0}, {1: 0.0}
+    assert crit.score(ctx, aged) == pytest.approx(0.5)  # 0.5 · (½ + ½·1)
+    assert crit.score(ctx, new) == pytest.approx(0.25)  # 0.5 · ½
 
 
 def test_whole_order_beats_closer_partial_and_reason_says_why():
@@ -173,3 +190,53 @@ def test_candidate_query_distances_match_python_and_missing_coordinates_stay_unk
     assert got["NO-COORDS"].distance_km is None
     assert got["WH-ANK"].distance_km == pytest.approx(haversine_km(41.0082, 28.9784, 39.93, 32.86), abs=1e-6)
     assert got["ST-IST"].available == {world.shirt.pk: 2}
+
+
+@pytest.mark.django_db
+def test_routing_sends_end_of_season_orders_to_the_store_whose_units_are_oldest(world):
+    """Two stores with the same stock of an end-of-season SKU, at the same distance: the order goes
+    where the units have waited longest (read from the ledger), not where they just arrived."""
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
+
+    import time_machine
+
+    from orders.routing.engine import load_candidates, route
+    from orders.services.allocating import line_needs
+
+    from .factories import receive
+
+    now = datetime(2026, 11, 26, 12, tzinfo=dt_timezone.utc)
+    world.shirt.end_of_season = date(2026, 11, 1)
+    world.shirt.save(update_fields=["end_of_season"])
+    with time_machine.travel(now - timedelta(days=70), tick=False):
+        receive(world.shirt, world.izm, 3)  # slow stock: here since September
+    with time_machine.travel(now - timedelta(days=2), tick=False):
+        receive(world.shirt, world.ist, 3)  # just replenished
+        receive(world.shirt, world.izm, 1)  # ... and Izmir got one unit more two days ago: its newest arrival counts
+    ages = {c.code: c.age_days for c in load_candidates(product_ids=[world.shirt.pk], location_ids=[world.ist.pk, world.izm.pk],
+                                                          destination=None, now=now, with_age=True)}
+    assert ages["ST-IST"][world.shirt.pk] == pytest.approx(2.0)
+    assert ages["ST-IZM"][world.shirt.pk] == pytest.approx(2.0)
+
+    # Izmir's stock without the recent top-up: only September's units.
+    world.cap.end_of_season = date(2026, 11, 1)
+    world.cap.save(update_fields=["end_of_season"])
+    with time_machine.travel(now - timedelta(days=70), tick=False):
+        receive(world.cap, world.izm, 3)
+    with time_machine.travel(now - timedelta(days=2), tick=False):
+        receive(world.cap, world.ist, 4)
+    profile = ProfileSpec(criteria=[{"name": "stock_status", "weight": 3.0}, {"name": "stock_priority", "weight": 1.0}])
+    needs, facts = line_needs([(1, world.cap, 1)])
+    with time_machine.travel(now, tick=False):
+        decision = route(channel=world.web, lines=needs, products=facts, destination=None, profile=profile)
+    assert [p.location_code for p in decision.plan] == ["ST-IZM"]
+    scores = {c.code: c.scores["stock_priority"] for c in decision.candidates}
+    assert scores["ST-IZM"] > scores["ST-IST"]
+
+    # A fresh delivery to Izmir makes its stock the youngest: Istanbul's two-day-old units go first.
+    with time_machine.travel(now, tick=False):
+        receive(world.cap, world.izm, 1)
+        needs, facts = line_needs([(1, world.cap, 1)])
+        after = route(channel=world.web, lines=needs, products=facts, destination=None, profile=profile)
+    assert [p.location_code for p in after.plan] == ["ST-IST"]

@@ -40,7 +40,7 @@ SEEN: dict[str, int] = {}
 # Every one of these must happen at least once in a run (the run is derandomized: it cannot flake).
 MUST_HAPPEN = {
     "received", "order placed", "order placed with hold", "order refused", "hold created", "hold expired",
-    "order cancelled", "fulfilled", "rejected", "returned",
+    "order cancelled", "fulfilled", "rejected", "returned", "held cart ordered",
 }
 
 
@@ -111,6 +111,7 @@ class OrdersMachine(RuleBasedStateMachine):
             return
         self.order_ids.append(order.pk)
         event("order placed with hold")
+        event("held cart ordered")
 
     @rule(p=st.integers(0, 1), qty=st.integers(1, 3))
     def hold(self, p, qty):

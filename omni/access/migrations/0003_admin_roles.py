@@ -20,13 +20,13 @@ def backwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("access", "0001_initial"),
+        ("access", "0002_staffassignment_role"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),
-        ("inventory", "0008_snapshots_and_alerts_from_allocation"),
+        ("inventory", "0012_movement_arrivals_index"),
         ("allocation", "0007_location_stock_accuracies_plural"),
-        ("orders", "0001_orders_routing_holds"),
-        ("fulfillment", "0001_work_lines_events_verifications"),
+        ("orders", "0004_order_customer_contact"),
+        ("fulfillment", "0004_store_settings"),
         ("insights", "0001_kpi_facts"),
     ]
     operations = [migrations.RunPython(forwards, backwards)]

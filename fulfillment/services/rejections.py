@@ -1,0 +1,119 @@
+"""A location cannot deliver units: rejection, in part or whole, with a reason that decides the
+stock effect, then the rest of the line is re-routed through ``orders``.
+
+| reason | stock effect | the units |
+| --- | --- | --- |
+| not_found | written off (an adjustment, reference ``count-pending:work:<id>``) and a count task for the SKU at the location; the count posts back whatever is found | re-routed |
+| damaged | on hand → damaged bucket | re-routed |
+| customer_cancelled | none (released back to sellable) | cancelled, not re-routed |
+| other | none (released back to sellable) | re-routed |
+
+Why an adjustment and not a "count pending" bucket: the ledger invariant is per bucket
+(``bucket == sum(movements)``) and a count posts its variance against ``on_hand``; a units
+written off now and found by the count come back as a count correction, with no bucket that
+every count and every report would have to know about. The units are held back (not sellable)
+until counted, which is what the reason means.
+
+Re-routing never goes back to a location that rejected the line; what no other location has is
+backordered or cancelled as the channel's routing profile says (``reroute_shortage``), and the
+decision is stored by ``orders`` (``RoutingDecision`` kind ``reroute``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.db import transaction
+
+from fulfillment.models import RejectReason, Work, WorkStatus
+from inventory.services import stock_adjust, stock_mark_damaged
+from omni.errors import NotFound, ValidationFailed
+from orders.routing.engine import NOT_FOUND_REASON
+from orders.services import allocation_cancel, allocation_reject, order_line_reroute
+
+from .events import Actor, actor_label, actor_parts, work_event_record
+from .progress import work_settle_if_done
+from .transitions import work_can, work_transition
+from .workflow import _lines, work_lock
+
+REJECT_SOURCE = "fulfillment"
+# Routing's accuracy criterion counts "not found" rejections by how their reason starts.
+NOT_FOUND_PREFIX: str = NOT_FOUND_REASON
+
+
+def _count_task_request(*, work: Work, product: Any, actor: Actor, note: str) -> int | None:
+    """Ask for a count of this SKU at this location (the ``inventory.counting`` count tasks).
+    Returns the task id; None while count tasks are not installed in this checkout."""
+    try:
+        from inventory.counting.models import CountTaskOrigin
+        from inventory.counting.services import count_task_create
+    except ImportError:  # count tasks land with the pickup work (issue 10 part B)
+        return None
+    task = count_task_create(location=work.location, products=[product], origin=CountTaskOrigin.REJECTION,
+                             created_by=actor_parts(actor)[0], reference=f"work:{work.pk}", note=note[:255])
+    return task.pk
+
+
+def reject(
+    *, work: Work | int, quantities: Mapping[int, tuple[int, str]], actor: Actor, note: str = "",
+) -> Work:
+    """Reject units of some lines (work line id → (units, reason)). Each reason's stock effect is
+    applied through inventory, the units leave this work, and the order lines are re-routed (except
+    what the customer cancelled). When nothing is left the work is rejected. Bad input changes nothing."""
+    if not quantities:
+        raise ValidationFailed("Say which units are rejected.", code="invalid", details={"quantities": ["Required."]})
+    note = (note or "").strip()
+    with transaction.atomic():
+        work = work_lock(work)
+        if not work_can(work, WorkStatus.REJECTED):
+            work_transition(work=work, to=WorkStatus.REJECTED, actor=actor)  # raises the clear error
+        by_pk = {ln.pk: ln for ln in _lines(work)}
+        wanted: list[tuple[Any, int, str]] = []
+        for pk, item in quantities.items():
+            line = by_pk.get(pk)
+            if line is None:
+                raise NotFound(f"Work {work.pk} has no line {pk}.", code="unknown_line", details={"quantities": [pk]})
+            try:
+                qty, reason = item
+            except (TypeError, ValueError):
+                raise ValidationFailed(f"Line {pk}: give (units, reason).", code="invalid",
+                                       details={"quantities": {str(pk): ["(units, reason)"]}}) from None
+            if reason not in RejectReason.values:
+                raise ValidationFailed(f"Line {pk}: unknown reason {reason!r}; one of {', '.join(RejectReason.values)}.",
+                                       code="invalid_reason", details={"reason": [f"One of {RejectReason.values}."]})
+            if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= line.open_quantity:
+                raise ValidationFailed(f"Line {pk} ({line.product.sku}): {qty!r} cannot be rejected; "
+                                       f"{line.open_quantity} are open.", code="invalid_quantity",
+                                       details={"quantities": {str(pk): [f"Between 1 and {line.open_quantity}."]}})
+            wanted.append((line, qty, reason))
+        label = actor_label(actor)
+        user = actor_parts(actor)[0]
+        reroute: dict[int, int] = {}  # order line no → order line id, in line order
+        for line, qty, reason in sorted(wanted, key=lambda w: w[0].pk):
+            why = f"{reason}: {note}" if note else reason
+            data: dict[str, Any] = {"line": line.pk, "sku": line.product.sku, "quantity": qty, "reason": reason, "note": note}
+            if reason == RejectReason.CUSTOMER_CANCELLED:
+                allocation_cancel(allocation=line.allocation_id, quantity=qty, reason=why, actor=label)
+            else:
+                allocation_reject(allocation=line.allocation_id, quantity=qty, reason=why, actor=label, reroute=False)
+                ref = f"work:{work.pk}"
+                if reason == RejectReason.NOT_FOUND:
+                    stock_adjust(product=line.product, location=work.location, quantity=-qty, source=REJECT_SOURCE,
+                                 actor=user, reference=f"count-pending:{ref}",
+                                 note=f"Not found when picking {ref}; held back until counted")
+                    data["count_task"] = _count_task_request(work=work, product=line.product, actor=actor, note=why)
+                elif reason == RejectReason.DAMAGED:
+                    stock_mark_damaged(product=line.product, location=work.location, quantity=qty, source=REJECT_SOURCE,
+                                       actor=user, reference=ref, note=f"Damaged, found when picking {ref}")
+                reroute[line.order_line.line_no] = line.order_line_id
+            line.rejected += qty
+            line.save(update_fields=["rejected"])
+            work_event_record(work=work, kind="rejected", actor=actor, data=data)
+        for line_no in sorted(reroute):
+            result = order_line_reroute(order=work.order_id, line_no=line_no, actor=label)
+            work_event_record(work=work, kind="rerouted", actor=actor, data={
+                "order_line": line_no, "backordered": result.backordered, "cancelled": result.cancelled,
+                "reason": result.reason,
+                "allocations": [{"location_id": a.location_id, "quantity": a.quantity} for a in result.allocations]})
+        return work_settle_if_done(work=work, actor=actor)
