@@ -38,7 +38,7 @@ class CancelLinesForm(_ReasonForm):
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["lines"].choices = [
+        self.fields["lines"].choices = [  # type: ignore[attr-defined]
             (ln.line_no, f"Line {ln.line_no}: {ln.quantity} × {ln.product.sku} ({ln.get_status_display().lower()})")
             for ln in order.lines.select_related("product").exclude(status__in=[LineStatus.CANCELLED, LineStatus.FULFILLED])
         ]
@@ -50,7 +50,7 @@ class RerouteForm(_ReasonForm):
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["allocation"].choices = [
+        self.fields["allocation"].choices = [  # type: ignore[attr-defined]
             (a.pk, f"Line {a.line.line_no}: {a.quantity} × {a.line.product.sku} from {a.location.code} · {a.location.name}")
             for a in Allocation.objects.filter(line__order=order, status=AllocationStatus.RESERVED)
             .select_related("line__product", "location").order_by("line__line_no", "id")
@@ -63,7 +63,7 @@ class AllocateNowForm(forms.Form):
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["line"].choices = [
+        self.fields["line"].choices = [  # type: ignore[attr-defined]
             (ln.line_no, f"Line {ln.line_no}: {ln.quantity} × {ln.product.sku} — {ln.status_reason or 'backordered'}")
             for ln in order.lines.select_related("product").filter(status=LineStatus.BACKORDERED)
         ]
@@ -74,7 +74,7 @@ class ResendEventForm(forms.Form):
 
     def __init__(self, *args: Any, order: Order, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["message"].choices = [
+        self.fields["message"].choices = [  # type: ignore[attr-defined]
             (m.pk, f"#{m.sequence} {m.event} ({m.get_status_display().lower()}, {m.created_at:%Y-%m-%d %H:%M})")
             for m in order_partner_events(order)
         ]

@@ -74,8 +74,9 @@ def kpi_history(*, seed: int, days: int, now: datetime, orders_per_day: float = 
     if not (online and stores and warehouses and products):
         return {"orders": 0, "counts": 0, "pushes": 0}
 
-    orders, order_times = [], []
-    plans = []  # per order: (outcome, location, delivery, lines [(product, qty)], t)
+    orders: list[Order] = []
+    order_times: list[datetime] = []
+    plans: list[tuple] = []  # per order: (outcome, location, delivery, lines [(product, qty)], t)
     for i in range(days, 0, -1):
         day = today - timedelta(days=i)
         t = 1 - (i - 1) / max(days - 1, 1)  # 0 at the start, 1 yesterday
@@ -234,16 +235,17 @@ def _pushes(rng: random.Random, *, channels: list[Channel], products: list[Produ
     SyncMessage.objects.bulk_create(rows, batch_size=5000)
     # the per (channel, SKU) sequence continues after the history
     existing = {(s.channel_id, s.product_id): s for s in SyncState.objects.filter(product__in=products)}
-    new, changed = [], []
+    new: list[SyncState] = []
+    stale: list[SyncState] = []
     for (channel_id, product_id), seq in sequences.items():
         state = existing.get((channel_id, product_id))
         if state is None:
             new.append(SyncState(channel_id=channel_id, product_id=product_id, sequence=seq))
         elif state.sequence < seq:
             state.sequence = seq
-            changed.append(state)
+            stale.append(state)
     SyncState.objects.bulk_create(new, batch_size=5000)
-    SyncState.objects.bulk_update(changed, ["sequence"], batch_size=5000)
+    SyncState.objects.bulk_update(stale, ["sequence"], batch_size=5000)
     return len(rows)
 
 

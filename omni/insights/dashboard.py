@@ -211,7 +211,7 @@ def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
     def series(fn) -> list[tuple[date, float | None]]:
         return [(d, fn(d)) for d in dates]
 
-    def day(metric: str, d: date) -> Agg:
+    def on(metric: str, d: date) -> Agg:
         return daily.get((metric, d)) or Agg()
 
     t = totals
@@ -227,14 +227,14 @@ def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
     lat_p95 = lat.quantile(0.95, MS_EDGES)
 
     def day_turnover(d: date) -> float | None:
-        v = day("inventory_value", d).count
-        return day("cogs", d).count * 365 / v if v else None
+        v = on("inventory_value", d).count
+        return on("cogs", d).count * 365 / v if v else None
 
     def day_ratio(metric: str):
-        return lambda d: (r * 100 if (r := day(metric, d).ratio()) is not None else None)
+        return lambda d: (r * 100 if (r := on(metric, d).ratio()) is not None else None)
 
     def day_p(metric: str, q: float, edges: list[int], scale: float):
-        return lambda d: (v / scale if (v := day(metric, d).quantile(q, edges)) is not None else None)
+        return lambda d: (v / scale if (v := on(metric, d).quantile(q, edges)) is not None else None)
 
     kpis = [
         KpiFigure(KPIS[0], acc, _pct(acc), [("records counted", f"{t['accuracy'].total:,}"),
@@ -256,7 +256,7 @@ def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
                   [("p90 placed → ready", _hours(ready.quantile(0.9, MINUTE_EDGES))),
                    ("ready → handed over", _hours(t["bopis_handover_minutes"].mean())),
                    ("never collected", _pct(t["bopis_uncollected"].ratio())), ("pickups ready", f"{ready.count:,}")],
-                  series(lambda d: (m / 60 if (m := day("bopis_ready_minutes", d).mean()) is not None else None)),
+                  series(lambda d: (m / 60 if (m := on("bopis_ready_minutes", d).mean()) is not None else None)),
                   _status(ready.mean(), 120, 240, higher_is_better=False)),
         KpiFigure(KPIS[5], turnover, "—" if turnover is None else f"{turnover:.1f} ×",
                   [("cost of goods sold", _money(t["cogs"].count)), ("average stock at cost", _money(int(avg_value)))],
@@ -268,7 +268,7 @@ def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
                   _status(lat_p95, 300_000, 900_000, higher_is_better=False)),
         KpiFigure(KPIS[7], float(t["lost_demand"].count), f"{t['lost_demand'].count:,} units",
                   [("value", _money(t["lost_demand"].total))],
-                  series(lambda d: float(day("lost_demand", d).count)), "none" if not t["lost_demand"].count else "warn"),
+                  series(lambda d: float(on("lost_demand", d).count)), "none" if not t["lost_demand"].count else "warn"),
     ]
     return Dashboard(filters=filters, kpis=kpis, totals=dict(totals))
 

@@ -183,12 +183,12 @@ def _orders_placed(out: DayFacts, start: datetime, end: datetime) -> None:
             to_store.add(order_id)
     online = _online_channel_ids()
     for order_id, ch in orders.items():
-        loc = where.get(order_id)
+        at = where.get(order_id)
         if ch in online:
             bopis = modes[order_id] == DeliveryMode.BOPIS
-            out.get("ship_from_store", ch, loc).add(int(not bopis and order_id in store_alloc), 1)
-            out.get("bopis_share", ch, loc).add(int(bopis and order_id not in to_store), 1)
-            out.get("ship_to_store", ch, loc).add(int(order_id in to_store), 1)
+            out.get("ship_from_store", ch, at).add(int(not bopis and order_id in store_alloc), 1)
+            out.get("bopis_share", ch, at).add(int(bopis and order_id not in to_store), 1)
+            out.get("ship_to_store", ch, at).add(int(order_id in to_store), 1)
     for order_id, n in OrderLine.objects.filter(order_id__in=list(orders)).values("order_id").annotate(
             n=Count("id")).values_list("order_id", "n"):
         out.get("oversold_lines", orders[order_id], where.get(order_id)).add(0, n)
@@ -207,10 +207,9 @@ def _oversold_and_lost(out: DayFacts, start: datetime, end: datetime) -> None:
         rejected_at = {(o, line): loc for o, line, loc in OrderEvent.objects.filter(
             order_id__in=list(channels), kind="allocation_rejected").order_by("id").values_list("order_id", "data__line", "data__location")}
         for order_id, line in oversold:
-            out.get("oversold_lines", channels[order_id], codes.get(rejected_at.get((order_id, line)))).add(1, 0)
-    cancelled = OrderEvent.objects.filter(created_at__gte=start, created_at__lt=end, kind="line_cancelled").values_list(
-        "order_id", "data__line")
-    cancelled = set(cancelled)
+            out.get("oversold_lines", channels[order_id], codes.get(str(rejected_at.get((order_id, line))))).add(1, 0)
+    cancelled = set(OrderEvent.objects.filter(created_at__gte=start, created_at__lt=end, kind="line_cancelled").values_list(
+        "order_id", "data__line"))
     if not cancelled:
         return
     order_ids = {o for o, _ in cancelled}
@@ -235,6 +234,7 @@ def _bopis(out: DayFacts, start: datetime, end: datetime) -> None:
     ready = Work.objects.filter(kind__in=_PICKUP_KINDS, ready_at__gte=start, ready_at__lt=end).values_list(
         "order__channel_id", "pickup_location_id", "location_id", "order__created_at", "ready_at")
     for ch, pickup, loc, placed, ready_at in ready:
+        assert ready_at is not None  # filtered on it
         out.get("bopis_ready_minutes", ch, pickup or loc).observe(max(int((ready_at - placed).total_seconds() // 60), 0), MINUTE_EDGES)
     closed = Work.objects.filter(kind__in=_PICKUP_KINDS, closed_at__gte=start, closed_at__lt=end,
                                  status__in=[WorkStatus.COLLECTED, WorkStatus.EXPIRED]).values_list(
@@ -242,7 +242,7 @@ def _bopis(out: DayFacts, start: datetime, end: datetime) -> None:
     for ch, pickup, loc, status, ready_at, closed_at in closed:
         where = pickup or loc
         out.get("bopis_uncollected", ch, where).add(int(status == WorkStatus.EXPIRED), 1)
-        if status == WorkStatus.COLLECTED and ready_at is not None:
+        if status == WorkStatus.COLLECTED and ready_at is not None and closed_at is not None:
             out.get("bopis_handover_minutes", ch, where).observe(max(int((closed_at - ready_at).total_seconds() // 60), 0), MINUTE_EDGES)
 
 
@@ -294,4 +294,4 @@ def _sync_latency(out: DayFacts, start: datetime, end: datetime) -> None:
     """Committed stock change → channel acknowledgement (ms) of pushes acknowledged this day."""
     for ch, ms in SyncMessage.objects.filter(acked_at__gte=start, acked_at__lt=end, latency_ms__isnull=False).values_list(
             "channel_id", "latency_ms").iterator(chunk_size=5000):
-        out.get("sync_latency_ms", ch, None).observe(ms, MS_EDGES)
+        out.get("sync_latency_ms", ch, None).observe(ms or 0, MS_EDGES)

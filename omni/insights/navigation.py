@@ -64,11 +64,11 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
 ]
 
 
-def _can_see(request: Any, model: type, model_admin: Any) -> bool:
+def _can_see(request: Any, model: Any, model_admin: Any) -> bool:
     return bool(model_admin.has_view_or_change_permission(request) or model_admin.has_add_permission(request))
 
 
-def _item(request: Any, model: type, title: str, icon: str) -> dict[str, Any] | None:
+def _item(request: Any, model: Any, title: str, icon: str) -> dict[str, Any] | None:
     info = (model._meta.app_label, model._meta.model_name)
     try:
         link = reverse("admin:%s_%s_changelist" % info)

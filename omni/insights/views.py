@@ -115,6 +115,10 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> HttpResponse:
     return response
 
 
+def _cell(value: float | None) -> str | float:
+    return "" if value is None else round(value, 4)
+
+
 def dashboard_csv(request: Any) -> HttpResponse:
     filters, _errors = parse_filters(request.GET)
     table = request.GET.get("table", "kpis")
@@ -125,8 +129,7 @@ def dashboard_csv(request: Any) -> HttpResponse:
     board: Dashboard = dashboard_from_snapshots(filters)
     if table == "daily":
         header = ["day"] + [f"{k.spec.title} ({CHART_UNIT[k.spec.code]})" for k in board.kpis]
-        rows = [[d.isoformat()] + ["" if k.series[i][1] is None else round(k.series[i][1], 4) for k in board.kpis]
-                for i, d in enumerate(filters.dates())]
+        rows: list[list[Any]] = [[d.isoformat()] + [_cell(k.series[i][1]) for k in board.kpis] for i, d in enumerate(filters.dates())]
         return _csv(f"kpi-daily-{span}", header, rows)
     rows = []
     for k in board.kpis:

@@ -48,7 +48,7 @@ def run(*, out: Callable[[str], None], days: int = 90, stores: int = 40, skus: i
     end = timezone.now().date()
     start = end - timedelta(days=days - 1)
     filters = Filters(start=start, end=end)
-    user = get_user_model().objects.filter(is_superuser=True).first()
+    user = get_user_model().objects.filter(is_superuser=True).get()
     client = Client()
     client.force_login(user)
     url = f"/admin/?start={start.isoformat()}&end={end.isoformat()}"
@@ -60,7 +60,7 @@ def run(*, out: Callable[[str], None], days: int = 90, stores: int = 40, skus: i
     client.get(url)  # the first view draws the charts (then cached while the snapshots stay the same)
     first_ms = (time.perf_counter() - t) * 1000
     timings, queries = [], []
-    for _ in range(renders):
+    for _render in range(renders):
         with CaptureQueriesContext(connection) as ctx:
             t = time.perf_counter()
             res = client.get(url)
@@ -74,7 +74,7 @@ def run(*, out: Callable[[str], None], days: int = 90, stores: int = 40, skus: i
 
     base = []
     raw_board = None
-    for _ in range(baseline_renders):
+    for _render in range(baseline_renders):
         t = time.perf_counter()
         raw_board = dashboard_from_raw(filters)
         charts(raw_board)
