@@ -196,18 +196,31 @@ def _orders_placed(out: DayFacts, start: datetime, end: datetime) -> None:
 
 def _oversold_and_lost(out: DayFacts, start: datetime, end: datetime) -> None:
     """Oversold: a line a location rejected (short pick, not found) whose re-route found no other
-    source this day. Lost demand: lines cancelled this day after being backordered or oversold
-    (units and their value)."""
+    source this day. Lost demand: units given up that way, and lines cancelled this day after they
+    were backordered (units and their value)."""
     codes = dict(Location.objects.values_list("code", "id"))
-    events = OrderEvent.objects.filter(created_at__gte=start, created_at__lt=end, kind="line_backordered",
-                                       data__reason__startswith="reroute").values_list("order_id", "data__line")
-    oversold = set(events)
+    # a re-route after a rejection found no stock: the line is backordered, or (when the routing
+    # profile says so) its units are cancelled
+    backordered = OrderEvent.objects.filter(created_at__gte=start, created_at__lt=end, kind="line_backordered",
+                                            data__reason__startswith="reroute").values_list("order_id", "data__line")
+    given_up = list(OrderEvent.objects.filter(created_at__gte=start, created_at__lt=end, kind="units_cancelled",
+                                              data__reason__startswith="No other location").values_list(
+        "order_id", "data__line", "data__quantity"))
+    oversold = set(backordered) | {(o, line) for o, line, _q in given_up}
     if oversold:
         channels = dict(Order.objects.filter(pk__in={o for o, _ in oversold}).values_list("id", "channel_id"))
         rejected_at = {(o, line): loc for o, line, loc in OrderEvent.objects.filter(
             order_id__in=list(channels), kind="allocation_rejected").order_by("id").values_list("order_id", "data__line", "data__location")}
         for order_id, line in oversold:
             out.get("oversold_lines", channels[order_id], codes.get(str(rejected_at.get((order_id, line))))).add(1, 0)
+    if given_up:
+        channels = dict(Order.objects.filter(pk__in={o for o, _l, _q in given_up}).values_list("id", "channel_id"))
+        where = _primary_locations(channels)
+        prices = {(o, n): p for o, n, p in OrderLine.objects.filter(order_id__in=list(channels)).values_list(
+            "order_id", "line_no", "unit_price")}
+        for order_id, line, qty in given_up:
+            units = int(qty or 0)
+            out.get("lost_demand", channels[order_id], where.get(order_id)).add(units, _cents(prices.get((order_id, line), Decimal(0)) * units))
     cancelled = set(OrderEvent.objects.filter(created_at__gte=start, created_at__lt=end, kind="line_cancelled").values_list(
         "order_id", "data__line"))
     if not cancelled:

@@ -112,3 +112,20 @@ def test_the_snapshot_gives_what_the_raw_rows_give_and_filters_narrow_it(world):
     at_izmir = {f.spec.code: f.display for f in dashboard_from_snapshots(Filters(start=today, end=today, location_id=world.izm.pk)).kpis}
     assert at_izmir["accuracy"] == "—" and at_izmir["fill_rate"] == "—"  # nothing happened in Izmir
     assert Decimal(KpiFact.objects.filter(metric="cogs").values_list("count", flat=True).get()) == 4000
+
+
+def test_a_store_rejection_that_no_other_location_can_take_counts_as_oversold(world):
+    """Through the store app's own service: the Izmir store cannot find the mug, nobody else has one."""
+    from fulfillment.models import RejectReason
+    from fulfillment.services import reject
+
+    receive(world.mug, world.izm, 1)
+    work = place(world, "R-1", ("MUG", 1), lat=38.4, lon=27.1)
+    assert work.location == world.izm
+    reject(work=work, quantities={work.lines.get().pk: (1, RejectReason.NOT_FOUND)}, actor="alice")
+    today = timezone.now().date()
+    figures = {f.spec.code: dict(f.details) for f in dashboard_from_raw(Filters(start=today, end=today)).kpis}
+    assert figures["overselling"] == {"lines placed": "1", "lines oversold": "1"}
+    at_izmir = {f.spec.code: dict(f.details) for f in dashboard_from_raw(
+        Filters(start=today, end=today, location_id=world.izm.pk)).kpis}
+    assert at_izmir["overselling"]["lines oversold"] == "1"  # counted where the rejection happened
