@@ -39,12 +39,15 @@ class WhatIfForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [(BUILT_IN, "built-in default")]
-        choices += [(str(p.pk), f"{p.name} v{p.version}" + (f" ({p.channel.code})" if p.channel_id else ""))
+        choices += [(str(p.pk), f"{p.name} v{p.version}" + (f" ({p.channel.code})" if p.channel is not None else ""))
                     for p in RoutingProfile.objects.filter(is_active=True).select_related("channel").order_by("name")]
-        self.fields["profile"].choices = choices
+        profile_field = self.fields["profile"]
+        assert isinstance(profile_field, forms.ChoiceField)
+        profile_field.choices = choices
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("The date range ends before it starts.")
         chosen = data.get("profile")

@@ -9,6 +9,7 @@ the HTML report and, as its last line, one JSON object.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -117,12 +118,15 @@ class Command(BaseCommand):
 
             sel = selectors.DefaultSelector()
             for policy, (proc, _s) in children.items():
+                assert proc.stdout is not None
                 sel.register(proc.stdout, selectors.EVENT_READ, policy)
             open_streams = len(children)
             while open_streams:
                 for key, _mask in sel.select():
                     policy = key.data
-                    line = key.fileobj.readline()
+                    stream = key.fileobj
+                    assert isinstance(stream, io.TextIOBase)
+                    line = stream.readline()
                     if not line:
                         sel.unregister(key.fileobj)
                         open_streams -= 1

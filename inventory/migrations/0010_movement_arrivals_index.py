@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0008_snapshots_and_alerts_from_allocation'),
+        ('inventory', '0009_count_tasks'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
