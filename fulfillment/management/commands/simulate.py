@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -83,6 +84,10 @@ class Command(BaseCommand):
     # ------------------------------------------------------------------ parent
     def _parent(self, opts) -> None:
         from fulfillment.simulation.scenario import build_scenario, chain_from_db, scenario_to_json
+
+        # Stopped (Ctrl-C, or TERM from a supervisor): the children are stopped and the scratch
+        # databases dropped on the way out.
+        signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
 
         started = time.perf_counter()
         chain = catalogue = None
