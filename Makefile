@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1:8000
 SEED ?= 42
 
-.PHONY: install lint run test migrate demo worker beat check clean
+.PHONY: install messages messages-update lint run test migrate demo worker beat check clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -18,7 +18,18 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-migrate: install
+# The store app's translations: the .mo is committed, and compiled again here when gettext's
+# msgfmt is on the machine (apt-get install gettext), so an edited .po takes effect.
+messages: install
+	@if command -v msgfmt >/dev/null 2>&1; then \
+		$(PY) manage.py compilemessages -l tr --ignore=$(VENV) --ignore=staticfiles >/dev/null; \
+	else echo "messages: msgfmt not found, using the committed .mo files"; fi
+
+messages-update: install
+	$(PY) manage.py makemessages -l tr --no-location --no-obsolete -i "$(VENV)/*" -i "inventory/*" -i "allocation/*" \
+		-i "orders/*" -i "omni/*" -i "tests/*" -i "templates/admin/*" -i "static/*" -i "staticfiles/*"
+
+migrate: install messages
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
@@ -37,7 +48,7 @@ lint: install
 
 # Uses PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults);
 # without them the PostgreSQL/Redis tests skip and say so, except under CI=true where that fails.
-test: lint
+test: lint messages
 	@eval "$$($(PY) tests/services.py)"; \
 	echo "make test: DATABASE_URL=$${DATABASE_URL:-<sqlite>} REDIS_URL=$${REDIS_URL:-<none>}"; \
 	$(PY) -m pytest $(PYTEST_ARGS)

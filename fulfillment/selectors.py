@@ -8,7 +8,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
-from fulfillment.models import OPEN_STATUSES, PutBackTask, Work, WorkLine
+from fulfillment.models import OPEN_STATUSES, PutBackTask, StoreSettings, Work, WorkLine
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, permitted_location_ids, principal_for
 from omni.errors import NotFound
@@ -130,3 +130,9 @@ def put_back_tasks(*, location: Location | int, statuses: Iterable[str] = ("open
     location_id = location.pk if isinstance(location, Location) else location
     return (PutBackTask.objects.filter(location_id=location_id, status__in=list(statuses))
             .select_related("work__order").prefetch_related("lines__product").order_by("created_at", "pk"))
+
+
+def store_settings_get(*, location: Location | int) -> StoreSettings:
+    """The store's settings (the defaults, unsaved, when it has none)."""
+    location_id = location.pk if isinstance(location, Location) else location
+    return StoreSettings.objects.filter(location_id=location_id).first() or StoreSettings(location_id=location_id)

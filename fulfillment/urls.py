@@ -1,3 +1,7 @@
-from django.urls import path  # noqa: F401
+"""Pages served at the site root: the store app (fulfillment/store)."""
 
-urlpatterns: list = []
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("fulfillment.store.urls")),
+]

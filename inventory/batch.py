@@ -1,22 +1,29 @@
 """Apply a batch of stock movements reported by a POS, WMS or ERP, item by item.
 
-Each item is applied on its own (its own transaction, inside the service it calls): a bad item
-is reported with its own error and changes nothing, the good items of the same batch still
-apply. Every item is idempotent by ``(source, external_id)``: sending a batch again replays
+Each item is applied on its own (its own transaction, or a savepoint when the caller has one
+open): a bad item is reported with its own error and changes nothing, the good items of the same
+batch still apply. An unexpected error (a bug, a database refusal) becomes that item's error too,
+``item_failed``, and rolls back only that item. Every item is idempotent by ``(source, external_id)``: sending a batch again replays
 the items that were applied and retries the ones that failed.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 
 from omni.errors import Forbidden, InsufficientStock, NotFound, OmniError, ValidationFailed
 
 from .models import Location, Product, StockLevel, Transfer
 from .selectors import location_get_by_code, product_get_by_sku
 from .services import Actor, StockOperation, StockOperationKind, stock_operation_apply
+
+logger = logging.getLogger(__name__)
 
 ITEM_FIELDS = ("external_id", "kind", "sku", "location", "quantity", "reason", "resellable", "to_location", "transfer", "reference")
 
@@ -178,9 +185,17 @@ def stock_movements_apply(
             outcomes.append(MovementOutcome(index=index, external_id=getattr(item, "external_id", ""), status="error", error=item_error(item)))
             continue
         try:
-            outcome = _apply_one(item, source=source, actor=actor, location_ids=location_ids, catalog=catalog)
+            with transaction.atomic():
+                outcome = _apply_one(item, source=source, actor=actor, location_ids=location_ids, catalog=catalog)
         except OmniError as exc:
             outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error=item_error(exc))
+        except Exception as exc:  # noqa: BLE001 - the batch contract: any failure is this item's own
+            logger.exception("stock movement batch: item %s (%s) failed unexpectedly", index, item.external_id)
+            outcome = MovementOutcome(index=index, external_id=item.external_id, status="error", error={
+                "code": "item_failed", "field": None, "details": {"error": exc.__class__.__name__},
+                "message": f"This item could not be applied ({exc.__class__.__name__}); nothing of it changed. "
+                           "Sending the batch again retries it.",
+            })
         outcome.index = index
         outcomes.append(outcome)
     return outcomes

@@ -309,6 +309,24 @@ class OutboxEvent(models.Model):
         indexes = [models.Index(fields=["id"], condition=Q(processed_at__isnull=True), name="outbox_pending")]
 
 
+class LocationDayLoad(models.Model):
+    """Orders a location has taken on one local day (its ``timezone``): the counter its
+    ``daily_capacity`` is claimed against, with a conditional update in the same transaction as the
+    order's reservations (``inventory.services.capacity``), so that concurrent orders cannot
+    overbook it. One row per location and day, made on the first claim."""
+
+    location = models.ForeignKey(Location, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(help_text="The location's local day.")
+    orders = models.PositiveIntegerField(default=0, help_text="Orders that claimed capacity here that day.")
+
+    class Meta:
+        # Day first: "which locations are full today" reads by day; a claim by (day, location).
+        constraints = [models.UniqueConstraint(fields=["day", "location"], name="location_day_load_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.location_id} on {self.day}: {self.orders} orders"
+
+
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)
 from inventory.snapshots.models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine  # noqa: E402,F401  (inbound counts)
 from inventory.alerts.models import Alert  # noqa: E402,F401  (ledger drift, dead-lettered pushes)

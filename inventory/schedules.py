@@ -7,4 +7,8 @@ BEAT_SCHEDULE = {
         "task": "inventory.tasks.ledger_alert_check",
         "schedule": crontab(hour=2, minute=30),
     },
+    "inventory-imports-reap": {
+        "task": "inventory.tasks.imports_reap",
+        "schedule": 60.0,
+    },
 }

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from omni.errors import NotFound
 
-from .models import Location, Product, StockLevel
+from .models import Location, LocationDayLoad, Product, StockLevel
 
 
 def product_get_by_sku(*, sku: str) -> Product:
@@ -37,3 +42,52 @@ def stock_levels(*, sku: str | None = None, location_code: str | None = None, ki
     if location_ids is not None:
         qs = qs.filter(location_id__in=location_ids)
     return qs
+
+
+# --- daily capacity (claimed in inventory.services.capacity) ---------------------------------
+
+
+def local_day(tz_name: str, now: datetime | None = None) -> date:
+    """The calendar day at a location (an unknown time zone counts as UTC)."""
+    now = now or timezone.now()
+    try:
+        zone = ZoneInfo(tz_name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return now.astimezone(zone).date()
+
+
+def capacity_used(*, location_ids: Iterable[int], now: datetime | None = None) -> dict[int, int]:
+    """Orders each location has taken on its own today (ONE query)."""
+    ids = list(location_ids)
+    if not ids:
+        return {}
+    now = now or timezone.now()
+    utc_day = now.astimezone(ZoneInfo("UTC")).date()
+    rows = (LocationDayLoad.objects.filter(location_id__in=ids, day__range=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)))
+            .values_list("location_id", "day", "orders", "location__timezone"))
+    return {loc: n for loc, day, n, tz_name in rows if day == local_day(tz_name, now)}
+
+
+def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: datetime | None = None) -> frozenset[int]:
+    """Locations with a daily capacity that today's orders have used up (ONE query)."""
+    now = now or timezone.now()
+    utc_day = now.astimezone(ZoneInfo("UTC")).date()
+    qs = LocationDayLoad.objects.filter(day__range=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)),
+                                        location__daily_capacity__isnull=False)
+    if location_ids is not None:
+        qs = qs.filter(location_id__in=list(location_ids))
+    rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity")
+    return frozenset(loc for loc, day, n, tz_name, cap in rows if day == local_day(tz_name, now) and cap is not None and n >= cap)
+
+
+def product_by_code(*, code: str) -> Product | None:
+    """The product a typed or scanned code names: its SKU (any case), its primary barcode or one of
+    its other barcodes. ``None`` when nothing matches."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    product = (Product.objects.filter(sku__iexact=code).first() or Product.objects.filter(barcode=code).first())
+    if product is None:
+        product = Product.objects.filter(barcodes__code=code).first()
+    return product

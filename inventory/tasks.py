@@ -22,3 +22,11 @@ def ledger_alert_check() -> int:
     from inventory.alerts.services import ledger_alert_check as check
 
     return check()
+
+
+@shared_task(name="inventory.tasks.imports_reap", ignore_result=True)
+def imports_reap() -> int:
+    """Beat: finish the import jobs whose worker died (failed with the reason, or cancelled)."""
+    from inventory.imports.services import stock_imports_reap
+
+    return stock_imports_reap()

@@ -9,6 +9,7 @@ DJANGO_ENV=production turns on the production checks (real secret key, HTTPS, HS
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "import_export",
+    "axes",
+    "django_htmx",
     "omni",
     "inventory",
     "allocation",
@@ -62,13 +65,20 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "omni.api.guard.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The store app speaks the staff's language (Accept-Language or the chosen one); the admin
+    # and the API stay in LANGUAGE_CODE.
+    "fulfillment.store.middleware.StoreLocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login attempt.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "omni.urls"
@@ -84,6 +94,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "fulfillment.store.context.store_context",
             ],
         },
     },
@@ -112,8 +123,25 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# Store staff sign in at the site root (fulfillment/store); the admin keeps its own login form.
+LOGIN_URL = "store:login"
+LOGIN_REDIRECT_URL = "store:home"
+LOGOUT_REDIRECT_URL = "store:login"
+# django-axes throttles sign-in attempts (the store login and the admin login alike): after
+# AXES_FAILURE_LIMIT failures for one user name from one address, that pair is locked out for
+# AXES_COOLOFF_TIME; a successful sign-in clears the count.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("OMNI_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OMNI_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "store/locked_out.html"
+AXES_VERBOSE = False
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed attempt is kept for the admin (Axes → Access failures)
 LANGUAGE_CODE = "en-us"
+LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
+# The store app's translations (fulfillment/locale) also hold the strings of templates/store/.
+LOCALE_PATHS = [BASE_DIR / "fulfillment" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -123,6 +151,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", str(BASE_DIR / "media")))
 MEDIA_URL = "/media/"
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# The API answers a larger body with 413 (omni/api/guard.py): JSON and forms, and CSV uploads.
+OMNI_API_MAX_BODY_BYTES = int(os.environ.get("OMNI_API_MAX_BODY_BYTES", str(DATA_UPLOAD_MAX_MEMORY_SIZE)))
+OMNI_API_MAX_UPLOAD_BYTES = int(os.environ.get("OMNI_API_MAX_UPLOAD_BYTES", str(512 * 1024 * 1024)))
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # --- Security (production) ------------------------------------------------------------------
@@ -147,6 +178,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "omni.api.pagination.DefaultPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_PARSER_CLASSES": ["omni.api.guard.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "omni.api.errors.exception_handler",
@@ -219,6 +251,10 @@ LOGGING = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
+
+# --- CSV stock imports (inventory/imports) --------------------------------------------------
+# A running import whose worker gives no sign of life for this long is reaped by beat (failed).
+OMNI_IMPORT_STALE_SECONDS = int(os.environ.get("OMNI_IMPORT_STALE_SECONDS", "600"))
 
 # --- Inbound stock snapshots (inventory/snapshots) --------------------------------------------
 # A line whose |variance| exceeds either threshold waits for a merchandiser's approval.

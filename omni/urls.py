@@ -16,8 +16,14 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("admin/what-if/", include("fulfillment.simulation.urls")),  # the routing what-if (merchandisers)
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("", include("fulfillment.urls")),
 ]
+
+handler400 = "omni.api.guard.api_handler400"
+handler403 = "omni.api.guard.api_handler403"
+handler404 = "omni.api.guard.api_handler404"
+handler500 = "omni.api.guard.api_handler500"
 
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns

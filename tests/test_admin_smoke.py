@@ -44,6 +44,11 @@ def some_of_everything(settings, tmp_path):
     services.stock_mark_damaged(product=product, location=dc, quantity=1)
     services.transfer_ship(product=product, from_location=dc, to_location=store, quantity=2)
     StaffFactory(username="smoke-staff", assigned=store)
+    # sign-in attempts (django-axes): a failure for one name, a success for the staff user
+    from django.test import Client
+
+    Client().post("/login/", {"username": "smoke-nobody", "password": "wrong"})
+    Client().post("/login/", {"username": "smoke-staff", "password": "pw-12345-omni"})
     web = ChannelFactory(code="web")
     make_visible(web, dc, store)
     location_policy(product, dc, 2)

@@ -56,7 +56,11 @@ def test_small_seed_is_ledger_clean_with_expected_shape():
     web_sees = channel_location_ids(channel=Channel.objects.get(code="web"))
     assert set(Location.objects.filter(kind__in=["dc", "warehouse"]).values_list("id", flat=True)) <= web_sees
     assert not Location.objects.filter(kind="store", can_ship=False, id__in=web_sees).exists()
-    assert StaffAssignment.objects.count() == 1 and PartnerToken.objects.count() == 2
+    assert PartnerToken.objects.count() == 2
+    # the associate of the first store, and a manager of it and of the next store
+    roles = sorted(StaffAssignment.objects.values_list("user__username", "role"))
+    assert [r for r in roles if r[0].startswith("staff.")] == [(roles[-1][0], "associate")]
+    assert [r[1] for r in roles if r[0].startswith("manager.")] == ["manager", "manager"]
     assert "omni-demo-admin" in out and "omni_demo_web_" in out and "/api/v1/docs/" in out
     # fast movers carry statistical safety stock at every store, computed from the history just written
     from allocation.models import SafetyStockPolicy

@@ -18,8 +18,9 @@ from datetime import datetime
 from django.db import connection
 
 from allocation.accuracy.selectors import LocationAccuracy
-from allocation.channels.models import Channel, LocationGroup, SyncMode
+from allocation.channels.models import Channel, ChannelKind, LocationGroup, SyncMode
 from inventory.models import LocationKind
+from inventory.selectors import locations_at_capacity
 
 from .sql import _execute_prepared, _pg
 
@@ -85,6 +86,7 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
         elif tag == "A":
             accuracy[int(a)] = LocationAccuracy(counts=int(b), accurate=int(c))
     own = frozenset(i for i, k in kinds.items() if k != LocationKind.SUPPLIER)
+    full = locations_at_capacity(now=now) if any(ch.kind != ChannelKind.POS for ch in channels) else frozenset()
     suppliers = sorted(i for i, k in kinds.items() if k == LocationKind.SUPPLIER)
     contexts = {}
     for channel in channels:
@@ -94,7 +96,11 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
                 return 100 - channel.accuracy_haircut_percent
             return 100
 
+        # Stock at a location whose daily capacity today's orders used up cannot be promised to a
+        # channel whose orders are routed there (a till sale at the POS needs no capacity).
         mine = visible.get(channel.pk, set()) & own
+        if channel.kind != ChannelKind.POS:
+            mine -= full
         contexts[channel.pk] = ChannelContext(
             channel=channel,
             visible_pct={i: pct(i) for i in sorted(mine)} if channel.is_active else {},

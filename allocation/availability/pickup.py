@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inventory.models import Location, LocationKind
+from inventory.selectors import locations_at_capacity
 from omni.geo import haversine_km
 
 from allocation.channels.models import Channel
@@ -23,8 +24,9 @@ class PickupOption:
 
 def pickup_options(*, channel: Channel, product_ids: Sequence[int], lat: float, lon: float, radius_km: float,
                    quantity: int = 1) -> list[PickupOption]:
-    """Active pickup stores the channel sees, within ``radius_km`` great-circle km, with at least
-    ``quantity`` available of every SKU, nearest first. Two queries: stores, then their stock."""
+    """Active pickup stores the channel sees, within ``radius_km`` great-circle km, with capacity
+    left today and at least ``quantity`` available of every SKU, nearest first. Three queries:
+    stores, their capacity, then their stock."""
     visible = channel_location_ids(channel=channel)
     # a latitude band prefilter (1° of latitude ≈ 111.2 km) keeps the candidate set small
     band = radius_km / 111.19 + 0.01
@@ -39,6 +41,8 @@ def pickup_options(*, channel: Channel, product_ids: Sequence[int], lat: float, 
         distance = haversine_km(lat, lon, store.latitude, store.longitude)
         if distance <= radius_km:
             near.append((distance, store))
+    full = locations_at_capacity(location_ids=[s.pk for _, s in near]) if near else frozenset()
+    near = [(d, store) for d, store in near if store.pk not in full]  # no capacity left today: not offered
     if not near:
         return []
     stock: dict[int, dict[int, int]] = defaultdict(dict)

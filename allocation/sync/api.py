@@ -14,7 +14,7 @@ from omni.access.roles import Capability, principal_from_request
 from omni.access.selectors import channel_for_principal
 from omni.errors import ValidationFailed
 
-from .feed import availability_changes, availability_snapshot_csv
+from .feed import FEED_MAX, availability_changes, availability_snapshot_csv
 
 
 def _channel_for(request) -> Channel:
@@ -47,7 +47,7 @@ class AvailabilityChangesView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("cursor", str, description="next_cursor of the previous page; empty for the start"),
-            OpenApiParameter("limit", int, description="page size, at most 1000"),
+            OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 1000}, description="page size, 1 to 1000 (default 500)"),
             OpenApiParameter("channel", str, description="merchandisers only: the channel code"),
         ],
         responses=AvailabilityChangesPageSerializer,
@@ -57,6 +57,9 @@ class AvailabilityChangesView(APIView):
             limit = int(request.query_params.get("limit", 500))
         except ValueError:
             raise ValidationFailed("limit must be an integer.", details={"limit": ["Not an integer."]}) from None
+        if not 1 <= limit <= FEED_MAX:
+            raise ValidationFailed(f"limit must be between 1 and {FEED_MAX}, got {limit}.", code="invalid_limit",
+                                   details={"limit": [f"Between 1 and {FEED_MAX}."]})
         page = availability_changes(channel=_channel_for(request), cursor=request.query_params.get("cursor"), limit=limit)
         data = {"results": page.results, "next_cursor": page.next_cursor, "has_more": page.has_more}
         return Response(AvailabilityChangesPageSerializer(data).data)

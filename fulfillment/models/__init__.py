@@ -16,6 +16,7 @@ from .pickup import (
     PutBackStatus,
     PutBackTask,
 )
+from .store import StoreSettings
 from .work import (
     OPEN_STATUSES,
     TERMINAL_STATUSES,
@@ -31,6 +32,6 @@ from .work import (
 __all__ = [
     "Notification", "NotificationChannel", "NotificationKind", "NotificationStatus", "PickupPolicy", "PutBackLine",
     "PutBackStatus", "PutBackTask",
-    "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "Work", "WorkEvent", "WorkKind", "WorkLine",
+    "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "StoreSettings", "Work", "WorkEvent", "WorkKind", "WorkLine",
     "WorkStatus",
 ]

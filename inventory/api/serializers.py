@@ -6,6 +6,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from omni.api.fields import QuantityField
+from omni.limits import MAX_QUANTITY
+
 from ..services import StockOperationKind
 from ..models import Location, Product, StockLevel, StockMovement
 
@@ -55,17 +58,6 @@ class StockLevelSerializer(serializers.ModelSerializer):
         return obj.unreserved
 
 
-class StrictIntegerField(serializers.IntegerField):
-    """A JSON integer: refuses 1.5, "3", true (a quantity is a whole number of units)."""
-
-    default_error_messages = {"invalid_quantity": "Must be a whole number of units (a JSON integer), got {value!r}."}
-
-    def to_internal_value(self, data: Any) -> int:
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid_quantity", value=data)
-        return super().to_internal_value(data)
-
-
 class StockMovementItemSerializer(serializers.Serializer):
     external_id = serializers.CharField(
         max_length=128, help_text="Your id of this movement; unique per source. Sending it again changes nothing."
@@ -75,8 +67,8 @@ class StockMovementItemSerializer(serializers.Serializer):
                                 help_text="Required except for transfer_in.")
     location = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
                                      help_text="Location code. Required except for transfer_in.")
-    quantity = StrictIntegerField(
-        required=False, default=0,
+    quantity = QuantityField(
+        required=False, default=0, min_value=-MAX_QUANTITY, max_value=MAX_QUANTITY,
         help_text="Units, positive; signed for adjustment; the counted figure (≥ 0) for count; optional for transfer_in "
         "(default: everything shipped).",
     )
@@ -85,7 +77,8 @@ class StockMovementItemSerializer(serializers.Serializer):
     resellable = serializers.BooleanField(required=False, default=True, help_text="return: false books the units as damaged.")
     to_location = serializers.CharField(max_length=32, required=False, allow_blank=True, default="",
                                         help_text="transfer_out: destination location code.")
-    transfer = serializers.IntegerField(required=False, allow_null=True, default=None, help_text="transfer_in: the transfer id.")
+    transfer = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1, max_value=2**63 - 1,
+                                        help_text="transfer_in: the transfer id.")
     reference = serializers.CharField(max_length=128, required=False, allow_blank=True, default="",
                                       help_text="Receipt/till/document number, kept on the ledger.")
 

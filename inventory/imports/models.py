@@ -53,6 +53,10 @@ class ImportJob(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last sign of life of the worker running the job; a running job silent for "
+        "longer than OMNI_IMPORT_STALE_SECONDS is reaped (its worker died).",
+    )
     phase = models.CharField(max_length=64, blank=True, default="")
 
     bytes_total = models.BigIntegerField(default=0)

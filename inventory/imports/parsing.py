@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import BinaryIO
 
-INT32_MAX = 2**31 - 1
+from omni.limits import CONTROL_CHARACTERS, MAX_QUANTITY, without_control_characters
 
 COLUMN_ALIASES = {
     "sku": "sku",
@@ -55,7 +55,23 @@ class FatalFileError(Exception):
 
 
 def _value(text: str, limit: int = 100) -> str:
+    """A refused value as shown in an error (control characters as U+FFFD: the error list is stored as JSON)."""
+    text = without_control_characters(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def first_undecodable_line(binary: BinaryIO, delimiter: str = ",") -> tuple[int, int, int] | None:
+    """(line, column number, byte) of the first byte that is not UTF-8, reading the file again line
+    by line (a decoder that reads ahead in chunks cannot tell the line). None when the file decodes."""
+    binary.seek(0)
+    for number, raw in enumerate(binary, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return number, raw[: exc.start].count(delimiter.encode()) + 1, raw[exc.start]
+    return None
 
 
 def _open_quote_column(raw: str, delimiter: str) -> int:
@@ -175,15 +191,23 @@ class StockFileReader:
         try:
             yield from self._batches(text, size)
         except UnicodeDecodeError as exc:
-            line = self._line_hint + len(self._record)
+            found = first_undecodable_line(self.binary, self.delimiter) if hasattr(self.binary, "seek") else None
+            line, column, byte = found if found else (max(self._line_hint + len(self._record), 1), 1, exc.object[exc.start])
+            header = self.header or self._header_of_undecodable_file()
+            name = header[column - 1] if 0 < column <= len(header) and line > 1 else ""
             raise FatalFileError(RowError(
-                max(line, 1), "", 1, "", "not_utf8",
-                f"The file is not UTF-8 text (undecodable byte 0x{exc.object[exc.start]:02x} near line {max(line, 1)}); save it as CSV UTF-8.",
+                line, name, column, "", "not_utf8",
+                f"Line {line}, column {column}: not UTF-8 text (undecodable byte 0x{byte:02x}); save the file as CSV UTF-8.",
             )) from None
         finally:
             text.detach()
 
     _line_hint = 1
+
+    def _header_of_undecodable_file(self) -> list[str]:
+        self.binary.seek(0)
+        first = self.binary.readline().decode("utf-8-sig", errors="replace")
+        return [h.strip() for h in next(csv.reader([first], delimiter=";" if first.count(";") > first.count(",") else ","), [])]
 
     def _batches(self, text: io.TextIOWrapper, size: int) -> Iterator[list[StagedRow]]:
         first = text.readline()
@@ -266,6 +290,13 @@ class StockFileReader:
                                 f"Line {line} has {n} columns but the header has {width}: {', '.join(self.header[n:])} missing.",
                                 n + 1)
             return
+        for number, text in enumerate(fields, start=1):
+            if CONTROL_CHARACTERS.search(text):
+                self.rows_bad += 1
+                name = self.header[number - 1]
+                self._error(line, name, text, "control_character",
+                            f"Line {line}, column {number} ({name}): contains a NUL or control character.", number)
+                return
         ok = True
         sku = fields[col_sku].strip()
         if not sku:
@@ -299,9 +330,10 @@ class StockFileReader:
                 ok = False
                 self._error(line, "quantity", raw_qty, "negative_quantity",
                             f"Line {line}: a counted quantity cannot be negative ({qty}); use a delta import to remove units.")
-            elif abs(qty) > INT32_MAX:
+            elif abs(qty) > MAX_QUANTITY:
                 ok = False
-                self._error(line, "quantity", raw_qty, "out_of_range", f"Line {line}: quantity {raw_qty} is too large.")
+                self._error(line, "quantity", raw_qty, "out_of_range",
+                            f"Line {line}: quantity {_value(raw_qty, 30)} is too large (at most {MAX_QUANTITY:,} in size).")
         note = None
         if not snapshot:
             note = (fields[col_note].strip() if col_note >= 0 else "") or None

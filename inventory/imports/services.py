@@ -7,8 +7,10 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO, cast
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
@@ -16,6 +18,7 @@ from django.utils import timezone
 from inventory.selectors import location_get_by_code
 from inventory.outbox import outbox_kick
 from omni.errors import Forbidden, IllegalTransition, ValidationFailed
+from omni.limits import without_control_characters
 from omni.transitions import TransitionTable, transition_check, transition_update
 
 from .apply import StockChangedMeanwhile, stage_apply
@@ -109,16 +112,56 @@ def stock_import_create(
     return job
 
 
-def stock_import_cancel(*, job: ImportJob) -> ImportJob:
-    """Ask a queued or running job to stop; it stops between phases and changes nothing."""
+RUNNING_STATUSES = (ImportStatus.VALIDATING, ImportStatus.APPLYING)
+
+
+def _stale_before(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.OMNI_IMPORT_STALE_SECONDS)
+
+
+def _silent(now: datetime):
+    """Running jobs whose worker has given no sign of life for ``OMNI_IMPORT_STALE_SECONDS``."""
+    from django.db.models import Q
+
+    before = _stale_before(now)
+    return ImportJob.objects.filter(status__in=RUNNING_STATUSES).filter(
+        Q(heartbeat_at__lt=before) | Q(heartbeat_at__isnull=True, started_at__lt=before)
+    )
+
+
+def stock_import_cancel(*, job: ImportJob, now: datetime | None = None) -> ImportJob:
+    """Stop a job in any phase; it changes nothing. A queued job, or a running one whose worker is
+    gone (silent for ``OMNI_IMPORT_STALE_SECONDS``), is cancelled at once; a running job stops at its
+    next check (between chunks, between phases, or before its apply commits)."""
     if job.is_finished:
         raise IllegalTransition(f"Import #{job.pk} is already {job.status}.", code="import_finished")
+    now = now or timezone.now()
     ImportJob.objects.filter(pk=job.pk).update(cancel_requested=True)
-    if job.status == ImportStatus.QUEUED:
-        transition_update(queryset=ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED), table=IMPORT_TRANSITIONS,
-                          to=ImportStatus.CANCELLED, finished_at=timezone.now(), phase="cancelled before it started")
+    transition_update(queryset=ImportJob.objects.filter(pk=job.pk, status=ImportStatus.QUEUED), table=IMPORT_TRANSITIONS,
+                      to=ImportStatus.CANCELLED, finished_at=now, phase="cancelled before it started")
+    transition_update(queryset=_silent(now).filter(pk=job.pk), table=IMPORT_TRANSITIONS, to=ImportStatus.CANCELLED,
+                      finished_at=now, phase="cancelled (its worker had stopped)")
     job.refresh_from_db()
     return job
+
+
+def stock_imports_reap(*, now: datetime | None = None) -> int:
+    """Beat: finish every running job whose worker died (silent for ``OMNI_IMPORT_STALE_SECONDS``):
+    failed with the reason, or cancelled when a cancel was asked. Its apply is one transaction, so
+    nothing of it was applied. Returns how many jobs were reaped."""
+    now = now or timezone.now()
+    cancelled = transition_update(
+        queryset=_silent(now).filter(cancel_requested=True), table=IMPORT_TRANSITIONS, to=ImportStatus.CANCELLED,
+        finished_at=now, phase="cancelled (its worker had stopped)",
+    )
+    failed = transition_update(
+        queryset=_silent(now), table=IMPORT_TRANSITIONS, to=ImportStatus.FAILED, finished_at=now, phase="failed",
+        failure=f"The worker running this import stopped (no sign of life for {settings.OMNI_IMPORT_STALE_SECONDS} s); "
+        "nothing was changed. Upload the file again.",
+    )
+    if cancelled or failed:
+        logger.warning("reaped %s stock import(s) whose worker died", cancelled + failed)
+    return cancelled + failed
 
 
 class _Errors:
@@ -146,7 +189,8 @@ def _cancel_requested(job: ImportJob) -> bool:
 
 
 def _save(job: ImportJob, *fields: str) -> None:
-    job.save(update_fields=list(fields))
+    job.heartbeat_at = timezone.now()
+    job.save(update_fields=[*fields, "heartbeat_at"])
 
 
 def stock_import_run(
@@ -158,7 +202,8 @@ def stock_import_run(
     # Claim the job: a conditional update, so that a run that waited for another run's commit
     # (a redelivered task) finds the job finished and leaves it alone.
     claimed = transition_update(
-        queryset=ImportJob.objects.filter(pk=job_id), table=IMPORT_TRANSITIONS, to=ImportStatus.VALIDATING, phase=PHASE_READING, started_at=timezone.now(), finished_at=None,
+        queryset=ImportJob.objects.filter(pk=job_id), table=IMPORT_TRANSITIONS, to=ImportStatus.VALIDATING, phase=PHASE_READING,
+        started_at=timezone.now(), heartbeat_at=timezone.now(), finished_at=None,
         rows_total=0, rows_done=0, bytes_done=0, rows_applied=0, rows_unchanged=0, rows_skipped=0,
         movements_written=0, outbox_events=0, error_count=0, errors=[], failure="",
     )
@@ -235,7 +280,7 @@ def stock_import_run(
                     )
                 except StockChangedMeanwhile:
                     late = [e for e in stage_errors(tables=tables, columns=reader.columns, limit=errors.limit, mode=job.mode)
-                            if e.code in ("count_below_reserved", "insufficient_stock", "stock_reserved")]
+                            if e.code in ("count_below_reserved", "insufficient_stock", "stock_reserved", "stock_out_of_range")]
                     raise
                 if _cancel_requested(job):
                     raise ImportCancelled
@@ -289,9 +334,22 @@ def stock_import_run(
 
 
 def _finish_failed(job: ImportJob, errors: _Errors, message: str, *, skipped: int = 0) -> ImportJob:
+    """Mark the job failed with its reason. Never leaves it running: when its error list cannot be
+    stored, the job is still marked failed, with the reason and without the list."""
+    message = without_control_characters(message)
     _move(job, ImportStatus.FAILED)
     job.phase, job.finished_at = "failed", timezone.now()
     job.failure, job.error_count, job.errors, job.rows_skipped = message, errors.count, errors.sorted(), skipped
     job.rows_applied = job.movements_written = job.outbox_events = job.rows_unchanged = 0
-    job.save()
+    try:
+        with transaction.atomic():
+            job.save()
+    except Exception:
+        logger.exception("stock import %s: could not store its error list; marking it failed without it", job.pk)
+        job.errors = []
+        job.failure = f"{message} (The list of row errors could not be stored.)"
+        transition_update(queryset=ImportJob.objects.filter(pk=job.pk), table=IMPORT_TRANSITIONS, to=ImportStatus.FAILED,
+                          phase=job.phase, finished_at=job.finished_at, failure=job.failure, error_count=job.error_count,
+                          errors=[], rows_skipped=skipped, rows_applied=0, movements_written=0, outbox_events=0,
+                          rows_unchanged=0)
     return job

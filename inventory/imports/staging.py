@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from django.db import connection
 
+from omni.limits import MAX_STOCK
+
 from .parsing import RowError, StagedRow
 
 
@@ -67,6 +69,7 @@ _SQL_ERRORS = {
     "count_below_reserved": "quantity",
     "insufficient_stock": "quantity",
     "stock_reserved": "quantity",
+    "stock_out_of_range": "quantity",
 }
 
 
@@ -77,7 +80,8 @@ def _new_on_hand_sql(mode: str, before: str, qty: str) -> str:
 def _stock_error_case(mode: str, new: str, reserved: str) -> str:
     if mode == "snapshot":
         return f"CASE WHEN {new} < {reserved} THEN 'count_below_reserved' END"
-    return f"CASE WHEN {new} < 0 THEN 'insufficient_stock' WHEN {new} < {reserved} THEN 'stock_reserved' END"
+    return (f"CASE WHEN {new} < 0 THEN 'insufficient_stock' WHEN {new} < {reserved} THEN 'stock_reserved' "
+            f"WHEN {new} > {MAX_STOCK} THEN 'stock_out_of_range' END")
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,8 @@ def stage_recheck_locked(*, tables: StageTables, mode: str, known_rows_fresh: bo
             WHERE sl.product_id = {s}.product_id AND sl.location_id = {s}.location_id AND {s}.err IS NULL AND {which}
             """
         )
-        failing = "new_on_hand < reserved" if mode == "snapshot" else "(new_on_hand < 0 OR new_on_hand < reserved)"
+        failing = "new_on_hand < reserved" if mode == "snapshot" else (
+            f"(new_on_hand < 0 OR new_on_hand < reserved OR new_on_hand > {MAX_STOCK})")
         cur.execute(f"UPDATE {s} SET err = {_stock_error_case(mode, 'new_on_hand', 'reserved')} WHERE err IS NULL AND {failing}")
         cur.execute(f"SELECT COUNT(*) FROM {s} WHERE err IS NOT NULL")
         return int(cur.fetchone()[0])
@@ -201,6 +206,8 @@ def stage_errors(*, tables: StageTables, columns: dict[str, int], limit: int, mo
             msg = f"Line {line}: counted {qty} of {sku} at {loc}, but {reserved} are reserved for orders."
         elif err == "insufficient_stock":
             msg = f"Line {line}: removing {-qty} of {sku} at {loc} would leave {new} on hand ({before} on hand now)."
+        elif err == "stock_out_of_range":
+            msg = f"Line {line}: {sku} at {loc} would have {new} on hand, above the limit of {MAX_STOCK:,}."
         elif err == "stock_reserved":
             msg = f"Line {line}: {sku} at {loc} would have {new} on hand, below the {reserved} reserved for orders."
         else:

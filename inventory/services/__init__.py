@@ -9,11 +9,13 @@ external id is given. By sub-domain:
 - ``counts``: cycle counts (the variance posted as a count correction);
 - ``transfers``: ship and receive between locations;
 - ``reservations``: conditional reservations, release, consume, hand-over, expiry;
+- ``capacity``: a location's daily capacity, claimed on a per-local-day counter like stock;
 - ``operations``: the one table from a stock operation kind to its service (admin, API batch, imports);
 - ``ledger``: reconciliation of stock rows with the ledger and of reservations with their owners.
 """
 
 from ._buckets import Actor, MovementResult, validate_quantity
+from .capacity import capacity_claim, capacity_release
 from .counts import CountResult, cycle_count_record
 from .ledger import LedgerDiscrepancy, ledger_check
 from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
@@ -43,6 +45,7 @@ from .reservations import (
 from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
 
 __all__ = [
+    "capacity_claim", "capacity_release",
     "Actor", "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
     "StockOperationKind", "StockOperationResult", "stock_operation_apply",
     "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",

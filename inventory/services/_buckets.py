@@ -27,6 +27,7 @@ from django.db.models import F, Model
 from django.utils import timezone
 
 from omni.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
+from omni.limits import MAX_QUANTITY, MAX_STOCK
 
 from ..models import Bucket, Location, Product, StockLevel, StockMovement
 from ..outbox import outbox_record
@@ -54,12 +55,17 @@ class Change:
 
 
 def validate_quantity(value: Any, *, field_name: str = "quantity", allow_negative: bool = False, allow_zero: bool = False) -> int:
-    """Quantities are whole units: an int (not a bool, not 1.5, not "3")."""
+    """Quantities are whole units: an int (not a bool, not 1.5, not "3"), at most ``MAX_QUANTITY`` in size."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationFailed(
             f"{field_name} must be a whole number of units, got {value!r}.",
             code="invalid_quantity",
             details={field_name: ["Must be an integer."]},
+        )
+    if abs(value) > MAX_QUANTITY:
+        raise ValidationFailed(
+            f"{field_name} must be at most {MAX_QUANTITY:,} units in size, got {value}.", code="quantity_out_of_range",
+            details={field_name: [f"At most {MAX_QUANTITY} in size."]},
         )
     if value == 0 and not allow_zero:
         raise ValidationFailed(f"{field_name} must not be zero.", code="invalid_quantity", details={field_name: ["Must not be zero."]})
@@ -138,6 +144,12 @@ def apply_changes(
             code="stock_reserved",
             details={"sku": sku, "location": loc, "on_hand": level.on_hand, "reserved": level.reserved},
         )
+    for bucket, balance in balances.items():
+        if balance > MAX_STOCK:
+            raise ValidationFailed(
+                f"{sku} at {loc}: {bucket} would reach {balance} units, above the limit of {MAX_STOCK:,}; nothing was changed.",
+                code="stock_out_of_range", details={"quantity": [f"{bucket} may hold at most {MAX_STOCK} units."]},
+            )
     for bucket in (Bucket.DAMAGED, Bucket.QUARANTINE):
         if balances[bucket] < 0:
             raise InsufficientStock(

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.selectors import location_get_by_code
+from omni.api.fields import QuantityField
 from omni.access.permissions import CanMoveStock
 from omni.access.roles import Capability, movement_source_for, principal_from_request, require
 
@@ -17,7 +18,7 @@ from .services import SnapshotLineInput, stock_snapshot_apply
 
 class SnapshotLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    counted = serializers.IntegerField(min_value=0)
+    counted = QuantityField(min_value=0)
 
 
 class StockSnapshotInSerializer(serializers.Serializer):

@@ -63,8 +63,8 @@ class PartnerTokenAdmin(admin.ModelAdmin):
 
 @admin.register(StaffAssignment)
 class StaffAssignmentAdmin(admin.ModelAdmin):
-    list_display = ["user", "location"]
+    list_display = ["user", "location", "role"]
     list_select_related = ["user", "location"]
-    list_filter = ["location__kind"]
+    list_filter = ["role", "location__kind"]
     search_fields = ["user__username", "location__code", "location__name"]
     autocomplete_fields = ["user", "location"]

@@ -57,11 +57,21 @@ class PartnerToken(models.Model):
         return scope in (self.scopes or [])
 
 
+class StaffRole(models.TextChoices):
+    """What a store staff user may do at a store (checked in ``omni.access.roles``)."""
+
+    ASSOCIATE = "associate", "Associate"
+    MANAGER = "manager", "Store manager"
+
+
 class StaffAssignment(models.Model):
-    """A store staff user works at these locations (and may act only for them)."""
+    """A store staff user works at these locations (and may act only for them), with a role at each:
+    a manager may also reject whole orders, set the store's daily capacity, pause new work and
+    approve counts."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="location_assignments")
     location = models.ForeignKey("inventory.Location", on_delete=models.CASCADE, related_name="staff_assignments")
+    role = models.CharField(max_length=16, choices=StaffRole.choices, default=StaffRole.ASSOCIATE)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "location"], name="staff_assignment_unique")]

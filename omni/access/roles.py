@@ -3,7 +3,8 @@
 Three kinds of principal:
 - merchandisers: active staff users (Django admin); may do everything;
 - store staff: users bound to one or more locations (``StaffAssignment``); may read
-  stock anywhere, and move stock or work orders only at their own locations;
+  stock anywhere, and move stock or work orders only at their own locations; a store
+  manager (``StaffRole.MANAGER`` at that store) may also manage the store (``MANAGE_STORE``);
 - partner systems: a ``PartnerToken`` of one channel, limited to its scopes, its own channel
   and, for stock writes, to its locations when it has any.
 
@@ -21,7 +22,7 @@ from allocation.models import Channel
 from allocation.selectors import channel_location_ids
 from omni.errors import Forbidden
 
-from .models import PartnerToken, StaffAssignment
+from .models import PartnerToken, StaffAssignment, StaffRole
 
 
 class Role(enum.StrEnum):
@@ -39,6 +40,7 @@ class Capability(enum.StrEnum):
     PLACE_ORDERS = "place_orders"
     FULFIL = "fulfil"
     IMPORT_STOCK = "import_stock"
+    MANAGE_STORE = "manage_store"  # reject whole orders, set capacity, pause new work, approve counts
     ADMIN = "admin"
 
 
@@ -53,7 +55,7 @@ _PARTNER_SCOPE = {
 }
 _STAFF_CAPABILITIES = {Capability.VIEW_STOCK, Capability.MOVE_STOCK, Capability.FULFIL, Capability.VIEW_AVAILABILITY}
 # Capabilities that are bound to a location for the roles that have location limits.
-_LOCATION_BOUND = {Capability.MOVE_STOCK, Capability.FULFIL, Capability.IMPORT_STOCK}
+_LOCATION_BOUND = {Capability.MOVE_STOCK, Capability.FULFIL, Capability.IMPORT_STOCK, Capability.MANAGE_STORE}
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Principal:
     location_ids: frozenset[int] | None = None  # None: not limited by location
     scopes: frozenset[str] = frozenset()
     token: Any = None
+    managed_location_ids: frozenset[int] = frozenset()  # store staff: where they are the store manager
 
     @property
     def is_merchandiser(self) -> bool:
@@ -94,9 +97,12 @@ def principal_for(user: Any, auth: Any = None) -> Principal:
         )
     if user.is_staff:
         return Principal(role=Role.MERCHANDISER, user=user)
-    locs = frozenset(StaffAssignment.objects.filter(user=user).values_list("location_id", flat=True))
-    if locs:
-        return Principal(role=Role.STORE_STAFF, user=user, location_ids=locs)
+    assignments = list(StaffAssignment.objects.filter(user=user).values_list("location_id", "role"))
+    if assignments:
+        return Principal(
+            role=Role.STORE_STAFF, user=user, location_ids=frozenset(loc for loc, _ in assignments),
+            managed_location_ids=frozenset(loc for loc, role in assignments if role == StaffRole.MANAGER),
+        )
     return Principal(role=Role.NONE, user=user)
 
 
@@ -117,6 +123,9 @@ def can(principal: Principal, capability: Capability, *, location_id: int | None
     if role is Role.MERCHANDISER:
         return True
     if role is Role.STORE_STAFF:
+        if capability is Capability.MANAGE_STORE:
+            # Only at a store they manage; without a location: do they manage any store?
+            return location_id in principal.managed_location_ids if location_id is not None else bool(principal.managed_location_ids)
         if capability not in _STAFF_CAPABILITIES:
             return False
         if capability in _LOCATION_BOUND and location_id is not None:

@@ -1,10 +1,14 @@
-"""Reads of the access app: the channel a request acts for."""
+"""Reads of the access app: the channel a request acts for; the stores a staff user works at."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
 
 from allocation.models import Channel
 from omni.errors import Forbidden, NotFound, ValidationFailed
 
+from .models import StaffAssignment, StaffRole
 from .roles import Capability, Principal, require
 
 
@@ -31,3 +35,24 @@ def channel_for_principal(*, principal: Principal, code: str | None, capability:
         channel = named
     require(principal, capability, channel_id=channel.pk, what=f"for channel {channel.code}")
     return channel
+
+
+@dataclass(frozen=True)
+class StoreAssignment:
+    """A store a staff user works at, and their role there."""
+
+    location_id: int
+    code: str
+    name: str
+    role: str
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == StaffRole.MANAGER
+
+
+def store_assignments(*, user: Any) -> list[StoreAssignment]:
+    """The active locations a staff user is assigned to, by code (one query)."""
+    rows = (StaffAssignment.objects.filter(user=user, location__is_active=True)
+            .order_by("location__code").values_list("location_id", "location__code", "location__name", "role"))
+    return [StoreAssignment(location_id=i, code=c, name=n, role=r) for i, c, n, r in rows]

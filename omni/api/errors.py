@@ -10,13 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import logging
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from omni.errors import OmniError
+
+logger = logging.getLogger("omni.api")
 
 _DRF_CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -70,15 +76,29 @@ def first_error(detail: Any, *, path: str = "") -> FirstError:
 
 
 def exception_handler(exc, context):
+    """Every exception a view lets out becomes the JSON error shape: domain errors with their own
+    status, DRF's with theirs, an oversized or suspicious request 413 / 400, and anything else a
+    500 (logged with its traceback; the request's transaction is rolled back)."""
     if isinstance(exc, OmniError):
+        set_rollback()
         return Response(error_body(exc.code, exc.message, exc.details), status=exc.status_code)
+    if isinstance(exc, RequestDataTooBig):
+        return Response(error_body("request_too_large", "The request body is too large."), status=413)
+    if isinstance(exc, SuspiciousOperation):
+        return Response(error_body("bad_request", str(exc) or "Bad request."), status=400)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        logger.exception("unexpected error in %s", getattr(context.get("view"), "__class__", type(None)).__name__, exc_info=exc)
+        set_rollback()
+        return Response(
+            error_body("server_error", "Something went wrong on our side; nothing of this request was applied. Try again; "
+                       "if it persists, tell us the time of the request."),
+            status=500,
+        )
     code = next((c for klass, c in _DRF_CODES.items() if isinstance(exc, klass)), "error")
     if isinstance(exc, exceptions.ValidationError):
         details = exc.detail if isinstance(exc.detail, dict) else {"non_field_errors": exc.detail}

@@ -32,7 +32,7 @@ from inventory.models import (
     VelocityClass,
 )
 
-from omni.access.models import PartnerToken, Scope, StaffAssignment
+from omni.access.models import PartnerToken, Scope, StaffAssignment, StaffRole
 from omni.access.services import partner_token_issue
 
 from .data import CATEGORIES, COLOURS, FACILITIES, STORES, STYLES
@@ -335,6 +335,11 @@ def _users_and_tokens(seed: int, locations: list[Location], channels: dict[str, 
     staff_username = f"staff.{store.code.lower().removeprefix('st-')}"
     staff = User.objects.create_user(username=staff_username, password=STAFF_PASSWORD, first_name="Store", last_name="Staff")
     StaffAssignment.objects.create(user=staff, location=store)
+    # A store manager who also covers the next store: picks a store after signing in.
+    second = next(loc for loc in locations if loc.kind == LocationKind.STORE and loc.pk != store.pk)
+    manager = User.objects.create_user(username=staff_username.replace("staff.", "manager.", 1), password=STAFF_PASSWORD,
+                                       first_name="Store", last_name="Manager")
+    StaffAssignment.objects.bulk_create([StaffAssignment(user=manager, location=loc, role=StaffRole.MANAGER) for loc in (store, second)])
     partner_key = partner_key_for(seed, "web")
     partner_token_issue(channel=channels["web"], name="Web shop backend", scopes=Scope.values, key=partner_key)
     pos_key = partner_key_for(seed, "pos")
@@ -351,6 +356,9 @@ def demo_logins(seed: int) -> dict[str, str]:
         "admin_user": ADMIN_USER, "admin_password": ADMIN_PASSWORD,
         "staff_user": staff.user.username if staff else "", "staff_password": STAFF_PASSWORD,
         "staff_store": staff.location.code if staff else "",
+        "manager_user": staff.user.username.replace("staff.", "manager.", 1) if staff else "",
+        "manager_stores": ", ".join(StaffAssignment.objects.filter(user__username__startswith="manager.", role=StaffRole.MANAGER)
+                                    .order_by("location__code").values_list("location__code", flat=True)),
         "web_key": web_key if PartnerToken.objects.filter(key_hash=PartnerToken.hash_key(web_key)).exists() else "",
         "pos_key": pos_key if PartnerToken.objects.filter(key_hash=PartnerToken.hash_key(pos_key)).exists() else "",
     }

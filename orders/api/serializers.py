@@ -6,12 +6,13 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
+from omni.api.fields import QuantityField
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine, OrderReturn, OrderReturnLine
 
 
 class OrderLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField()
+    quantity = QuantityField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default=Decimal("0"))
 
 
@@ -112,8 +113,8 @@ class OrderCancelSerializer(serializers.Serializer):
 
 
 class ReturnItemSerializer(serializers.Serializer):
-    line = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField()
+    line = serializers.IntegerField(min_value=1, max_value=32767)
+    quantity = QuantityField()
     resellable = serializers.BooleanField(required=False, default=True)
     refund_amount = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True, default=None,
                                              help_text="Refund for these units; default their price (unit price × quantity).")
@@ -128,7 +129,7 @@ class OrderReturnSerializer(serializers.Serializer):
 
 class HoldLineInSerializer(serializers.Serializer):
     sku = serializers.CharField(max_length=64)
-    quantity = serializers.IntegerField()
+    quantity = QuantityField()
 
 
 class HoldCreateSerializer(serializers.Serializer):

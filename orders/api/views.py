@@ -32,8 +32,12 @@ def actor_label(principal: Principal) -> str:
     return getattr(principal.user, "username", "system") or "system"
 
 
+_KEPT_CODES = ("invalid_quantity", "quantity_out_of_range", "control_character")
+
+
 def _invalid(errors: Any) -> ValidationFailed:
-    return ValidationFailed(str(first_error(errors)), code="invalid", details=errors)
+    first = first_error(errors)
+    return ValidationFailed(str(first), code=first.code if first.code in _KEPT_CODES else "invalid", details=errors)
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:

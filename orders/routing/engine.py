@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
@@ -21,6 +21,7 @@ from django.utils import timezone
 from allocation.models import Channel
 from allocation.selectors import available_sql, channel_location_ids, location_policy_join
 from inventory.models import Location, StockLevel
+from inventory.selectors import capacity_used
 from omni.errors import InsufficientStock
 
 from .criteria import (
@@ -102,11 +103,6 @@ class RoutingDecision:
 # --------------------------------------------------------------------------------------------
 
 
-def _today_start(now: datetime | None = None) -> datetime:
-    now = now or timezone.now()
-    return datetime.combine(now.astimezone(dt_timezone.utc).date(), time.min, tzinfo=dt_timezone.utc)
-
-
 def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
     require_can_ship: bool = True, now: datetime | None = None, with_age: bool = False,
@@ -117,13 +113,11 @@ def load_candidates(
     per stock row, the days since units last arrived there (its latest receipt or transfer in, from
     the ledger, through a partial index on those movements) into ``Candidate.age_days``."""
     from inventory.models import MovementReason, StockMovement
-    from orders.models import Allocation, OrderLine
 
     product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
     if not product_ids or not location_ids:
         return []
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
-    al, ol = Allocation._meta.db_table, OrderLine._meta.db_table
     mv = StockMovement._meta.db_table
     pg = connection.vendor == "postgresql"
     now = now or timezone.now()
@@ -140,11 +134,8 @@ def load_candidates(
     if pg:
         # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
         params: Any = {"products": "{" + ",".join(map(str, product_ids)) + "}",
-                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "start": _today_start(now),
-                       "now": now}
-        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
-                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %(start)s "
-                f"AND a.status IN ('reserved', 'fulfilled')) END")
+                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "now": now}
+        used = "0"  # today's orders come from the capacity counters (load_used_capacity)
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
         if destination is not None:
             params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
@@ -173,16 +164,15 @@ def load_candidates(
     else:
         where[:0] = [f"s.product_id IN ({','.join(['%s'] * len(product_ids))})",
                      f"s.location_id IN ({','.join(['%s'] * len(location_ids))})"]
-        used = (f"CASE WHEN l.daily_capacity IS NULL THEN 0 ELSE (SELECT count(DISTINCT ol.order_id) FROM {al} a "
-                f"JOIN {ol} ol ON ol.id = a.line_id WHERE a.location_id = l.id AND a.created_at >= %s "
-                f"AND a.status IN ('reserved', 'fulfilled')) END")
+        used = "0"
         last = last_in if with_age else "NULL"
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost, {used}, "
                f"s.product_id, {avail}, {last} FROM {sl} s {ss_join} JOIN {loc} l ON l.id = s.location_id "
                f"WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
-            cur.execute(sql, [_today_start(now), *product_ids, *location_ids])
-            rows = [(*r[:8], haversine_km(*destination, r[3], r[4]) if destination is not None and r[3] is not None
+            cur.execute(sql, [*product_ids, *location_ids])
+            dlat, dlon = destination if destination is not None else (None, None)
+            rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and dlon is not None and r[3] is not None
                      and r[4] is not None else None, [r[8]], [r[9]], [_days_since(now, r[10])]) for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
     for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails, ages in rows:
@@ -197,7 +187,9 @@ def load_candidates(
             cand.available.update(zip(pids, avails, strict=True))
         if ages:
             cand.age_days.update((p, a) for p, a in zip(pids, ages, strict=True) if a is not None)
-    return list(by_loc.values())
+    candidates = list(by_loc.values())
+    load_used_capacity(candidates=candidates, now=now)
+    return candidates
 
 
 def _days_since(now: datetime, value: Any) -> float | None:
@@ -217,20 +209,13 @@ def profile_weighs_stock_age(profile: ProfileSpec) -> bool:
 
 
 def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = None) -> None:
-    """Fill ``used_today`` (orders allocated today) for candidates with a daily capacity, separately
-    (``load_candidates`` already does it in its one query; this serves hand-built candidates)."""
-    from orders.models import Allocation, AllocationStatus
-
+    """Fill ``used_today`` for candidates with a daily capacity: the orders each took on its own
+    local day, from the counter that ``capacity_claim`` updates (ONE query, none when no candidate
+    has a capacity)."""
     limited = [c.location_id for c in candidates if c.daily_capacity is not None]
     if not limited:
         return
-    start = _today_start(now)
-    rows = (
-        Allocation.objects.filter(location_id__in=limited, created_at__gte=start)
-        .exclude(status__in=[AllocationStatus.CANCELLED, AllocationStatus.REJECTED])
-        .values("location_id").annotate(n=Count("line__order_id", distinct=True)).values_list("location_id", "n")
-    )
-    used = dict(rows)
+    used = capacity_used(location_ids=limited, now=now)
     for c in candidates:
         c.used_today = used.get(c.location_id, 0)
 

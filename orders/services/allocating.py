@@ -10,8 +10,8 @@ from django.db.models import Q
 
 from allocation.selectors import reservable_floor_by_level
 from inventory.models import Location, Product, StockLevel
-from inventory.services import ReservationMove, ReservationRequest, reservations_create, reservations_reassign
-from orders.models import Allocation, Order, OrderLine
+from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
+from orders.models import Allocation, AllocationStatus, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
 from orders.routing.criteria import LineNeed, ProductFacts
 from orders.routing.engine import PlannedAllocation, RoutingDecision
@@ -40,14 +40,21 @@ def line_needs(lines: Sequence[tuple[int, Product, int]]) -> tuple[list[LineNeed
 def allocations_reserve(
     *, plan: Sequence[PlannedAllocation], lines_by_index: Mapping[int, OrderLine], products: Mapping[int, Product],
     ship_to_store: Location | None = None, held: Sequence[HeldUnits] = (), release_rest_of: Sequence[int] = (),
+    new_order: bool = False,
 ) -> list[Allocation]:
     """Create the allocations of ``plan`` and reserve their units, and those of ``held`` whose units
     a hold's reservations hand over (what those reservations, and the ones in ``release_rest_of``,
     hold beyond that is given back). Every one or none: ``InsufficientStock`` rolls all of it back.
-    Inventory takes every stock row involved once, in primary-key order."""
+    Inventory takes every stock row involved once, in primary-key order.
+
+    The order also claims a day's capacity slot at each location it newly gets units at
+    (``capacity_exhausted`` when one has none left: routing then tries again without it), before
+    any stock row is taken; a hold's locations are counted but never refused (its units are held).
+    ``new_order``: the order has no allocations yet (saves looking)."""
     if not plan and not held and not release_rest_of:
         return []
     with transaction.atomic():
+        capacity_claim_for_order(plan=plan, held=held, lines_by_index=lines_by_index, new_order=new_order)
         allocations = Allocation.objects.bulk_create([
             Allocation(
                 line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
@@ -75,6 +82,21 @@ def allocations_reserve(
             a.reservation_id = r.pk
         Allocation.objects.bulk_update(allocations, ["reservation_id"])
     return allocations
+
+
+def capacity_claim_for_order(
+    *, plan: Sequence[PlannedAllocation], held: Sequence[HeldUnits], lines_by_index: Mapping[int, OrderLine], new_order: bool,
+) -> None:
+    planned = {p.location_id for p in plan}
+    holding = {h.planned.location_id for h in held}
+    already: set[int] = set()
+    if not new_order and lines_by_index and (planned or holding):
+        order_id = next(iter(lines_by_index.values())).order_id
+        already = set(Allocation.objects.filter(
+            line__order_id=order_id, location_id__in=planned | holding,
+            status__in=[AllocationStatus.RESERVED, AllocationStatus.FULFILLED],
+        ).values_list("location_id", flat=True))
+    capacity_claim(location_ids=planned - holding - already, force_ids=holding - already)
 
 
 def safety_floors(requests: Sequence[ReservationRequest]) -> dict[int, int]:

@@ -17,7 +17,9 @@ from django.utils import timezone
 
 from allocation.selectors import pool_availability
 from inventory.models import Location
-from inventory.services import reservation_consume, reservation_release, reservations_release, stock_return
+from inventory.selectors import local_day
+from inventory.services import capacity_release, reservation_consume, reservation_release, reservations_release, stock_return
+from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
 from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus, RerouteShortage
@@ -85,12 +87,36 @@ def _allocations_close(allocs: Sequence[Allocation], to: str, reason: str = "") 
     that share SKUs wait for each other, never deadlock)."""
     for alloc in allocs:
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
+    if to == AllocationStatus.CANCELLED:
+        _capacity_give_back(allocs)
     reservations_release(reservations=[a.reservation_id for a in allocs if a.reservation_id])
     now = timezone.now()
     for alloc in allocs:
         alloc.closed_at, alloc.reason = now, reason[:255]
         transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=to, what=f"Allocation {alloc.pk}",
                          extra_fields=("closed_at", "reason"))
+
+
+def _capacity_give_back(allocs: Sequence[Allocation]) -> None:
+    """An order cancelled before fulfilment gives back the day's capacity slot it claimed at each
+    location where it keeps no other live allocation (on the local day it claimed it). Runs before
+    the reservations are released: counters are always taken before stock rows. A rejected
+    allocation keeps its slot (the store did the work)."""
+    zones = dict(Location.objects.filter(pk__in={a.location_id for a in allocs}, daily_capacity__isnull=False)
+                 .values_list("pk", "timezone"))
+    limited = [a for a in allocs if a.location_id in zones]
+    if not limited:
+        return
+    order_of = dict(Allocation.objects.filter(pk__in=[a.pk for a in limited]).values_list("pk", "line__order_id"))
+    groups: dict[tuple[int, int], list[Allocation]] = {}
+    for alloc in limited:
+        groups.setdefault((order_of[alloc.pk], alloc.location_id), []).append(alloc)
+    live = set(Allocation.objects.filter(
+        line__order_id__in={o for o, _l in groups}, location_id__in={loc for _o, loc in groups},
+        status__in=[AllocationStatus.RESERVED, AllocationStatus.FULFILLED],
+    ).exclude(pk__in=[a.pk for a in allocs]).values_list("line__order_id", "location_id"))
+    capacity_release(claims=[(loc, local_day(zones[loc], min(a.created_at for a in group)))
+                             for (order_id, loc), group in groups.items() if (order_id, loc) not in live])
 
 
 def _lines_cancel(lines: Sequence[OrderLine], *, actor: str, reason: str) -> None:
@@ -445,9 +471,9 @@ def order_return(
                 return order  # the same return reported twice
         wanted: dict[int, int] = {}
         for i, item in enumerate(items):
-            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or item.quantity <= 0:
-                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number ≥ 1.", code="invalid_quantity",
-                                       details={f"items[{i}].quantity": ["Must be at least 1."]})
+            if isinstance(item.quantity, bool) or not isinstance(item.quantity, int) or not 1 <= item.quantity <= MAX_QUANTITY:
+                raise ValidationFailed(f"Item {i + 1}: quantity must be a whole number from 1 to {MAX_QUANTITY:,}.",
+                                       code="invalid_quantity", details={f"items[{i}].quantity": [f"From 1 to {MAX_QUANTITY}."]})
             wanted[item.line_no] = wanted.get(item.line_no, 0) + item.quantity
         lines = {}
         for line_no, qty in wanted.items():

@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from allocation.models import Channel
 from inventory.models import Location, Product
 from omni.errors import ValidationFailed
+from omni.limits import MAX_QUANTITY
 from orders.models import CustomerTier, DeliveryMode, PostalCentroid
 from orders.routing.engine import ProfileSpec
 from orders.selectors import routing_profile_for
@@ -138,6 +139,9 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
         if qty <= 0:
             raise _bad(f"Line {i + 1} ({ln.sku}): quantity must be at least 1, got {qty}.", "invalid_quantity",
                        f"lines[{i}].quantity", "Must be at least 1.")
+        if qty > MAX_QUANTITY:
+            raise _bad(f"Line {i + 1} ({ln.sku}): quantity must be at most {MAX_QUANTITY:,}, got {qty}. Nothing was reserved.",
+                       "quantity_out_of_range", f"lines[{i}].quantity", f"At most {MAX_QUANTITY}.")
         try:
             price = Decimal(str(ln.unit_price))
         except (InvalidOperation, ValueError):

@@ -103,3 +103,44 @@ def shot(page, name: str) -> Path:
     path = SCREENSHOTS / f"e2e-{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+VIEWPORTS = {"handheld": {"width": 390, "height": 844}, "tablet": {"width": 1280, "height": 800}}
+
+
+@pytest.fixture(params=sorted(VIEWPORTS))
+def device(request) -> str:
+    """Run a store test on a handheld scanner (390 px) and on a tablet (1280 px)."""
+    return request.param
+
+
+@pytest.fixture
+def store_page(_chromium, live_server, device) -> Iterator:
+    """A logged-out page of the device's width (``device``), for the store app."""
+    context = _chromium.new_context(viewport=VIEWPORTS[device], locale="en-US", timezone_id="UTC")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.device = device  # type: ignore[attr-defined]
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def store_login(page, live_server, username: str, password: str = FACTORY_PASSWORD) -> None:
+    """Sign in through the store's sign-in form at the site root, as staff would."""
+    page.goto(f"{live_server.url}/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]:has-text('Sign in')")
+    page.wait_for_load_state("domcontentloaded")
+
+
+def assert_accessible(page, name: str) -> None:
+    """axe-core (shipped inside axe-playwright-python) finds no serious or critical violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    bad = [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+           for v in results.response["violations"] if v.get("impact") in ("serious", "critical")]
+    assert bad == [], f"{name}: " + "; ".join(bad)

@@ -49,7 +49,8 @@ class Command(BaseCommand):
             "\n".join([
                 "",
                 f"  Admin:          {site}/admin/   user {info['admin_user']!r}  password {info['admin_password']!r}",
-                f"  Store staff:    user {info['staff_user']!r}  password {info['staff_password']!r}  (store {info['staff_store']})",
+                f"  Store staff:    {site}/   user {info['staff_user']!r}  password {info['staff_password']!r}  (store {info['staff_store']})",
+                f"  Store manager:  {site}/   user {info['manager_user']!r}  password {info['staff_password']!r}  (stores {info['manager_stores']})",
                 f"  API docs:       {site}/api/v1/docs/   (schema: {site}/api/v1/schema/)",
                 f"  Web shop token: {info['web_key'] or '(not found)'}",
                 f"  POS token:      {info['pos_key'] or '(not found)'}  (stock read/write at {info['staff_store']} only)",

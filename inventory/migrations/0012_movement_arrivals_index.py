@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0009_count_tasks'),
+        ('inventory', '0011_location_day_load'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -1,0 +1,55 @@
+"""What the store pages show of work: time left to the deadline, a line's size and where it stands.
+Plain functions over the fulfillment models (no queries of their own)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from fulfillment.models import Work, WorkLine, WorkStatus
+from inventory.models import Product
+
+WAITING_FOR_STAFF = frozenset({WorkStatus.NEW, WorkStatus.PICKING, WorkStatus.PICKED, WorkStatus.PACKED})
+
+
+def size_of(product: Product) -> str:
+    """The size: the SKU's last part (``TS-00001-XL`` → ``XL``), as the catalogue codes it."""
+    head, _sep, tail = product.sku.rpartition("-")
+    return tail if head and 0 < len(tail) <= 4 else ""
+
+
+def _span(minutes: int) -> str:
+    hours, mins = divmod(minutes, 60)
+    if hours >= 24:
+        days = hours // 24
+        return ngettext("%(n)d day", "%(n)d days", days) % {"n": days}
+    if hours:
+        return _("%(h)d h %(m)02d min") % {"h": hours, "m": mins}
+    return ngettext("%(n)d min", "%(n)d min", mins) % {"n": mins}
+
+
+@dataclass(frozen=True)
+class Due:
+    text: str
+    overdue: bool
+    soon: bool  # less than 30 minutes left
+
+
+def due(work: Work, now: datetime | None = None) -> Due:
+    """"45 min left" / "overdue 1 h 05 min" for work the store still has to prepare."""
+    now = now or timezone.now()
+    minutes = int((work.deadline - now).total_seconds() // 60)
+    if work.status not in WAITING_FOR_STAFF:
+        return Due(text="", overdue=False, soon=False)
+    if minutes < 0:
+        return Due(text=_("overdue %(span)s") % {"span": _span(-minutes)}, overdue=True, soon=False)
+    return Due(text=_("%(span)s left") % {"span": _span(minutes)}, overdue=False, soon=minutes < 30)
+
+
+def units(lines: list[WorkLine]) -> tuple[int, int]:
+    """(units picked, units wanted) over a work's lines."""
+    return sum(min(ln.picked, ln.wanted) for ln in lines), sum(ln.wanted for ln in lines)

@@ -1,0 +1,48 @@
+"""The pickup desk: orders ready for collection here, and the hand-over with the ID check
+(whole or in part: what the customer does not take goes back to stock)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+
+from fulfillment import services
+from fulfillment.models import WorkStatus
+from fulfillment.selectors import queue
+from omni.errors import OmniError
+
+from ..context import StoreRequest, store_page
+from ..display import size_of
+from ..feedback import error_text
+from ..forms import HandOverForm
+from .work import _not_here, _work
+
+
+@store_page
+def pickup_desk(request: StoreRequest) -> HttpResponse:
+    ready = list(queue(location=request.store.location, statuses=[WorkStatus.READY_FOR_PICKUP]))
+    return render(request, "store/pickup.html", {"ready": ready, "section": "pickup"})
+
+
+@store_page
+def pickup_work(request: StoreRequest, pk: int) -> HttpResponse:
+    work = _work(request, pk)
+    if work is None:
+        return _not_here(request)
+    lines = [ln for ln in work.lines.all() if ln.ready_quantity]
+    for ln in lines:
+        ln.size = size_of(ln.product)  # type: ignore[attr-defined]
+    form = HandOverForm(request.POST or None, lines=lines)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.hand_over(work=pk, quantities=form.quantities(), verification=form.verification(), actor=request.user)
+        except OmniError as exc:
+            messages.error(request, error_text(exc, ""))
+        else:
+            messages.success(request, _("Order %(n)s handed over to %(who)s.") % {
+                "n": work.order.external_id, "who": form.cleaned_data["collector_name"]})
+            return redirect("store:pickup", code=request.store.location.code)
+    return render(request, "store/pickup_work.html", {"work": work, "lines": lines, "form": form, "section": "pickup",
+                                                      "can_hand_over": work.status == WorkStatus.READY_FOR_PICKUP})

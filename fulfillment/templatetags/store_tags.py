@@ -1,0 +1,18 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_count(counts: Any, key: str) -> int:
+    return counts.get(key, 0)
+
+
+@register.filter
+def qty_of(form: Any, line: Any) -> Any:
+    """The hand-over form's quantity field of ``line``."""
+    return form.qty_field(line)

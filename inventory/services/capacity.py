@@ -1,0 +1,62 @@
+"""Daily capacity of a location, claimed like stock: a conditional update of a per-location,
+per-local-day counter (``LocationDayLoad``), in the caller's transaction.
+
+``capacity_claim`` takes one order slot at each location that has a ``daily_capacity``; when a
+location has none left today the claim fails with ``capacity_exhausted`` (an ``InsufficientStock``,
+so that routing's retry loop routes again without that location). Counters are taken in
+location-id order, and before any stock row, so that two orders never wait on each other in a
+cycle. ``capacity_release`` gives a slot back (an order cancelled before fulfilment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.db import connection
+
+from omni.errors import InsufficientStock
+
+from ..models import Location, LocationDayLoad
+from ..selectors import local_day
+
+TABLE = LocationDayLoad._meta.db_table
+
+
+def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, force_ids: Iterable[int] = ()) -> dict[int, date]:
+    """Take one order slot today at each of these locations that has a daily capacity; all or
+    none (the caller's transaction rolls back on ``capacity_exhausted``). ``force_ids``: locations
+    whose units the order already holds (a checkout hold's): counted, never refused. Returns the
+    local day claimed per location. Must run inside ``transaction.atomic()``."""
+    force = set(force_ids)
+    rows = (Location.objects.filter(pk__in=set(location_ids) | force, daily_capacity__isnull=False)
+            .order_by("pk").values_list("pk", "code", "timezone", "daily_capacity"))
+    claimed: dict[int, date] = {}
+    with connection.cursor() as cur:
+        for pk, code, tz_name, capacity in rows:
+            day = local_day(tz_name, now)
+            limit = 2**31 - 1 if pk in force else (capacity or 0)
+            ok = False
+            if limit > 0:
+                cur.execute(
+                    f"INSERT INTO {TABLE} (location_id, day, orders) VALUES (%s, %s, 1) "
+                    f"ON CONFLICT (location_id, day) DO UPDATE SET orders = {TABLE}.orders + 1 "
+                    f"WHERE {TABLE}.orders < %s RETURNING orders",
+                    [pk, day, limit],
+                )
+                ok = cur.fetchone() is not None
+            if not ok:
+                raise InsufficientStock(
+                    f"{code} has no capacity left today ({capacity} orders a day). Nothing was reserved.",
+                    code="capacity_exhausted", details={"location": code, "daily_capacity": capacity},
+                )
+            claimed[pk] = day
+    return claimed
+
+
+def capacity_release(*, claims: Iterable[tuple[int, date]]) -> None:
+    """Give back one order slot per (location, local day) claimed. Must run inside ``transaction.atomic()``."""
+    with connection.cursor() as cur:
+        for location_id, day in sorted(set(claims)):
+            cur.execute(f"UPDATE {TABLE} SET orders = orders - 1 WHERE location_id = %s AND day = %s AND orders > 0",
+                        [location_id, day])

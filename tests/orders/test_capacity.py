@@ -1,0 +1,126 @@
+"""A location's daily capacity is claimed like stock: a per-location, per-local-day counter taken
+with a conditional update in the order's transaction. Orders never overbook it, even racing; a
+cancelled order gives its slot back; availability and BOPIS store choice leave a full store out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime, timezone as dt_timezone
+
+import pytest
+
+from allocation.availability.pickup import pickup_options
+from allocation.selectors import atp_for_channel
+from inventory.models import LocationDayLoad
+from inventory.selectors import capacity_used, local_day, locations_at_capacity
+from inventory.services import ledger_check
+from omni.errors import InsufficientStock
+from orders.models import Allocation, AllocationStatus, Order
+from orders.services import order_cancel, order_create
+
+from .factories import ChannelFactory, LocationFactory, ProductFactory, make_visible, order_input, receive
+from .test_concurrency import run_threads
+
+
+def used_at(location) -> int:
+    return capacity_used(location_ids=[location.pk]).get(location.pk, 0)
+
+
+def orders_at(location) -> int:
+    return Order.objects.filter(lines__allocations__location=location,
+                                lines__allocations__status=AllocationStatus.RESERVED).distinct().count()
+
+
+@pytest.fixture
+def shop(db):
+    web = ChannelFactory(code="web")
+    store = LocationFactory(code="ST-CAP", kind="store", latitude=41.0, longitude=29.0, daily_capacity=2, can_pickup=True,
+                            timezone="Europe/Istanbul")
+    dc = LocationFactory(code="DC-FAR", kind="dc", latitude=39.9, longitude=32.8)
+    tee = ProductFactory(sku="TEE")
+    receive(tee, store, 50)
+    make_visible(web, store)
+    return web, store, dc, tee
+
+
+def test_orders_claim_the_store_capacity_and_the_next_one_is_refused(shop):
+    web, store, _dc, _tee = shop
+    order_create(channel=web, data=order_input("O-1", ("TEE", 1)))
+    order_create(channel=web, data=order_input("O-2", ("TEE", 3)))
+    assert used_at(store) == 2
+    with pytest.raises(InsufficientStock) as err:
+        order_create(channel=web, data=order_input("O-3", ("TEE", 1)))
+    assert err.value.code == "insufficient_stock"  # the full store's stock is not promised (ATP) any more
+    assert Order.objects.count() == 2 and used_at(store) == 2
+    assert LocationDayLoad.objects.get(location=store).day == local_day("Europe/Istanbul")
+
+
+def test_a_full_store_is_skipped_by_routing_when_another_location_can_serve(shop):
+    web, store, dc, tee = shop
+    receive(tee, dc, 50)
+    make_visible(web, store, dc)
+    codes = []
+    for i in range(4):
+        order = order_create(channel=web, data=order_input(f"O-{i}", ("TEE", 1)))
+        codes.append(Allocation.objects.get(line__order=order).location.code)
+    assert codes.count("ST-CAP") == 2 and codes.count("DC-FAR") == 2
+
+
+def test_cancelling_an_order_before_fulfilment_gives_its_slot_back(shop):
+    web, store, _dc, _tee = shop
+    first = order_create(channel=web, data=order_input("O-1", ("TEE", 1)))
+    order_create(channel=web, data=order_input("O-2", ("TEE", 1)))
+    order_cancel(order=first, reason="customer changed their mind")
+    assert used_at(store) == 1
+    order_create(channel=web, data=order_input("O-3", ("TEE", 1)))
+    assert used_at(store) == 2 == orders_at(store)
+
+
+def test_availability_and_pickup_leave_out_a_store_with_no_capacity_left(shop):
+    web, store, _dc, tee = shop
+    pos = ChannelFactory(code="pos", kind="pos")
+    make_visible(pos, store)
+    assert atp_for_channel(channel=web, product_ids=[tee.pk]) == {tee.pk: 50}
+    assert [o.location.code for o in pickup_options(channel=web, product_ids=[tee.pk], lat=41.0, lon=29.0, radius_km=10)] == ["ST-CAP"]
+    order_create(channel=web, data=order_input("O-1", ("TEE", 1)))
+    order_create(channel=web, data=order_input("O-2", ("TEE", 1)))
+    assert locations_at_capacity() == {store.pk}
+    assert atp_for_channel(channel=web, product_ids=[tee.pk]).get(tee.pk, 0) == 0
+    assert atp_for_channel(channel=pos, product_ids=[tee.pk]) == {tee.pk: 48}  # a till sale needs no capacity
+    assert pickup_options(channel=web, product_ids=[tee.pk], lat=41.0, lon=29.0, radius_km=10) == []
+
+
+def test_capacity_is_counted_per_local_day_of_the_location(db):
+    tokyo = LocationFactory(code="ST-TYO", timezone="Asia/Tokyo", daily_capacity=1)
+    late_utc = datetime(2026, 3, 1, 20, 0, tzinfo=dt_timezone.utc)  # already March 2nd in Tokyo
+    LocationDayLoad.objects.create(location=tokyo, day=datetime(2026, 3, 2).date(), orders=1)
+    assert capacity_used(location_ids=[tokyo.pk], now=late_utc) == {tokyo.pk: 1}
+    assert locations_at_capacity(now=late_utc) == {tokyo.pk}
+    early_utc = datetime(2026, 3, 1, 10, 0, tzinfo=dt_timezone.utc)  # still March 1st there
+    assert capacity_used(location_ids=[tokyo.pk], now=early_utc) == {}
+    assert local_day("Not/A_Zone", late_utc) == late_utc.date()
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_orders_never_overbook_a_small_capacity():
+    web = ChannelFactory(code="race-web")
+    store = LocationFactory(code="ST-RACE", kind="store", latitude=41.0, longitude=29.0, daily_capacity=5, timezone="Europe/Istanbul")
+    make_visible(web, store)
+    skus = [ProductFactory(sku=f"RACE-{i}") for i in range(3)]
+    for sku in skus:
+        receive(sku, store, 100)
+
+    def place(i):
+        try:
+            order_create(channel=web, data=order_input(f"R-{i}", (f"RACE-{i % 3}", 1), (f"RACE-{(i + 1) % 3}", 1)))
+            return "ok"
+        except InsufficientStock as exc:
+            return exc.code
+
+    results = run_threads(16, place)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    counts = Counter(results)
+    assert counts["ok"] == 5, counts
+    assert used_at(store) == 5 == orders_at(store) == Order.objects.count()
+    assert ledger_check() == []
