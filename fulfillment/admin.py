@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from omni.admin import ReadOnlyAdmin, admin_apply_each
+from omni.admin import ModelAdmin, ReadOnlyAdmin, TabularInline, admin_apply_each
 
 from .models import LocationSLA, Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
 from .notifications.services import notification_send
@@ -32,7 +32,7 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PickupPolicy)
-class PickupPolicyAdmin(admin.ModelAdmin):
+class PickupPolicyAdmin(ModelAdmin):
     list_display = ("location", "reminder_after_hours", "expire_after_days")
     autocomplete_fields = ("location",)
     search_fields = ("location__code", "location__name")
@@ -40,7 +40,7 @@ class PickupPolicyAdmin(admin.ModelAdmin):
 
 
 @admin.register(LocationSLA)
-class LocationSLAAdmin(admin.ModelAdmin):
+class LocationSLAAdmin(ModelAdmin):
     """Each location's preparation promise and opening hours (its time zone is the location's)."""
 
     list_display = ("location", "bopis_hours", "ship_hours", "ship_to_store_hours", "opens_at", "closes_at", "open_days")
@@ -49,7 +49,7 @@ class LocationSLAAdmin(admin.ModelAdmin):
     list_select_related = ("location",)
 
 
-class PutBackLineInline(admin.TabularInline):
+class PutBackLineInline(TabularInline):
     model = PutBackLine
     extra = 0
     can_delete = False
