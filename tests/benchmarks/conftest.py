@@ -1,5 +1,7 @@
 """One migrated, empty template database per test session, so that each ``bench`` run in the tests
-clones it (``$OMNI_BENCH_TEMPLATE``) instead of migrating a new scratch database from zero."""
+clones it (``$OMNI_BENCH_TEMPLATE``) instead of migrating a new scratch database from zero. Under
+pytest-xdist that is the run's template, which the workers' test databases are cloned from too
+(``tests/parallel.py``)."""
 
 from __future__ import annotations
 
@@ -15,10 +17,21 @@ from django.conf import settings
 from django.db import connection
 
 from omni.benchmarks import scratch
+from tests import parallel
 
 
 @pytest.fixture(scope="session")
 def bench_template():
+    shared = os.environ.get(parallel.TEMPLATE_ENV)
+    if shared and connection.vendor == "postgresql":
+        previous = os.environ.get(scratch.TEMPLATE_ENV)
+        os.environ[scratch.TEMPLATE_ENV] = shared
+        yield shared
+        if previous is None:
+            os.environ.pop(scratch.TEMPLATE_ENV, None)
+        else:
+            os.environ[scratch.TEMPLATE_ENV] = previous
+        return
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
     workdir = Path(tempfile.mkdtemp(prefix="omni-bench-template-"))
     settings_dict = dict(connection.settings_dict)
