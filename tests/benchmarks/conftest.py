@@ -60,3 +60,25 @@ def bench_template():
             with scratch.pg_admin(settings_dict) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _redis_without_expiring_keys():
+    """The bench tests compare every Redis key before and after a run. Earlier tests leave cache
+    entries that expire on their own (API throttle counters, one minute), which could vanish
+    mid-run and look like the bench deleted them: start from an empty cache, with one key that
+    never expires, so that a bench deleting the user's keys is still seen."""
+    if not settings.REDIS_URL:
+        yield
+        return
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.flushdb()
+        client.set("omni:test:user-key", b"kept")
+    except redis.RedisError:  # no Redis: the tests compare nothing there
+        yield
+        return
+    yield
+    client.delete("omni:test:user-key")
