@@ -100,3 +100,10 @@ def units_in_transit(*, to_location_ids: Iterable[int] | None = None) -> dict[tu
         qs = qs.filter(to_location_id__in=list(to_location_ids))
     rows = qs.values("product_id", "to_location_id").annotate(units=Sum("quantity")).order_by()
     return {(r["product_id"], r["to_location_id"]): r["units"] for r in rows}
+
+
+def transfers_in_transit(*, location_id: int) -> tuple[list[Transfer], list[Transfer]]:
+    """(coming to, leaving from) ``location_id``: transfers still in transit, oldest first."""
+    qs = (Transfer.objects.filter(status=TransferStatus.IN_TRANSIT).select_related("product", "from_location", "to_location")
+          .order_by("shipped_at", "pk"))
+    return list(qs.filter(to_location_id=location_id)), list(qs.filter(from_location_id=location_id))
