@@ -210,6 +210,8 @@ def _stock_and_history(rng: random.Random, locations: list[Location], products: 
     for level, events in plans:  # the stock rows' figures are the simulation's last balances
         for *_, bucket, _q, balance, _s, _r in events:
             setattr(level, bucket, balance)
+        # … and the time units last arrived, as the services keep it with each receipt
+        level.last_received_at = max((e[0] for e in events if e[1] == MovementReason.RECEIPT and e[3] > 0), default=None)
     levels = StockLevel.objects.bulk_create([lv for lv, _ in plans], batch_size=2000)
     n_movements = _insert_movements(
         (level.pk, event) for level, events in plans for event in events
