@@ -36,7 +36,7 @@ def test_a_short_pick_reroutes_the_line_visible_on_the_order_in_the_admin(store_
     MerchandiserFactory(username="mira")
     admin_login(admin, live_server, "mira")
     admin.goto(f"{live_server.url}/admin/orders/order/{work.order_id}/change/")
-    allocations = admin.locator(".field-allocations_table").inner_text()
+    allocations = admin.locator(".omni-allocations").inner_text()  # the order page's allocations table
     assert "ST-IZM" in allocations and "ST-IST" in allocations
     assert "not_found" in admin.content()
     shot(admin, f"store-reroute-admin-{page.device}")
