@@ -87,7 +87,8 @@ class _Load:
     def _client(self, n: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         rng = random.Random(n)
-        lat, statuses = [], {}
+        lat: list[float] = []
+        statuses: dict[int, int] = {}
         end = time.monotonic() + self.seconds
         i = 0
         while time.monotonic() < end:
