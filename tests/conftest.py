@@ -93,3 +93,10 @@ def api_client():
 def _fast_password_hashing(settings):
     """Tests create many users; the production hasher's work factor would dominate the run."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings):
+    """The per-caller rate limit keeps counters in the shared cache (Redis); tests that are about
+    it (tests/test_operations.py) set ``OMNI_API_RATE`` themselves."""
+    settings.OMNI_API_RATE = ""
