@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.templatetags.static import static
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,6 +45,11 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "localhos
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # the admin theme (its templates come before Django's admin's)
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -53,7 +59,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "import_export",
+    "health_check",
+    "health_check.cache",
+    "health_check.contrib.db_heartbeat",
     "axes",
     "django_htmx",
     "omni",
@@ -62,11 +73,14 @@ INSTALLED_APPS = [
     "omni.access",
     "orders",
     "fulfillment",
+    "omni.insights",
 ]
 
 MIDDLEWARE = [
+    "omni.logs.RequestIdMiddleware",
     "omni.api.guard.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The store app speaks the staff's language (Accept-Language or the chosen one); the admin
     # and the API stay in LANGUAGE_CODE.
@@ -139,9 +153,6 @@ AXES_LOCKOUT_TEMPLATE = "store/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed attempt is kept for the admin (Axes → Access failures)
 LANGUAGE_CODE = "en-us"
-LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
-# The store app's translations (fulfillment/locale) also hold the strings of templates/store/.
-LOCALE_PATHS = [BASE_DIR / "fulfillment" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -179,6 +190,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "omni.api.pagination.DefaultPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_PARSER_CLASSES": ["omni.api.guard.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["omni.access.throttling.CallerRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "omni.api.errors.exception_handler",
@@ -191,8 +203,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "omni.api.schema.postprocess_errors"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a field called "status"; each choice set gets its own stable name.
+    # Swagger UI and ReDoc from the installed drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "OrderLineStatusEnum": "orders.models.LineStatus",
@@ -227,7 +244,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CEL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}  # filled in omni/celery.py from each app's BEAT_SCHEDULE
+OMNI_BEAT_HEARTBEAT_SECONDS = int(os.environ.get("OMNI_BEAT_HEARTBEAT_SECONDS", "30"))
+# Filled in omni/celery.py from each app's BEAT_SCHEDULE; omni's own heartbeat feeds /health/ready.
+CELERY_BEAT_SCHEDULE: dict = {
+    "omni-beat-heartbeat": {"task": "omni.tasks.beat_heartbeat", "schedule": float(OMNI_BEAT_HEARTBEAT_SECONDS)},
+}
 
 # --- Caches ---------------------------------------------------------------------------------
 if REDIS_URL:
@@ -235,15 +256,74 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# --- Admin (django-unfold) ------------------------------------------------------------------
+# The merchandiser's console: "Omni" branding, the KPI dashboard as the home page, a sidebar built
+# per user from the admin registry and the user's permissions (omni/insights/navigation.py).
+UNFOLD = {
+    "SITE_TITLE": "Omni",
+    "SITE_HEADER": "Omni",
+    "SITE_SUBHEADER": "Inventory & orders",
+    "SITE_SYMBOL": "inventory_2",
+    "SITE_URL": "/admin/",  # "View site": the dashboard (store staff sign in at the site root)
+    "SHOW_VIEW_ON_SITE": False,
+    "STYLES": [lambda request: static("omni/console.css")],
+    "DASHBOARD_CALLBACK": "omni.insights.views.dashboard_callback",
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97.8% .014 180)", "100": "oklch(95% .04 180)", "200": "oklch(90% .07 180)",
+            "300": "oklch(83% .1 181)", "400": "oklch(72% .12 182)", "500": "oklch(60% .12 184)",
+            "600": "oklch(51% .1 186)", "700": "oklch(44% .085 188)", "800": "oklch(38% .07 189)",
+            "900": "oklch(33% .06 190)", "950": "oklch(22% .04 192)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "omni.insights.navigation.sidebar",
+    },
+}
+
 # --- Omni -----------------------------------------------------------------------------------
 OMNI_SITE_URL = os.environ.get("OMNI_SITE_URL", "http://127.0.0.1:8000")
 
+# Structured logs: LOG_FORMAT=json (the default in production) writes one JSON object per line;
+# every record carries the request id (omni/logs.py), in Celery tasks too.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "text").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "omni.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING" if PRODUCTION else "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- API rate limits (omni/access/throttling.py) ---------------------------------------------
+# Per caller (a partner token, a person, an address), on the cache (Redis with REDIS_URL); empty: off.
+OMNI_API_RATE = os.environ.get("OMNI_API_RATE", "6000/m")
+
+# --- Content-Security-Policy (django-csp) on every page -------------------------------------
+# Scripts only from this site (no inline script); inline style attributes are allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }
 
 # --- Channel sync (allocation/sync) ---------------------------------------------------------
@@ -251,6 +331,12 @@ LOGGING = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
+
+# --- Health (omni/health.py, /health/live and /health/ready) ---------------------------------
+HEALTH_CHECK = {"DISABLE_THREADING": True}
+HEALTHCHECK_CELERY_PING_TIMEOUT = float(os.environ.get("OMNI_HEALTH_PING_TIMEOUT", "1"))
+OMNI_BEAT_STALE_SECONDS = int(os.environ.get("OMNI_BEAT_STALE_SECONDS", "180"))
+OMNI_HEALTH_OUTBOX_LAG_SECONDS = int(os.environ.get("OMNI_HEALTH_OUTBOX_LAG_SECONDS", "300"))
 
 # --- CSV stock imports (inventory/imports) --------------------------------------------------
 # A running import whose worker gives no sign of life for this long is reaped by beat (failed).
@@ -276,7 +362,9 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omni <orders@omni.inv
 # `pip install twilio` and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM_NUMBER).
 OMNI_SMS_BACKEND = os.environ.get("OMNI_SMS_BACKEND", "fulfillment.notifications.sms.ConsoleSmsBackend")
 OMNI_SMS_FILE_PATH = os.environ.get("OMNI_SMS_FILE_PATH", str(BASE_DIR / "sms.log"))
-# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's.
+# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's; the
+# store app's pages speak them too. One catalogue (locale/tr) holds the notifications' and the
+# store app's strings (`make messages-update`, then `make messages`).
 LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # Pickups: a reminder after this many hours ready, expiry after this many days (defaults for

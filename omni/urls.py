@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
+
+from omni import health
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("inventory.api.urls")),
@@ -9,10 +11,14 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("orders.api.urls")),
     path("", include("fulfillment.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="v1:schema"), name="api-docs"),
+    # Swagger UI and ReDoc load their scripts from drf-spectacular-sidecar (installed): they work offline.
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="v1:schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="v1:schema"), name="api-redoc"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [
+    path("health/live", health.live, name="health-live"),
+    path("health/ready", health.ready, name="health-ready"),
     path("admin/what-if/", include("fulfillment.simulation.urls")),  # the routing what-if (merchandisers)
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

@@ -11,6 +11,7 @@ failed with the error. A failed message can be sent again (admin action *resend*
 from __future__ import annotations
 
 import logging
+from functools import partial
 from email.mime.image import MIMEImage
 from functools import partial
 
@@ -77,7 +78,8 @@ def _send_email(note: Notification, work: Work) -> None:
                                    to=[note.recipient])
     email.attach_alternative(message.html, "text/html")
     if work.pickup_code and f"cid:{QR_CID}" in message.html:
-        email.mixed_subtype = "related"  # type: ignore[attr-defined]  # EmailMessage has it; the stubs do not
+        # the image belongs to the html part
+        email.mixed_subtype = "related"  # type: ignore[attr-defined]
         image = MIMEImage(pickup_qr_png(work.pickup_code), "png")
         image.add_header("Content-ID", f"<{QR_CID}>")
         image.add_header("Content-Disposition", "inline", filename=f"pickup-{work.pickup_code}.png")
@@ -103,9 +105,10 @@ def notification_send(*, notification_id: int) -> Notification | None:
     Notification.objects.filter(pk=note.pk).update(attempts=note.attempts + 1)
     try:
         (_send_email if note.channel == NotificationChannel.EMAIL else _send_sms)(note, note.work)
-    except (SmsError, OSError, ValueError) as exc:   # SMTP errors are OSErrors; a bad address a ValueError
+    except Exception as exc:  # noqa: BLE001 - any failure is the outcome to record (SMTP errors, a provider's refusal …)
         outcome, error = NotificationStatus.FAILED, f"{type(exc).__name__}: {exc}"[:500]
-        log.warning("notification %s (%s by %s to %s) failed: %s", note.pk, note.kind, note.channel, note.recipient, error)
+        log.warning("notification %s (%s by %s to %s) failed: %s", note.pk, note.kind, note.channel, note.recipient, error,
+                    exc_info=not isinstance(exc, SmsError | OSError))
     else:
         outcome, error = NotificationStatus.SENT, ""
     now = timezone.now()

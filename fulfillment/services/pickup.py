@@ -14,6 +14,7 @@ Every function takes ``now`` so that tests (and a catch-up run) can say what tim
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -21,7 +22,7 @@ from django.utils import timezone
 
 from fulfillment.models import NotificationKind, PutBackLine, PutBackStatus, PutBackTask, Work, WorkLine, WorkStatus
 from fulfillment.notifications.services import notify
-from omni.errors import NotFound
+from omni.errors import NotFound, OmniError
 from omni.transitions import TransitionTable, transition_apply
 from orders.services import allocation_cancel
 
@@ -30,12 +31,16 @@ from .pickup_policy import pickup_store_id, pickup_timings
 from .transitions import work_transition
 from .workflow import work_lock
 
+log = logging.getLogger(__name__)
+
 PUT_BACK_TRANSITIONS = TransitionTable(PutBackStatus, {PutBackStatus.OPEN: {PutBackStatus.DONE}, PutBackStatus.DONE: set()})
 EXPIRED_REASON = "not collected"
 
 
-def _ready_works() -> list[Work]:
-    return list(Work.objects.filter(status=WorkStatus.READY_FOR_PICKUP, ready_at__isnull=False).order_by("ready_at", "pk"))
+def _ready_works() -> list[tuple[Work, datetime]]:
+    """Ready pickups with the time each became ready."""
+    works = Work.objects.filter(status=WorkStatus.READY_FOR_PICKUP, ready_at__isnull=False).order_by("ready_at", "pk")
+    return [(w, w.ready_at) for w in works if w.ready_at is not None]
 
 
 def pickup_reminders_send(*, now: datetime | None = None) -> list[int]:
@@ -43,15 +48,13 @@ def pickup_reminders_send(*, now: datetime | None = None) -> list[int]:
     due to expire). Returns the works reminded this run."""
     now = now or timezone.now()
     works = _ready_works()
-    timings = pickup_timings(location_ids={pickup_store_id(w) for w in works})
-    reminded = set(Work.objects.filter(pk__in=[w.pk for w in works], notifications__kind=NotificationKind.REMINDER)
+    timings = pickup_timings(location_ids={pickup_store_id(w) for w, _ in works})
+    reminded = set(Work.objects.filter(pk__in=[w.pk for w, _ in works], notifications__kind=NotificationKind.REMINDER)
                    .values_list("pk", flat=True))
     done = []
-    for work in works:
-        if work.ready_at is None:  # excluded by _ready_works; narrows the type
-            continue
+    for work, ready_at in works:
         t = timings[pickup_store_id(work)]
-        if work.pk in reminded or not (work.ready_at + t.reminder_after <= now < t.expires_at(work.ready_at)):
+        if work.pk in reminded or not (ready_at + t.reminder_after <= now < t.expires_at(ready_at)):
             continue
         notify(work=work, kind=NotificationKind.REMINDER)
         done.append(work.pk)
@@ -89,14 +92,15 @@ def pickups_expire(*, now: datetime | None = None) -> list[int]:
     """Expire every ready pickup past its store's expiry time. Returns the works expired this run."""
     now = now or timezone.now()
     works = _ready_works()
-    timings = pickup_timings(location_ids={pickup_store_id(w) for w in works})
+    timings = pickup_timings(location_ids={pickup_store_id(w) for w, _ in works})
     done = []
-    for work in works:
-        if work.ready_at is None:  # excluded by _ready_works; narrows the type
-            continue
-        if timings[pickup_store_id(work)].expires_at(work.ready_at) <= now:
-            if pickup_expire(work=work, now=now).status == WorkStatus.EXPIRED:
-                done.append(work.pk)
+    for work, ready_at in works:
+        if timings[pickup_store_id(work)].expires_at(ready_at) <= now:
+            try:
+                if pickup_expire(work=work, now=now).status == WorkStatus.EXPIRED:
+                    done.append(work.pk)
+            except OmniError as exc:  # one pickup that cannot expire does not stop the others
+                log.warning("pickup %s could not expire: %s", work.pk, exc.message)
     return done
 
 

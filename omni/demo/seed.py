@@ -120,6 +120,9 @@ def seed_demo(*, seed: int = 42, stores: int = 40, skus: int = 2000, days: int =
         channels = _channels(locations)
         summary_users = _users_and_tokens(seed, locations, channels)
         policies = _safety_stock(locations, products, today=now.date())
+        from .console import console_demo  # the console's users and KPI history (kept apart for merging)
+
+        console_demo(seed=seed, days=days, now=now)
     return SeedSummary(
         seed=seed, locations=len(locations), stores=stores, products=len(products), stock_levels=levels, movements=movements,
         channels=len(channels), safety_stock_policies=policies, **summary_users,

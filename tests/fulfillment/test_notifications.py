@@ -103,3 +103,11 @@ def test_an_order_takes_the_customers_contact(world):
                        customer_language="TR")
     order = Order.objects.get(pk=work.order_id)
     assert (order.customer_email, order.customer_phone, order.customer_language) == ("a@b.example", "+44 20 7946 0000", "tr")
+
+
+def test_any_sending_failure_is_recorded_never_left_in_flight(world, settings, django_capture_on_commit_callbacks):
+    settings.OMNI_SMS_BACKEND = "fulfillment.notifications.sms.NoSuchBackend"   # a misconfiguration
+    work = ready_work(world, capture=django_capture_on_commit_callbacks)
+    note = Notification.objects.get(work=work, channel="sms")
+    assert note.status == "failed" and note.error.startswith("ImportError:")
+    assert Notification.objects.get(work=work, channel="email").status == "sent"
