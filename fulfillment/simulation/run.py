@@ -101,6 +101,7 @@ class Season:
         self.pickups: list[tuple[int, int, bool, int | None]] = []  # (due day, work id, no-show, cross-sell sku)
         self.returns: list[tuple[int, int, int]] = []  # (due day, order id, store index or -1 for the DC)
         self.order_meta: dict[int, tuple[int, OnlineOrder | None]] = {}  # order id → (day, its scenario order)
+        self.returning: set[int] = set()  # orders whose return is scheduled
 
     # ---------------------------------------------------------------- set-up
     def setup(self) -> None:
@@ -201,7 +202,8 @@ class Season:
         self.returns = [r for r in self.returns if r[0] > day]
         for _d, order_id, where in due:
             order = Order.objects.get(pk=order_id)
-            items = [ReturnItem(line_no=ln.line_no, quantity=1) for ln in order.lines.all() if ln.status == LineStatus.FULFILLED]
+            items = [ReturnItem(line_no=ln.line_no, quantity=1) for ln in order.lines.all()
+                     if ln.status == LineStatus.FULFILLED and ln.quantity_returned == 0]
             if items:
                 location = self.dc if where < 0 else self.stores[where]
                 order_return(order=order, items=items, location=location, actor=ACTOR, reason="simulated return")
@@ -329,7 +331,8 @@ class Season:
         fs.pack(work=work.pk, box_type="parcel", actor=ACTOR)
         fs.ship(work=work.pk, tracking_number=f"SIM{work.pk:08d}", carrier="sim", actor=ACTOR)
         _d, o = self.order_meta.get(work.order_id, (day, None))
-        if o is not None and o.returns and work.kind != WorkKind.BOPIS:
+        if o is not None and o.returns and work.kind != WorkKind.BOPIS and work.order_id not in self.returning:
+            self.returning.add(work.order_id)  # once per order, however many parcels it came in
             where = self.sc.nearest_store(o.lat, o.lon)[0] if self.omni else -1
             self.returns.append((day + 5, work.order_id, where))
 
