@@ -276,9 +276,8 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omni <orders@omni.inv
 # `pip install twilio` and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM_NUMBER).
 OMNI_SMS_BACKEND = os.environ.get("OMNI_SMS_BACKEND", "fulfillment.notifications.sms.ConsoleSmsBackend")
 OMNI_SMS_FILE_PATH = os.environ.get("OMNI_SMS_FILE_PATH", str(BASE_DIR / "sms.log"))
-# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's.
-LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
-LOCALE_PATHS = [BASE_DIR / "locale"]
+# Messages go out in the order's language when it is one of LANGUAGES, else in LANGUAGE_CODE's;
+# their translations are in fulfillment/locale with the store pages'.
 # Pickups: a reminder after this many hours ready, expiry after this many days (defaults for
 # every store; a store's own pickup policy in the admin overrides them).
 OMNI_PICKUP_REMINDER_HOURS = int(os.environ.get("OMNI_PICKUP_REMINDER_HOURS", "24"))
