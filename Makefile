@@ -18,7 +18,7 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
-# The store app's translations: the .mo is committed, and compiled again here when gettext's
+# Translations (locale/tr: the store app and the notifications): the .mo is committed, and compiled again here when gettext's
 # msgfmt is on the machine (apt-get install gettext), so an edited .po takes effect.
 messages: install
 	@if command -v msgfmt >/dev/null 2>&1; then \

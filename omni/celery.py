@@ -16,6 +16,20 @@ app.autodiscover_tasks()
 app.autodiscover_tasks(["fulfillment.simulation"])  # the routing what-if job
 
 
+def _request_ids() -> None:
+    """The request id of the request that published a task is its worker's log context too."""
+    from celery import signals
+
+    from omni.logs import task_postrun_clear_request_id, task_prerun_set_request_id, task_publish_add_request_id
+
+    signals.before_task_publish.connect(task_publish_add_request_id, weak=False)
+    signals.task_prerun.connect(task_prerun_set_request_id, weak=False)
+    signals.task_postrun.connect(task_postrun_clear_request_id, weak=False)
+
+
+_request_ids()
+
+
 @app.on_after_finalize.connect
 def _collect_beat_schedules(sender: Celery, **kwargs) -> None:
     from django.conf import settings

@@ -53,7 +53,12 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "csp",
     "import_export",
+    "health_check",
+    "health_check.cache",
+    "health_check.contrib.db_heartbeat",
     "axes",
     "django_htmx",
     "omni",
@@ -65,8 +70,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "omni.logs.RequestIdMiddleware",
     "omni.api.guard.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The store app speaks the staff's language (Accept-Language or the chosen one); the admin
     # and the API stay in LANGUAGE_CODE.
@@ -139,9 +146,6 @@ AXES_LOCKOUT_TEMPLATE = "store/locked_out.html"
 AXES_VERBOSE = False
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed attempt is kept for the admin (Axes → Access failures)
 LANGUAGE_CODE = "en-us"
-LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
-# The store app's translations (fulfillment/locale) also hold the strings of templates/store/.
-LOCALE_PATHS = [BASE_DIR / "fulfillment" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -179,6 +183,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "omni.api.pagination.DefaultPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_PARSER_CLASSES": ["omni.api.guard.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["omni.access.throttling.CallerRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "omni.api.errors.exception_handler",
@@ -191,6 +196,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",  # Swagger UI from the installed drf-spectacular-sidecar, no CDN
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "omni.api.schema.postprocess_errors"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a field called "status"; each choice set gets its own stable name.
     "ENUM_NAME_OVERRIDES": {
@@ -227,7 +235,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": int(os.environ.get("CEL
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}  # filled in omni/celery.py from each app's BEAT_SCHEDULE
+OMNI_BEAT_HEARTBEAT_SECONDS = int(os.environ.get("OMNI_BEAT_HEARTBEAT_SECONDS", "30"))
+# Filled in omni/celery.py from each app's BEAT_SCHEDULE; omni's own heartbeat feeds /health/ready.
+CELERY_BEAT_SCHEDULE: dict = {
+    "omni-beat-heartbeat": {"task": "omni.tasks.beat_heartbeat", "schedule": float(OMNI_BEAT_HEARTBEAT_SECONDS)},
+}
 
 # --- Caches ---------------------------------------------------------------------------------
 if REDIS_URL:
@@ -238,12 +250,44 @@ else:
 # --- Omni -----------------------------------------------------------------------------------
 OMNI_SITE_URL = os.environ.get("OMNI_SITE_URL", "http://127.0.0.1:8000")
 
+# Structured logs: LOG_FORMAT=json (the default in production) writes one JSON object per line;
+# every record carries the request id (omni/logs.py), in Celery tasks too.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "json" if PRODUCTION else "text").lower()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "omni.logs.RequestIdFilter"}},
+    "formatters": {
+        "json": {"()": "pythonjsonlogger.json.JsonFormatter",
+                 "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+                 "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"}},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["request_id"],
+                             "formatter": "json" if LOG_FORMAT == "json" else "text"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING" if PRODUCTION else "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
+
+# --- API rate limits (omni/access/throttling.py) ---------------------------------------------
+# Per caller (a partner token, a person, an address), on the cache (Redis with REDIS_URL); empty: off.
+OMNI_API_RATE = os.environ.get("OMNI_API_RATE", "6000/m")
+
+# --- Content-Security-Policy (django-csp) on every page -------------------------------------
+# Scripts only from this site (no inline script); inline style attributes are allowed.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
 }
 
 # --- Channel sync (allocation/sync) ---------------------------------------------------------
@@ -251,6 +295,12 @@ LOGGING = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
+
+# --- Health (omni/health.py, /health/live and /health/ready) ---------------------------------
+HEALTH_CHECK = {"DISABLE_THREADING": True}
+HEALTHCHECK_CELERY_PING_TIMEOUT = float(os.environ.get("OMNI_HEALTH_PING_TIMEOUT", "1"))
+OMNI_BEAT_STALE_SECONDS = int(os.environ.get("OMNI_BEAT_STALE_SECONDS", "180"))
+OMNI_HEALTH_OUTBOX_LAG_SECONDS = int(os.environ.get("OMNI_HEALTH_OUTBOX_LAG_SECONDS", "300"))
 
 # --- CSV stock imports (inventory/imports) --------------------------------------------------
 # A running import whose worker gives no sign of life for this long is reaped by beat (failed).
@@ -276,8 +326,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Omni <orders@omni.inv
 # `pip install twilio` and TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM_NUMBER).
 OMNI_SMS_BACKEND = os.environ.get("OMNI_SMS_BACKEND", "fulfillment.notifications.sms.ConsoleSmsBackend")
 OMNI_SMS_FILE_PATH = os.environ.get("OMNI_SMS_FILE_PATH", str(BASE_DIR / "sms.log"))
-# Messages go out in the order's language when it is one of LANGUAGES, else in LANGUAGE_CODE's;
-# their translations are in fulfillment/locale with the store pages'.
+# Messages go out in the order's language when it is one of these, else in LANGUAGE_CODE's; the
+# store app's pages speak them too. One catalogue (locale/tr) holds the notifications' and the
+# store app's strings (`make messages-update`, then `make messages`).
+LANGUAGES = [("en", "English"), ("tr", "Türkçe")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 # Pickups: a reminder after this many hours ready, expiry after this many days (defaults for
 # every store; a store's own pickup policy in the admin overrides them).
 OMNI_PICKUP_REMINDER_HOURS = int(os.environ.get("OMNI_PICKUP_REMINDER_HOURS", "24"))

@@ -33,16 +33,23 @@ MAX_RADIUS_KM = 500.0
 _TRUE, _FALSE = {"1", "true", "yes"}, {"0", "false", "no", ""}
 
 
+SKU_LIST = OpenApiParameter(
+    "sku", {"type": "array", "minItems": 1, "maxItems": MAX_SKUS,
+            "items": {"type": "string", "minLength": 1, "pattern": r"^[^,\s]+$"}},
+    required=True, explode=False, description="One SKU or a comma-separated list (?sku=A,B; repeating sku= works too).",
+)
+
 def _channel_for(request: Request) -> Channel:
     return channel_for_principal(principal=principal_from_request(request), code=request.query_params.get("channel"),
                                  capability=Capability.VIEW_AVAILABILITY)
 
 
 def _products(request: Request) -> list[Product]:
-    skus = [s.strip() for s in request.query_params.getlist("sku") if s.strip()]
+    # ?sku=A,B (as every list parameter of the API) or ?sku=A&sku=B
+    skus = [s.strip() for value in request.query_params.getlist("sku") for s in value.split(",") if s.strip()]
     skus = list(dict.fromkeys(skus))
     if not skus:
-        raise ValidationFailed("Name at least one SKU: ?sku=A&sku=B.", code="sku_required", details={"sku": ["Required."]})
+        raise ValidationFailed("Name at least one SKU: ?sku=A,B.", code="sku_required", details={"sku": ["Required."]})
     if len(skus) > MAX_SKUS:
         raise ValidationFailed(f"At most {MAX_SKUS} SKUs per request, got {len(skus)}.", code="too_many_skus",
                                details={"sku": [f"At most {MAX_SKUS}."]})
@@ -91,7 +98,7 @@ class AvailabilityView(APIView):
         operation_id="availability_list",
         summary="ATP per SKU for a channel",
         parameters=[
-            OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True, description="Repeat for several SKUs."),
+            SKU_LIST,
             OpenApiParameter("channel", OpenApiTypes.STR, description="Channel code (merchandisers; a token may name only its own)."),
             OpenApiParameter("breakdown", OpenApiTypes.BOOL, description="1: the ATP components and per-location availability."),
         ],
@@ -140,7 +147,7 @@ class PickupView(APIView):
         operation_id="availability_pickup",
         summary="Stores near a customer that can serve a pickup (BOPIS) order now",
         parameters=[
-            OpenApiParameter("sku", OpenApiTypes.STR, many=True, required=True),
+            SKU_LIST,
             OpenApiParameter("lat", OpenApiTypes.DOUBLE, required=True),
             OpenApiParameter("lon", OpenApiTypes.DOUBLE, required=True),
             OpenApiParameter("radius_km", OpenApiTypes.DOUBLE, description=f"Default 25, at most {MAX_RADIUS_KM:g}."),

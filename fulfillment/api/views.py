@@ -19,7 +19,7 @@ from fulfillment.selectors import work_for, works_visible
 from omni.access.permissions import CanFulfil
 from omni.access.roles import Principal, principal_from_request
 from omni.api.errors import error_body, first_error
-from omni.api.pagination import DefaultPagination
+from omni.api.pagination import DefaultPagination, page_of
 from omni.errors import NotFound, ValidationFailed
 from orders.selectors import order_get
 from orders.services import idempotent_call
@@ -87,7 +87,7 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
 class WorkListView(APIView):
     permission_classes = [CanFulfil]
 
-    @extend_schema(responses=s.WorkSummarySerializer(many=True), parameters=[
+    @extend_schema(responses=page_of(s.WorkSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("location", str, description="Location code")])
     def get(self, request: Request) -> Response:
         qs = works_visible(who=principal_from_request(request)).select_related("order", "location").order_by("deadline", "pk")

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from fulfillment.models import Work, WorkLine, WorkStatus
+from fulfillment.selectors import QueueRow
 from inventory.models import Product
 
 WAITING_FOR_STAFF = frozenset({WorkStatus.NEW, WorkStatus.PICKING, WorkStatus.PICKED, WorkStatus.PACKED})
@@ -39,7 +40,7 @@ class Due:
     soon: bool  # less than 30 minutes left
 
 
-def due(work: Work, now: datetime | None = None) -> Due:
+def due(work: Work | QueueRow, now: datetime | None = None) -> Due:
     """"45 min left" / "overdue 1 h 05 min" for work the store still has to prepare."""
     now = now or timezone.now()
     minutes = int((work.deadline - now).total_seconds() // 60)
@@ -53,3 +54,31 @@ def due(work: Work, now: datetime | None = None) -> Due:
 def units(lines: list[WorkLine]) -> tuple[int, int]:
     """(units picked, units wanted) over a work's lines."""
     return sum(min(ln.picked, ln.wanted) for ln in lines), sum(ln.wanted for ln in lines)
+
+
+def kind_labels() -> dict[str, str]:
+    """Each kind of work's short name, in the active language (build once per page)."""
+    return {"bopis": _("Pickup"), "ship_from_store": _("Ship"), "ship_to_store": _("Ship to store"),
+            "warehouse_ship": _("Warehouse")}
+
+
+def kind_label(kind: str) -> str:
+    return kind_labels().get(kind, kind)
+
+
+def status_labels() -> dict[str, str]:
+    """Each status's name, in the active language (build once per page)."""
+    return {
+        WorkStatus.NEW: _("New"), WorkStatus.PICKING: _("Picking"), WorkStatus.PICKED: _("Picked"), WorkStatus.PACKED: _("Packed"),
+        WorkStatus.IN_TRANSIT: _("In transit"), WorkStatus.READY_FOR_PICKUP: _("Ready for pickup"), WorkStatus.SHIPPED: _("Shipped"),
+        WorkStatus.COLLECTED: _("Collected"), WorkStatus.REJECTED: _("Rejected"), WorkStatus.CANCELLED: _("Cancelled"),
+        WorkStatus.EXPIRED: _("Expired"),
+    }
+
+
+def status_label(status: str) -> str:
+    return status_labels().get(status, status)
+
+
+def units_text(picked: int, wanted: int) -> str:
+    return ngettext("%(picked)d of %(n)d unit", "%(picked)d of %(n)d units", wanted) % {"picked": picked, "n": wanted}

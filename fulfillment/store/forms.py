@@ -61,3 +61,37 @@ class HandOverForm(forms.Form):
         d = self.cleaned_data
         return Verification(collector_name=d["collector_name"], id_kind=d["id_kind"], id_last_digits=d.get("id_last_digits") or "",
                             relation=d["relation"])
+
+
+ISSUE_REASONS = [("not_found", _("Not on the shelf")), ("damaged", _("Damaged")),
+                 ("customer_cancelled", _("Customer cancelled")), ("other", _("Other"))]
+
+
+class IssueForm(forms.Form):
+    """"Report an issue" for one line (``line`` + ``quantity``) or the whole order (managers)."""
+
+    reason = forms.ChoiceField(choices=ISSUE_REASONS)
+    line = forms.IntegerField(required=False)
+    quantity = forms.IntegerField(required=False, min_value=1)
+    whole_order = forms.BooleanField(required=False)
+    note = forms.CharField(required=False, max_length=200)
+
+    def clean(self):
+        data = super().clean() or {}
+        if not data.get("whole_order") and not (data.get("line") and data.get("quantity")):
+            raise forms.ValidationError(_("Choose a reason and how many units."))
+        return data
+
+
+class StoreSettingsForm(forms.Form):
+    daily_capacity = forms.IntegerField(
+        label=_("Orders per day"), min_value=0, required=False,
+        help_text=_("How many new orders this store takes per day. Empty: no limit. 0: paused."),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
+    require_scanning = forms.BooleanField(label=_("Pick by scanning only (no manual counts)"), required=False)
+
+
+class SearchForm(forms.Form):
+    q = forms.CharField(label=_("Pickup code, order number, name or phone"), max_length=64, strip=True,
+                        widget=forms.TextInput(attrs={"autocomplete": "off", "spellcheck": "false", "data-scan": "1",
+                                                      "autofocus": True}))

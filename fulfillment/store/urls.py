@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, batch, lookup, pickup, queue, work
+from .views import auth, batch, lookup, manage, pickup, queue, work
 
 app_name = "store"
 
@@ -18,10 +18,12 @@ urlpatterns = [
     path("s/<slug:code>/w/<int:pk>/pack/", work.pack, name="pack"),
     path("s/<slug:code>/w/<int:pk>/ship/", work.ship, name="ship"),
     path("s/<slug:code>/w/<int:pk>/ready/", work.ready, name="ready"),
+    path("s/<slug:code>/w/<int:pk>/issue/", work.report_issue, name="report_issue"),
     path("s/<slug:code>/w/<int:pk>/slip/", work.slip, name="slip"),
     path("s/<slug:code>/batch/", batch.batch, name="batch"),
     path("s/<slug:code>/batch/scan/", batch.batch_scan, name="batch_scan"),
     path("s/<slug:code>/pickup/", pickup.pickup_desk, name="pickup"),
     path("s/<slug:code>/pickup/<int:pk>/", pickup.pickup_work, name="pickup_work"),
     path("s/<slug:code>/lookup/", lookup.lookup, name="lookup"),
+    path("s/<slug:code>/manage/", manage.manage, name="manage"),
 ]

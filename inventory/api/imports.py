@@ -14,7 +14,7 @@ from django.http import StreamingHttpResponse
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -56,7 +56,7 @@ def _progress(request: Request, job: ImportJob) -> dict:
 
 class StockImportCreateView(APIView):
     permission_classes = [CanImportStock]
-    parser_classes = [MultiPartParser, FormParser]
+    parser_classes = [MultiPartParser]
 
     @extend_schema(request=StockImportUploadSerializer, responses={202: dict}, summary="Upload a stock CSV (queued job)")
     def post(self, request: Request) -> Response:

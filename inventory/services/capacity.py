@@ -15,7 +15,7 @@ from datetime import date, datetime
 
 from django.db import connection
 
-from omni.errors import InsufficientStock
+from omni.errors import InsufficientStock, NotFound, ValidationFailed
 
 from ..models import Location, LocationDayLoad
 from ..selectors import local_day
@@ -60,3 +60,16 @@ def capacity_release(*, claims: Iterable[tuple[int, date]]) -> None:
         for location_id, day in sorted(set(claims)):
             cur.execute(f"UPDATE {TABLE} SET orders = orders - 1 WHERE location_id = %s AND day = %s AND orders > 0",
                         [location_id, day])
+
+
+def location_capacity_set(*, location: Location | int, daily_capacity: int | None) -> Location:
+    """Set how many orders a location takes per local day: ``None`` unlimited, ``0`` pauses new
+    work (routing, ATP and BOPIS store choice leave it out). A negative figure is refused."""
+    if daily_capacity is not None and (isinstance(daily_capacity, bool) or not isinstance(daily_capacity, int)
+                                       or daily_capacity < 0):
+        raise ValidationFailed(f"Daily capacity must be a whole number of 0 or more, or empty; got {daily_capacity!r}.",
+                               code="invalid_capacity", details={"daily_capacity": ["0 or more, or empty."]})
+    pk = location.pk if isinstance(location, Location) else location
+    if not Location.objects.filter(pk=pk).update(daily_capacity=daily_capacity):
+        raise NotFound(f"Location {pk} does not exist.", code="unknown_location")
+    return Location.objects.get(pk=pk)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core import validators
 from rest_framework import serializers
 
 from omni.limits import MAX_QUANTITY
@@ -36,3 +37,27 @@ class QuantityField(serializers.IntegerField):
             raise serializers.ValidationError(self.error_messages["below_minimum"].format(min_value=self.min_value),
                                               code="invalid_quantity")
         return data
+
+
+class BoundedListSerializer(serializers.ListSerializer):
+    """A list of ``child`` items whose ``min_length`` / ``max_length`` the schema shows too
+    (minItems / maxItems); made by ``bounded_many``."""
+
+    @property
+    def validators(self) -> list[Any]:
+        bounds: list[Any] = []
+        low, high = getattr(self, "min_length", None), getattr(self, "max_length", None)
+        if low is not None:
+            bounds.append(validators.MinLengthValidator(low))
+        if high is not None:
+            bounds.append(validators.MaxLengthValidator(high))
+        return bounds
+
+    @validators.setter
+    def validators(self, value: Any) -> None:
+        pass
+
+
+def bounded_many(child: serializers.Serializer, *, min_length: int = 1, max_length: int = 200, **kwargs: Any) -> BoundedListSerializer:
+    """``many=True`` with bounds the schema shows: 1 to 200 items by default."""
+    return BoundedListSerializer(child=child, min_length=min_length, max_length=max_length, allow_empty=min_length == 0, **kwargs)

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 from django.views import defaults
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
@@ -50,7 +51,18 @@ class ApiGuardMiddleware:
             refused = self.refuse(request)
             if refused is not None:
                 return refused
+            self.optional_slash(request)
         return self.get_response(request)
+
+    @staticmethod
+    def optional_slash(request: HttpRequest) -> None:
+        """Every API path answers with or without a trailing slash (the schema shows none)."""
+        path = request.path_info
+        if path.endswith("/") and len(path) > len(API_PREFIX):
+            try:
+                resolve(path)
+            except Resolver404:
+                request.path_info = path.rstrip("/")
 
     @staticmethod
     def refuse(request: HttpRequest) -> JsonResponse | None:

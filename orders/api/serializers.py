@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from omni.api.fields import QuantityField
+from omni.api.fields import QuantityField, bounded_many
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine, OrderReturn, OrderReturnLine
 
 
@@ -38,12 +38,12 @@ class OrderCreateSerializer(serializers.Serializer):
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, default=None)
     hold_id = serializers.CharField(required=False, allow_blank=True, default="")
-    lines = OrderLineInSerializer(many=True, allow_empty=True)
+    lines = bounded_many(OrderLineInSerializer())
 
 
 class AllocationOutSerializer(serializers.ModelSerializer):
     location = serializers.CharField(source="location.code")
-    ship_to_store = serializers.CharField(source="ship_to_store.code", default=None)
+    ship_to_store = serializers.CharField(source="ship_to_store.code", default=None, allow_null=True)
 
     class Meta:
         model = Allocation
@@ -85,7 +85,7 @@ class OrderReturnOutSerializer(serializers.ModelSerializer):
 
 class OrderOutSerializer(serializers.ModelSerializer):
     channel = serializers.CharField(source="channel.code")
-    pickup_location = serializers.CharField(source="pickup_location.code", default=None)
+    pickup_location = serializers.CharField(source="pickup_location.code", default=None, allow_null=True)
     hold_id = serializers.UUIDField(allow_null=True)
     lines = OrderLineOutSerializer(many=True)
     events = OrderEventOutSerializer(many=True)
@@ -122,7 +122,7 @@ class ReturnItemSerializer(serializers.Serializer):
 
 class OrderReturnSerializer(serializers.Serializer):
     location = serializers.CharField(help_text="Code of the location where the customer returned the goods.")
-    items = ReturnItemSerializer(many=True, allow_empty=False)
+    items = bounded_many(ReturnItemSerializer())
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
@@ -134,7 +134,7 @@ class HoldLineInSerializer(serializers.Serializer):
 
 class HoldCreateSerializer(serializers.Serializer):
     channel = serializers.CharField(required=False)
-    lines = HoldLineInSerializer(many=True, allow_empty=True)
+    lines = bounded_many(HoldLineInSerializer())
     ttl_seconds = serializers.IntegerField(required=False, default=900)
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)

@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from allocation.models import Channel
 from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body, first_error
-from omni.api.pagination import DefaultPagination
+from omni.api.pagination import DefaultPagination, page_of
 from omni.access.permissions import CanPlaceOrders
 from omni.errors import NotFound, ValidationFailed
 from omni.access.roles import Capability, Principal, principal_from_request, require
@@ -24,6 +24,13 @@ from orders.models import Hold
 from orders.selectors import order_get, orders_visible
 
 from . import serializers as s
+
+
+_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
+IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", _KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
+                                   description="Your id of this request: the same key and body get the same answer.")
+IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter("Idempotency-Key", _KEY_SCHEMA, OpenApiParameter.HEADER, required=False,
+                                            description="Optional: the same key and body get the same answer.")
 
 
 def actor_label(principal: Principal) -> str:
@@ -61,8 +68,9 @@ def _order_out(principal: Principal, order_id: int) -> dict[str, Any]:
 class OrderListCreateView(APIView):
     permission_classes = [CanPlaceOrders]
 
-    @extend_schema(responses=s.OrderSummarySerializer(many=True), parameters=[
-        OpenApiParameter("status", str), OpenApiParameter("external_id", str)])
+    @extend_schema(operation_id="orders_list", responses=page_of(s.OrderSummarySerializer), parameters=[
+        OpenApiParameter("status", str), OpenApiParameter("external_id", str),
+        OpenApiParameter("page", {"type": "integer", "minimum": 1}), OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 1000})])
     def get(self, request: Request) -> Response:
         qs = orders_visible(principal=principal_from_request(request)).order_by("-id")
         for field in ("status", "external_id"):
@@ -72,8 +80,7 @@ class OrderListCreateView(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(s.OrderSummarySerializer(page, many=True).data)
 
-    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderOutSerializer}, parameters=[
-        OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)])
+    @extend_schema(request=s.OrderCreateSerializer, responses={201: s.OrderOutSerializer}, parameters=[IDEMPOTENCY_KEY])
     def post(self, request: Request) -> Response:
         principal = principal_from_request(request)
         body = request.data if isinstance(request.data, dict) else {}
@@ -109,17 +116,37 @@ class OrderDetailView(APIView):
 class OrderCancelView(APIView):
     permission_classes = [CanPlaceOrders]
 
-    @extend_schema(request=s.OrderCancelSerializer, responses=s.OrderOutSerializer)
+    @extend_schema(
+        request=s.OrderCancelSerializer, responses=s.OrderOutSerializer, parameters=[IDEMPOTENCY_KEY_OPTIONAL],
+        description="Cancel the whole order, or the lines named. Cancelling what is already cancelled confirms it (200, "
+        "nothing changes). With an Idempotency-Key the same request gets the same answer, however often it is sent.",
+    )
     def post(self, request: Request, pk: int) -> Response:
         principal = principal_from_request(request)
         order = order_get(principal=principal, order_id=pk)
-        data = _parse(s.OrderCancelSerializer, request.data)
+        body = request.data if isinstance(request.data, dict) else {}
         actor = actor_label(principal)
-        if data.get("lines"):
-            services.order_lines_cancel(order=order, line_nos=data["lines"], actor=actor, reason=data["reason"])
-        else:
-            services.order_cancel(order=order, actor=actor, reason=data["reason"])
-        return Response(_order_out(principal, pk))
+
+        def handler() -> tuple[int, Any]:
+            data = _parse(s.OrderCancelSerializer, body)
+            if data.get("lines"):
+                services.order_lines_cancel(order=order, line_nos=data["lines"], actor=actor, reason=data["reason"])
+            else:
+                services.order_cancel(order=order, actor=actor, reason=data["reason"])
+            return 200, _order_out(principal, pk)
+
+        key = request.headers.get("Idempotency-Key")
+        if key is None:
+            status, answer = handler()
+            return Response(answer, status=status)
+        answer = services.idempotent_call(
+            channel=order.channel, key=key, body={"cancel_order": pk, **body}, handler=handler,
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class OrderReturnView(APIView):
@@ -179,7 +206,7 @@ class HoldDetailView(APIView):
     def get(self, request: Request, pk: str) -> Response:
         return Response(s.HoldOutSerializer(_hold_get(principal_from_request(request), pk)).data)
 
-    @extend_schema(responses=s.HoldOutSerializer)
+    @extend_schema(responses={200: s.HoldOutSerializer}, description="Release the hold's units; answers the hold as it now is.")
     def delete(self, request: Request, pk: str) -> Response:
         principal = principal_from_request(request)
         hold = services.hold_release(hold=_hold_get(principal, pk))

@@ -37,6 +37,7 @@ BENCHES = [
     pytest.param("sync", ["--rate", "20", "--seconds", "1.5", "--skus", "4", "--poll-seconds", "0.5", "--producers", "2",
                           "--concurrency", "2"], marks=[PG, pytest.mark.integration], id="sync"),
     pytest.param("movements", ["--items", "4", "--rows", "2"], id="movements"),
+    pytest.param("store", ["--open", "4", "--requests", "3"], id="store"),
 ]
 
 
@@ -126,6 +127,9 @@ def _check_figures(name: str, result: dict) -> None:
         assert 0 < result["baseline_p50_ms"] <= result["baseline_p99_ms"]
     elif name == "movements":
         assert result["items"] == 4 and result["batch_items_per_s"] > 0
+    elif name == "store":
+        assert (result["open_items"], result["requests"]) == (4, 3) and result["p95_ms"] > 0
+        assert result["queries"] < result["baseline_queries"]  # the queue reads in one query, the baseline per work
 
 
 @pytest.mark.parametrize(("name", "args"), BENCHES)

@@ -134,9 +134,9 @@ def test_pack_and_ship_with_a_tracking_number(store_page, live_server, shop):
     assert StockMovement.objects.filter(stock_level__product=shop.shirt, stock_level__location=shop.ist, reason="fulfilment").exists()
 
 
-def test_mark_ready_then_hand_over_with_the_id_check(store_page, live_server, shop):
+def test_mark_ready_emails_the_code_then_hand_over_by_code_with_the_id_check(store_page, live_server, shop, mailoutbox):
     page = store_page
-    work = place_bopis(shop, "WEB-5001", ("SHIRT", 2))
+    work = place_bopis(shop, "WEB-5001", ("SHIRT", 2), customer_email="ayse@example.com", ship_name="Ayşe Yılmaz")
     store_login(page, live_server, "ayse")
     page.goto(f"{live_server.url}/s/{shop.ist.code}/w/{work.pk}/")
     page.keyboard.type("8690000000012")
@@ -149,10 +149,16 @@ def test_mark_ready_then_hand_over_with_the_id_check(store_page, live_server, sh
     work.refresh_from_db()
     assert work.status == WorkStatus.READY_FOR_PICKUP
     assert work.pickup_code in page.locator(".pickup-code").inner_text()
+    sent = [m for m in mailoutbox if "ayse@example.com" in m.to]
+    assert len(sent) == 1 and work.pickup_code in sent[0].body  # the customer has the code
+
     page.click("nav.tabs >> text=Pickup desk")
+    assert "WEB-5001" in page.locator("section:has-text('Waiting for their customer')").inner_text()
     assert_accessible(page, "pickup desk")
     shot(page, f"store-pickup-desk-{page.device}")
-    page.click(f"text={work.pickup_code}")
+    page.fill("input[name=q]", work.pickup_code)  # the customer shows the code
+    page.keyboard.press("Enter")
+    page.wait_for_selector("h1:has-text('Hand over WEB-5001')")
     line = work.lines.get()
     page.fill(f"#id_qty_{line.pk}", "1")  # the customer takes one of two
     page.fill("#id_collector_name", "Ayşe Yılmaz")
@@ -166,3 +172,26 @@ def test_mark_ready_then_hand_over_with_the_id_check(store_page, live_server, sh
     level = StockLevel.objects.get(product=shop.shirt, location=shop.ist)
     assert (level.on_hand, level.reserved) == (9, 0)  # one unit left the ledger, the other is sellable again
     assert StockMovement.objects.filter(stock_level=level, reason="fulfilment").values_list("quantity", flat=True).get() == -1
+
+
+def test_an_expired_pickup_appears_in_the_put_back_list(store_page, live_server, shop):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from fulfillment.services import mark_ready, pick
+    from fulfillment.services.pickup import pickups_expire
+
+    page = store_page
+    work = place_bopis(shop, "WEB-5002", ("MUG", 1))
+    pick(work=work, line=work.lines.get(), qty=1, actor="test")
+    mark_ready(work=work, actor="test")
+    assert pickups_expire(now=timezone.now() + timedelta(days=30)) == [work.pk]
+    store_login(page, live_server, "ayse")
+    page.goto(f"{live_server.url}/s/{shop.ist.code}/pickup/")
+    row = page.locator(".put-back-row")
+    assert row.count() == 1 and "WEB-5002" in row.inner_text() and "Ceramic mug" in row.inner_text()
+    shot(page, f"store-put-back-{page.device}")
+    row.locator("button:has-text('Put back')").click()
+    assert "Put back on the shelf." in page.locator(".messages").inner_text()
+    assert page.locator(".put-back-row").count() == 0

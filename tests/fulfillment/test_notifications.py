@@ -65,7 +65,7 @@ def test_ready_sends_the_pickup_code_by_email_with_its_qr_code_and_by_sms(world,
 def test_messages_are_in_the_customers_language(world, sms, django_capture_on_commit_callbacks):
     work = ready_work(world, language="tr", capture=django_capture_on_commit_callbacks)
     assert mail.outbox[0].subject == f"B-1 numaralı siparişiniz {world.ist.name} mağazasında teslime hazır"
-    assert "Teslim kodu" in mail.outbox[0].body and "Merhaba Ayşe Yılmaz," in mail.outbox[0].body
+    assert "Teslim alma kodu" in mail.outbox[0].body and "Merhaba Ayşe Yılmaz," in mail.outbox[0].body
     assert sms.outbox[0].body.startswith("B-1 numaralı siparişiniz")
     assert set(Notification.objects.filter(work=work).values_list("language", flat=True)) == {"tr"}
 

@@ -10,20 +10,42 @@ from django.utils.translation import gettext as _
 
 from fulfillment import services
 from fulfillment.models import WorkStatus
-from fulfillment.selectors import queue
+from fulfillment.selectors import find_pickup, put_back_tasks, uncollected
+from fulfillment.services.pickup import put_back_done
 from omni.errors import OmniError
 
 from ..context import StoreRequest, store_page
 from ..display import size_of
 from ..feedback import error_text
-from ..forms import HandOverForm
+from ..forms import HandOverForm, SearchForm
 from .work import _not_here, _work
 
 
 @store_page
 def pickup_desk(request: StoreRequest) -> HttpResponse:
-    ready = list(queue(location=request.store.location, statuses=[WorkStatus.READY_FOR_PICKUP]))
-    return render(request, "store/pickup.html", {"ready": ready, "section": "pickup"})
+    """Find a pickup (code, order number, name, phone); what waits here, longest first; the goods of
+    expired pickups to put back on the shelf."""
+    location = request.store.location
+    if request.method == "POST":  # a put-back task of this store is done
+        task = request.POST.get("task", "")
+        try:
+            if not put_back_tasks(location=location).filter(pk=int(task)).exists():
+                raise ValueError(task)
+            put_back_done(task=int(task), actor=request.user)
+        except (OmniError, ValueError):
+            messages.error(request, _("That put-back task is not open."))
+        else:
+            messages.success(request, _("Put back on the shelf."))
+        return redirect("store:pickup", code=location.code)
+    form = SearchForm(request.GET or None)
+    found = None
+    if form.is_valid():
+        found = list(find_pickup(location=location, query=form.cleaned_data["q"]))
+        if len(found) == 1:
+            return redirect("store:pickup_work", code=location.code, pk=found[0].pk)
+    tasks = list(put_back_tasks(location=location))
+    return render(request, "store/pickup.html", {
+        "form": form, "found": found, "waiting": list(uncollected(location=location)), "put_back": tasks, "section": "pickup"})
 
 
 @store_page

@@ -20,6 +20,7 @@ from ..carriers import carrier_backend
 from ..context import StoreRequest, forbidden, store_page
 from ..display import due, size_of, units
 from ..feedback import error_text
+from ..forms import ISSUE_REASONS, IssueForm
 
 BOX_TYPES = ("S", "M", "L", "XL", "envelope")
 
@@ -50,7 +51,9 @@ def _context(request: StoreRequest, work: Work, **extra) -> dict:
         "can_pack": work.status == WorkStatus.PICKED and work.kind in (WorkKind.SHIP_FROM_STORE, WorkKind.WAREHOUSE_SHIP),
         "can_ship": work.status == WorkStatus.PACKED and work.kind in (WorkKind.SHIP_FROM_STORE, WorkKind.WAREHOUSE_SHIP),
         "can_ready": services.work_can(work, WorkStatus.READY_FOR_PICKUP),
-        "box_types": BOX_TYPES, "carrier": carrier_backend(), "section": "queue", **extra,
+        "box_types": BOX_TYPES, "carrier": carrier_backend(), "section": "queue", "reasons": ISSUE_REASONS,
+        "can_report": work.status in (WorkStatus.NEW, WorkStatus.PICKING, WorkStatus.PICKED, WorkStatus.PACKED),
+        **extra,
     }
 
 
@@ -149,6 +152,34 @@ def ship(request: StoreRequest, pk: int) -> HttpResponse:
     carrier = request.POST.get("carrier", "").strip() or backend.name
     return _act(request, pk, lambda: services.ship(work=pk, tracking_number=tracking, carrier=carrier, actor=request.user),
                 _("Shipped with tracking number %(number)s.") % {"number": tracking})
+
+
+@require_POST
+@store_page
+def report_issue(request: StoreRequest, pk: int) -> HttpResponse:
+    """"Report an issue": units of one line (or, for a manager, of every line) are not there or
+    damaged; the workflow applies the reason's stock effect and re-routes them."""
+    work = _work(request, pk)
+    if work is None:
+        return _not_here(request)
+    form = IssueForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Choose a reason and how many units."))
+        return redirect("store:work", code=request.store.location.code, pk=pk)
+    lines = [ln for ln in work.lines.all() if ln.open_quantity]
+    reason, note = form.cleaned_data["reason"], form.cleaned_data["note"]
+    if form.cleaned_data["whole_order"]:
+        wanted = {ln.pk: (ln.open_quantity, reason) for ln in lines}
+    else:
+        line = next((ln for ln in lines if ln.pk == form.cleaned_data["line"]), None)
+        qty = form.cleaned_data["quantity"] or 0
+        wanted = {line.pk: (qty, reason)} if line else {}
+    everything = bool(wanted) and all(wanted.get(ln.pk, (0, ""))[0] >= ln.open_quantity for ln in lines)
+    if everything and not request.store.is_manager:
+        messages.error(request, _("Only the store manager can reject a whole order. Ask them, or report fewer units."))
+        return redirect("store:work", code=request.store.location.code, pk=pk)
+    return _act(request, pk, lambda: services.reject(work=pk, quantities=wanted, actor=request.user, note=note),
+                _("Reported. The units were taken off this order and sent to another store where possible."))
 
 
 @require_POST

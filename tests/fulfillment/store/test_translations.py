@@ -1,4 +1,4 @@
-"""The store app's Turkish catalogue is complete and its committed .mo matches the .po."""
+"""The Turkish catalogue (store app and notifications) is complete and its committed .mo matches the .po."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-PO = Path(settings.BASE_DIR) / "fulfillment/locale/tr/LC_MESSAGES/django.po"
+PO = Path(settings.BASE_DIR) / "locale/tr/LC_MESSAGES/django.po"
 
 
 def _po_entries() -> dict[str, list[str]]:

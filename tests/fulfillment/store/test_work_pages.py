@@ -127,3 +127,66 @@ def test_another_stores_order_is_refused_by_url(world, staff, client):
     assert client.get(f"/s/{world.izm.code}/w/{theirs.pk}/").status_code == 403  # not her store either
     theirs.refresh_from_db()
     assert theirs.status == WorkStatus.NEW
+
+
+def test_an_associate_reports_a_line_not_found_and_it_is_rerouted(world, staff, client):
+    receive(world.shirt, world.izm, 5)
+    work = place(world, "W-1", ("SHIRT", 2), ("MUG", 1))
+    shirt = work.lines.get(product=world.shirt)
+    client.post(url(world, "w", work.pk, "issue"), {"line": shirt.pk, "quantity": 2, "reason": "not_found"})
+    shirt.refresh_from_db()
+    assert shirt.rejected == 2
+    from orders.models import Allocation
+
+    assert Allocation.objects.filter(line=shirt.order_line, location=world.izm, status="reserved", quantity=2).exists()
+
+
+def test_only_a_manager_rejects_a_whole_order(world, staff, client):
+    work = place(world, "W-1", ("SHIRT", 1))
+    line = work.lines.get()
+    page = client.post(url(world, "w", work.pk, "issue"), {"line": line.pk, "quantity": 1, "reason": "damaged"}, follow=True)
+    assert "Only the store manager can reject a whole order" in page.content.decode()
+    assert "Reject the whole order" not in page.content.decode()
+    line.refresh_from_db()
+    assert line.rejected == 0
+    from omni.access.models import StaffAssignment
+
+    StaffAssignment.objects.filter(user=staff).update(role="manager")
+    page = client.get(url(world, "w", work.pk)).content.decode()
+    assert "Reject the whole order (manager)" in page
+    client.post(url(world, "w", work.pk, "issue"), {"whole_order": "on", "reason": "damaged"})
+    work.refresh_from_db()
+    assert work.status == WorkStatus.REJECTED
+    level = StockLevel.objects.get(product=world.shirt, location=world.ist)
+    assert level.damaged == 1
+
+
+def test_the_pickup_desk_finds_by_code_order_number_and_phone(world, staff, client):
+    work = place_bopis(world, "B-7", ("SHIRT", 1), customer_phone="+905551112233", ship_name="Zeynep Kaya")
+    for _ in range(1):
+        client.post(url(world, "w", work.pk, "scan"), {"ean": "8690000000012"})
+    client.post(url(world, "w", work.pk, "ready"))
+    work.refresh_from_db()
+    for q in (work.pickup_code.lower(), "B-7", "+905551112233", "zeynep"):
+        response = client.get(url(world, "pickup"), {"q": q})
+        assert response.status_code == 302 and response["Location"] == url(world, "pickup", work.pk), q
+    assert "No open pickup matches." in client.get(url(world, "pickup"), {"q": "NOPE"}).content.decode()
+
+
+def test_only_a_manager_sets_capacity_pauses_and_requires_scanning(world, staff, client):
+    assert client.get(url(world, "manage")).status_code == 403
+    from omni.access.models import StaffAssignment
+
+    StaffAssignment.objects.filter(user=staff).update(role="manager")
+    client.post(url(world, "manage"), {"action": "save", "daily_capacity": "40", "require_scanning": "on"})
+    world.ist.refresh_from_db()
+    from fulfillment.selectors import store_settings_get
+
+    assert world.ist.daily_capacity == 40 and store_settings_get(location=world.ist).require_scanning
+    page = client.post(url(world, "manage"), {"action": "pause"}, follow=True).content.decode()
+    world.ist.refresh_from_db()
+    assert world.ist.daily_capacity == 0 and "New work is paused" in page
+    bad = client.post(url(world, "manage"), {"action": "save", "daily_capacity": "-1"}).content.decode()
+    assert "greater than or equal to 0" in bad
+    world.ist.refresh_from_db()
+    assert world.ist.daily_capacity == 0

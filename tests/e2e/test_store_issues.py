@@ -1,0 +1,43 @@
+"""Report an issue in a real browser: a short pick re-routes the line, and the merchandiser sees it
+on the order in the admin."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import admin_login, shot, store_login
+from tests.e2e.test_store_work import shop  # noqa: F401
+from tests.fulfillment.factories import place, receive
+from tests.inventory.factories import MerchandiserFactory
+from tests.orders.conftest import world  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_short_pick_reroutes_the_line_visible_on_the_order_in_the_admin(store_page, live_server, shop, _chromium):  # noqa: F811
+    page = store_page
+    receive(shop.shirt, shop.izm, 5)
+    work = place(shop, "WEB-6001", ("SHIRT", 2))
+    store_login(page, live_server, "ayse")
+    page.goto(f"{live_server.url}/s/{shop.ist.code}/w/{work.pk}/")
+    page.keyboard.type("8690000000012")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".feedback.alert-ok")
+    page.click("summary:has-text('Report an issue')")
+    page.check("input[name=reason][value=not_found]")
+    page.fill("input[name=quantity]", "1")
+    shot(page, f"store-report-issue-{page.device}")
+    page.click("button:has-text('Report')")
+    assert "Reported." in page.locator(".messages").inner_text()
+    assert "1 reported missing or damaged" in page.locator(".line").inner_text()
+    shot(page, f"store-after-issue-{page.device}")
+
+    admin = _chromium.new_page()
+    MerchandiserFactory(username="mira")
+    admin_login(admin, live_server, "mira")
+    admin.goto(f"{live_server.url}/admin/orders/order/{work.order_id}/change/")
+    allocations = admin.locator(".field-allocations_table").inner_text()
+    assert "ST-IZM" in allocations and "ST-IST" in allocations
+    assert "not_found" in admin.content()
+    shot(admin, f"store-reroute-admin-{page.device}")
+    admin.close()

@@ -1,0 +1,149 @@
+"""Operations: per-caller rate limits with Retry-After, health and readiness, a request id in every
+log line (and in the tasks a request publishes), JSON logs, a Content-Security-Policy on every page."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from inventory import services
+from inventory.health import OutboxLagHealthCheck
+from inventory.models import OutboxEvent
+from omni.health import BeatHealthCheck, beat_heartbeat_record
+from omni.logs import (
+    RequestIdFilter,
+    request_id_var,
+    task_postrun_clear_request_id,
+    task_prerun_set_request_id,
+    task_publish_add_request_id,
+)
+from tests.access.factories import issue_token
+from tests.allocation.factories import ChannelFactory
+from tests.inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def local_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "ops-tests"}}
+    from django.core.cache import cache
+
+    cache.clear()
+    return cache
+
+
+def token_client(channel) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(channel)}")
+    return client
+
+
+def test_a_token_over_its_rate_gets_429_with_retry_after_and_others_are_not_slowed(settings, local_cache):
+    settings.OMNI_API_RATE = "3/m"
+    first, second = token_client(ChannelFactory(code="web")), token_client(ChannelFactory(code="app"))
+    assert [first.get("/api/v1/locations").status_code for _ in range(3)] == [200, 200, 200]
+    res = first.get("/api/v1/locations")
+    assert res.status_code == 429 and res.json()["error"]["code"] == "throttled"
+    assert 1 <= int(res["Retry-After"]) <= 60
+    assert second.get("/api/v1/locations").status_code == 200
+
+
+def test_liveness_and_readiness_answer_json(client, local_cache):
+    live = client.get("/health/live")
+    assert live.status_code == 200 and live.json() == {"status": "ok"}
+    ready = client.get("/health/ready")
+    checks = ready.json()["checks"]
+    assert checks["database"] == "working" and checks["cache"] == "working"
+    # With a broker configured, the worker and beat checks are there too (no worker runs in this test).
+    healthy = all(v == "working" for v in checks.values())
+    assert ready.status_code == (200 if healthy else 503)
+    assert ready.json()["status"] == ("ok" if healthy else "unavailable")
+
+
+def test_readiness_fails_when_beat_is_silent_or_the_outbox_lags(settings, local_cache):
+    beat = BeatHealthCheck()
+    beat.run_check()
+    assert beat.errors and "beat" in str(beat.errors[0])
+    beat_heartbeat_record()
+    beat.run_check()
+    assert not beat.errors
+
+    settings.OMNI_HEALTH_OUTBOX_LAG_SECONDS = 60
+    lag = OutboxLagHealthCheck()
+    services.stock_receive(product=ProductFactory(sku="LAG"), location=LocationFactory(code="ST-L"), quantity=1)
+    lag.run_check()
+    assert not lag.errors
+    OutboxEvent.objects.update(created_at=timezone.now() - timedelta(minutes=5))
+    lag.run_check()
+    assert lag.errors and "old" in str(lag.errors[0])
+
+
+def test_every_answer_carries_a_request_id_a_sane_one_is_kept(client):
+    res = client.get("/health/live", HTTP_X_REQUEST_ID="shop-abc-123")
+    assert res["X-Request-ID"] == "shop-abc-123"
+    res = client.get("/health/live", HTTP_X_REQUEST_ID="bad id\nwith newline")
+    assert res["X-Request-ID"] != "bad id\nwith newline" and len(res["X-Request-ID"]) == 32
+
+
+def test_the_request_id_travels_into_the_tasks_a_request_publishes():
+    token = request_id_var.set("req-42")
+    try:
+        headers: dict = {}
+        task_publish_add_request_id(headers=headers)
+        assert headers == {"request_id": "req-42"}
+    finally:
+        request_id_var.reset(token)
+
+    class Task:
+        class request:  # noqa: N801 - as Celery's task.request
+            request_id = "req-42"
+
+    task_prerun_set_request_id(task=Task)
+    try:
+        assert request_id_var.get() == "req-42"
+    finally:
+        task_postrun_clear_request_id()
+    assert request_id_var.get() == "-"
+
+
+def test_json_logs_carry_the_request_id():
+    from pythonjsonlogger.json import JsonFormatter
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(RequestIdFilter())
+    handler.setFormatter(JsonFormatter("%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s"))
+    logger = logging.getLogger("omni.test.json")
+    logger.addHandler(handler)
+    token = request_id_var.set("req-7")
+    try:
+        logger.warning("stock import %s failed", 12)
+    finally:
+        request_id_var.reset(token)
+        logger.removeHandler(handler)
+    line = json.loads(stream.getvalue())
+    assert line["message"] == "stock import 12 failed" and line["request_id"] == "req-7" and line["levelname"] == "WARNING"
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/api/v1/docs/", "/health/live"])
+def test_every_page_has_a_content_security_policy(client, path):
+    res = client.get(path)
+    assert res.status_code == 200
+    policy = res["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "default-src 'self'" in policy
+
+
+def test_the_api_docs_load_swagger_ui_from_this_site_with_no_inline_script(client):
+    html = client.get("/api/v1/docs/").content.decode()
+    assert "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
+    assert "<script>" not in html
+    merch = MerchandiserFactory(username="m")
+    client.force_login(merch)
+    assert client.get("/api/v1/docs/?script=").status_code == 200
