@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from omni.admin import ReadOnlyAdmin, admin_apply_each
+from omni.admin import ModelAdmin, ReadOnlyAdmin, TabularInline, admin_apply_each
 
 from .models import Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
 from .notifications.services import notification_send
@@ -32,14 +32,14 @@ class NotificationAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PickupPolicy)
-class PickupPolicyAdmin(admin.ModelAdmin):
+class PickupPolicyAdmin(ModelAdmin):
     list_display = ("location", "reminder_after_hours", "expire_after_days")
     autocomplete_fields = ("location",)
     search_fields = ("location__code", "location__name")
     list_select_related = ("location",)
 
 
-class PutBackLineInline(admin.TabularInline):
+class PutBackLineInline(TabularInline):
     model = PutBackLine
     extra = 0
     can_delete = False

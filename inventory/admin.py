@@ -13,9 +13,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.http import urlencode
-from import_export.admin import ImportExportMixin
 
-from omni.admin import ReadOnlyAdmin
+from omni.admin import ImportExportMixin, ModelAdmin, PlumbingAdmin, ReadOnlyAdmin, TabularInline
 from omni.errors import OmniError
 
 from . import services
@@ -49,7 +48,7 @@ class StockRowColumns:
 
 
 @admin.register(Location)
-class LocationAdmin(ImportExportMixin, admin.ModelAdmin):
+class LocationAdmin(ImportExportMixin, ModelAdmin):
     resource_classes = [LocationResource]
     list_display = ["code", "name", "kind", "city", "country", "can_ship", "can_pickup", "daily_capacity", "is_active"]
     list_filter = ["kind", "is_active", "can_ship", "can_pickup", "country"]
@@ -62,13 +61,13 @@ class LocationAdmin(ImportExportMixin, admin.ModelAdmin):
     ]
 
 
-class ProductBarcodeInline(admin.TabularInline):
+class ProductBarcodeInline(TabularInline):
     model = ProductBarcode
     extra = 1
 
 
 @admin.register(Product)
-class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
+class ProductAdmin(ImportExportMixin, ModelAdmin):
     resource_classes = [ProductResource]
     list_display = ["sku", "name", "velocity_class", "price", "unit_cost", "lead_time_days", "season", "end_of_season", "is_active"]
     list_filter = ["velocity_class", "season", "is_active"]
@@ -78,7 +77,7 @@ class ProductAdmin(ImportExportMixin, admin.ModelAdmin):
 
 
 @admin.register(StockLevel)
-class StockLevelAdmin(ImportExportMixin, admin.ModelAdmin):
+class StockLevelAdmin(ImportExportMixin, ModelAdmin):
     resource_classes = [StockLevelResource]  # imports go through the count service
     # Our list template: the "Stock operation" button next to import/export (stock rows have no "add").
     import_export_change_list_template = "admin/inventory/stocklevel/change_list.html"
@@ -215,7 +214,7 @@ class ReservationAdmin(StockRowColumns, ReadOnlyAdmin):
 
 
 @admin.register(Transfer)
-class TransferAdmin(admin.ModelAdmin):
+class TransferAdmin(ModelAdmin):
     """Shipping a transfer (add) takes the units off the source through inventory.services;
     the "receive" action books them in at the destination."""
 
@@ -280,7 +279,7 @@ class CycleCountAdmin(StockRowColumns, ReadOnlyAdmin):
 
 
 @admin.register(OutboxEvent)
-class OutboxEventAdmin(ReadOnlyAdmin):
+class OutboxEventAdmin(PlumbingAdmin):
     list_display = ["id", "product", "location", "reason", "created_at", "processed_at"]
     list_select_related = ["product", "location"]
     list_filter = ["reason", ("processed_at", admin.EmptyFieldListFilter)]

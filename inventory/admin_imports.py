@@ -15,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from omni.admin import ModelAdmin
+
 from omni.errors import OmniError
 from omni.access.roles import Capability, can, permitted_location_ids, principal_for
 
@@ -39,7 +41,7 @@ class StockImportForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(ModelAdmin):
     list_display = ("id", "original_name", "mode", "status_badge", "rows_total", "rows_applied", "rows_skipped",
                     "error_count", "created_by", "created_at")
     list_filter = ("status", "mode")

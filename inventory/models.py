@@ -106,6 +106,11 @@ class StockLevel(models.Model):
     reserved = models.IntegerField(default=0, help_text="Units held by open reservations.")
     damaged = models.IntegerField(default=0, help_text="Never sellable.")
     quarantine = models.IntegerField(default=0, help_text="Never sellable until released.")
+    last_received_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="When units last arrived here: the time of this row's latest receipt or transfer in in the ledger, "
+                  "set with that ledger row (routing reads the age of the stock from it).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -182,13 +187,7 @@ class StockMovement(models.Model):
             ),
             models.CheckConstraint(condition=~Q(quantity=0), name="movement_nonzero"),
         ]
-        indexes = [
-            models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket"),
-            # Routing's stock age: the latest arrival of units at a stock row. Partial, so the hot
-            # paths (sales, reservations' consumption) never write it.
-            models.Index(fields=["stock_level", "created_at"], name="movement_level_arrivals",
-                         condition=Q(reason__in=["receipt", "transfer_in"], quantity__gt=0)),
-        ]
+        indexes = [models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket")]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} {self.quantity:+d} ({self.bucket})"

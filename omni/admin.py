@@ -1,4 +1,8 @@
-"""Admin building blocks every app may use (imports no app)."""
+"""Admin building blocks every app may use (imports no app).
+
+Every admin class derives from these, so that the whole admin wears one theme (django-unfold):
+``ModelAdmin``, ``TabularInline``, ``StackedInline`` and ``ImportExportModelAdmin`` are the
+themed classes; ``ReadOnlyAdmin`` is for records only services write."""
 
 from __future__ import annotations
 
@@ -6,8 +10,40 @@ from django.contrib import admin, messages
 
 from omni.errors import OmniError
 
+from import_export.admin import ImportExportMixin as _ImportExportMixin
+from unfold.admin import ModelAdmin as _UnfoldModelAdmin
+from unfold.admin import StackedInline as _UnfoldStackedInline
+from unfold.admin import TabularInline as _UnfoldTabularInline
+from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
-class ReadOnlyAdmin(admin.ModelAdmin):
+
+class ModelAdmin(_UnfoldModelAdmin):
+    """The project's ModelAdmin: the theme's, with rows per page sized for a working list."""
+
+    list_per_page = 50
+    warn_unsaved_form = True
+
+
+class TabularInline(_UnfoldTabularInline):
+    pass
+
+
+class StackedInline(_UnfoldStackedInline):
+    pass
+
+
+class ImportExportMixin(_ImportExportMixin):
+    """django-import-export in the theme's forms."""
+
+    import_form_class = ImportForm
+    export_form_class = ExportForm
+
+
+class ImportExportModelAdmin(ImportExportMixin, ModelAdmin):
+    pass
+
+
+class ReadOnlyAdmin(ModelAdmin):
     """Records written only by services (the ledger, reservations, orders, holds …): viewed in the
     admin, never added, edited or deleted there. The change page is view-only (no Save buttons),
     and the bulk delete action is gone with the delete permission."""
@@ -20,6 +56,12 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+class PlumbingAdmin(ReadOnlyAdmin):
+    """Technical records (idempotency records, the outbox, routing decisions, postal centroids):
+    read-only, and left out of the merchandiser's menu; the operations role and superusers see
+    them (the role's permissions decide who may view them)."""
 
 
 def admin_apply_each(model_admin: admin.ModelAdmin, request, objects, act, *, label: str, verb: str) -> int:

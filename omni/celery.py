@@ -35,7 +35,7 @@ def _collect_beat_schedules(sender: Celery, **kwargs) -> None:
     from django.conf import settings
 
     schedule = dict(settings.CELERY_BEAT_SCHEDULE)
-    for label in ("inventory", "allocation", "orders", "fulfillment"):
+    for label in ("inventory", "allocation", "orders", "fulfillment", "omni.insights"):
         try:
             module = importlib.import_module(f"{label}.schedules")
         except ModuleNotFoundError:

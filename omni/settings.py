@@ -13,6 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.templatetags.static import static
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -44,6 +45,11 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "" if PRODUCTION else "localhos
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
+    # the admin theme (its templates come before Django's admin's)
+    "unfold",
+    "unfold.contrib.filters",
+    "unfold.contrib.forms",
+    "unfold.contrib.import_export",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -67,6 +73,7 @@ INSTALLED_APPS = [
     "omni.access",
     "orders",
     "fulfillment",
+    "omni.insights",
 ]
 
 MIDDLEWARE = [
@@ -196,11 +203,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "SWAGGER_UI_DIST": "SIDECAR",  # Swagger UI from the installed drf-spectacular-sidecar, no CDN
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "omni.api.schema.postprocess_errors"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a field called "status"; each choice set gets its own stable name.
+    # Swagger UI and ReDoc from the installed drf-spectacular-sidecar package: the docs work offline.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "OrderStatusEnum": "orders.models.OrderStatus",
         "OrderLineStatusEnum": "orders.models.LineStatus",
@@ -246,6 +255,33 @@ if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Admin (django-unfold) ------------------------------------------------------------------
+# The merchandiser's console: "Omni" branding, the KPI dashboard as the home page, a sidebar built
+# per user from the admin registry and the user's permissions (omni/insights/navigation.py).
+UNFOLD = {
+    "SITE_TITLE": "Omni",
+    "SITE_HEADER": "Omni",
+    "SITE_SUBHEADER": "Inventory & orders",
+    "SITE_SYMBOL": "inventory_2",
+    "SITE_URL": "/admin/",  # "View site": the dashboard (store staff sign in at the site root)
+    "SHOW_VIEW_ON_SITE": False,
+    "STYLES": [lambda request: static("omni/console.css")],
+    "DASHBOARD_CALLBACK": "omni.insights.views.dashboard_callback",
+    "COLORS": {
+        "primary": {
+            "50": "oklch(97.8% .014 180)", "100": "oklch(95% .04 180)", "200": "oklch(90% .07 180)",
+            "300": "oklch(83% .1 181)", "400": "oklch(72% .12 182)", "500": "oklch(60% .12 184)",
+            "600": "oklch(51% .1 186)", "700": "oklch(44% .085 188)", "800": "oklch(38% .07 189)",
+            "900": "oklch(33% .06 190)", "950": "oklch(22% .04 192)",
+        },
+    },
+    "SIDEBAR": {
+        "show_search": True,
+        "show_all_applications": False,
+        "navigation": "omni.insights.navigation.sidebar",
+    },
+}
 
 # --- Omni -----------------------------------------------------------------------------------
 OMNI_SITE_URL = os.environ.get("OMNI_SITE_URL", "http://127.0.0.1:8000")

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import URLPattern, URLResolver, include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
 from omni import health
 
@@ -11,7 +11,9 @@ api_v1: list[URLPattern | URLResolver] = [
     path("", include("orders.api.urls")),
     path("", include("fulfillment.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI and ReDoc load their scripts from drf-spectacular-sidecar (installed): they work offline.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="v1:schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="v1:schema"), name="api-redoc"),
 ]
 
 urlpatterns: list[URLPattern | URLResolver] = [

@@ -8,11 +8,12 @@ their reserved units back; a deleted order would leave its reservations holding 
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.utils.html import format_html, format_html_join
+from unfold.decorators import action as unfold_action
 
-from omni.admin import ReadOnlyAdmin
+from omni.admin import ModelAdmin, PlumbingAdmin, ReadOnlyAdmin, TabularInline
 from omni.errors import OmniError
 
+from . import admin_actions
 from .models import (
     Allocation,
     Hold,
@@ -20,7 +21,6 @@ from .models import (
     HoldStatus,
     IdempotencyRecord,
     Order,
-    OrderEvent,
     OrderLine,
     OrderReturn,
     OrderStatus,
@@ -31,7 +31,7 @@ from .models import (
 from .services import hold_release, order_cancel, routing_profile_save
 
 
-class OrderLineInline(admin.TabularInline):
+class OrderLineInline(TabularInline):
     model = OrderLine
     extra = 0
     can_delete = False
@@ -44,20 +44,7 @@ class OrderLineInline(admin.TabularInline):
         return False
 
 
-class OrderEventInline(admin.TabularInline):
-    model = OrderEvent
-    extra = 0
-    can_delete = False
-    fields = readonly_fields = ("created_at", "kind", "actor", "data")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class OrderReturnInline(admin.TabularInline):
+class OrderReturnInline(TabularInline):
     model = OrderReturn
     extra = 0
     can_delete = False
@@ -72,20 +59,33 @@ class OrderReturnInline(admin.TabularInline):
 
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
+    """View-only order page (no Save that would be refused) with the merchandiser's actions at the top,
+    each a form page that calls the service the API calls (``orders/admin_actions.py``)."""
+
     list_display = ["external_id", "channel", "status", "delivery_mode", "customer_tier", "created_at"]
     list_filter = ["status", "channel", "delivery_mode"]
+    list_select_related = ["channel"]
     search_fields = ["external_id", "customer_ref"]
-    inlines = [OrderLineInline, OrderReturnInline, OrderEventInline]
+    inlines = [OrderLineInline, OrderReturnInline]
     readonly_fields = ["channel", "external_id", "status", "hold", "routing_profile", "created_at", "allocations_table",
-                       "routing_decisions"]
-    fields = ["channel", "external_id", "status", "customer_ref", "customer_tier", "delivery_mode", "pickup_location",
-              "ship_name", "address", "city", "postal_code", "country", "latitude", "longitude", "hold", "routing_profile",
-              "created_at", "allocations_table", "routing_decisions"]
-
+                       "timeline", "routing_decisions"]
+    fieldsets = [
+        (None, {"fields": ["channel", "external_id", "status", "created_at", "customer_ref", "customer_tier", "delivery_mode",
+                           "pickup_location"]}),
+        ("Delivery", {"fields": ["ship_name", "address", "city", "postal_code", "country", "latitude", "longitude"],
+                      "classes": ["collapse"]}),
+        ("Where it is fulfilled from", {"fields": ["allocations_table"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("Routing decisions", {"fields": ["routing_decisions", "routing_profile", "hold"]}),
+    ]
     actions = ["cancel_orders"]
+    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_allocate_now", "action_resend_event"]
 
-    def has_cancel_permission(self, request) -> bool:
+    def has_cancel_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("orders.change_order")
+
+    def has_resend_permission(self, request, obj=None) -> bool:
+        return request.user.has_perm("orders.change_order") or request.user.has_perm("allocation.change_syncmessage")
 
     @admin.action(description="Cancel the selected orders (their reserved units go back to stock)", permissions=["cancel"])
     def cancel_orders(self, request, queryset):
@@ -98,32 +98,41 @@ class OrderAdmin(ReadOnlyAdmin):
                 messages.error(request, f"Order {order.external_id}: {exc.message}")
         messages.success(request, f"Cancelled {done} order(s).")
 
+    @unfold_action(description="Cancel order", url_path="cancel", permissions=["cancel"], icon="cancel")
+    def action_cancel(self, request, object_id):
+        return admin_actions.cancel_order_view(self, request, object_id)
+
+    @unfold_action(description="Cancel lines", url_path="cancel-lines", permissions=["cancel"], icon="remove_shopping_cart")
+    def action_cancel_lines(self, request, object_id):
+        return admin_actions.cancel_lines_view(self, request, object_id)
+
+    @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
+    def action_reroute(self, request, object_id):
+        return admin_actions.reroute_view(self, request, object_id)
+
+    @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
+    def action_allocate_now(self, request, object_id):
+        return admin_actions.allocate_now_view(self, request, object_id)
+
+    @unfold_action(description="Resend partner event", url_path="resend-event", permissions=["resend"], icon="send")
+    def action_resend_event(self, request, object_id):
+        return admin_actions.resend_event_view(self, request, object_id)
+
     @admin.display(description="Allocations")
     def allocations_table(self, obj: Order) -> str:
-        rows = Allocation.objects.filter(line__order=obj).select_related("line", "location", "ship_to_store").order_by("id")
-        body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-            (a.line.line_no, a.location.code, a.quantity, a.status, a.reservation_id or "", a.ship_to_store.code if a.ship_to_store else "")
-            for a in rows))
-        return format_html("<table><tr><th>Line</th><th>Location</th><th>Qty</th><th>Status</th><th>Reservation</th>"
-                           "<th>Ship to store</th></tr>{}</table>", body)
+        return admin_actions.allocations_html(obj)
+
+    @admin.display(description="What happened")
+    def timeline(self, obj: Order) -> str:
+        return admin_actions.timeline_html(obj)
 
     @admin.display(description="Routing decisions")
     def routing_decisions(self, obj: Order) -> str:
-        parts = []
-        for d in obj.routing_decisions.order_by("id"):
-            cands = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", (
-                (c["location"], c["total"], c.get("distance_km"), c.get("coverable_units"),
-                 ", ".join(f"{k} {v}" for k, v in c["scores"].items())) for c in d.candidates))
-            parts.append(format_html(
-                "<div><strong>{} · profile {} v{} · {} candidates</strong><p>{}</p><p>Plan: {}</p>"
-                "<table><tr><th>Location</th><th>Score</th><th>km</th><th>Units</th><th>Criteria</th></tr>{}</table></div>",
-                d.kind, d.profile_name, d.profile_version or "-", d.candidate_count, d.reason,
-                ", ".join(f"line {p['line']} → {p['location']} × {p['quantity']}" for p in d.plan), cands))
-        return format_html_join("", "{}", ((p,) for p in parts)) if parts else "—"
+        return admin_actions.routing_tables_html(obj)
 
 
 @admin.register(RoutingProfile)
-class RoutingProfileAdmin(admin.ModelAdmin):
+class RoutingProfileAdmin(ModelAdmin):
     list_display = ["name", "version", "channel", "max_shipments", "is_active", "created_at"]
     list_filter = ["is_active", "channel"]
     fields = ["name", "channel", "criteria", "max_shipments", "allow_ship_to_store", "version", "is_active"]
@@ -143,7 +152,7 @@ class RoutingProfileAdmin(admin.ModelAdmin):
         return False
 
 
-class HoldLineInline(admin.TabularInline):
+class HoldLineInline(TabularInline):
     model = HoldLine
     extra = 0
     readonly_fields = ["product", "location", "quantity", "reservation_id"]
@@ -177,18 +186,18 @@ class HoldAdmin(ReadOnlyAdmin):
 
 
 @admin.register(PostalCentroid)
-class PostalCentroidAdmin(admin.ModelAdmin):
+class PostalCentroidAdmin(PlumbingAdmin):
     list_display = ["country", "postal_code", "latitude", "longitude"]
     search_fields = ["postal_code"]
 
 
 @admin.register(RoutingDecision)
-class RoutingDecisionAdmin(ReadOnlyAdmin):
+class RoutingDecisionAdmin(PlumbingAdmin):
     list_display = ["order", "kind", "profile_name", "profile_version", "candidate_count", "created_at"]
     readonly_fields = ["order", "kind", "profile_name", "profile_version", "candidates", "candidate_count", "plan", "reason"]
 
 
 @admin.register(IdempotencyRecord)
-class IdempotencyRecordAdmin(admin.ModelAdmin):
+class IdempotencyRecordAdmin(PlumbingAdmin):
     list_display = ["channel", "key", "response_status", "created_at"]
     readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body"]

@@ -128,6 +128,11 @@ def some_of_everything(settings, tmp_path):
 
     pickups_expire(now=work.ready_at + timedelta(days=4))
 
+    # the dashboard's daily KPI snapshot
+    from omni.insights.services import kpi_snapshot_recent
+
+    kpi_snapshot_recent(days=1)
+
 
 def _label(model) -> str:
     return model._meta.label

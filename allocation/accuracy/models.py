@@ -17,6 +17,7 @@ class LocationAccuracyStat(models.Model):
 
     class Meta:
         verbose_name = "location stock accuracy"
+        verbose_name_plural = "location stock accuracies"
 
     def __str__(self) -> str:
         return f"{self.location_id}: {self.accurate}/{self.counts}"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from omni.admin import ModelAdmin
+
 from allocation.accuracy.models import LocationAccuracyStat
 from allocation.accuracy.services import location_accuracy_refresh
 
 
 @admin.register(LocationAccuracyStat)
-class LocationAccuracyStatAdmin(admin.ModelAdmin):
+class LocationAccuracyStatAdmin(ModelAdmin):
     """Read-only: what the accuracy haircut reads (refreshed every 15 minutes, or now by the action)."""
 
     list_display = ["location", "counts", "accurate", "percent", "computed_at"]

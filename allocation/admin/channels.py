@@ -11,7 +11,8 @@ from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
-from import_export.admin import ImportExportModelAdmin
+
+from omni.admin import ImportExportModelAdmin, ModelAdmin, TabularInline
 
 from allocation.availability.explain import atp_explain
 from allocation.channels.models import Channel, ChannelQuota, ChannelVisibility, LocationGroup
@@ -33,13 +34,13 @@ from omni.errors import OmniError
 from .resources import ChannelVisibilityResource
 
 
-class ChannelVisibilityInline(admin.TabularInline):
+class ChannelVisibilityInline(TabularInline):
     model = ChannelVisibility
     extra = 1
     fields = ["location", "group"]
 
 
-class ChannelQuotaInline(admin.TabularInline):
+class ChannelQuotaInline(TabularInline):
     model = ChannelQuota
     extra = 0
     fields = ["product", "min_share_percent", "is_active"]
@@ -47,7 +48,7 @@ class ChannelQuotaInline(admin.TabularInline):
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
+class ChannelAdmin(ModelAdmin):
     list_display = ["code", "name", "kind", "is_active", "allows_dropship", "sync_mode", "lag_buffer_enabled",
                     "accuracy_haircut_enabled", "scarcity_threshold", "margin_rank", "strategic_priority"]
     list_filter = ["kind", "is_active", "sync_mode"]
@@ -152,7 +153,7 @@ class LocationGroupForm(forms.ModelForm):
 
 
 @admin.register(LocationGroup)
-class LocationGroupAdmin(admin.ModelAdmin):
+class LocationGroupAdmin(ModelAdmin):
     form = LocationGroupForm
     list_display = ["code", "name", "size"]
     search_fields = ["code", "name"]

@@ -16,7 +16,7 @@ from allocation.accuracy.services import count_task_approve_scored
 from inventory.counting.models import CountTask, CountTaskLine, CountTaskOrigin, CountTaskStatus
 from inventory.counting.services import count_task_cancel, count_task_create, count_task_recount
 from inventory.models import Product
-from omni.admin import admin_apply_each
+from omni.admin import ModelAdmin, TabularInline, admin_apply_each
 
 
 class CountTaskPlanForm(forms.ModelForm):
@@ -40,7 +40,7 @@ class CountTaskPlanForm(forms.ModelForm):
         return [found[s] for s in wanted]
 
 
-class CountTaskLineInline(admin.TabularInline):
+class CountTaskLineInline(TabularInline):
     model = CountTaskLine
     extra = 0
     can_delete = False
@@ -51,7 +51,7 @@ class CountTaskLineInline(admin.TabularInline):
 
 
 @admin.register(CountTask)
-class CountTaskAdmin(admin.ModelAdmin):
+class CountTaskAdmin(ModelAdmin):
     list_display = ("id", "location", "origin", "status", "sku_count", "assigned_to", "due_at", "created_at", "counted_at")
     list_filter = ("status", "origin", "location__kind")
     search_fields = ("location__code", "location__name", "lines__product__sku", "reference")

@@ -12,7 +12,8 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
-from import_export.admin import ImportExportModelAdmin
+
+from omni.admin import ImportExportModelAdmin, ModelAdmin
 
 from allocation.safety_stock.models import SafetyStockModifier, SafetyStockPolicy
 from allocation.safety_stock.services import (
@@ -112,7 +113,7 @@ class SafetyStockModifierForm(forms.ModelForm):
 
 
 @admin.register(SafetyStockModifier)
-class SafetyStockModifierAdmin(admin.ModelAdmin):
+class SafetyStockModifierAdmin(ModelAdmin):
     form = SafetyStockModifierForm
     list_display = ["name", "kind", "percent", "min_quantity", "product", "season", "starts_on", "ends_on", "is_active"]
     list_filter = ["kind", "is_active"]

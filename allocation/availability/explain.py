@@ -61,6 +61,15 @@ def _seen_by(ctx, location_id: int) -> str:
     return ctx.channel.code + (f" ({', '.join(notes)})" if notes else "")
 
 
+def _count(n: int) -> str:
+    return "1 unit" if n == 1 else f"{n} units"
+
+
+def _units(units: int, text: str, **fmt: object) -> str:
+    """One deduction as a sentence: "5 units kept back by …"."""
+    return f"{_count(units)} {text.format(**fmt)}."
+
+
 def atp_explain(*, product: Product, now: datetime | None = None) -> AtpExplanation:
     now = now or timezone.now()
     channels = list(Channel.objects.filter(is_active=True).order_by("code"))
@@ -90,32 +99,35 @@ def atp_explain(*, product: Product, now: datetime | None = None) -> AtpExplanat
         comp = components.get(channel.pk, {}).get(product.pk)
         if comp is None:
             continue
-        lines = [f"Available at {len(ctx.visible_pct)} visible location(s) (on hand − reserved − location safety stock, ≥ 0): {comp.available}"]
+        lines = [_units(comp.available, "free to sell at the {n} location(s) {code} sells from, after what is reserved for "
+                        "orders and what each location keeps back as its own safety stock", n=len(ctx.visible_pct),
+                        code=channel.code)]
         cut = [codes.get(i, str(i)) for i, pct in ctx.visible_pct.items() if pct < 100]
         if channel.accuracy_haircut_enabled:
-            lines.append(
-                f"Accuracy haircut: −{comp.haircut} (stock at {', '.join(cut) or 'no location'} below "
-                f"{channel.accuracy_threshold_percent}% accuracy over {ACCURACY_DAYS} days counts at {100 - channel.accuracy_haircut_percent}%)"
-            )
+            lines.append(_units(
+                comp.haircut, "not offered because the stock records of {where} were less than {threshold}% right in "
+                "the last {days} days of counts (their stock counts at {pct}%)", where=", ".join(cut) or "no location",
+                threshold=channel.accuracy_threshold_percent, days=ACCURACY_DAYS, pct=100 - channel.accuracy_haircut_percent))
         policy = by_channel.get(channel.pk) if comp.buffer_source == "channel" else pool_policy if comp.buffer_source == "pool" else None
         if comp.buffer:
+            rule = "this channel's" if comp.buffer_source == "channel" else "the pool"
             lines.append(
-                f"Safety-stock buffer {comp.buffer} from the SKU × {comp.buffer_source} policy"
-                f"{f' ({policy.explanation})' if policy else ''}; location floors already deducted here: "
-                f"{comp.location_safety_stock} → −{comp.extra_buffer}"
+                f"{comp.buffer} units is {rule} safety stock for the SKU"
+                f"{f' ({policy.explanation})' if policy else ''}; the locations already keep back "
+                f"{comp.location_safety_stock}, so {_count(comp.extra_buffer)} more kept back here."
             )
         else:
-            lines.append(f"No channel or pool buffer; location floors deducted: {comp.location_safety_stock}")
+            lines.append(f"No safety stock for this channel or the pool; the locations keep back {comp.location_safety_stock} "
+                         f"unit(s) of their own (already left out above).")
         if ctx.quota_others:
-            lines.append(f"Quota protection for other channels: −{comp.quota}")
+            lines.append(_units(comp.quota, "protected for other channels by their quotas"))
         if channel.allows_dropship:
-            lines.append(f"Drop-ship supplier (virtual) stock: +{comp.virtual}")
+            lines.append(f"{_count(comp.virtual)} added from the drop-ship supplier's stock (sold here, shipped by the supplier).")
         if channel.lag_buffer_enabled:
-            lines.append(
-                f"Lag buffer: {comp.sold_in_window} sold by {channel.code} in {VELOCITY_DAYS} days, "
-                f"published every {ctx.sync_seconds}s → −{comp.lag_buffer}"
-            )
-        lines.append(f"ATP = {comp.atp}")
+            lines.append(_units(
+                comp.lag_buffer, "held back for orders {code} may sell before its next update ({sold} sold in {days} days, "
+                "updates every {secs} s)", code=channel.code, sold=comp.sold_in_window, days=VELOCITY_DAYS, secs=ctx.sync_seconds))
+        lines.append(f"{channel.code} may sell {_count(comp.atp)} (ATP = {comp.atp}).")
         channel_layers.append(ChannelLayer(channel=channel, components=comp, explanation=lines, buffer_policy=policy))
     return AtpExplanation(
         product=product, as_of=now, locations=layers, channels=channel_layers,

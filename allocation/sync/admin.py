@@ -7,6 +7,8 @@ from django.contrib import admin
 from django.db import models
 from django.http import StreamingHttpResponse
 
+from omni.admin import ModelAdmin
+
 from .models import ChannelSync, MessageStatus, SyncMessage
 from .feed import availability_snapshot_csv
 from .publish import sync_channel_publish
@@ -14,7 +16,7 @@ from .push import sync_messages_resend
 
 
 @admin.register(ChannelSync)
-class ChannelSyncAdmin(admin.ModelAdmin):
+class ChannelSyncAdmin(ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}  # a webhook without a scheme is https
     list_display = ("channel", "url", "mode", "is_active", "holdback_units", "realtime_velocity_classes", "last_batch_at")
     list_filter = ("mode", "is_active")
@@ -40,7 +42,7 @@ class ChannelSyncAdmin(admin.ModelAdmin):
 
 
 @admin.register(SyncMessage)
-class SyncMessageAdmin(admin.ModelAdmin):
+class SyncMessageAdmin(ModelAdmin):
     list_display = ("id", "channel", "kind", "product", "event", "sequence", "available", "delta", "status", "attempts",
                     "latency_ms", "last_error", "created_at")
     list_filter = ("status", "kind", "channel")

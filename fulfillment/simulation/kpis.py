@@ -38,6 +38,12 @@ COSTS = Costs(pick_order={"dc": 1.2, "store": 2.5}, pick_line={"dc": 0.3, "store
 CLEARED_SHARE = 0.8  # clearance: the days after the end of season until 80 % of its stock is gone
 
 
+def _km(lat1: float | None, lon1: float | None, lat2: float | None, lon2: float | None) -> float | None:
+    if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
+        return None
+    return haversine_km(lat1, lon1, lat2, lon2)
+
+
 def _p90(values: list[float]) -> float:
     if not values:
         return 0.0
@@ -73,9 +79,9 @@ def compute(sc: Scenario, log: RunLog) -> dict:
     split_orders = sum(1 for r in per_order if r["n"] > 1)
 
     bopis = list(works.filter(kind=WorkKind.BOPIS).exclude(ready_at=None))
-    prep_h = [(w.ready_at - w.order.created_at).total_seconds() / 3600 for w in bopis]
+    prep_h = [(w.ready_at - w.order.created_at).total_seconds() / 3600 for w in bopis if w.ready_at]
     collected = [w for w in bopis if w.status == WorkStatus.COLLECTED]
-    wait_h = [(w.closed_at - w.ready_at).total_seconds() / 3600 for w in collected if w.closed_at]
+    wait_h = [(w.closed_at - w.ready_at).total_seconds() / 3600 for w in collected if w.closed_at and w.ready_at]
     cross_sold = -(StockMovement.objects.filter(reason=MovementReason.SALE, reference__startswith="cross-sell:")
                    .aggregate(n=Sum("quantity"))["n"] or 0)
 
@@ -92,7 +98,7 @@ def compute(sc: Scenario, log: RunLog) -> dict:
         order_cost[w.order_id] = order_cost.get(w.order_id, 0.0) + cost
     for w in shipped:
         o, loc = w.order, w.location
-        dist = haversine_km(o.latitude, o.longitude, loc.latitude, loc.longitude) if o.latitude is not None else None
+        dist = _km(o.latitude, o.longitude, loc.latitude, loc.longitude)
         cost = shipping_cost(dist, DEFAULT_BANDS)
         shipping += cost
         order_cost[w.order_id] = order_cost.get(w.order_id, 0.0) + cost
@@ -106,7 +112,7 @@ def compute(sc: Scenario, log: RunLog) -> dict:
     for ref, kind, lat, lon in returns:
         if kind != "store" and ref not in seen and ref in dest:  # sent back by parcel to the DC
             seen.add(ref)
-            return_cost += shipping_cost(haversine_km(dest[ref][0], dest[ref][1], lat, lon), DEFAULT_BANDS)
+            return_cost += shipping_cost(_km(dest[ref][0], dest[ref][1], lat, lon), DEFAULT_BANDS)
     fulfilment_cost = labour + shipping + return_cost
 
     # Turnover: cost of goods sold (sales and fulfilments less returns, at cost) over the average

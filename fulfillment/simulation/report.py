@@ -70,13 +70,15 @@ def table_lines(siloed: dict, omni: dict) -> list[str]:
 
 
 STYLE = Style(background="white", plot_background="white", font_family="system-ui, sans-serif",
-              colors=("#b45309", "#1d4ed8", "#6b7280", "#059669"))
+              colors=("#b45309", "#1d4ed8", "#6b7280", "#059669"), title_font_size=20, label_font_size=13,
+              major_label_font_size=13, legend_font_size=14, value_font_size=13)
 
 
-def _chart(title: str, series: Sequence[tuple[str, list]], *, days: int, percent: bool = False) -> str:
-    chart = pygal.Line(style=STYLE, width=760, height=300, show_dots=False, x_title="day", title=title,
+def _chart(title: str, series: Sequence[tuple[str, list]], *, days: int, percent: bool = False, decimals: int = 0) -> str:
+    chart = pygal.Line(style=STYLE, width=960, height=360, show_dots=False, x_title="day", title=title, margin=8,
                        show_minor_x_labels=False, x_labels_major_every=max(days // 9, 1), legend_at_bottom=True,
-                       value_formatter=(lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:,.0f}"), disable_xml_declaration=True)
+                       value_formatter=(lambda v: f"{v:.0%}") if percent else (lambda v: f"{v:,.{decimals}f}"),
+                       disable_xml_declaration=True)
     chart.x_labels = [str(d) for d in range(days)]
     for name, values in series:
         chart.add(name, values)
@@ -100,7 +102,7 @@ def html_report(*, siloed: dict, omni: dict, logs: dict, summary: dict, design: 
             ("siloed · stores", [d["store_units"] for d in s_log]), ("omni · stores", [d["store_units"] for d in o_log]),
             ("siloed · DC", [d["dc_units"] for d in s_log]), ("omni · DC", [d["dc_units"] for d in o_log])], days=days),
         _chart("Fulfilment cost per online order (orders of the day)",
-               [(p, logs[p].get("daily_cost_per_order", [])) for p in ("siloed", "omni")], days=days),
+               [(p, logs[p].get("daily_cost_per_order", [])) for p in ("siloed", "omni")], days=days, decimals=2),
     ]
     rows = []
     for key, label, fmt, lower in ROWS:
@@ -125,7 +127,7 @@ body{{font-family:system-ui,sans-serif;margin:0 auto;max-width:62rem;padding:1re
 table{{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}} th,td{{padding:.3rem .5rem;border-bottom:1px solid #ddd;text-align:right}}
 th[scope=row]{{text-align:left;font-weight:normal}} thead th{{text-align:right}} thead th:first-child{{text-align:left}}
 .better{{color:#047857;font-weight:600}} .worse{{color:#b91c1c;font-weight:600}}
-.charts{{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(100%,30rem),1fr));gap:1rem}} .charts svg{{width:100%;height:auto}}
+.charts figure{{margin:0 0 1rem}} .charts svg{{width:100%;height:auto;display:block}}
 .meta{{color:#555}} pre{{white-space:pre-wrap;background:#f6f6f6;padding:.5rem}}
 </style></head><body>
 <h1>Season simulation: siloed vs Omni</h1>

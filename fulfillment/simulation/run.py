@@ -42,7 +42,7 @@ from orders.services import (
 )
 
 from .chain import STORE_CAPACITY, TRANSIT_DAYS, chain_create
-from .scenario import DC_RESERVE, Scenario
+from .scenario import DC_RESERVE, OnlineOrder, Scenario
 
 ACTOR = "simulation"
 POLICIES = ("siloed", "omni")
@@ -101,7 +101,7 @@ class Season:
         self.in_transit: list[tuple[int, int, int, int, int]] = []  # (arrive day, transfer id, store, sku, qty)
         self.pickups: list[tuple[int, int, bool, int | None]] = []  # (due day, work id, no-show, cross-sell sku)
         self.returns: list[tuple[int, int, int]] = []  # (due day, order id, store index or -1 for the DC)
-        self.order_meta: dict[int, tuple[int, object]] = {}  # order id → (day, OnlineOrder)
+        self.order_meta: dict[int, tuple[int, OnlineOrder | None]] = {}  # order id → (day, its scenario order)
         self.rejected_lines: set[int] = set()  # work lines rejected through orders (no fulfillment reject yet)
         self.stuck_works: set[int] = set()  # … whose work can then never move
 
@@ -239,30 +239,29 @@ class Season:
                 free = free if free is not None else self._free_elsewhere()
                 log.online_refused_pool_had += sum(1 for k in o.lines if free.get(k, 0) > 0)
                 continue
+            pickup = self.stores[o.bopis_store].code if bopis and o.bopis_store is not None else ""
             data = OrderInput(external_id=o.ref, lines=lines, latitude=o.lat, longitude=o.lon,
-                              delivery_mode=DeliveryMode.BOPIS if bopis else DeliveryMode.STANDARD,
-                              pickup_location=self.stores[o.bopis_store].code if bopis else "")
+                              delivery_mode=DeliveryMode.BOPIS if pickup else DeliveryMode.STANDARD, pickup_location=pickup)
+            order: Order | None = None
             try:
                 order = order_create(channel=self.channels[o.channel], data=data, actor=ACTOR)
             except InsufficientStock:
-                if bopis:  # the chosen store lacks it: the customer takes delivery instead
+                if pickup:  # the chosen store lacks it: the customer takes delivery instead
                     data = OrderInput(external_id=o.ref, lines=lines, latitude=o.lat, longitude=o.lon)
                     try:
                         order = order_create(channel=self.channels[o.channel], data=data, actor=ACTOR)
                     except InsufficientStock:
                         order = None
+            if order is None:
+                log.lost_margin += self._margin(o.lines, day)
+                if view:  # the shop sold it on last night's figure: an oversell
+                    log.oversold_orders += 1
+                    log.oversold_units += len(o.lines)
                 else:
-                    order = None
-                if order is None:
-                    log.lost_margin += self._margin(o.lines, day)
-                    if view:  # the shop sold it on last night's figure: an oversell
-                        log.oversold_orders += 1
-                        log.oversold_units += len(o.lines)
-                    else:
-                        log.online_refused_units += len(o.lines)
-                        free = self._free_elsewhere()
-                        log.online_refused_pool_had += sum(1 for k in o.lines if free.get(k, 0) > 0)
-                    continue
+                    log.online_refused_units += len(o.lines)
+                    free = self._free_elsewhere()
+                    log.online_refused_pool_had += sum(1 for k in o.lines if free.get(k, 0) > 0)
+                continue
             self.order_meta[order.pk] = (day, o)
             if day >= sc.end_of_season_day:
                 log.markdown_units += len(o.lines)

@@ -230,9 +230,9 @@ def chain_from_db(*, stores: int, skus: int) -> tuple[tuple[Place, list[Place]],
                 .order_by("code")[:stores])
     if not rows:
         raise ValueError("--from-db needs active stores with coordinates in the current database")
-    places = [Place(r.code, r.name, "store", r.country, r.latitude, r.longitude, 1.0) for r in rows]
+    places = [Place(r.code, r.name, "store", r.country, float(r.latitude or 0), float(r.longitude or 0), 1.0) for r in rows]
     products = list(Product.objects.filter(is_active=True, price__gt=0).order_by("velocity_class", "sku")[:skus])
     if not products:
         raise ValueError("--from-db needs active products with a price in the current database")
-    catalogue = [Sku(p.sku, p.velocity_class, float(p.price), float(p.unit_cost or p.price * 0.45)) for p in products]
-    return (Place(dc.code, dc.name, "dc", dc.country, dc.latitude, dc.longitude), places), catalogue
+    catalogue = [Sku(p.sku, p.velocity_class, float(p.price), float(p.unit_cost) or float(p.price) * 0.45) for p in products]
+    return (Place(dc.code, dc.name, "dc", dc.country, float(dc.latitude or 0), float(dc.longitude or 0)), places), catalogue

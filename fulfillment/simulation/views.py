@@ -39,12 +39,15 @@ class WhatIfForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         choices = [(BUILT_IN, "built-in default")]
-        choices += [(str(p.pk), f"{p.name} v{p.version}" + (f" ({p.channel.code})" if p.channel_id else ""))
+        choices += [(str(p.pk), f"{p.name} v{p.version}" + (f" ({p.channel.code})" if p.channel is not None else ""))
                     for p in RoutingProfile.objects.filter(is_active=True).select_related("channel").order_by("name")]
-        self.fields["profile"].choices = choices
+        profile_field = self.fields["profile"]
+        assert isinstance(profile_field, forms.ChoiceField)
+        profile_field.choices = choices
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("since") and data.get("until") and data["since"] > data["until"]:
             raise forms.ValidationError("The date range ends before it starts.")
         chosen = data.get("profile")
@@ -70,8 +73,7 @@ class WhatIfForm(forms.Form):
 @staff_member_required
 def whatif_start(request: HttpRequest) -> HttpResponse:
     today = timezone.now().date()
-    form = WhatIfForm(request.POST or None, initial={"since": today - timedelta(days=7), "until": today,
-                                                     "criteria": json.dumps(DEFAULT_CRITERIA, indent=1)})
+    form = WhatIfForm(request.POST or None, initial={"since": today - timedelta(days=7), "until": today})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         job_id = uuid.uuid4().hex
@@ -81,7 +83,10 @@ def whatif_start(request: HttpRequest) -> HttpResponse:
         cache.set(job_key(job_id), {"status": "queued", "done": 0, "total": None, "spec": spec}, JOB_TTL)
         whatif_job.delay(job_id, spec)
         return redirect(reverse("whatif-job", args=[job_id]))
-    context = {**admin.site.each_context(request), "title": "Routing what-if", "form": form}
+    profiles = [("built-in default", json.dumps(DEFAULT_CRITERIA))]
+    profiles += [(f"{p.name} v{p.version}", json.dumps(p.criteria))
+                 for p in RoutingProfile.objects.filter(is_active=True).order_by("name")]
+    context = {**admin.site.each_context(request), "title": "Routing what-if", "form": form, "profiles": profiles}
     return render(request, "fulfillment/simulation/whatif_form.html", context)
 
 

@@ -64,7 +64,7 @@ class Side:
                 "store_load": dict(self.load.most_common())}
 
 
-def _plan_cost(plan: dict[int, list[tuple[str, int]]], locations: dict[int, Location], dest) -> float:
+def _plan_cost(plan: dict[int, list[tuple[str, int]]], locations: dict[int, Location], dest: tuple[float, float] | None) -> float:
     """Routing's fulfilment cost of a plan: shipping by distance band plus handling, per shipment."""
     total = 0.0
     for loc_id in plan:
@@ -117,7 +117,8 @@ def whatif_run(*, spec: WhatIfSpec, progress: Callable[[int, int], None] | None 
                     if a.status in (AllocationStatus.RESERVED, AllocationStatus.FULFILLED):
                         taken.setdefault(a.location_id, []).append((ln.product.sku, a.quantity))
             real_filled = bool(lines) and all(ln.status in (LineStatus.FULFILLED, LineStatus.ALLOCATED) for ln in lines)
-            dest = (order.latitude, order.longitude) if order.latitude is not None else None
+            dest = ((order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
+                    else None)
             real_cost = _count(actual, taken, locations, dest, real_filled)
 
             needs, facts = line_needs([(ln.line_no, ln.product, ln.quantity) for ln in lines])
@@ -137,7 +138,8 @@ def whatif_run(*, spec: WhatIfSpec, progress: Callable[[int, int], None] | None 
                             location_id=loc.pk, code=loc.code, kind=loc.kind, latitude=loc.latitude, longitude=loc.longitude,
                             daily_capacity=loc.daily_capacity, handling_cost=float(loc.handling_cost or 0),
                             distance_km=(haversine_km(dest[0], dest[1], loc.latitude, loc.longitude)
-                                         if dest is not None and loc.latitude is not None else None))
+                                         if dest is not None and loc.latitude is not None and loc.longitude is not None
+                                         else None))
                     cand.available[ln.product_id] = cand.available.get(ln.product_id, 0) + a.quantity
             plan: dict[int, list[tuple[str, int]]] = {}
             try:

@@ -5,11 +5,13 @@ from __future__ import annotations
 from django.contrib import admin
 from django.utils import timezone
 
+from omni.admin import ModelAdmin
+
 from .models import Alert
 
 
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
+class AlertAdmin(ModelAdmin):
     list_display = ("id", "kind", "message", "created_at", "acknowledged_at")
     list_filter = ("kind", "acknowledged_at")
     readonly_fields = ("kind", "message", "details", "created_at", "acknowledged_at")

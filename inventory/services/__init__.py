@@ -17,7 +17,7 @@ external id is given. By sub-domain:
 from ._buckets import Actor, MovementResult, validate_quantity
 from .capacity import capacity_claim, capacity_release, location_capacity_set
 from .counts import CountResult, cycle_count_record
-from .ledger import LedgerDiscrepancy, ledger_check
+from .ledger import LedgerDiscrepancy, ledger_check, stock_arrivals_refresh
 from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
 from .operations import (
     ADMIN_OPERATIONS,
@@ -51,6 +51,6 @@ __all__ = [
     "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",
     "ReservationMove", "ReservationRequest", "TransferResult", "cycle_count_record", "ledger_check", "reservation_consume",
     "reservation_create", "reservation_release", "reservations_create", "reservations_expire", "reservations_reassign",
-    "reservations_release", "stock_adjust", "stock_mark_damaged", "stock_receive", "stock_return", "stock_sell",
+    "reservations_release", "stock_adjust", "stock_arrivals_refresh", "stock_mark_damaged", "stock_receive", "stock_return", "stock_sell",
     "transfer_receive", "transfer_ship", "validate_quantity",
 ]

@@ -29,11 +29,13 @@ from django.utils import timezone
 from omni.errors import Conflict, InsufficientStock, NotFound, ValidationFailed
 from omni.limits import MAX_QUANTITY, MAX_STOCK
 
-from ..models import Bucket, Location, Product, StockLevel, StockMovement
+from ..models import Bucket, Location, MovementReason, Product, StockLevel, StockMovement
 from ..outbox import outbox_record
 
 # Who acts, as Django hands it over (``request.user``): a user, or anonymous (recorded as no one).
 Actor = AuthUser | AnonymousUser
+# Movements that bring units to a stock row: they set its ``last_received_at``.
+ARRIVALS = frozenset({MovementReason.RECEIPT, MovementReason.TRANSFER_IN})
 
 
 @dataclass(frozen=True)
@@ -159,7 +161,13 @@ def apply_changes(
     deltas: dict[str, int] = {}
     for change in changes:
         deltas[change.bucket] = deltas.get(change.bucket, 0) + change.delta
-    StockLevel.objects.filter(pk=level.pk).update(**{b: F(b) + d for b, d in deltas.items()}, updated_at=timezone.now())
+    now = timezone.now()
+    arrived: dict[str, Any] = {}
+    if any(c.bucket == Bucket.ON_HAND and c.delta > 0 and c.reason in ARRIVALS for c in changes):
+        arrived["last_received_at"] = now  # the time of the ledger row written below (the stock's age)
+    StockLevel.objects.filter(pk=level.pk).update(**{b: F(b) + d for b, d in deltas.items()}, updated_at=now, **arrived)
+    if arrived:
+        level.last_received_at = now
 
     running = {b: getattr(level, b) for b in Bucket.values}
     movements = []

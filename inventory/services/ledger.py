@@ -102,3 +102,26 @@ def orphan_reservations() -> list[LedgerDiscrepancy]:
                 LedgerDiscrepancy(level_id, sku, loc, ORPHAN, qty, 0, reservation_id=pk, reference=ref)
                 for pk, ref, qty, level_id, sku, loc in chunk if ref.startswith(prefix) and ref not in alive
             )
+
+
+def stock_arrivals_refresh(*, level_ids: list[int] | None = None) -> int:
+    """Set ``last_received_at`` of stock rows (all, or ``level_ids``) from their ledger: the time of
+    their latest receipt or transfer in. For history written in bulk (the demo seed, benchmarks),
+    which bypasses the services that keep it; one statement. Returns the rows updated."""
+    from django.db import connection
+
+    from ._buckets import ARRIVALS
+
+    sl, mv = StockLevel._meta.db_table, StockMovement._meta.db_table
+    reasons = ", ".join(f"'{r.value}'" for r in sorted(ARRIVALS))
+    sql = (f"UPDATE {sl} SET last_received_at = (SELECT MAX(m.created_at) FROM {mv} m WHERE m.stock_level_id = {sl}.id "
+           f"AND m.bucket = 'on_hand' AND m.quantity > 0 AND m.reason IN ({reasons}))")
+    params: list[int] = []
+    if level_ids is not None:
+        if not level_ids:
+            return 0
+        sql += f" WHERE id IN ({', '.join(['%s'] * len(level_ids))})"
+        params = list(level_ids)
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        return cur.rowcount

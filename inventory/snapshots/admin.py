@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from omni.admin import admin_apply_each
+from omni.admin import ModelAdmin, TabularInline, admin_apply_each
 
 from .models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine
 from .services import snapshot_line_approve, snapshot_line_reject
 
 
-class StockSnapshotLineInline(admin.TabularInline):
+class StockSnapshotLineInline(TabularInline):
     model = StockSnapshotLine
     extra = 0
     can_delete = False
@@ -19,14 +19,14 @@ class StockSnapshotLineInline(admin.TabularInline):
 
 
 @admin.register(StockSnapshot)
-class StockSnapshotAdmin(admin.ModelAdmin):
+class StockSnapshotAdmin(ModelAdmin):
     list_display = ("id", "location", "source", "external_id", "received_at")
     inlines = [StockSnapshotLineInline]
     readonly_fields = ("location", "source", "external_id", "actor")
 
 
 @admin.register(StockSnapshotLine)
-class StockSnapshotLineAdmin(admin.ModelAdmin):
+class StockSnapshotLineAdmin(ModelAdmin):
     list_display = ("id", "snapshot", "product", "counted", "system_quantity", "variance", "status", "error")
     list_filter = ("status",)
     search_fields = ("product__sku",)

@@ -7,6 +7,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 
+from omni.admin import ModelAdmin
+
 from omni.errors import OmniError
 
 from .models import PartnerToken, Scope, StaffAssignment
@@ -22,7 +24,7 @@ class PartnerTokenForm(forms.ModelForm):
 
 
 @admin.register(PartnerToken)
-class PartnerTokenAdmin(admin.ModelAdmin):
+class PartnerTokenAdmin(ModelAdmin):
     form = PartnerTokenForm
     list_display = ["name", "channel", "prefix", "scope_list", "is_active", "created_at", "last_used_at"]
     list_select_related = ["channel"]
@@ -62,7 +64,7 @@ class PartnerTokenAdmin(admin.ModelAdmin):
 
 
 @admin.register(StaffAssignment)
-class StaffAssignmentAdmin(admin.ModelAdmin):
+class StaffAssignmentAdmin(ModelAdmin):
     list_display = ["user", "location", "role"]
     list_select_related = ["user", "location"]
     list_filter = ["role", "location__kind"]

@@ -120,6 +120,9 @@ def seed_demo(*, seed: int = 42, stores: int = 40, skus: int = 2000, days: int =
         channels = _channels(locations)
         summary_users = _users_and_tokens(seed, locations, channels)
         policies = _safety_stock(locations, products, today=now.date())
+        from .console import console_demo  # the console's users and KPI history (kept apart for merging)
+
+        console_demo(seed=seed, days=days, now=now)
     return SeedSummary(
         seed=seed, locations=len(locations), stores=stores, products=len(products), stock_levels=levels, movements=movements,
         channels=len(channels), safety_stock_policies=policies, **summary_users,
@@ -207,6 +210,8 @@ def _stock_and_history(rng: random.Random, locations: list[Location], products: 
     for level, events in plans:  # the stock rows' figures are the simulation's last balances
         for *_, bucket, _q, balance, _s, _r in events:
             setattr(level, bucket, balance)
+        # … and the time units last arrived, as the services keep it with each receipt
+        level.last_received_at = max((e[0] for e in events if e[1] == MovementReason.RECEIPT and e[3] > 0), default=None)
     levels = StockLevel.objects.bulk_create([lv for lv, _ in plans], batch_size=2000)
     n_movements = _insert_movements(
         (level.pk, event) for level, events in plans for event in events

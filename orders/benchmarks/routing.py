@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Callable
 
 from django.db import transaction
+from django.utils import timezone
 
 from omni.benchmarks.measure import load_average, percentile
 
@@ -55,7 +56,8 @@ def _setup(locations: int, skus: int, seed: int):
     loc_ids = list(Location.objects.filter(code__startswith=f"BR{locations}-").values_list("id", flat=True))
     stocked = set(StockLevel.objects.filter(product__in=products, location_id__in=loc_ids).values_list("product_id", flat=True))
     with transaction.atomic():
-        new = [StockLevel(product=p, location_id=lid, on_hand=rng.randint(1, 30))
+        received = timezone.now()  # each row's one receipt, below (the stock's age routing reads)
+        new = [StockLevel(product=p, location_id=lid, on_hand=rng.randint(1, 30), last_received_at=received)
                for p in products if p.pk not in stocked for lid in loc_ids if rng.random() < 0.7]
         new = StockLevel.objects.bulk_create(new)
         StockMovement.objects.bulk_create([

@@ -110,20 +110,16 @@ def load_candidates(
     """Every location (of ``location_ids``) with available stock (unreserved, above its location
     safety stock) of any of the products, with the
     orders it already took today when it has a daily capacity: ONE query. ``with_age`` also reads,
-    per stock row, the days since units last arrived there (its latest receipt or transfer in, from
-    the ledger, through a partial index on those movements) into ``Candidate.age_days``."""
-    from inventory.models import MovementReason, StockMovement
+    per stock row, the days since units last arrived there (``StockLevel.last_received_at``, the
+    time of its latest receipt or transfer in in the ledger) into ``Candidate.age_days``."""
 
     product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
     if not product_ids or not location_ids:
         return []
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
-    mv = StockMovement._meta.db_table
     pg = connection.vendor == "postgresql"
     now = now or timezone.now()
-    inbound = f"('{MovementReason.RECEIPT.value}', '{MovementReason.TRANSFER_IN.value}')"
-    last_in = (f"(SELECT max(m.created_at) FROM {mv} m WHERE m.stock_level_id = s.id AND m.reason IN {inbound} "
-               f"AND m.quantity > 0)")
+    last_in = "s.last_received_at"
     # What a location can give: allocation's one rule (on hand − reserved − its location safety
     # stock, never below 0), as SQL over the stock row s joined to its policy ss.
     ss_join = location_policy_join(stock="s", policy="ss")

@@ -50,8 +50,9 @@ def test_atp_explorer_explains_every_layer(admin_client):
     # web: DC 20 − 2 − 3 = 15, store 5 → 20; buffer 5 − 3 deducted → −2; pos keeps ceil(2.0) = 2 of the shared store; +4 virtual
     comp = {c.channel.code: c.components for c in res.context["explanation"].channels}
     assert (comp["web"].available, comp["web"].extra_buffer, comp["web"].quota, comp["web"].virtual, comp["web"].atp) == (20, 2, 2, 4, 20)
-    for text in ("SKU × channel policy", "Quota protection for other channels: −2", "Drop-ship supplier (virtual) stock: +4",
-                 "Lag buffer", "Accuracy haircut", "SKU × location policy", "pooling effect", "ATP = 20"):
+    for text in ("this channel&#x27;s safety stock", "2 units protected for other channels by their quotas.",
+                 "4 units added from the drop-ship supplier", "held back for orders", "were less than",
+                 "SKU × location policy", "pooling effect", "ATP = 20"):
         assert text in body, text
 
     res = admin_client.get("/admin/allocation/channel/atp-explorer/", {"sku": "NOPE"})

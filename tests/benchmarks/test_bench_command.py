@@ -38,6 +38,8 @@ BENCHES = [
                           "--concurrency", "2"], marks=[PG, pytest.mark.integration], id="sync"),
     pytest.param("movements", ["--items", "4", "--rows", "2"], id="movements"),
     pytest.param("store", ["--open", "4", "--requests", "3"], id="store"),
+    pytest.param("dashboard", ["--days", "3", "--stores", "2", "--skus", "20", "--renders", "2", "--baseline-renders", "1"],
+                 id="dashboard"),
 ]
 
 
@@ -130,6 +132,9 @@ def _check_figures(name: str, result: dict) -> None:
     elif name == "store":
         assert (result["open_items"], result["requests"]) == (4, 3) and result["p95_ms"] > 0
         assert result["queries"] < result["baseline_queries"]  # the queue reads in one query, the baseline per work
+    elif name == "dashboard":
+        assert (result["days"], result["renders"], result["same_figures"]) == (3, 2, True)
+        assert 0 < result["p50_ms"] <= result["p95_ms"] and result["queries"] > 0 and result["kpi_fact_rows"] > 0
 
 
 @pytest.mark.parametrize(("name", "args"), BENCHES)

@@ -79,7 +79,7 @@ def admin_login(page, live_server, username: str, password: str = FACTORY_PASSWO
     page.goto(f"{live_server.url}/admin/login/?next=/admin/")
     page.fill("#id_username", username)
     page.fill("#id_password", password)
-    page.click("input[type=submit]")
+    page.click("[type=submit]")
     page.wait_for_load_state("domcontentloaded")
 
 

@@ -240,3 +240,35 @@ def test_routing_sends_end_of_season_orders_to_the_store_whose_units_are_oldest(
         needs, facts = line_needs([(1, world.cap, 1)])
         after = route(channel=world.web, lines=needs, products=facts, destination=None, profile=profile)
     assert [p.location_code for p in after.plan] == ["ST-IST"]
+
+
+@pytest.mark.django_db
+def test_the_stock_age_is_the_ledgers_latest_arrival_and_a_bulk_refresh_agrees(world):
+    from datetime import datetime, timedelta
+    from datetime import timezone as dt_timezone
+
+    import time_machine
+
+    from inventory.models import StockLevel, StockMovement
+    from inventory.services import stock_arrivals_refresh, stock_sell, transfer_receive, transfer_ship
+
+    from .factories import receive
+
+    t0 = datetime(2026, 10, 1, 9, tzinfo=dt_timezone.utc)
+    with time_machine.travel(t0, tick=False):
+        receive(world.shirt, world.ank, 10)
+    with time_machine.travel(t0 + timedelta(days=3), tick=False):
+        shipped = transfer_ship(product=world.shirt, from_location=world.ank, to_location=world.ist, quantity=4)
+    with time_machine.travel(t0 + timedelta(days=5), tick=False):
+        transfer_receive(transfer=shipped.transfer.pk)
+    with time_machine.travel(t0 + timedelta(days=9), tick=False):
+        stock_sell(product=world.shirt, location=world.ist, quantity=1)  # a sale is no arrival
+    levels = {lv.location.code: lv for lv in StockLevel.objects.select_related("location").filter(product=world.shirt)}
+    assert levels["WH-ANK"].last_received_at == t0  # the transfer out did not make its stock younger
+    assert levels["ST-IST"].last_received_at == t0 + timedelta(days=5)
+    latest = {m.stock_level_id: m.created_at for m in StockMovement.objects.filter(reason__in=["receipt", "transfer_in"])
+              .order_by("created_at")}
+    assert {lv.pk: lv.last_received_at for lv in levels.values()} == latest
+    StockLevel.objects.filter(pk__in=[lv.pk for lv in levels.values()]).update(last_received_at=None)  # as bulk history leaves it
+    assert stock_arrivals_refresh(level_ids=[lv.pk for lv in levels.values()]) == 2
+    assert dict(StockLevel.objects.filter(product=world.shirt).values_list("pk", "last_received_at")) == latest

@@ -9,8 +9,10 @@ the HTML report and, as its last line, one JSON object.
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -83,6 +85,10 @@ class Command(BaseCommand):
     def _parent(self, opts) -> None:
         from fulfillment.simulation.scenario import build_scenario, chain_from_db, scenario_to_json
 
+        # Stopped (Ctrl-C, or TERM from a supervisor): the children are stopped and the scratch
+        # databases dropped on the way out.
+        signal.signal(signal.SIGTERM, lambda *_a: sys.exit(143))
+
         started = time.perf_counter()
         chain = catalogue = None
         if opts["from_db"]:
@@ -117,12 +123,15 @@ class Command(BaseCommand):
 
             sel = selectors.DefaultSelector()
             for policy, (proc, _s) in children.items():
+                assert proc.stdout is not None
                 sel.register(proc.stdout, selectors.EVENT_READ, policy)
             open_streams = len(children)
             while open_streams:
                 for key, _mask in sel.select():
                     policy = key.data
-                    line = key.fileobj.readline()
+                    stream = key.fileobj
+                    assert isinstance(stream, io.TextIOBase)
+                    line = stream.readline()
                     if not line:
                         sel.unregister(key.fileobj)
                         open_streams -= 1

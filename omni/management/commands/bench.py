@@ -36,7 +36,7 @@ from django.db import connection
 
 from omni.benchmarks.scratch import is_scratch, scratch_environment
 
-APPS = ("inventory", "allocation", "orders", "fulfillment")
+APPS = ("inventory", "allocation", "orders", "fulfillment", "omni.insights")
 OPTIONS_ENV = "OMNI_BENCH_OPTIONS"  # the benchmark's options, as JSON, for the child
 _COMMON = ("verbosity", "settings", "pythonpath", "traceback", "no_color", "force_color", "skip_checks")
 

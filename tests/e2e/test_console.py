@@ -1,0 +1,199 @@
+"""The merchandiser's console in a real browser: the dashboard for the demo data, its filters, the
+order page's actions (checked in the stock rows and the ledger check), roles, and offline API docs.
+Screenshots at 1280 and 390 px land in /tmp/e2e-console-*.png."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from urllib.parse import urlparse
+
+import pytest
+from django.contrib.auth.models import Group, Permission
+
+from inventory.models import StockLevel
+from inventory.services import ledger_check
+from omni.access.groups import MERCHANDISER, PLANNER, admin_roles_sync
+from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderStatus
+from orders.services import order_create
+from tests.inventory.factories import UserFactory
+from tests.orders.factories import order_input, receive
+
+from tests.orders.conftest import world  # noqa: F401  (two stores, a warehouse and three SKUs)
+
+from .conftest import admin_login, shot
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def _role_user(username: str, role: str):
+    admin_roles_sync(group_model=Group, permission_model=Permission)
+    user = UserFactory(username=username, is_staff=True)
+    user.groups.set([Group.objects.get(name=role)])
+    return user
+
+
+def _kpi(page, code: str) -> str:
+    return page.locator(f"[data-kpi={code}] [data-value]").inner_text().strip()
+
+
+def _detail(page, code: str, label: str) -> str:
+    return page.locator(f"[data-kpi={code}] .omni-details div", has_text=label).locator("dd").inner_text().strip()
+
+
+def test_dashboard_shows_every_kpi_with_its_chart_and_target_and_the_filters_change_the_figures(
+        browser_page, live_server, transactional_db):
+    from omni.demo.seed import seed_demo
+
+    seed_demo(seed=42, stores=4, skus=40, days=30, now=datetime.now(dt_timezone.utc))
+    page = browser_page
+    admin_login(page, live_server, "admin", "omni-demo-admin")
+    assert page.url.rstrip("/").endswith("/admin")
+    page.goto(f"{live_server.url}/admin/?start={(datetime.now(dt_timezone.utc) - timedelta(days=29)).date().isoformat()}")
+    cards = page.locator(".omni-kpi")
+    assert cards.count() == 8
+    titles = [t.strip() for t in page.locator(".omni-kpi h2").all_inner_texts()]
+    assert titles == ["Stock accuracy", "Order fill rate", "Overselling rate", "Ship-from-store rate", "BOPIS preparation time",
+                      "Inventory turnover", "Sync latency", "Lost sales"]
+    for i in range(8):
+        card = cards.nth(i)
+        assert card.locator("figure svg").count() == 1, titles[i]  # its daily history, drawn on the server
+        assert "target" in card.locator(".omni-bands").inner_text()
+        assert card.locator(".omni-definition").inner_text().strip()
+    assert re.fullmatch(r"\d+\.\d %", _kpi(page, "accuracy")) and re.fullmatch(r"\d+\.\d %", _kpi(page, "fill_rate"))
+    month_orders = int(_detail(page, "fill_rate", "orders decided").replace(",", ""))
+    assert month_orders > 0
+    shot(page, "console-dashboard-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "console-dashboard-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    # a shorter date range: fewer orders decided
+    week_ago = (datetime.now(dt_timezone.utc) - timedelta(days=6)).date().isoformat()
+    page.fill("#f-start", week_ago)
+    page.click("#dashboard-filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*start=" + week_ago + ".*"))
+    week_orders = int(_detail(page, "fill_rate", "orders decided").replace(",", ""))
+    assert 0 < week_orders < month_orders
+
+    # one store: only the online orders it served, and its own counts
+    online_all = int(_detail(page, "ship_from_store", "online orders").replace(",", ""))
+    store = page.locator("#f-location option", has_text="ST-").first
+    page.select_option("#f-location", value=store.get_attribute("value"))
+    page.click("#dashboard-filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*location=\d+.*"))
+    online_store = int(_detail(page, "ship_from_store", "online orders").replace(",", ""))
+    assert online_store < online_all
+    shot(page, "console-dashboard-store")
+
+
+@pytest.fixture
+def two_stores_order(world):
+    receive(world.shirt, world.ist, 5)
+    receive(world.shirt, world.izm, 5)
+    receive(world.mug, world.ist, 5)
+    order = order_create(channel=world.web, data=order_input("WEB-77", ("SHIRT", 2), ("MUG", 1)))
+    assert set(Allocation.objects.filter(line__order=order).values_list("location__code", flat=True)) == {"ST-IST"}
+    return order
+
+
+def _reserved(product, location) -> int:
+    return StockLevel.objects.get(product=product, location=location).reserved
+
+
+def test_reroute_and_cancel_from_the_order_page_change_the_order_and_its_stock(
+        browser_page, live_server, world, two_stores_order):
+    order = two_stores_order
+    _role_user("mara", MERCHANDISER)
+    page = browser_page
+    admin_login(page, live_server, "mara")
+    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    assert page.locator("[name=_save]").count() == 0  # read-only: no Save that would be refused
+    assert "Order placed" in page.locator(".omni-timeline").inner_text()
+    shot(page, "console-order-1280")
+
+    # re-route the shirts away from Istanbul: Izmir reserves them, Istanbul gets them back
+    page.click("text=Re-route a line")
+    option = page.locator("#id_allocation option", has_text="Line 1: 2 × SHIRT from ST-IST")
+    page.select_option("#id_allocation", value=option.get_attribute("value"))
+    page.fill("#id_reason", "Istanbul is closed for inventory")
+    page.click("#order-action button[type=submit]")
+    assert "Line 1 moved from ST-IST to 2 × ST-IZM." in page.locator("ul.messagelist").inner_text()
+    assert (_reserved(world.shirt, world.ist), _reserved(world.shirt, world.izm)) == (0, 2)
+    assert Allocation.objects.get(line__order=order, line__line_no=1, status=AllocationStatus.RESERVED).location == world.izm
+    assert "could not fill" in page.locator(".omni-timeline").inner_text()
+
+    # cancel the mug line: its unit is free again
+    page.click("text=Cancel lines")
+    page.check("input[name=lines][value='2']")
+    page.fill("#id_reason", "customer changed mind")
+    page.click("#order-action button[type=submit]")
+    assert "Cancelled line(s) 2" in page.locator("ul.messagelist").inner_text()
+    assert _reserved(world.mug, world.ist) == 0
+    assert order.lines.get(line_no=2).status == LineStatus.CANCELLED
+
+    # cancel the order: nothing stays reserved, and the ledger check is clean
+    page.click("text=Cancel order")
+    page.fill("#id_reason", "fraud check failed")
+    page.click("#order-action button[type=submit]")
+    assert "cancelled" in page.locator("ul.messagelist").inner_text()
+    order.refresh_from_db()
+    assert order.status == OrderStatus.CANCELLED
+    assert _reserved(world.shirt, world.izm) == 0
+    assert ledger_check() == []
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "console-order-390")
+
+
+def test_a_merchandiser_cannot_delete_an_order(browser_page, live_server, world, two_stores_order):
+    _role_user("mara", MERCHANDISER)
+    page = browser_page
+    admin_login(page, live_server, "mara")
+    page.goto(f"{live_server.url}/admin/orders/order/")
+    assert "WEB-77" in page.locator("#result_list").inner_text()
+    assert page.locator("select[name=action] option[value=delete_selected]").count() == 0
+    page.goto(f"{live_server.url}/admin/orders/order/{two_stores_order.pk}/change/")
+    assert page.locator("a[href$='/delete/']").count() == 0
+    response = page.goto(f"{live_server.url}/admin/orders/order/{two_stores_order.pk}/delete/")
+    assert response.status == 403
+    assert Order.objects.filter(pk=two_stores_order.pk).exists()
+
+
+def test_a_planner_cannot_open_sync_endpoints_but_edits_safety_stock(browser_page, live_server, transactional_db):
+    _role_user("pia", PLANNER)
+    page = browser_page
+    admin_login(page, live_server, "pia")
+    sidebar = page.locator("#nav-sidebar, nav").first.inner_text()
+    assert "Channel sync endpoints" not in page.content() and "Safety stock" in sidebar
+    response = page.goto(f"{live_server.url}/admin/allocation/channelsync/")
+    assert response.status == 403
+    response = page.goto(f"{live_server.url}/admin/allocation/safetystockpolicy/add/")
+    assert response.status == 200
+    shot(page, "console-planner")
+
+
+def test_the_api_docs_render_offline(browser_page, live_server, merchandiser):
+    page = browser_page
+    host = urlparse(live_server.url).netloc
+    outside: list[str] = []
+
+    def only_local(route):
+        if urlparse(route.request.url).netloc != host:
+            # ReDoc's footer shows Redocly's logo from their CDN and hides it when it cannot load:
+            # a decoration, not part of the docs. Scripts, styles and fonts must all be local.
+            if route.request.resource_type != "image":
+                outside.append(route.request.url)
+            return route.abort()
+        return route.continue_()
+
+    page.route("**/*", only_local)
+    admin_login(page, live_server, merchandiser.username)
+    page.goto(f"{live_server.url}/api/v1/docs/")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "Omni API" in page.locator(".swagger-ui .info .title").inner_text()
+    page.screenshot(path="/tmp/e2e-console-swagger.png")  # the viewport: the page is long
+    page.goto(f"{live_server.url}/api/v1/redoc/")
+    page.wait_for_selector("h1:has-text('Omni API')")
+    page.screenshot(path="/tmp/e2e-console-redoc.png")
+    assert outside == []
