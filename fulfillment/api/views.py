@@ -87,7 +87,7 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
 class WorkListView(APIView):
     permission_classes = [CanFulfil]
 
-    @extend_schema(responses=page_of(s.WorkSummarySerializer), parameters=[
+    @extend_schema(operation_id="fulfillment_works_list", responses=page_of(s.WorkSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("location", str, description="Location code")])
     def get(self, request: Request) -> Response:
         qs = works_visible(who=principal_from_request(request)).select_related("order", "location").order_by("deadline", "pk")
