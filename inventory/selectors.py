@@ -6,12 +6,12 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from omni.errors import NotFound
 
-from .models import Location, LocationDayLoad, Product, StockLevel
+from .models import Location, LocationDayLoad, Product, StockLevel, Transfer, TransferStatus
 
 
 def product_get_by_sku(*, sku: str) -> Product:
@@ -91,3 +91,19 @@ def product_by_code(*, code: str) -> Product | None:
     if product is None:
         product = Product.objects.filter(barcodes__code=code).first()
     return product
+
+
+def units_in_transit(*, to_location_ids: Iterable[int] | None = None) -> dict[tuple[int, int], int]:
+    """Units shipped by a transfer and not yet received, by (product id, destination id) (ONE query)."""
+    qs = Transfer.objects.filter(status=TransferStatus.IN_TRANSIT)
+    if to_location_ids is not None:
+        qs = qs.filter(to_location_id__in=list(to_location_ids))
+    rows = qs.values("product_id", "to_location_id").annotate(units=Sum("quantity")).order_by()
+    return {(r["product_id"], r["to_location_id"]): r["units"] for r in rows}
+
+
+def transfers_in_transit(*, location_id: int) -> tuple[list[Transfer], list[Transfer]]:
+    """(coming to, leaving from) ``location_id``: transfers still in transit, oldest first."""
+    qs = (Transfer.objects.filter(status=TransferStatus.IN_TRANSIT).select_related("product", "from_location", "to_location")
+          .order_by("shipped_at", "pk"))
+    return list(qs.filter(to_location_id=location_id)), list(qs.filter(from_location_id=location_id))

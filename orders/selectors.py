@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from django.db.models import Prefetch, QuerySet
 
@@ -92,3 +93,31 @@ def allocations_of_order(*, order_id: int) -> list[Allocation]:
 def allocation_statuses(*, allocation_ids: Sequence[int]) -> dict[int, str]:
     """allocation id → status."""
     return dict(Allocation.objects.filter(pk__in=list(allocation_ids)).values_list("pk", "status"))
+
+
+@dataclass(frozen=True)
+class ReturnableLine:
+    """What of one order line can still come back: delivered (fulfilled allocations) less returned."""
+
+    line_no: int
+    sku: str
+    name: str
+    delivered: int
+    returned: int
+
+    @property
+    def returnable(self) -> int:
+        return max(self.delivered - self.returned, 0)
+
+
+def order_returnable(*, order: Order | int) -> list[ReturnableLine]:
+    """Every line of the order with what was delivered and returned (the rule ``order_return``
+    checks), in line order. One query."""
+    from django.db.models import Q, Sum
+    from django.db.models.functions import Coalesce
+
+    order_id = order.pk if isinstance(order, Order) else order
+    rows = (OrderLine.objects.filter(order_id=order_id)
+            .annotate(delivered=Coalesce(Sum("allocations__quantity", filter=Q(allocations__status=AllocationStatus.FULFILLED)), 0))
+            .values_list("line_no", "product__sku", "product__name", "delivered", "quantity_returned").order_by("line_no"))
+    return [ReturnableLine(line_no=n, sku=sku, name=name, delivered=d, returned=r) for n, sku, name, d, r in rows]

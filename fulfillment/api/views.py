@@ -79,6 +79,8 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
     "ship": (s.WorkShipSerializer, lambda w, d, a: services.ship(work=w, tracking_number=d["tracking_number"],
                                                                  carrier=d["carrier"], actor=a)),
     "ready": (s.WorkActionSerializer, lambda w, d, a: services.mark_ready(work=w, actor=a)),
+    "dispatch": (s.WorkActionSerializer, lambda w, d, a: services.dispatch(work=w, actor=a)),
+    "receive": (s.WorkActionSerializer, lambda w, d, a: services.receive(work=w, actor=a)),
     "hand-over": (s.WorkHandOverSerializer, _hand_over),
     "reject": (s.WorkRejectSerializer, _reject),
 }

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -40,7 +40,7 @@ class StoreContext:
 class StoreRequest(HttpRequest):
     """A request that went through ``store_page``: a signed-in staff user at one of their stores."""
 
-    user: AbstractBaseUser  # type: ignore[assignment]  # signed in: never AnonymousUser here
+    user: User  # signed in: never AnonymousUser here
     htmx: HtmxDetails
     store: StoreContext
     assignments: list[StoreAssignment]

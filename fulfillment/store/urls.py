@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import auth, batch, lookup, manage, pickup, queue, work
+from .views import auth, batch, counts, lookup, manage, pickup, queue, returns, transfers, work
 
 app_name = "store"
 
@@ -26,4 +26,12 @@ urlpatterns = [
     path("s/<slug:code>/pickup/<int:pk>/", pickup.pickup_work, name="pickup_work"),
     path("s/<slug:code>/lookup/", lookup.lookup, name="lookup"),
     path("s/<slug:code>/manage/", manage.manage, name="manage"),
+    path("s/<slug:code>/returns/", returns.returns, name="returns"),
+    path("s/<slug:code>/counts/", counts.counts, name="counts"),
+    path("s/<slug:code>/counts/new/", counts.count_ad_hoc, name="count_ad_hoc"),
+    path("s/<slug:code>/counts/<int:pk>/", counts.count, name="count"),
+    path("s/<slug:code>/counts/<int:pk>/approve/", counts.count_approve, name="count_approve"),
+    path("s/<slug:code>/transfers/", transfers.transfers, name="transfers"),
+    path("s/<slug:code>/transfers/out/", transfers.transfer_out, name="transfer_out"),
+    path("s/<slug:code>/transfers/<int:pk>/", transfers.transfer_in, name="transfer_in"),
 ]

@@ -80,3 +80,26 @@
     }
   });
 })();
+
+/* Counting sheet: a scanned barcode (or SKU) adds one to its line; an item not on the count is refused. */
+(function () {
+  "use strict";
+  document.addEventListener("keydown", function (ev) {
+    const field = ev.target;
+    if (ev.key !== "Enter" || !field.matches || !field.matches("[data-count-scan]")) { return; }
+    ev.preventDefault();
+    const code = field.value.trim();
+    field.value = "";
+    if (!code) { return; }
+    const sheet = field.closest("[data-count-sheet]");
+    const input = Array.from(sheet.querySelectorAll(".count-input")).find(function (el) {
+      return el.dataset.barcode === code || el.dataset.sku.toLowerCase() === code.toLowerCase();
+    });
+    const wrong = sheet.querySelector("[data-count-wrong]");
+    if (!input) { wrong.hidden = false; window.omniSound("error"); return; }
+    wrong.hidden = true;
+    input.value = String((parseInt(input.value, 10) || 0) + 1);
+    input.closest(".line").classList.add("is-done");
+    window.omniSound("ok");
+  });
+})();

@@ -132,6 +132,18 @@ def test_pack_and_ship_with_a_tracking_number(store_page, live_server, shop):
     work.refresh_from_db()
     assert (work.status, work.tracking_number) == (WorkStatus.SHIPPED, "YK123456789TR")
     assert StockMovement.objects.filter(stock_level__product=shop.shirt, stock_level__location=shop.ist, reason="fulfilment").exists()
+    # The web shop (the order's partner) sees the shipment with its tracking number and the event.
+    from rest_framework.test import APIClient
+
+    from omni.access.models import Scope
+    from tests.access.factories import issue_token
+
+    partner = APIClient()
+    partner.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(shop.web, Scope.ORDERS_WRITE)}")
+    [seen] = partner.get(f"/api/v1/orders/{work.order_id}/fulfillments").json()
+    assert (seen["status"], seen["tracking_number"]) == ("shipped", "YK123456789TR")
+    shipped = [e for e in seen["events"] if e["to_status"] == "shipped"]
+    assert shipped and shipped[0]["actor"] == "ayse" and shipped[0]["data"]["tracking_number"] == "YK123456789TR"
 
 
 def test_mark_ready_emails_the_code_then_hand_over_by_code_with_the_id_check(store_page, live_server, shop, mailoutbox):
