@@ -15,6 +15,7 @@ Without ``-n`` (a targeted ``pytest tests/<area>``) nothing here happens.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import subprocess
@@ -113,6 +114,7 @@ def isolate_redis(config) -> None:
         server = RedisServer(workdir)
         server.start()
         config.stash[_REDIS] = (server, workdir)
+        atexit.register(stop_redis, config)  # also when the worker ends without unconfigure
         url = server.url
     else:
         parsed = urlparse(url)
@@ -137,5 +139,6 @@ def _point_at_redis(url: str) -> None:
 def stop_redis(config) -> None:
     server, workdir = config.stash.get(_REDIS, (None, None))
     if server is not None:
+        del config.stash[_REDIS]
         server.stop()
         shutil.rmtree(workdir, ignore_errors=True)
