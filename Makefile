@@ -48,10 +48,14 @@ lint: install
 
 # Uses PostgreSQL and Redis when reachable (DATABASE_URL / REDIS_URL, or the local defaults);
 # without them the PostgreSQL/Redis tests skip and say so, except under CI=true where that fails.
+# Runs in PYTEST_WORKERS processes (pytest-xdist, a file's tests stay together; most of the wall
+# time is waiting on PostgreSQL, workers and the browser): each has its own test database, cloned
+# from one migrated template, and its own Redis (tests/parallel.py). PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 3
 test: lint messages
 	@eval "$$($(PY) tests/services.py)"; \
-	echo "make test: DATABASE_URL=$${DATABASE_URL:-<sqlite>} REDIS_URL=$${REDIS_URL:-<none>}"; \
-	$(PY) -m pytest $(PYTEST_ARGS)
+	echo "make test: DATABASE_URL=$${DATABASE_URL:-<sqlite>} REDIS_URL=$${REDIS_URL:-<none>} workers=$(PYTEST_WORKERS)"; \
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 check: install
 	$(PY) manage.py check

@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from omni.admin import ModelAdmin, ReadOnlyAdmin, TabularInline, admin_apply_each
 
-from .models import Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
+from .models import LocationSLA, Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
 from .notifications.services import notification_send
 from .services.pickup import put_back_done
 
@@ -34,6 +34,16 @@ class NotificationAdmin(ReadOnlyAdmin):
 @admin.register(PickupPolicy)
 class PickupPolicyAdmin(ModelAdmin):
     list_display = ("location", "reminder_after_hours", "expire_after_days")
+    autocomplete_fields = ("location",)
+    search_fields = ("location__code", "location__name")
+    list_select_related = ("location",)
+
+
+@admin.register(LocationSLA)
+class LocationSLAAdmin(ModelAdmin):
+    """Each location's preparation promise and opening hours (its time zone is the location's)."""
+
+    list_display = ("location", "bopis_hours", "ship_hours", "ship_to_store_hours", "opens_at", "closes_at", "open_days")
     autocomplete_fields = ("location",)
     search_fields = ("location__code", "location__name")
     list_select_related = ("location",)

@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
-from fulfillment.models import OPEN_STATUSES, PutBackTask, StoreSettings, Work, WorkLine
+from fulfillment.models import OPEN_STATUSES, PutBackTask, StoreSettings, Work, WorkKind, WorkLine
 from inventory.models import Location
 from omni.access.roles import Capability, Principal, permitted_location_ids, principal_for
 from omni.errors import NotFound
@@ -43,7 +43,8 @@ def works_visible(*, who: Principal | Any) -> QuerySet[Work]:
         qs = qs.filter(order__channel_id=principal.channel_id)
         where = where or frozenset()
     if where is not None:
-        qs = qs.filter(location_id__in=where)
+        # A pickup store also acts on ship-to-store work travelling to it (it receives and hands over).
+        qs = qs.filter(Q(location_id__in=where) | Q(pickup_location_id__in=where, kind=WorkKind.SHIP_TO_STORE))
     return qs
 
 
@@ -60,9 +61,6 @@ def work_for(*, who: Principal | Any, pk: int) -> Work:
 def find_pickup(*, location: Location | int, query: str) -> QuerySet[Work]:
     """Open pickups collected at ``location`` matching a pickup code, an order number, or the
     customer's name or reference (phone/e-mail as the channel sent it)."""
-    from django.db.models import Q
-
-    from fulfillment.models import WorkKind
     from fulfillment.services.codes import pickup_code_normalize
 
     location_id = location.pk if isinstance(location, Location) else location

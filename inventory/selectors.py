@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from omni.errors import NotFound
@@ -91,6 +91,15 @@ def product_by_code(*, code: str) -> Product | None:
     if product is None:
         product = Product.objects.filter(barcodes__code=code).first()
     return product
+
+
+def units_in_transit(*, to_location_ids: Iterable[int] | None = None) -> dict[tuple[int, int], int]:
+    """Units shipped by a transfer and not yet received, by (product id, destination id) (ONE query)."""
+    qs = Transfer.objects.filter(status=TransferStatus.IN_TRANSIT)
+    if to_location_ids is not None:
+        qs = qs.filter(to_location_id__in=list(to_location_ids))
+    rows = qs.values("product_id", "to_location_id").annotate(units=Sum("quantity")).order_by()
+    return {(r["product_id"], r["to_location_id"]): r["units"] for r in rows}
 
 
 def transfers_in_transit(*, location_id: int) -> tuple[list[Transfer], list[Transfer]]:

@@ -230,5 +230,5 @@ def allocations_html(order: Order) -> str:
     body = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td class='num'>{}</td><td>{}</td><td>{}</td></tr>", (
         (a.line.line_no, a.line.product.sku, f"{a.location.code} · {a.location.name}", a.quantity, a.get_status_display(),
          a.reason or (f"ship to {a.ship_to_store.code}" if a.ship_to_store else "")) for a in rows))
-    return format_html("<div class='omni-table-wrap'><table class='omni-table'><thead><tr><th>Line</th><th>SKU</th><th>From</th>"
+    return format_html("<div class='omni-table-wrap omni-allocations'><table class='omni-table'><thead><tr><th>Line</th><th>SKU</th><th>From</th>"
                        "<th class='num'>Units</th><th>Status</th><th>Note</th></tr></thead><tbody>{}</tbody></table></div>", body)

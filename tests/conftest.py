@@ -3,6 +3,8 @@
 - Tests marked ``postgres`` need PostgreSQL, ``redis`` a reachable Redis. Without them they
   skip and say so; under ``CI=true`` a missing service fails the run instead.
 - Celery runs eagerly in unit tests; integration tests start a real worker process.
+- Under pytest-xdist (``make test`` runs ``-n``) each worker clones its test database from one
+  migrated template and has a Redis of its own: see ``tests/parallel.py``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,27 @@ from urllib.parse import urlparse
 import pytest
 from django.conf import settings
 
+from tests import parallel
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def pytest_configure(config):
+    if parallel.is_controller(config):
+        parallel.create_template(config)
+    elif parallel.is_worker(config):
+        parallel.use_template(config)
+        parallel.isolate_redis(config)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    parallel.configure_node(node.config, node)
+
+
+def pytest_unconfigure(config):
+    parallel.drop_template(config)
+    parallel.stop_redis(config)
 
 
 def _redis_reachable() -> bool:
@@ -71,3 +93,10 @@ def api_client():
 def _fast_password_hashing(settings):
     """Tests create many users; the production hasher's work factor would dominate the run."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _no_rate_limit(settings):
+    """The per-caller rate limit keeps counters in the shared cache (Redis); tests that are about
+    it (tests/test_operations.py) set ``OMNI_API_RATE`` themselves."""
+    settings.OMNI_API_RATE = ""

@@ -128,6 +128,10 @@ def some_of_everything(settings, tmp_path):
 
     pickups_expire(now=work.ready_at + timedelta(days=4))
 
+    # a store's fulfilment promise in opening hours
+    from fulfillment.models import LocationSLA
+
+    LocationSLA.objects.get_or_create(location=store)
     # the dashboard's daily KPI snapshot
     from omni.insights.services import kpi_snapshot_recent
 

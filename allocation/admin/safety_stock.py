@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from omni.admin import ImportExportModelAdmin, ModelAdmin
 
-from allocation.safety_stock.models import SafetyStockModifier, SafetyStockPolicy
+from allocation.safety_stock.models import SafetyStockModifier, SafetyStockPolicy, SafetyStockScope
 from allocation.safety_stock.services import (
     safety_stock_modifier_delete,
     safety_stock_modifier_set,
@@ -54,8 +54,9 @@ class SafetyStockPolicyForm(forms.ModelForm):
 class SafetyStockPolicyAdmin(ImportExportModelAdmin):
     form = SafetyStockPolicyForm
     resource_classes = [SafetyStockPolicyResource]
-    list_display = ["product", "scope", "location", "channel", "method", "quantity", "computed_quantity", "override_quantity",
-                    "effective_quantity", "explanation", "explore"]
+    # What a merchandiser reads first, in words, fitting at 1366 px: the SKU, where it applies, what it
+    # keeps back today, how that was reached; the figures themselves are on the policy's page.
+    list_display = ["sku", "applies_to", "keeps_back", "how", "explore"]
     list_filter = ["scope", "method", "channel"]
     list_select_related = ["product", "location", "channel"]
     search_fields = ["product__sku", "location__code", "channel__code"]
@@ -63,6 +64,27 @@ class SafetyStockPolicyAdmin(ImportExportModelAdmin):
     readonly_fields = ["demand_sigma", "demand_days", "computed_quantity", "effective_quantity", "explanation", "computed_at",
                        "updated_by", "updated_at"]
     actions = ["recompute"]
+
+    @admin.display(description="SKU", ordering="product__sku")
+    def sku(self, obj):
+        return obj.product.sku
+
+    @admin.display(description="Applies to", ordering="scope")
+    def applies_to(self, obj):
+        if obj.scope == SafetyStockScope.LOCATION and obj.location is not None:
+            return f"stock at {obj.location.code}"
+        if obj.scope == SafetyStockScope.CHANNEL and obj.channel is not None:
+            return f"what {obj.channel.code} may sell"
+        return "the whole pool"
+
+    @admin.display(description="Keeps back today", ordering="effective_quantity")
+    def keeps_back(self, obj):
+        units = "1 unit" if obj.effective_quantity == 1 else f"{obj.effective_quantity} units"
+        return f"{units} (set by hand)" if obj.override_quantity is not None else units
+
+    @admin.display(description="How")
+    def how(self, obj):
+        return obj.explanation or obj.get_method_display()
 
     @admin.display(description="ATP")
     def explore(self, obj):

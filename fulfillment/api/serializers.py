@@ -14,7 +14,7 @@ class WorkLineOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WorkLine
-        fields = ["id", "order_line", "sku", "quantity", "picked", "rejected", "handed_over", "cancelled", "open"]
+        fields = ["id", "order_line", "sku", "quantity", "picked", "rejected", "handed_over", "cancelled", "open", "transfer_id"]
 
 
 class WorkEventOutSerializer(serializers.ModelSerializer):

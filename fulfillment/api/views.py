@@ -79,6 +79,8 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
     "ship": (s.WorkShipSerializer, lambda w, d, a: services.ship(work=w, tracking_number=d["tracking_number"],
                                                                  carrier=d["carrier"], actor=a)),
     "ready": (s.WorkActionSerializer, lambda w, d, a: services.mark_ready(work=w, actor=a)),
+    "dispatch": (s.WorkActionSerializer, lambda w, d, a: services.dispatch(work=w, actor=a)),
+    "receive": (s.WorkActionSerializer, lambda w, d, a: services.receive(work=w, actor=a)),
     "hand-over": (s.WorkHandOverSerializer, _hand_over),
     "reject": (s.WorkRejectSerializer, _reject),
 }
@@ -87,7 +89,7 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
 class WorkListView(APIView):
     permission_classes = [CanFulfil]
 
-    @extend_schema(responses=page_of(s.WorkSummarySerializer), parameters=[
+    @extend_schema(operation_id="fulfillment_works_list", responses=page_of(s.WorkSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("location", str, description="Location code")])
     def get(self, request: Request) -> Response:
         qs = works_visible(who=principal_from_request(request)).select_related("order", "location").order_by("deadline", "pk")

@@ -16,6 +16,7 @@ from .pickup import (
     PutBackStatus,
     PutBackTask,
 )
+from .sla import LocationSLA
 from .store import StoreSettings
 from .work import (
     OPEN_STATUSES,
@@ -30,7 +31,7 @@ from .work import (
 )
 
 __all__ = [
-    "Notification", "NotificationChannel", "NotificationKind", "NotificationStatus", "PickupPolicy", "PutBackLine",
+    "LocationSLA", "Notification", "NotificationChannel", "NotificationKind", "NotificationStatus", "PickupPolicy", "PutBackLine",
     "PutBackStatus", "PutBackTask",
     "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "StoreSettings", "Work", "WorkEvent", "WorkKind", "WorkLine",
     "WorkStatus",

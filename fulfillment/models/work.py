@@ -66,7 +66,7 @@ class Work(models.Model):
     carrier = models.CharField(max_length=64, blank=True, default="")
     box_type = models.CharField(max_length=32, blank=True, default="")
     pickup_code = models.CharField(max_length=12, blank=True, default="")
-    transfer_id = models.BigIntegerField(null=True, blank=True, help_text="Ship-to-store: the inventory transfer.")
+    transfer_id = models.BigIntegerField(null=True, blank=True, help_text="Ship-to-store: the first line's inventory transfer.")
 
     class Meta:
         ordering = ["deadline", "id"]
@@ -103,6 +103,7 @@ class WorkLine(models.Model):
     rejected = models.PositiveIntegerField(default=0)
     handed_over = models.PositiveIntegerField(default=0, help_text="Shipped or collected.")
     cancelled = models.PositiveIntegerField(default=0, help_text="Cancelled by the order, declined or expired.")
+    transfer_id = models.BigIntegerField(null=True, blank=True, help_text="Ship-to-store: the inventory transfer of these units.")
 
     class Meta:
         ordering = ["id"]

@@ -14,8 +14,8 @@ from .transitions import work_can, work_transition
 def work_settle_if_done(*, work: Work, actor: Actor) -> Work:
     """Move an open, locked work as its lines say: every unit rejected or cancelled → rejected (if
     any was rejected) or cancelled; picking with nothing left to pick → picked."""
-    if not work.is_open:
-        return work
+    if not work.is_open or work.status == WorkStatus.IN_TRANSIT:
+        return work  # travelling units settle when they arrive
     lines = list(WorkLine.objects.filter(work=work))
     if all(ln.open_quantity == 0 for ln in lines) and not any(ln.handed_over for ln in lines):
         to = WorkStatus.REJECTED if any(ln.rejected for ln in lines) else WorkStatus.CANCELLED

@@ -26,7 +26,7 @@ from typing import Any
 
 from django.db import transaction
 
-from fulfillment.models import RejectReason, Work, WorkStatus
+from fulfillment.models import RejectReason, Work, WorkKind, WorkStatus
 from inventory.services import stock_adjust, stock_mark_damaged
 from omni.errors import NotFound, ValidationFailed
 from orders.routing.engine import NOT_FOUND_REASON
@@ -42,7 +42,7 @@ REJECT_SOURCE = "fulfillment"
 NOT_FOUND_PREFIX: str = NOT_FOUND_REASON
 
 
-def _count_task_request(*, work: Work, product: Any, actor: Actor, note: str) -> int | None:
+def _count_task_request(*, work: Work, location: Any, product: Any, actor: Actor, note: str) -> int | None:
     """Ask for a count of this SKU at this location (the ``inventory.counting`` count tasks).
     Returns the task id; None while count tasks are not installed in this checkout."""
     try:
@@ -50,7 +50,7 @@ def _count_task_request(*, work: Work, product: Any, actor: Actor, note: str) ->
         from inventory.counting.services import count_task_create
     except ImportError:  # count tasks land with the pickup work (issue 10 part B)
         return None
-    task = count_task_create(location=work.location, products=[product], origin=CountTaskOrigin.REJECTION,
+    task = count_task_create(location=location, products=[product], origin=CountTaskOrigin.REJECTION,
                              created_by=actor_parts(actor)[0], reference=f"work:{work.pk}", note=note[:255])
     return task.pk
 
@@ -89,6 +89,8 @@ def reject(
             wanted.append((line, qty, reason))
         label = actor_label(actor)
         user = actor_parts(actor)[0]
+        # A ship-to-store pickup that arrived holds its units at the pickup store.
+        where = work.pickup_location if work.kind == WorkKind.SHIP_TO_STORE and work.ready_at and work.pickup_location else work.location
         reroute: dict[int, int] = {}  # order line no → order line id, in line order
         for line, qty, reason in sorted(wanted, key=lambda w: w[0].pk):
             why = f"{reason}: {note}" if note else reason
@@ -99,12 +101,12 @@ def reject(
                 allocation_reject(allocation=line.allocation_id, quantity=qty, reason=why, actor=label, reroute=False)
                 ref = f"work:{work.pk}"
                 if reason == RejectReason.NOT_FOUND:
-                    stock_adjust(product=line.product, location=work.location, quantity=-qty, source=REJECT_SOURCE,
+                    stock_adjust(product=line.product, location=where, quantity=-qty, source=REJECT_SOURCE,
                                  actor=user, reference=f"count-pending:{ref}",
                                  note=f"Not found when picking {ref}; held back until counted")
-                    data["count_task"] = _count_task_request(work=work, product=line.product, actor=actor, note=why)
+                    data["count_task"] = _count_task_request(work=work, location=where, product=line.product, actor=actor, note=why)
                 elif reason == RejectReason.DAMAGED:
-                    stock_mark_damaged(product=line.product, location=work.location, quantity=qty, source=REJECT_SOURCE,
+                    stock_mark_damaged(product=line.product, location=where, quantity=qty, source=REJECT_SOURCE,
                                        actor=user, reference=ref, note=f"Damaged, found when picking {ref}")
                 reroute[line.order_line.line_no] = line.order_line_id
             line.rejected += qty

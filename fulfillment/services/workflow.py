@@ -159,16 +159,20 @@ def mark_ready(*, work: Work | int, actor: Actor) -> Work:
     """A pickup is ready: picked (or packed) → ready for pickup, with its pickup code. Sends
     ``fulfillment.signals.work_ready`` after commit (the customer is notified)."""
     with transaction.atomic():
-        work = work_lock(work)
-        now = timezone.now()
-        if not work.pickup_code:
-            work.pickup_code = pickup_code_new()
-        work.ready_at, work.on_time = now, _on_time(work, now)
-        work_transition(work=work, to=WorkStatus.READY_FOR_PICKUP, actor=actor, data={"pickup_code": work.pickup_code},
-                        extra_fields=("pickup_code", "ready_at", "on_time"))
-        work_id = work.pk
-        transaction.on_commit(lambda: work_ready.send(sender=Work, work_id=work_id))
-        return work
+        return _mark_ready_locked(work_lock(work), actor)
+
+
+def _mark_ready_locked(work: Work, actor: Actor) -> Work:
+    """``mark_ready`` on a work the caller locked (also the arrival of a ship-to-store transfer)."""
+    now = timezone.now()
+    if not work.pickup_code:
+        work.pickup_code = pickup_code_new()
+    work.ready_at, work.on_time = now, _on_time(work, now)
+    work_transition(work=work, to=WorkStatus.READY_FOR_PICKUP, actor=actor, data={"pickup_code": work.pickup_code},
+                    extra_fields=("pickup_code", "ready_at", "on_time"))
+    work_id = work.pk
+    transaction.on_commit(lambda: work_ready.send(sender=Work, work_id=work_id))
+    return work
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from orders.services import (
     OrderInput,
     ReturnItem,
     allocation_cancel,
-    allocation_reject,
     order_create,
     order_lines_cancel,
     order_return,
@@ -102,8 +101,7 @@ class Season:
         self.pickups: list[tuple[int, int, bool, int | None]] = []  # (due day, work id, no-show, cross-sell sku)
         self.returns: list[tuple[int, int, int]] = []  # (due day, order id, store index or -1 for the DC)
         self.order_meta: dict[int, tuple[int, OnlineOrder | None]] = {}  # order id → (day, its scenario order)
-        self.rejected_lines: set[int] = set()  # work lines rejected through orders (no fulfillment reject yet)
-        self.stuck_works: set[int] = set()  # … whose work can then never move
+        self.returning: set[int] = set()  # orders whose return is scheduled
 
     # ---------------------------------------------------------------- set-up
     def setup(self) -> None:
@@ -204,7 +202,8 @@ class Season:
         self.returns = [r for r in self.returns if r[0] > day]
         for _d, order_id, where in due:
             order = Order.objects.get(pk=order_id)
-            items = [ReturnItem(line_no=ln.line_no, quantity=1) for ln in order.lines.all() if ln.status == LineStatus.FULFILLED]
+            items = [ReturnItem(line_no=ln.line_no, quantity=1) for ln in order.lines.all()
+                     if ln.status == LineStatus.FULFILLED and ln.quantity_returned == 0]
             if items:
                 location = self.dc if where < 0 else self.stores[where]
                 order_return(order=order, items=items, location=location, actor=ACTOR, reason="simulated return")
@@ -275,8 +274,7 @@ class Season:
         store_idx = {st.pk: i for i, st in enumerate(self.stores)}
         sku_idx = {p.pk: i for i, p in enumerate(self.products)}
         for _round in range(3):
-            works = list(Work.objects.filter(status=WorkStatus.NEW).exclude(pk__in=self.stuck_works).order_by("pk")
-                         .prefetch_related("lines"))
+            works = list(Work.objects.filter(status=WorkStatus.NEW).order_by("pk").prefetch_related("lines"))
             if not works:
                 break
             for work in works:
@@ -305,26 +303,21 @@ class Season:
         """Not found on the shelf: rejected with that reason (re-routed by Omni), and the record
         corrected by a count of what is really there."""
         self.log.store_rejections += 1
-        reject = getattr(fs, "reject", None)
-        if reject is not None:
-            reject(work=work.pk, quantities={line.pk: (line.to_pick, "not_found")}, actor=ACTOR)
-        else:  # until fulfillment's reject lands: the allocation is rejected (and re-routed) by orders
-            allocation_reject(allocation=line.allocation_id, quantity=line.to_pick, reason="not found", actor=ACTOR)
-            self.rejected_lines.add(line.pk)
+        before, _reserved = self._level(self.products[k], self.stores[s])
+        physical = max(before - self.phantom.get((s, k), 0), 0)
+        # Omni writes the units off, re-routes the line and asks for a count of the SKU here.
+        fs.reject(work=work.pk, quantities={line.pk: (line.to_pick, "not_found")}, actor=ACTOR)
+        # The store counts at once: the record becomes what is on the shelf (never below what the
+        # other open orders hold, which will be rejected in their turn if it is not there).
         on_hand, reserved = self._level(self.products[k], self.stores[s])
-        physical = max(on_hand - self.phantom.get((s, k), 0), 0)
         counted = max(physical, reserved)
         if counted != on_hand:
             cycle_count_record(product=self.products[k], location=self.stores[s], counted=counted, source="simulation")
         self.phantom[(s, k)] = counted - physical
 
     def _prepare(self, work: Work, day: int, all_lines: list) -> None:
-        lines = [ln for ln in all_lines if ln.to_pick > 0 and ln.pk not in self.rejected_lines]
+        lines = [ln for ln in all_lines if ln.to_pick > 0]
         if not lines:
-            self.stuck_works.add(work.pk)
-            return
-        if any(ln.pk in self.rejected_lines for ln in all_lines):
-            self.stuck_works.add(work.pk)  # the rest ships, the rejected line cannot settle without fulfillment's reject
             return
         for ln in lines:
             fs.pick(work=work.pk, line=ln.pk, qty=ln.to_pick, actor=ACTOR)
@@ -338,7 +331,8 @@ class Season:
         fs.pack(work=work.pk, box_type="parcel", actor=ACTOR)
         fs.ship(work=work.pk, tracking_number=f"SIM{work.pk:08d}", carrier="sim", actor=ACTOR)
         _d, o = self.order_meta.get(work.order_id, (day, None))
-        if o is not None and o.returns and work.kind != WorkKind.BOPIS:
+        if o is not None and o.returns and work.kind != WorkKind.BOPIS and work.order_id not in self.returning:
+            self.returning.add(work.order_id)  # once per order, however many parcels it came in
             where = self.sc.nearest_store(o.lat, o.lon)[0] if self.omni else -1
             self.returns.append((day + 5, work.order_id, where))
 

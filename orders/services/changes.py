@@ -138,13 +138,10 @@ def _lines_cancel(lines: Sequence[OrderLine], *, actor: str, reason: str) -> Non
 
 
 def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "") -> Order:
-    """Cancel every line (releasing its reservations). Refused once anything has been fulfilled; an
-    order already cancelled is returned as it is (a repeated cancel confirms)."""
+    """Cancel every line (releasing its reservations). Refused once anything has been fulfilled."""
     with transaction.atomic():
         order = _lock_order(order)
-        if order.status == OrderStatus.CANCELLED:
-            return order  # cancelling again confirms it: nothing changes
-        if order.status in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED):
+        if order.status in (OrderStatus.CANCELLED, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED):
             raise IllegalTransition(f"Order {order.external_id} is {order.get_status_display().lower()}; it cannot be cancelled.",
                                     code="illegal_transition", details={"status": [order.status]})
         lines = list(order.lines.select_related("product").order_by("line_no"))

@@ -97,7 +97,7 @@ def test_reject_and_hand_over_through_the_api(api_client, world):
     assert done["status"] == "collected"
     assert [ln for ln in done["lines"] if ln["sku"] == "SHIRT"][0] | {} == {
         "id": shirt.pk, "order_line": 1, "sku": "SHIRT", "quantity": 2, "picked": 2, "rejected": 0, "handed_over": 1,
-        "cancelled": 1, "open": 0}
+        "cancelled": 1, "open": 0, "transfer_id": None}
     assert stock(world.shirt, world.ist) == (4, 0, 0)
     assert ledger_check() == []
 

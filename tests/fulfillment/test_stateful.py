@@ -20,7 +20,7 @@ from fulfillment.services import Verification, hand_over, mark_ready, pack, pick
 from inventory.models import StockLevel
 from inventory.services import ledger_check
 from omni.errors import IllegalTransition, InsufficientStock
-from orders.models import Allocation, AllocationStatus, DeliveryMode, OrderLine
+from orders.models import Allocation, AllocationStatus, DeliveryMode, Order, OrderEvent, OrderLine, OrderStatus
 from orders.services import order_cancel, order_create
 from tests.orders.factories import ChannelFactory, LocationFactory, ProductFactory, make_visible, order_input, receive
 
@@ -132,6 +132,29 @@ class FulfillmentMachine(RuleBasedStateMachine):
                 event("cancel refused")
                 return
             event("cancelled")
+
+    @rule(i=st.integers(0, 50))
+    def cancel_fulfilled(self, i):
+        """Try to cancel an order something of which has already been shipped or handed over: the
+        customer is told no, and the order, its allocations and the stock stay exactly as they were."""
+        done = list(Order.objects.filter(pk__in=self.order_ids, status__in=[
+            OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED]).order_by("pk").values_list("pk", flat=True))
+        if not done:
+            return
+        pk = done[i % len(done)]
+
+        def snapshot():
+            return (Order.objects.get(pk=pk).status,
+                    sorted(Allocation.objects.filter(line__order_id=pk).values_list("pk", "status", "quantity")),
+                    sorted(StockLevel.objects.filter(product__in=self.products)
+                           .values_list("pk", "on_hand", "reserved")),
+                    OrderEvent.objects.filter(order_id=pk).count())
+
+        before = snapshot()
+        with pytest.raises(IllegalTransition):
+            order_cancel(order=pk, actor="customer")
+        assert snapshot() == before
+        event("cancel refused")
 
     @invariant()
     def ledger_balanced_and_nothing_oversold(self):

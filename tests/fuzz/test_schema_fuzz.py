@@ -66,6 +66,6 @@ def auth_headers(request, db, client):
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+          phases=[Phase.generate], suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, auth_headers):
     case.call_and_validate(headers=auth_headers, checks=CHECKS)

@@ -1,0 +1,232 @@
+"""``bench api``: Omni over HTTP — gunicorn (workers sized to the machine) on PostgreSQL with a real
+Celery worker, load from this process (a separate process from the server) on loopback.
+
+Three phases of ``--seconds`` each, ``--clients`` keep-alive connections: the baseline (``GET
+/health/live``: the HTTP stack and Django with no database, the ceiling of this server on this
+machine), availability reads (``GET /api/v1/availability?sku=…`` as a partner token) and order
+intake (``POST /api/v1/orders``, one or two lines, a fresh Idempotency-Key each). Then the order
+path is profiled in-process: queries per order and the time of each phase (validation, the
+channel ATP check, routing, reserving, the answer).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import http.client
+import json
+import os
+import pstats
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from omni.benchmarks.measure import load_average, percentile
+
+NAME = "api"
+HELP = "HTTP throughput and p95 of availability reads and order intake under gunicorn + PostgreSQL + a real worker."
+REQUIRES = ("postgresql", "redis-server")
+
+# Functions whose cumulative time is each phase of an order (cProfile names: file suffix, function).
+PHASES = {
+    "validate": ("orders/services/validation.py", "order_validate"),
+    "channel_atp": ("allocation/availability/atp.py", "atp_for_channel"),
+    "route": ("orders/routing/engine.py", "route"),
+    "reserve": ("orders/services/allocating.py", "allocations_reserve"),
+    "idempotency": ("orders/services/idempotency.py", "idempotent_call"),
+    "answer": ("orders/api/views.py", "_order_out"),
+}
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: 2 × cores + 1)")
+    parser.add_argument("--skus", type=int, default=200)
+    parser.add_argument("--stores", type=int, default=20)
+    parser.add_argument("--profile-orders", type=int, default=30)
+
+
+def _setup(skus: int, stores: int) -> tuple[str, list[str]]:
+    from allocation.models import Channel, ChannelVisibility
+    from inventory.models import Location, MovementReason, Product, StockLevel, StockMovement
+    from omni.access.models import Scope
+    from omni.access.services import partner_token_issue
+
+    rng = random.Random(7)
+    channel = Channel.objects.create(code="bench-api", name="Bench web", kind="webshop")
+    locations = [Location.objects.create(code="BA-DC", name="Bench DC", kind="dc", latitude=40.8, longitude=29.4, can_ship=True)]
+    for i in range(stores):
+        locations.append(Location.objects.create(
+            code=f"BA-ST{i:02d}", name=f"Bench store {i}", kind="store", latitude=36 + rng.random() * 6,
+            longitude=27 + rng.random() * 16, can_ship=True, daily_capacity=100_000, timezone="Europe/Istanbul"))
+    ChannelVisibility.objects.bulk_create([ChannelVisibility(channel=channel, location=loc) for loc in locations])
+    products = Product.objects.bulk_create([Product(sku=f"BA-{i:05d}", name=f"bench {i}") for i in range(skus)])
+    levels = StockLevel.objects.bulk_create([
+        StockLevel(product=p, location=loc, on_hand=100_000 if loc.kind == "dc" else 500) for p in products for loc in locations])
+    StockMovement.objects.bulk_create([
+        StockMovement(stock_level=lv, bucket="on_hand", reason=MovementReason.RECEIPT, quantity=lv.on_hand, balance_after=lv.on_hand,
+                      source="bench") for lv in levels])
+    _token, key = partner_token_issue(channel=channel, name="bench", scopes=Scope.values)
+    return key, [p.sku for p in products]
+
+
+class _Load:
+    """``clients`` threads, each with its own keep-alive connection, for ``seconds``."""
+
+    def __init__(self, *, port: int, clients: int, seconds: float, request) -> None:
+        self.port, self.clients, self.seconds, self.request = port, clients, seconds, request
+        self.latencies: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.lock = threading.Lock()
+
+    def _client(self, n: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        rng = random.Random(n)
+        lat: list[float] = []
+        statuses: dict[int, int] = {}
+        end = time.monotonic() + self.seconds
+        i = 0
+        while time.monotonic() < end:
+            method, path, body, headers = self.request(rng, n, i)
+            i += 1
+            began = time.perf_counter()
+            try:
+                conn.request(method, path, body=body, headers=headers)
+                res = conn.getresponse()
+                res.read()
+                status = res.status
+            except (OSError, http.client.HTTPException):
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+                status = 0
+            lat.append((time.perf_counter() - began) * 1000)
+            statuses[status] = statuses.get(status, 0) + 1
+        conn.close()
+        with self.lock:
+            self.latencies.extend(lat)
+            for k, v in statuses.items():
+                self.statuses[k] = self.statuses.get(k, 0) + v
+
+    def run(self) -> dict[str, Any]:
+        threads = [threading.Thread(target=self._client, args=(n,)) for n in range(self.clients)]
+        began = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.monotonic() - began
+        ok = sum(v for k, v in self.statuses.items() if 200 <= k < 300)
+        return {"rps": round(ok / elapsed, 1), "p50_ms": round(percentile(self.latencies, 50), 1),
+                "p95_ms": round(percentile(self.latencies, 95), 1), "requests": len(self.latencies), "ok": ok,
+                "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
+
+
+def _profile_orders(*, key: str, skus: list[str], n: int) -> dict[str, Any]:
+    """Queries per order and time per phase, in-process through the real view (Django's test client)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
+    rng = random.Random(99)
+    queries: list[int] = []
+    profiler = cProfile.Profile()
+    began = time.perf_counter()
+    for i in range(n):
+        body = _order_body(rng, skus, f"profile-{i}")
+        with CaptureQueriesContext(connection) as ctx:
+            profiler.enable()
+            res = client.post("/api/v1/orders", body, content_type="application/json", HTTP_IDEMPOTENCY_KEY=f"profile-{i}")
+            profiler.disable()
+        assert res.status_code == 201, res.content[:300]
+        queries.append(len(ctx.captured_queries))
+    total_ms = (time.perf_counter() - began) * 1000 / n
+    stats = pstats.Stats(profiler)
+    phases: dict[str, float] = {}
+    for (filename, _line, func), (_cc, _nc, _tt, ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        for phase, (suffix, name) in PHASES.items():
+            if func == name and filename.endswith(suffix):
+                phases[phase] = round(ct * 1000 / n, 2)
+    return {"queries_per_order": round(sum(queries) / n, 1), "profile_order_ms": round(total_ms, 2),
+            "profile_phase_ms": phases}
+
+
+def _order_body(rng: random.Random, skus: list[str], external_id: str) -> str:
+    lines = [{"sku": sku, "quantity": 1} for sku in rng.sample(skus, rng.choice((1, 2)))]
+    return json.dumps({"external_id": external_id, "latitude": 41.0 + rng.random(), "longitude": 29.0 + rng.random(),
+                       "lines": lines})
+
+
+def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus: int = 200, stores: int = 20,
+        profile_orders: int = 30, **_: Any) -> dict:
+    from django.conf import settings
+
+    from tests.harness.processes import WorkerProcess, free_port, wait_for
+
+    if not settings.REDIS_URL:
+        raise SystemExit("bench api needs a broker: run it through `manage.py bench api` (it starts a private redis-server)")
+    load_before = load_average()
+    workers = workers or 2 * (os.cpu_count() or 1) + 1
+    out(f"setting up {skus} SKUs at a DC and {stores} stores")
+    key, sku_codes = _setup(skus, stores)
+    workdir = Path(tempfile.mkdtemp(prefix="omni-bench-api-"))
+    port = free_port()
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "omni.settings", "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING",
+           "DJANGO_DEBUG": "false", "OMNI_API_RATE": "1000000/s", "PYTHONUNBUFFERED": "1"}
+    gunicorn = Path(sys.executable).with_name("gunicorn")
+    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115
+    server = subprocess.Popen(
+        [str(gunicorn), "omni.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+         "--worker-class", "sync", "--keep-alive", "30", "--timeout", "60", "--access-logfile", "/dev/null"],
+        cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    worker = WorkerProcess(database_url=os.environ["DATABASE_URL"], broker_url=settings.REDIS_URL,
+                           logfile=workdir / "worker.log", concurrency=2)
+    try:
+        worker.start()
+
+        def up() -> bool:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+                conn.request("GET", "/health/live")
+                return conn.getresponse().status == 200
+            except OSError:
+                return False
+
+        wait_for(up, timeout=60, interval=0.2, what="gunicorn answering")
+        auth = {"Authorization": f"Token {key}"}
+        out(f"gunicorn: {workers} sync workers on 127.0.0.1:{port}; a real Celery worker; {clients} clients, {seconds:g} s per phase")
+
+        baseline = _Load(port=port, clients=clients, seconds=seconds,
+                         request=lambda rng, n, i: ("GET", "/health/live", None, {})).run()
+        out(f"baseline GET /health/live: {baseline['rps']} rps, p95 {baseline['p95_ms']} ms")
+        avail = _Load(port=port, clients=clients, seconds=seconds, request=lambda rng, n, i: (
+            "GET", f"/api/v1/availability?sku={rng.choice(sku_codes)}", None, auth)).run()
+        out(f"availability: {avail['rps']} rps, p95 {avail['p95_ms']} ms ({avail['statuses']})")
+        orders = _Load(port=port, clients=clients, seconds=seconds, request=lambda rng, n, i: (
+            "POST", "/api/v1/orders", _order_body(rng, sku_codes, f"load-{n}-{i}"),
+            {**auth, "Content-Type": "application/json", "Idempotency-Key": f"load-{n}-{i}"})).run()
+        out(f"orders: {orders['rps']} rps, p95 {orders['p95_ms']} ms ({orders['statuses']})")
+    finally:
+        os.killpg(server.pid, 15)
+        server.wait(timeout=20)
+        log.close()
+        worker.stop()
+    profile = _profile_orders(key=key, skus=sku_codes, n=profile_orders)
+    out(f"order path in-process: {profile['queries_per_order']} queries, {profile['profile_order_ms']} ms per order; "
+        f"phases (ms): {profile['profile_phase_ms']}")
+    return {
+        "gunicorn_workers": workers, "clients": clients, "seconds": seconds,
+        "baseline_rps": baseline["rps"], "baseline_p95_ms": baseline["p95_ms"],
+        "availability_ratio_to_baseline": round(avail["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
+        "availability_errors": avail["requests"] - avail["ok"], "orders_errors": orders["requests"] - orders["ok"],
+        **profile,
+        "load_avg_1m": [load_before, load_average()],
+        "availability_rps": avail["rps"], "availability_p95_ms": avail["p95_ms"],
+        "orders_rps": orders["rps"], "orders_p95_ms": orders["p95_ms"],
+    }
