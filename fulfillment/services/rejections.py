@@ -27,6 +27,8 @@ from typing import Any
 from django.db import transaction
 
 from fulfillment.models import RejectReason, Work, WorkKind, WorkStatus
+from inventory.counting.models import CountTaskOrigin
+from inventory.counting.services import count_task_create
 from inventory.services import stock_adjust, stock_mark_damaged
 from omni.errors import NotFound, ValidationFailed
 from orders.routing.engine import NOT_FOUND_REASON
@@ -42,14 +44,8 @@ REJECT_SOURCE = "fulfillment"
 NOT_FOUND_PREFIX: str = NOT_FOUND_REASON
 
 
-def _count_task_request(*, work: Work, location: Any, product: Any, actor: Actor, note: str) -> int | None:
-    """Ask for a count of this SKU at this location (the ``inventory.counting`` count tasks).
-    Returns the task id; None while count tasks are not installed in this checkout."""
-    try:
-        from inventory.counting.models import CountTaskOrigin
-        from inventory.counting.services import count_task_create
-    except ImportError:  # count tasks land with the pickup work (issue 10 part B)
-        return None
+def _count_task_request(*, work: Work, location: Any, product: Any, actor: Actor, note: str) -> int:
+    """Ask for a count of this SKU at this location (a rejection count task); returns its id."""
     task = count_task_create(location=location, products=[product], origin=CountTaskOrigin.REJECTION,
                              created_by=actor_parts(actor)[0], reference=f"work:{work.pk}", note=note[:255])
     return task.pk

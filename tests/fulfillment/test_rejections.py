@@ -3,7 +3,6 @@ profile's rule when nobody else has the units, and routing learning from "not fo
 
 from __future__ import annotations
 
-import importlib.util
 
 import pytest
 
@@ -43,7 +42,6 @@ def test_not_found_writes_the_unit_off_asks_for_a_count_and_reroutes(world):
     assert ledger_check() == []
 
 
-@pytest.mark.skipif(importlib.util.find_spec("inventory.counting") is None, reason="count tasks not in this checkout yet")
 def test_not_found_opens_a_count_task_for_the_sku_at_the_store(world):
     from inventory.counting.models import CountTask
 
