@@ -372,3 +372,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # every store; a store's own pickup policy in the admin overrides them).
 OMNI_PICKUP_REMINDER_HOURS = int(os.environ.get("OMNI_PICKUP_REMINDER_HOURS", "24"))
 OMNI_PICKUP_EXPIRY_DAYS = int(os.environ.get("OMNI_PICKUP_EXPIRY_DAYS", "7"))
+# A pickup store rejected units: the customer has this long to choose (another store, delivery,
+# cancel) before the channel's shortage rule applies; a channel may set its own (ChannelChoicePolicy).
+OMNI_CUSTOMER_CHOICE_HOURS = int(os.environ.get("OMNI_CUSTOMER_CHOICE_HOURS", "48"))
+# A customer message stuck "being sent" this long (its worker died) is marked failed and sent again.
+OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS = int(os.environ.get("OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS", "600"))

@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fulfillment import services
-from fulfillment.models import Work
+from fulfillment.models import CustomerChoice, Work
+from fulfillment.services.choices import choice_apply
 from fulfillment.selectors import work_for, works_visible
-from omni.access.permissions import CanFulfil
+from omni.access.permissions import CanFulfil, CanPlaceOrders
 from omni.access.roles import Principal, principal_from_request
 from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination, page_of
@@ -162,3 +163,55 @@ class OrderFulfillmentsView(APIView):
         works = works.select_related("order", "location", "pickup_location").prefetch_related(
             "lines__product", "lines__order_line", "events").order_by("pk")
         return Response(s.WorkOutSerializer(works, many=True).data)
+
+
+def _order_of(principal: Principal, pk: int) -> Any:
+    """The order, if the caller's channel owns it (a partner never reaches another channel's)."""
+    return order_get(principal=principal, order_id=pk)
+
+
+def _choices_out(order: Any) -> list[dict[str, Any]]:
+    choices = CustomerChoice.objects.filter(order=order).select_related("location").order_by("pk")
+    return list(s.CustomerChoiceOutSerializer(choices, many=True).data)
+
+
+class OrderChoicesView(APIView):
+    """The questions put to the customer about units a pickup store could not supply, with the
+    options offered (other pickup stores nearby, delivery, cancel)."""
+
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(operation_id="order_choices_list", responses=s.CustomerChoiceOutSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_choices_out(_order_of(principal_from_request(request), pk)))
+
+
+class OrderChoiceAnswerView(APIView):
+    """The customer's answer: pickup at another store, delivery, or cancel the units. With an
+    Idempotency-Key; the same answer again changes nothing."""
+
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(operation_id="order_choice_answer", request=s.CustomerChoiceInSerializer,
+                   responses=s.CustomerChoiceOutSerializer, parameters=[IDEMPOTENCY])
+    def post(self, request: Request, pk: int, choice_id: int) -> Response:
+        principal = principal_from_request(request)
+        order = _order_of(principal, pk)
+        body = request.data if isinstance(request.data, dict) else {}
+
+        def handler() -> tuple[int, Any]:
+            data = _parse(s.CustomerChoiceInSerializer, body)
+            choice = choice_apply(choice=choice_id, option=data["option"], actor=_actor(principal), order=order)
+            choice = CustomerChoice.objects.select_related("location").get(pk=choice.pk)
+            return 200, s.CustomerChoiceOutSerializer(choice).data
+
+        key = request.headers.get("Idempotency-Key", "")
+        answer = idempotent_call(
+            channel=order.channel, key=f"choice:{key}" if key.strip() else "",
+            body={"order": pk, "choice": choice_id, "body": body}, handler=handler,
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

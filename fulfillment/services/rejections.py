@@ -14,7 +14,9 @@ written off now and found by the count come back as a count correction, with no 
 every count and every report would have to know about. The units are held back (not sellable)
 until counted, which is what the reason means.
 
-Re-routing never goes back to a location that rejected the line; what no other location has is
+A pickup rejected at the pickup store itself (BOPIS, or a ship-to-store pickup that arrived) is not
+re-routed: the customer is asked to choose (``choices.choice_request``). Otherwise re-routing
+never goes back to a location that rejected the line; what no other location has is
 backordered or cancelled as the channel's routing profile says (``reroute_shortage``), and the
 decision is stored by ``orders`` (``RoutingDecision`` kind ``reroute``).
 """
@@ -35,6 +37,7 @@ from omni.errors import NotFound, ValidationFailed
 from orders.routing.engine import NOT_FOUND_REASON
 from orders.services import allocation_cancel, allocation_reject, order_line_reroute
 
+from .choices import choice_request
 from .events import Actor, actor_label, actor_parts, work_event_record
 from .partner_events import event_line, work_partner_event
 from .progress import work_settle_if_done
@@ -89,6 +92,10 @@ def reject(
         user = actor_parts(actor)[0]
         # A ship-to-store pickup that arrived holds its units at the pickup store.
         where = work.pickup_location if work.kind == WorkKind.SHIP_TO_STORE and work.ready_at and work.pickup_location else work.location
+        # A pickup rejected at the store where the customer collects is not moved elsewhere by
+        # itself: the customer chooses (another store nearby, delivery, cancel).
+        ask_customer = work.kind == WorkKind.BOPIS or (work.kind == WorkKind.SHIP_TO_STORE and where == work.pickup_location)
+        to_ask: list[tuple[Any, int]] = []
         reroute: dict[int, int] = {}  # order line no → order line id, in line order
         rejected_lines: list[dict[str, Any]] = []
         for line, qty, reason in sorted(wanted, key=lambda w: w[0].pk):
@@ -107,7 +114,10 @@ def reject(
                 elif reason == RejectReason.DAMAGED:
                     stock_mark_damaged(product=line.product, location=where, quantity=qty, source=REJECT_SOURCE,
                                        actor=user, reference=ref, note=f"Damaged, found when picking {ref}")
-                reroute[line.order_line.line_no] = line.order_line_id
+                if ask_customer:
+                    to_ask.append((line, qty))
+                else:
+                    reroute[line.order_line.line_no] = line.order_line_id
             line.rejected += qty
             line.save(update_fields=["rejected"])
             rejected_lines.append(event_line(line, qty, reason=reason))
@@ -130,6 +140,8 @@ def reject(
         work_partner_event(work=work, kind="rejected", location=where, lines=rejected_lines, note=note)
         if rerouted_lines:
             work_partner_event(work=work, kind="rerouted", location=where, lines=rerouted_lines)
+        if to_ask:
+            choice_request(work=work, lines=to_ask, where=where, actor=actor)
         return work
 
 
