@@ -131,3 +131,11 @@ class CustomerChoiceOutSerializer(serializers.Serializer):
 
 class CustomerChoiceInSerializer(serializers.Serializer):
     option = serializers.CharField(max_length=64, help_text="The id of one of the options offered.")
+
+
+class WorkReceiveSerializer(serializers.Serializer):
+    lines = WorkLineQuantitySerializer(many=True, required=False,
+                                       help_text="Units that arrived per work line; omit when everything sent arrived. "
+                                       "Fewer than sent: the rest is lost in transit and the customer is asked about it.")
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                   help_text="Why units are missing (a short receipt).")

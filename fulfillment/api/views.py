@@ -63,6 +63,15 @@ def _hand_over(work: Work, data: dict, actor: Any) -> None:
     )
 
 
+def _receive(work: Work, data: dict, actor: Any) -> None:
+    received: dict[int, int] = {}
+    for ln in data.get("lines") or []:
+        if ln["line"] in received:
+            raise ValidationFailed(f"Line {ln['line']} is given twice.", code="invalid", details={"lines": [ln["line"]]})
+        received[ln["line"]] = ln["quantity"]
+    services.receive(work=work, actor=actor, received=received or None, reason=data["reason"])
+
+
 def _reject(work: Work, data: dict, actor: Any) -> None:
     quantities: dict[int, tuple[int, str]] = {}
     for ln in data["lines"]:
@@ -81,7 +90,7 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
                                                                  carrier=d["carrier"], actor=a)),
     "ready": (s.WorkActionSerializer, lambda w, d, a: services.mark_ready(work=w, actor=a)),
     "dispatch": (s.WorkActionSerializer, lambda w, d, a: services.dispatch(work=w, actor=a)),
-    "receive": (s.WorkActionSerializer, lambda w, d, a: services.receive(work=w, actor=a)),
+    "receive": (s.WorkReceiveSerializer, lambda w, d, a: _receive(w, d, a)),
     "hand-over": (s.WorkHandOverSerializer, _hand_over),
     "reject": (s.WorkRejectSerializer, _reject),
 }
