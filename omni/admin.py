@@ -25,7 +25,10 @@ class ModelAdmin(_UnfoldModelAdmin):
 
 
 class TabularInline(_UnfoldTabularInline):
-    pass
+    """A table of rows: the theme's row title (each row's ``str()``, e.g. "155/1: 2 × 214") is hidden,
+    the columns say what the row is."""
+
+    hide_title = True
 
 
 class StackedInline(_UnfoldStackedInline):

@@ -66,6 +66,8 @@ class Notification(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "customer notification"
+        verbose_name_plural = "customer notifications"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["work", "kind", "channel"], name="notification_once_per_work_kind_channel"),
@@ -91,6 +93,8 @@ class PutBackTask(models.Model):
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = "put-back task"
+        verbose_name_plural = "put-back tasks"
         ordering = ["id"]
 
     def __str__(self) -> str:
