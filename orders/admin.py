@@ -181,6 +181,8 @@ class HoldLineInline(TabularInline):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
+    empty_message = ("No checkout holds: a hold keeps units for a customer's checkout for a few minutes, "
+                     "from the web shop's API, and ends when the order arrives or the time runs out.")
     list_display = ["id", "channel", "status", "expires_at", "created_at"]
     list_filter = ["status", "channel"]
     readonly_fields = ["channel", "status", "expires_at", "created_at", "closed_at"]
