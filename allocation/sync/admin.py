@@ -47,9 +47,9 @@ class ChannelSyncAdmin(ModelAdmin):
 
 
 class SinceFilter(DefaultListFilter):
-    """Opens on the last 24 hours (the log keeps two weeks: hundreds of thousands of rows)."""
+    """Opens on the last 24 hours of stock changes (the log keeps two weeks: hundreds of thousands of rows)."""
 
-    title, parameter_name, default = "created", "since", "24h"
+    title, parameter_name, default = "stock changed", "since", "24h"
     default_description = "the last 24 hours"
     SPANS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 
@@ -58,14 +58,14 @@ class SinceFilter(DefaultListFilter):
 
     def filter(self, queryset, value):
         span = self.SPANS.get(value)
-        return queryset if span is None else queryset.filter(created_at__gte=timezone.now() - span)
+        return queryset if span is None else queryset.filter(changed_at__gte=timezone.now() - span)
 
 
 @admin.register(SyncMessage)
 class SyncMessageAdmin(ModelAdmin):
     """Not-sent messages (dead letters, failures, pending) first, then the newest; one line each."""
 
-    list_display = ("created_at", "channel", "what", "status", "attempts", "latency", "last_error")
+    list_display = ("changed", "channel_code", "what", "status", "attempts", "latency", "last_error")
     list_filter = (SinceFilter, "status", "kind", "channel")
     search_fields = ("product__sku", "event")
     list_select_related = ("channel", "product")
@@ -74,13 +74,21 @@ class SyncMessageAdmin(ModelAdmin):
 
     def get_queryset(self, request):
         sent_last = Case(When(status=MessageStatus.SENT, then=Value(1)), default=Value(0), output_field=IntegerField())
-        return super().get_queryset(request).annotate(sent_last=sent_last).order_by("sent_last", "-id")
+        return super().get_queryset(request).annotate(sent_last=sent_last).order_by("sent_last", "-changed_at", "-id")
+
+    @admin.display(description="Stock changed", ordering="changed_at")
+    def changed(self, obj: SyncMessage) -> str:
+        return format_html('<span style="white-space:nowrap">{}</span>', timezone.localtime(obj.changed_at).strftime("%d %b %H:%M:%S"))
+
+    @admin.display(description="Channel", ordering="channel__code")
+    def channel_code(self, obj: SyncMessage) -> str:
+        return obj.channel.code
 
     @admin.display(description="What")
     def what(self, obj: SyncMessage) -> str:
         if obj.kind == MessageKind.AVAILABILITY and obj.product is not None:
             figure = f"{obj.available} available" if obj.available is not None else f"{obj.delta:+d}" if obj.delta is not None else ""
-            return format_html('<span style="white-space:nowrap">{}</span> {} <span class="text-base-500">#{}</span>',
+            return format_html('<span style="white-space:nowrap">{} · {} <span class="text-base-500">#{}</span></span>',
                                obj.product.sku, figure, obj.sequence)
         return format_html("{} <span class=\"text-base-500\">#{}</span>", obj.event or obj.get_kind_display(), obj.sequence)
 

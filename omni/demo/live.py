@@ -131,7 +131,8 @@ def _ready(work: Work, actor: Any) -> Work:
 def _collect(work: Work, actor: Any, *, partial: bool = False) -> Work:
     work = _ready(work, actor)
     lines = list(work.lines.order_by("pk"))
-    quantities = {ln.pk: (ln.ready_quantity if i == 0 or not partial else 0) for i, ln in enumerate(lines)}
+    # partial: the customer takes one unit less of the first line (the rest goes back to sellable stock)
+    quantities = {ln.pk: ln.ready_quantity - (1 if partial and i == 0 else 0) for i, ln in enumerate(lines)}
     return hand_over(work=work, quantities=quantities, actor=actor,
                      verification=Verification(collector_name=work.order.ship_name or "Customer", id_kind="national_id",
                                                id_last_digits="4821"))
@@ -181,8 +182,9 @@ def _live_demo(*, seed: int) -> dict[str, int]:
             run("picking", store, 1, lambda w, a: pick(work=w, line=w.lines.earliest("pk"), qty=1, actor=a), quantities=[2])
             run("ready_for_pickup", store, 1, _ready)
         run("picked", store, 1, lambda w, a: _pick_all(w, a))
+        run("packed", store, 1, lambda w, a: pack(work=_pick_all(w, a), box_type="bag", actor=a))  # bagged, not yet ready
         run("collected", store, 2, _collect)
-        run("partially_collected", store, 2, lambda w, a: _collect(w, a, partial=True))
+        run("partially_collected", store, 1, lambda w, a: _collect(w, a, partial=True), quantities=[2])
         # an SMS that cannot go out: the phone number is not in international form
         run("ready_for_pickup", store, 1, _ready, phone="0532 555 12 34")
         run("expired", store, 1, lambda w, a: pickup_expire(work=_ready(w, a), actor="system"))
