@@ -32,10 +32,24 @@ from .services import hold_release, order_cancel, routing_profile_save
 
 
 class OrderLineInline(TabularInline):
+    """One row per line, in columns (no ``str()`` title row above each)."""
+
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned")
+    fields = readonly_fields = ("line_no", "sku", "product_name", "quantity", "unit_price", "status", "status_reason",
+                                "quantity_returned")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="SKU")
+    def sku(self, obj: OrderLine) -> str:
+        return obj.product.sku
+
+    @admin.display(description="Product")
+    def product_name(self, obj: OrderLine) -> str:
+        return obj.product.name
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -167,6 +181,8 @@ class HoldLineInline(TabularInline):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
+    empty_message = ("No checkout holds: a hold keeps units for a customer's checkout for a few minutes, "
+                     "from the web shop's API, and ends when the order arrives or the time runs out.")
     list_display = ["id", "channel", "status", "expires_at", "created_at"]
     list_filter = ["status", "channel"]
     readonly_fields = ["channel", "status", "expires_at", "created_at", "closed_at"]

@@ -126,6 +126,8 @@ class Hold(models.Model):
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "checkout hold"
+        verbose_name_plural = "checkout holds"
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
