@@ -20,7 +20,7 @@ from omni.errors import NotFound, ValidationFailed
 from omni.access.roles import Capability, Principal, principal_from_request, require
 from omni.access.selectors import channel_for_principal
 from orders import services
-from orders.models import Hold, OrderStatus
+from orders.models import Hold
 from orders.selectors import order_get, orders_visible
 
 from . import serializers as s
@@ -129,8 +129,6 @@ class OrderCancelView(APIView):
 
         def handler() -> tuple[int, Any]:
             data = _parse(s.OrderCancelSerializer, body)
-            if order.status == OrderStatus.CANCELLED:
-                return 200, _order_out(principal, pk)  # cancelling again confirms it: nothing changes
             if data.get("lines"):
                 services.order_lines_cancel(order=order, line_nos=data["lines"], actor=actor, reason=data["reason"])
             else:

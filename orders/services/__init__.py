@@ -5,6 +5,7 @@ from .changes import (
     ReturnItem,
     allocation_cancel,
     allocation_fulfil,
+    allocation_lock,
     allocation_reject,
     backorders_allocate,
     order_cancel,
@@ -28,7 +29,7 @@ from .validation import CheckedOrder, LineInput, OrderInput, order_validate
 __all__ = [
     "ALLOCATION_TRANSITIONS", "HOLD_TRANSITIONS", "LINE_TRANSITIONS", "ORDER_TRANSITIONS", "ROUTE_ATTEMPTS",
     "CheckedOrder", "HoldLineInput", "IdempotentAnswer", "LineInput", "OrderInput", "Planned", "RerouteResult", "ReturnItem",
-    "RouteRequest", "allocation_arrive", "allocation_cancel", "allocation_dispatch", "allocation_fulfil", "allocation_reject", "backorders_allocate", "hold_create", "hold_release",
+    "RouteRequest", "allocation_arrive", "allocation_cancel", "allocation_dispatch", "allocation_fulfil", "allocation_lock", "allocation_reject", "backorders_allocate", "hold_create", "hold_release",
     "holds_expire", "idempotent_call", "order_cancel", "order_create", "order_event_record", "order_line_cancel",
     "order_lines_cancel", "order_line_reroute", "order_lock", "order_return", "order_status_refresh", "order_validate",
     "plan_and_reserve", "request_fingerprint", "routing_profile_save",

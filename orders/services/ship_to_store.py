@@ -23,7 +23,7 @@ from omni.errors import Conflict
 from orders.models import Allocation, AllocationStatus
 
 from .allocating import allocation_reference
-from .changes import _lock_allocation
+from .changes import allocation_lock
 from .events import order_event_record
 
 SHIP_TO_STORE_SOURCE = "ship-to-store"
@@ -36,7 +36,7 @@ def _external_id(alloc: Allocation, step: str) -> str:
 def allocation_dispatch(*, allocation: Allocation | int, actor: str = "system") -> Transfer:
     """The allocation's units leave the source for the pickup store. Returns the transfer."""
     with transaction.atomic():
-        alloc, order = _lock_allocation(allocation)
+        alloc, order = allocation_lock(allocation=allocation)
         store = alloc.ship_to_store
         if store is None:
             raise Conflict(f"Allocation {alloc.pk} is not a ship-to-store allocation.", code="not_ship_to_store")
@@ -61,7 +61,7 @@ def allocation_arrive(*, allocation: Allocation | int, actor: str = "system") ->
     """The transfer arrived at the pickup store: received there through the ledger and, while the
     allocation still wants the units, reserved for it at the pickup store. Returns the transfer."""
     with transaction.atomic():
-        alloc, order = _lock_allocation(allocation)
+        alloc, order = allocation_lock(allocation=allocation)
         transfer = Transfer.objects.filter(reference=_external_id(alloc, "transfer")).order_by("pk").first()
         if transfer is None:
             raise Conflict(f"Allocation {alloc.pk} was not sent to the store.", code="not_dispatched")
