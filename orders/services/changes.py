@@ -97,6 +97,24 @@ def _allocations_close(allocs: Sequence[Allocation], to: str, reason: str = "") 
                          extra_fields=("closed_at", "reason"))
 
 
+def allocations_withdraw(*, allocations: Sequence[Allocation], reason: str) -> None:
+    """Take reserved allocations of a locked order away from their locations (a merchandiser moved
+    the units elsewhere): closed as rejected with the reason — so the units count as missing on the
+    line, not as given up, and later re-routing avoids those locations — their day's capacity slots
+    given back where the order keeps nothing else, and their reservations released, in ONE inventory
+    call. Inside the caller's transaction, after ``order_lock``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("allocations_withdraw needs a transaction.")
+    allocs = list(allocations)
+    if not allocs:
+        return
+    for alloc in allocs:
+        transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.REJECTED,
+                         what=f"Allocation {alloc.pk}")
+    _capacity_give_back(allocs)  # counters before stock rows
+    _allocations_close(allocs, AllocationStatus.REJECTED, reason)
+
+
 def _capacity_give_back(allocs: Sequence[Allocation]) -> None:
     """An order cancelled before fulfilment gives back the day's capacity slot it claimed at each
     location where it keeps no other live allocation (on the local day it claimed it). Runs before
