@@ -79,7 +79,7 @@ class OrderAdmin(ReadOnlyAdmin):
         ("Routing decisions", {"fields": ["routing_decisions", "routing_profile", "hold"]}),
     ]
     actions = ["cancel_orders"]
-    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_allocate_now", "action_resend_event"]
+    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_pin", "action_allocate_now", "action_resend_event"]
 
     def has_cancel_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("orders.change_order")
@@ -109,6 +109,10 @@ class OrderAdmin(ReadOnlyAdmin):
     @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
     def action_reroute(self, request, object_id):
         return admin_actions.reroute_view(self, request, object_id)
+
+    @unfold_action(description="Pin to a location", url_path="pin", permissions=["cancel"], icon="push_pin")
+    def action_pin(self, request, object_id):
+        return admin_actions.pin_view(self, request, object_id)
 
     @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
     def action_allocate_now(self, request, object_id):
