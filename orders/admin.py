@@ -20,6 +20,7 @@ from .models import (
     HoldLine,
     HoldStatus,
     IdempotencyRecord,
+    LostSale,
     Order,
     OrderLine,
     OrderReturn,
@@ -205,3 +206,15 @@ class RoutingDecisionAdmin(PlumbingAdmin):
 class IdempotencyRecordAdmin(PlumbingAdmin):
     list_display = ["channel", "key", "response_status", "created_at"]
     readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body"]
+
+
+@admin.register(LostSale)
+class LostSaleAdmin(ReadOnlyAdmin):
+    """Demand refused (intake without ATP, quotas, lost scarce SKUs, units given up after a
+    rejection): what the dashboard's lost-sales figure sums."""
+
+    list_display = ["created_at", "channel", "product", "quantity", "reason", "pool_could_cover", "pool_free", "order_ref"]
+    list_filter = ["reason", "pool_could_cover", "channel"]
+    list_select_related = ["channel", "product"]
+    search_fields = ["order_ref", "product__sku"]
+    date_hierarchy = "created_at"

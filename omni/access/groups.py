@@ -27,7 +27,7 @@ _BUSINESS_VIEW = [
     "orders.orderevent", "fulfillment.work", "fulfillment.workline", "fulfillment.workevent",
     "fulfillment.pickupverification", "inventory.counttask", "inventory.counttaskline", "inventory.locationdayload",
     "orders.orderreturn", "orders.orderreturnline", "fulfillment.pickuppolicy", "fulfillment.notification",
-    "fulfillment.putbacktask", "fulfillment.putbackline", "fulfillment.storesettings",
+    "fulfillment.putbacktask", "fulfillment.putbackline", "fulfillment.storesettings", "orders.lostsale",
 ]
 _MERCHANDISER_EDIT = [
     "inventory.location", "inventory.product", "inventory.productbarcode", "inventory.stocklevel", "inventory.transfer",

@@ -18,6 +18,7 @@ GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
         ("orders.order", "Orders", "shopping_bag"),
         ("orders.hold", "Checkout holds", "timer"),
         ("orders.routingprofile", "Routing profiles", "alt_route"),
+        ("orders.lostsale", "Lost sales (refused demand)", "remove_shopping_cart"),
     ]),
     ("Fulfillment", [
         ("fulfillment.work", "Store & warehouse work", "conveyor_belt"),

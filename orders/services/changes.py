@@ -22,7 +22,10 @@ from inventory.services import capacity_release, reservation_consume, reservatio
 from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
-from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus, RerouteShortage
+from orders.models import (
+    Allocation, AllocationStatus, LineStatus, LostSaleReason, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus,
+    RerouteShortage,
+)
 from orders.routing.engine import RoutingDecision
 from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
@@ -30,6 +33,7 @@ from orders.selectors import routing_profile_for
 from .allocating import allocations_reserve, decision_record, line_needs
 from ..signals import allocations_changed
 from .events import order_event_record
+from .lost_sales import lost_sales_record
 from .planning import RouteRequest, plan_and_reserve
 from .scarcity import claim_of_line
 from .status import ALLOCATION_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
@@ -388,6 +392,8 @@ def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason
         raise IllegalTransition(f"Line {line.line_no} was never allocated; cancel it instead.", code="illegal_transition")
     Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
                               reason=reason[:255], closed_at=timezone.now())
+    lost_sales_record(channel=order.channel, order_ref=order.external_id,
+                      items=[(line.product, quantity, line.unit_price, LostSaleReason.REJECTED)])
     _line_settle(line, reason)
     if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
         line.status_reason = reason[:255]
