@@ -22,7 +22,7 @@ from tests.orders.factories import order_input, receive
 
 from tests.orders.conftest import world  # noqa: F401  (two stores, a warehouse and three SKUs)
 
-from .conftest import admin_login, shot
+from .conftest import SCREENSHOTS, admin_login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +64,15 @@ def test_dashboard_shows_every_kpi_with_its_chart_and_target_and_the_filters_cha
     assert re.fullmatch(r"\d+\.\d %", _kpi(page, "accuracy")) and re.fullmatch(r"\d+\.\d %", _kpi(page, "fill_rate"))
     month_orders = int(_detail(page, "fill_rate", "orders decided").replace(",", ""))
     assert month_orders > 0
+    # lost sales: refused demand in total, and what the pool held elsewhere; sync drift per channel
+    refused = int(_kpi(page, "lost_demand").split()[0].replace(",", ""))
+    held = int(_detail(page, "lost_demand", "held elsewhere in the pool").split()[0].replace(",", ""))
+    assert 0 < held < refused
+    assert re.fullmatch(r"[\d,]+ of [\d,]+", _detail(page, "sync_latency", "SKUs drifting now"))
+    drift_rows = page.locator("#sync-drift tbody tr")
+    assert drift_rows.count() >= 1 and int(drift_rows.first.locator("[data-drifting]").inner_text()) >= 0
+    page.locator("[data-kpi=lost_demand]").screenshot(path=str(SCREENSHOTS / "e2e-console-lost-sales-card.png"))
+    page.locator("#sync-drift").screenshot(path=str(SCREENSHOTS / "e2e-console-sync-drift.png"))
     shot(page, "console-dashboard-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "console-dashboard-390")
