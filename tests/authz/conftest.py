@@ -12,7 +12,9 @@ from django.contrib.auth.models import Group, Permission
 from rest_framework.test import APIClient
 
 from fulfillment.models import Work, WorkLine
+from inventory.counting.services import count_task_create
 from inventory.imports.models import ImportJob, ImportMode
+from inventory.services import transfer_ship
 from inventory.models import LocationKind, StockLevel
 from omni.access.groups import MERCHANDISER, OPERATIONS, PLANNER, admin_roles_sync
 from omni.access.models import PartnerToken, Scope, StaffAssignment, StaffRole
@@ -71,6 +73,8 @@ def authz(db, settings) -> AuthzWorld:
     receive(sku_x, x, 20)
     receive(sku_y, y, 20)
     receive(sku_d, dc, 100)
+    count_x = count_task_create(location=x, products=[sku_x])
+    transfer_to_x = transfer_ship(product=sku_d, from_location=dc, to_location=x, quantity=1).transfer
     # Each order's only stock is at one store, so routing puts its work there.
     order_a = order_create(channel=a, data=order_input("EXT-A-ORDER", ("SKU-X", 1)))
     order_b = order_create(channel=b, data=order_input("EXT-B-ORDER", ("SKU-Y", 1)))
@@ -98,6 +102,7 @@ def authz(db, settings) -> AuthzWorld:
         "hold_a": str(hold_a.pk), "hold_b": str(hold_b.pk),
         "import_a": imports["chan-a"].pk, "import_b": imports["chan-b"].pk,
         "wline_x": WorkLine.objects.get(work__order=order_a).pk, "wline_y": WorkLine.objects.get(work__order=order_b).pk,
+        "count_x": count_x.pk, "transfer_to_x": transfer_to_x.pk,
         "level_x": StockLevel.objects.get(product=sku_x, location=x).pk,
         "level_dc": StockLevel.objects.get(product=sku_d, location=dc).pk,
     }
