@@ -108,6 +108,14 @@ class StockMovementBatchView(generics.ListAPIView):
     def get_permissions(self):
         return [CanViewStock()] if self.request.method in ("GET", "HEAD", "OPTIONS") else [CanMoveStock()]
 
+    def get_serializer_context(self):
+        context = super().get_serializer_context()
+        principal = principal_from_request(self.request)
+        if principal.is_partner:
+            # A partner reads who made its own changes, not the names of store staff or of other partners.
+            context["actor_visible_to"] = principal.user.pk
+        return context
+
     def get_queryset(self):
         qs = StockMovement.objects.select_related("stock_level__product", "stock_level__location", "actor").order_by("-id")
         allowed = readable_location_ids(principal_from_request(self.request))

@@ -44,6 +44,27 @@ def test_lists_hold_only_what_the_role_may_see(authz: AuthzWorld, role):
     assert {r["location"] for r in client.get("/api/v1/stock-movements/?page_size=1000").json()["results"]} == ledger
 
 
+def test_a_partner_reads_no_other_callers_name_in_the_ledger(authz):
+    move = {"movements": [{"external_id": "by-staff", "kind": "receipt", "sku": "SKU-X", "location": "ST-X", "quantity": 1}]}
+    assert authz.client("assoc_x").post("/api/v1/stock-movements", move, format="json").status_code == 200
+    move["movements"][0]["external_id"] = "by-b"
+    assert authz.client("partner_b").post("/api/v1/stock-movements", move, format="json").status_code == 200
+    move["movements"][0]["external_id"] = "by-a"
+    assert authz.client("partner_a").post("/api/v1/stock-movements", move, format="json").status_code == 200
+    rows = authz.client("partner_a").get("/api/v1/stock-movements/?location=ST-X&reason=receipt").json()["results"]
+    seen = {r["external_id"]: r["actor"] for r in rows if r["external_id"].startswith("by-")}
+    assert seen["by-staff"] is None and seen["by-b"] is None and seen["by-a"].startswith("partner:chan-a:")
+    rows = authz.client("merch").get("/api/v1/stock-movements/?location=ST-X&reason=receipt").json()["results"]
+    assert {r["external_id"]: r["actor"] for r in rows}["by-staff"] == "assoc-x"  # head office sees who
+
+
+def test_an_order_cannot_take_another_channels_hold(authz):
+    body = {"external_id": "steal", "hold_id": authz.ids["hold_a"], "latitude": 41, "longitude": 29, "lines": [{"sku": "SKU-D", "quantity": 1}]}
+    res = authz.client("partner_b").post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="steal")
+    assert (res.status_code, res.json()["error"]["code"]) == (404, "unknown_hold")
+    assert Hold.objects.get(pk=authz.ids["hold_a"]).status == "active"
+
+
 def test_a_token_deactivated_mid_workflow_is_refused_at_once(authz):
     client = authz.client("partner_a")
     hold = client.post("/api/v1/holds", {"lines": [{"sku": "SKU-D", "quantity": 1}]}, format="json")
