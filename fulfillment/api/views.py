@@ -92,7 +92,8 @@ class WorkListView(APIView):
     @extend_schema(operation_id="fulfillment_works_list", responses=page_of(s.WorkSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("location", str, description="Location code")])
     def get(self, request: Request) -> Response:
-        qs = works_visible(who=principal_from_request(request), capability=Capability.VIEW_WORK).select_related("order", "location").order_by("deadline", "pk")
+        qs = (works_visible(who=principal_from_request(request), capability=Capability.VIEW_WORK)
+              .select_related("order", "location").order_by("deadline", "pk"))
         if request.query_params.get("status"):
             qs = qs.filter(status__in=request.query_params["status"].split(","))
         if request.query_params.get("location"):

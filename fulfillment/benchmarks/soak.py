@@ -206,7 +206,8 @@ def _health(client: _Client, plan: _Plan, rng: random.Random, shared: _Shared) -
     client.call("health", "GET", "/health/live", key=plan.web_key)
 
 
-OPERATIONS = {"health": _health, "availability": _availability, "order": _order, "hold": _hold, "cancel": _cancel, "work": _work, "pos": _pos}
+OPERATIONS = {"health": _health, "availability": _availability, "order": _order, "hold": _hold, "cancel": _cancel, "work": _work,
+              "pos": _pos}
 
 
 def _import(port: int, plan: _Plan, shared: _Shared, rng: random.Random, deadline: float) -> dict[str, Any]:
@@ -280,7 +281,8 @@ def _judge(*, hot_units: dict[str, int]) -> dict[str, Any]:
     bad_rows = StockLevel.objects.filter(Q(on_hand__lt=0) | Q(reserved__lt=0) | Q(reserved__gt=F("on_hand"))).count()
     live: dict[str, int] = {
         row["line__product__sku"]: row["units"] for row in
-        Allocation.objects.filter(line__product__sku__in=list(hot_units), status__in=[AllocationStatus.RESERVED, AllocationStatus.FULFILLED])
+        Allocation.objects.filter(line__product__sku__in=list(hot_units),
+                                  status__in=[AllocationStatus.RESERVED, AllocationStatus.FULFILLED])
         .values("line__product__sku").annotate(units=Sum("quantity"))}
     over_hot = sum(1 for sku, units in live.items() if units > hot_units[sku])
     capacity: dict[int, int] = {loc: cap for loc, cap in Location.objects.values_list("id", "daily_capacity") if cap is not None}
@@ -289,7 +291,8 @@ def _judge(*, hot_units: dict[str, int]) -> dict[str, Any]:
     full = sum(1 for orders, cap in loads if orders == cap)
     discrepancies = ledger_check()
     return {"oversold": bad_rows + over_hot, "ledger_ok": not discrepancies, "ledger_discrepancies": len(discrepancies),
-            "capacity_exceeded": exceeded, "store_days_full": full, "hot_units_sold_or_reserved": sum(live.values()), "hot_units": sum(hot_units.values())}
+            "capacity_exceeded": exceeded, "store_days_full": full, "hot_units_sold_or_reserved": sum(live.values()),
+            "hot_units": sum(hot_units.values())}
 
 
 def _use_broker(app, *, eager: bool, url: str) -> None:

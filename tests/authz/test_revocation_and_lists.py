@@ -59,7 +59,8 @@ def test_a_partner_reads_no_other_callers_name_in_the_ledger(authz):
 
 
 def test_an_order_cannot_take_another_channels_hold(authz):
-    body = {"external_id": "steal", "hold_id": authz.ids["hold_a"], "latitude": 41, "longitude": 29, "lines": [{"sku": "SKU-D", "quantity": 1}]}
+    body = {"external_id": "steal", "hold_id": authz.ids["hold_a"], "latitude": 41, "longitude": 29,
+            "lines": [{"sku": "SKU-D", "quantity": 1}]}
     res = authz.client("partner_b").post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="steal")
     assert (res.status_code, res.json()["error"]["code"]) == (404, "unknown_hold")
     assert Hold.objects.get(pk=authz.ids["hold_a"]).status == "active"
