@@ -15,7 +15,7 @@ from allocation.models import Channel
 from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination, page_of
-from omni.access.permissions import CanPlaceOrders
+from omni.access.permissions import CanPlaceOrders, CanViewOrders, by_method
 from omni.errors import NotFound, ValidationFailed
 from omni.access.roles import Capability, Principal, principal_from_request, require
 from omni.access.selectors import channel_for_principal
@@ -66,7 +66,7 @@ def _order_out(principal: Principal, order_id: int) -> dict[str, Any]:
 
 
 class OrderListCreateView(APIView):
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [by_method(read=CanViewOrders, write=CanPlaceOrders)]
 
     @extend_schema(operation_id="orders_list", responses=page_of(s.OrderSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("external_id", str),
@@ -106,7 +106,7 @@ class OrderListCreateView(APIView):
 
 
 class OrderDetailView(APIView):
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [CanViewOrders]
 
     @extend_schema(responses=s.OrderOutSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -236,7 +236,7 @@ class HoldCreateView(APIView):
 
 
 class HoldDetailView(APIView):
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [by_method(read=CanViewOrders, write=CanPlaceOrders)]
 
     @extend_schema(responses=s.HoldOutSerializer)
     def get(self, request: Request, pk: str) -> Response:
