@@ -6,6 +6,11 @@ location has none left today the claim fails with ``capacity_exhausted`` (an ``I
 so that routing's retry loop routes again without that location). Counters are taken in
 location-id order, and before any stock row, so that two orders never wait on each other in a
 cycle. ``capacity_release`` gives a slot back (an order cancelled before fulfilment).
+
+A location that fills up (or opens again) changes what every channel may be promised of every SKU
+it holds, without any stock moving: that is written to the outbox like a stock change (reasons
+``capacity_full`` / ``capacity_open``), so that channels hear of it; otherwise a channel keeps
+offering a full store's units until some unrelated change of each SKU happens to be pushed.
 """
 
 from __future__ import annotations
@@ -13,11 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
 
 from omni.errors import InsufficientStock, NotFound, ValidationFailed
 
-from ..models import Location, LocationDayLoad
+from ..models import Location, LocationDayLoad, StockLevel
+from ..outbox import outbox_record
 from ..selectors import local_day
 
 TABLE = LocationDayLoad._meta.db_table
@@ -44,7 +51,10 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
                     f"WHERE {TABLE}.orders < %s RETURNING orders",
                     [pk, day, limit],
                 )
-                ok = cur.fetchone() is not None
+                row = cur.fetchone()
+                ok = row is not None
+                if ok and row[0] == capacity:  # this order took the last slot today
+                    _capacity_changed(location_id=pk, reason="capacity_full")
             if not ok:
                 raise InsufficientStock(
                     f"{code} has no capacity left today ({capacity} orders a day). Nothing was reserved.",
@@ -56,10 +66,25 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
 
 def capacity_release(*, claims: Iterable[tuple[int, date]]) -> None:
     """Give back one order slot per (location, local day) claimed. Must run inside ``transaction.atomic()``."""
+    reopened = []
     with connection.cursor() as cur:
         for location_id, day in sorted(set(claims)):
-            cur.execute(f"UPDATE {TABLE} SET orders = orders - 1 WHERE location_id = %s AND day = %s AND orders > 0",
-                        [location_id, day])
+            cur.execute(f"UPDATE {TABLE} SET orders = orders - 1 WHERE location_id = %s AND day = %s AND orders > 0 "
+                        f"RETURNING orders", [location_id, day])
+            row = cur.fetchone()
+            if row is not None:
+                reopened.append((location_id, row[0]))
+    if reopened:
+        capacity = dict(Location.objects.filter(pk__in=[loc for loc, _ in reopened]).values_list("pk", "daily_capacity"))
+        for location_id, orders in reopened:
+            if capacity.get(location_id) is not None and orders + 1 == capacity[location_id]:  # it was full
+                _capacity_changed(location_id=location_id, reason="capacity_open")
+
+
+def _capacity_changed(*, location_id: int, reason: str) -> None:
+    """Every SKU with sellable units at the location: its channel figures moved (see the module's docstring)."""
+    product_ids = StockLevel.objects.filter(location_id=location_id, on_hand__gt=F("reserved")).values_list("product_id", flat=True)
+    outbox_record(product_ids=list(product_ids), reason=reason, location_id=location_id)
 
 
 def location_capacity_set(*, location: Location | int, daily_capacity: int | None) -> Location:
@@ -70,6 +95,8 @@ def location_capacity_set(*, location: Location | int, daily_capacity: int | Non
         raise ValidationFailed(f"Daily capacity must be a whole number of 0 or more, or empty; got {daily_capacity!r}.",
                                code="invalid_capacity", details={"daily_capacity": ["0 or more, or empty."]})
     pk = location.pk if isinstance(location, Location) else location
-    if not Location.objects.filter(pk=pk).update(daily_capacity=daily_capacity):
-        raise NotFound(f"Location {pk} does not exist.", code="unknown_location")
+    with transaction.atomic():
+        if not Location.objects.filter(pk=pk).update(daily_capacity=daily_capacity):
+            raise NotFound(f"Location {pk} does not exist.", code="unknown_location")
+        _capacity_changed(location_id=pk, reason="capacity_set")  # a store paused, reopened or resized
     return Location.objects.get(pk=pk)

@@ -11,9 +11,9 @@ import pytest
 
 from allocation.availability.pickup import pickup_options
 from allocation.selectors import atp_for_channel
-from inventory.models import LocationDayLoad
+from inventory.models import LocationDayLoad, OutboxEvent
 from inventory.selectors import capacity_used, local_day, locations_at_capacity
-from inventory.services import ledger_check
+from inventory.services import ledger_check, location_capacity_set
 from omni.errors import InsufficientStock
 from orders.models import Allocation, AllocationStatus, Order
 from orders.services import order_cancel, order_create
@@ -124,3 +124,22 @@ def test_racing_orders_never_overbook_a_small_capacity():
     assert counts["ok"] == 5, counts
     assert used_at(store) == 5 == orders_at(store) == Order.objects.count()
     assert ledger_check() == []
+
+
+def test_a_store_filling_up_or_opening_again_is_told_to_the_channels(shop):
+    """No stock moves when a store takes its last order of the day, yet no channel may be promised its
+    units any more (nor again once a slot comes back): the outbox says so for every SKU it holds."""
+    web, store, _dc, _tee = shop
+    receive(ProductFactory(sku="CAP"), store, 5)  # a SKU no order touches
+
+    def told(reason: str) -> set[str]:
+        return set(OutboxEvent.objects.filter(reason=reason, location=store).values_list("product__sku", flat=True))
+
+    first = order_create(channel=web, data=order_input("O-1", ("TEE", 1)))
+    assert told("capacity_full") == set()
+    order_create(channel=web, data=order_input("O-2", ("TEE", 1)))
+    assert told("capacity_full") == {"TEE", "CAP"}
+    order_cancel(order=first, reason="customer changed their mind")
+    assert told("capacity_open") == {"TEE", "CAP"}
+    location_capacity_set(location=store, daily_capacity=0)  # paused
+    assert told("capacity_set") == {"TEE", "CAP"}
