@@ -58,7 +58,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--skus", type=int, default=60, help="ordinary SKUs (default 60)")
     parser.add_argument("--hot-skus", type=int, default=6, help="SKUs with only a few units, raced for (default 6)")
     parser.add_argument("--stores", type=int, default=6, help="stores (default 6)")
-    parser.add_argument("--capacity", type=int, default=25, help="each store's daily order capacity (default 25: stores fill up)")
+    parser.add_argument("--capacity", type=int, default=8, help="each store's daily order capacity (default 8: stores fill up)")
     parser.add_argument("--seed", type=int, default=11)
 
 
@@ -302,7 +302,7 @@ def _use_broker(app, *, eager: bool, url: str) -> None:
 
 
 def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, skus: int = 60, hot_skus: int = 6, stores: int = 6,
-        capacity: int = 25, seed: int = 11, **_: Any) -> dict:
+        capacity: int = 8, seed: int = 11, **_: Any) -> dict:
     from django.conf import settings
     from django.db import connection
 
