@@ -69,8 +69,10 @@ def capacity_used(*, location_ids: Iterable[int], now: datetime | None = None) -
     return {loc: n for loc, day, n, tz_name in rows if day == local_day(tz_name, now)}
 
 
-def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: datetime | None = None) -> frozenset[int]:
-    """Locations with a daily capacity that today's orders have used up (ONE query)."""
+def capacity_load_today(*, location_ids: Iterable[int] | None = None, now: datetime | None = None) -> dict[int, tuple[int, int]]:
+    """location id → (orders taken on its own today, its daily capacity) for locations with a daily
+    capacity that took an order today (ONE query): what ``locations_at_capacity`` and routing's
+    ``used_today`` both read, so a caller that needs both reads it once."""
     now = now or timezone.now()
     utc_day = now.astimezone(ZoneInfo("UTC")).date()
     qs = LocationDayLoad.objects.filter(day__range=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)),
@@ -78,7 +80,12 @@ def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: dat
     if location_ids is not None:
         qs = qs.filter(location_id__in=list(location_ids))
     rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity")
-    return frozenset(loc for loc, day, n, tz_name, cap in rows if day == local_day(tz_name, now) and cap is not None and n >= cap)
+    return {loc: (n, cap) for loc, day, n, tz_name, cap in rows if day == local_day(tz_name, now) and cap is not None}
+
+
+def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: datetime | None = None) -> frozenset[int]:
+    """Locations with a daily capacity that today's orders have used up (ONE query)."""
+    return frozenset(loc for loc, (n, cap) in capacity_load_today(location_ids=location_ids, now=now).items() if n >= cap)
 
 
 def product_by_code(*, code: str) -> Product | None:

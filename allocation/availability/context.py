@@ -20,7 +20,7 @@ from django.db import connection
 from allocation.accuracy.selectors import LocationAccuracy
 from allocation.channels.models import Channel, ChannelKind, LocationGroup, SyncMode
 from inventory.models import LocationKind
-from inventory.selectors import locations_at_capacity
+from inventory.selectors import capacity_load_today
 
 from .sql import _execute_prepared, _pg
 
@@ -36,6 +36,9 @@ class ChannelContext:
     own_location_ids: frozenset[int]  # every active non-supplier location: the pool
     sync_seconds: int
     accuracy: dict[int, LocationAccuracy] = field(default_factory=dict)
+    # Orders each location with a daily capacity took today (read with the context: routing's
+    # ``used_today`` in the same request need not read the counters again).
+    used_today: dict[int, int] = field(default_factory=dict)
 
 
 def sync_period_seconds(channel: Channel) -> int:
@@ -70,13 +73,16 @@ def _context_rows(*, with_accuracy: bool) -> list[tuple]:
         return cursor.fetchall()
 
 
-def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None) -> dict[int, ChannelContext]:
-    """What the ATP query needs for these channels, from one query (see ``_context_rows``)."""
+def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None,
+                     with_accuracy: bool = False) -> dict[int, ChannelContext]:
+    """What the ATP query needs for these channels, from one query (see ``_context_rows``) and,
+    unless every channel is a POS, one for today's capacity counters. ``with_accuracy``: read the
+    locations' stock accuracy even when no channel applies the haircut (routing scores it)."""
     kinds: dict[int, str] = {}
     quota_channels: set[int] = set()
     visible: dict[int, set[int]] = defaultdict(set)
     accuracy: dict[int, LocationAccuracy] = {}
-    for tag, a, b, c, d in _context_rows(with_accuracy=any(ch.accuracy_haircut_enabled for ch in channels)):
+    for tag, a, b, c, d in _context_rows(with_accuracy=with_accuracy or any(ch.accuracy_haircut_enabled for ch in channels)):
         if tag == "L":
             kinds[int(a)] = d
         elif tag == "Q":
@@ -86,7 +92,9 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
         elif tag == "A":
             accuracy[int(a)] = LocationAccuracy(counts=int(b), accurate=int(c))
     own = frozenset(i for i, k in kinds.items() if k != LocationKind.SUPPLIER)
-    full = locations_at_capacity(now=now) if any(ch.kind != ChannelKind.POS for ch in channels) else frozenset()
+    load = capacity_load_today(now=now) if any(ch.kind != ChannelKind.POS for ch in channels) else {}
+    full = frozenset(loc for loc, (n, cap) in load.items() if n >= cap)
+    used_today = {loc: n for loc, (n, _cap) in load.items()}
     suppliers = sorted(i for i, k in kinds.items() if k == LocationKind.SUPPLIER)
     contexts = {}
     for channel in channels:
@@ -109,12 +117,14 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
             own_location_ids=own,
             sync_seconds=sync_period_seconds(channel),
             accuracy=accuracy,
+            used_today=used_today,
         )
     return contexts
 
 
-def channel_location_ids(*, channel: Channel) -> set[int]:
+def channel_location_ids(*, channel: Channel, context: ChannelContext | None = None) -> set[int]:
     """The locations a channel sells from, exactly as its ATP counts them: the visible active
-    non-supplier locations and, for a drop-ship channel, the active suppliers."""
-    ctx = channel_contexts(channels=[channel])[channel.pk]
+    non-supplier locations and, for a drop-ship channel, the active suppliers. ``context``: the
+    channel's context already loaded in this request (saves loading it again)."""
+    ctx = context if context is not None else channel_contexts(channels=[channel])[channel.pk]
     return set(ctx.visible_pct) | set(ctx.supplier_pct)
