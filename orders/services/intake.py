@@ -50,7 +50,10 @@ def order_create(*, channel: Channel, data: OrderInput, actor: str = "system") -
     is raised and nothing is stored or reserved."""
     checked = order_validate(channel=channel, data=data)
     external_id = data.external_id.strip()
-    if Order.objects.filter(channel=channel, external_id=external_id).exists():
+    # Without a hold no look-up first: the unique (channel, external id) index refuses a duplicate
+    # at the insert (rolled back to the savepoint below), a round trip saved per order. With a hold
+    # the duplicate must be named before the hold (consumed by the first order) is looked at.
+    if data.hold_id and Order.objects.filter(channel=channel, external_id=external_id).exists():
         raise _duplicate(channel, external_id)
     try:
         with transaction.atomic():
