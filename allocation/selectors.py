@@ -14,7 +14,7 @@ from allocation.availability.atp import (
     availability_for_channels,
     planning_context,
 )
-from allocation.availability.context import ChannelContext, channel_location_ids
+from allocation.availability.context import ChannelContext, channel_location_ids, channel_sellable_location_ids
 from allocation.availability.locations import (
     LocationAvailability,
     PoolAvailability,
@@ -26,6 +26,7 @@ from allocation.availability.sql import available_sql, location_policy_join
 
 __all__ = [
     "AtpComponents", "ChannelContext", "LocationAvailability", "PoolAvailability", "atp_components", "atp_for_channel",
-    "availability_for_channels", "available_sql", "channel_location_ids", "location_availability",
+    "availability_for_channels", "available_sql", "channel_location_ids", "channel_sellable_location_ids",
+    "location_availability",
     "location_policy_join", "planning_context", "pool_availability", "reservable_floor_by_level",
 ]

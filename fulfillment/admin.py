@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from omni.admin import ModelAdmin, ReadOnlyAdmin, TabularInline, admin_apply_each
 
-from .models import LocationSLA, Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
+from .models import ChannelChoicePolicy, CustomerChoice, LocationSLA, Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
 from .notifications.services import notification_send
 from .services.pickup import put_back_done
 
@@ -61,6 +61,8 @@ class PutBackLineInline(TabularInline):
 
 @admin.register(PutBackTask)
 class PutBackTaskAdmin(ReadOnlyAdmin):
+    empty_message = ("No put-back tasks: one appears when a ready pickup is not collected in time and its goods "
+                     "must go back on the shelf.")
     list_display = ("id", "location", "work", "status", "created_at", "done_at", "done_by")
     list_filter = ("status",)
     search_fields = ("location__code", "work__order__external_id")
@@ -72,3 +74,18 @@ class PutBackTaskAdmin(ReadOnlyAdmin):
     def mark_done(self, request, queryset):
         admin_apply_each(self, request, queryset.filter(status=PutBackStatus.OPEN).order_by("pk"),
                          lambda task: put_back_done(task=task, actor=request.user), label="Put-back task", verb="done")
+
+
+@admin.register(CustomerChoice)
+class CustomerChoiceAdmin(ReadOnlyAdmin):
+    """The questions put to customers about units a pickup store could not supply (answered through
+    the partner API, or expired by the beat job into the channel's shortage rule)."""
+
+    list_display = ("id", "created_at", "order", "location", "status", "chosen", "expires_at", "answered_by")
+    list_filter = ("status",)
+    search_fields = ("order__external_id",)
+
+
+@admin.register(ChannelChoicePolicy)
+class ChannelChoicePolicyAdmin(ModelAdmin):
+    list_display = ("channel", "answer_within_hours")

@@ -59,12 +59,15 @@ def _context_rows(*, with_accuracy: bool, capacity_days: tuple[date, date] | Non
         " UNION ALL SELECT 'A', location_id, CAST(counts AS BIGINT), CAST(accurate AS BIGINT), NULL "
         "FROM allocation_locationaccuracystat" if with_accuracy else ""
     )
-    # A counter row: location, orders, daily capacity, and "<day> <time zone>" (which local day it is).
+    # A counter row: location, orders, daily capacity, and "<day> <time zone>" (which local day it
+    # is); a paused location (daily capacity 0) is a 'P' row, full whatever its counters say.
     capacity = (
         f" UNION ALL SELECT 'C', d.location_id, CAST(d.orders AS BIGINT), CAST(l.daily_capacity AS BIGINT), "
         f"CAST(d.day AS VARCHAR(10)) || ' ' || l.timezone FROM {LocationDayLoad._meta.db_table} d "
         f"JOIN inventory_location l ON l.id = d.location_id "
-        f"WHERE l.daily_capacity IS NOT NULL AND d.day >= %s AND d.day <= %s" if capacity_days else ""
+        f"WHERE l.daily_capacity IS NOT NULL AND d.day >= %s AND d.day <= %s"
+        f" UNION ALL SELECT 'P', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), NULL FROM inventory_location "
+        f"WHERE daily_capacity = 0" if capacity_days else ""
     )
     sql = f"""
         SELECT 'L', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), kind FROM inventory_location WHERE is_active = %s
@@ -98,6 +101,7 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
     utc_day = now.astimezone(dt_timezone.utc).date()
     with_capacity = any(ch.kind != ChannelKind.POS for ch in channels)
     load: dict[int, tuple[int, int]] = {}  # location → (orders today, daily capacity)
+    paused: set[int] = set()
     rows = _context_rows(with_accuracy=with_accuracy or any(ch.accuracy_haircut_enabled for ch in channels),
                          capacity_days=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)) if with_capacity else None)
     for tag, a, b, c, d in rows:
@@ -113,8 +117,11 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
             day, _, tz_name = d.partition(" ")
             if date.fromisoformat(day) == local_day(tz_name, now):
                 load[int(a)] = (int(b), int(c))
+        elif tag == "P":
+            paused.add(int(a))
     own = frozenset(i for i, k in kinds.items() if k != LocationKind.SUPPLIER)
-    full = frozenset(loc for loc, (n, cap) in load.items() if n >= cap)
+    # As ``inventory.selectors.locations_at_capacity``: used up today, or paused.
+    full = frozenset(loc for loc, (n, cap) in load.items() if n >= cap) | paused
     used_today = {loc: n for loc, (n, _cap) in load.items()}
     suppliers = sorted(i for i, k in kinds.items() if k == LocationKind.SUPPLIER)
     contexts = {}
@@ -141,6 +148,24 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
             used_today=used_today,
         )
     return contexts
+
+
+def channel_sellable_location_ids(*, channel: Channel) -> set[int]:
+    """The locations a channel's visibility rules let it sell from (active own locations and, for a
+    drop-ship channel, the active suppliers), whether or not their capacity is used up today: where
+    a merchandiser may pin an order line by hand (the pin then claims capacity itself)."""
+    if not channel.is_active:
+        return set()
+    kinds: dict[int, str] = {}
+    visible: set[int] = set()
+    for tag, a, b, _c, d in _context_rows(with_accuracy=False):
+        if tag == "L":
+            kinds[int(a)] = d
+        elif tag == "V" and b is not None and int(a) == channel.pk:
+            visible.add(int(b))
+    own = {i for i, k in kinds.items() if k != LocationKind.SUPPLIER}
+    suppliers = {i for i, k in kinds.items() if k == LocationKind.SUPPLIER} if channel.allows_dropship else set()
+    return (visible & own) | suppliers
 
 
 def channel_location_ids(*, channel: Channel, context: ChannelContext | None = None) -> set[int]:

@@ -20,6 +20,7 @@ from orders.models import Allocation, AllocationStatus, DeliveryMode, Order
 from orders.selectors import allocations_of_order
 from orders.services import order_lock
 
+from .choices import choices_close_moot, delivery_line_ids
 from .codes import pickup_code_new
 from .progress import work_settle_if_done
 from .sla import work_deadline, work_slas
@@ -27,11 +28,16 @@ from .sla import work_deadline, work_slas
 _SHIPPING_KINDS: dict[str, str] = {LocationKind.STORE: WorkKind.SHIP_FROM_STORE}
 
 
-def _kind(alloc: Allocation, order: Order) -> tuple[str, int | None]:
+def _kind(alloc: Allocation, order: Order, delivered: dict) -> tuple[str, int | None]:
     if order.delivery_mode == DeliveryMode.BOPIS:
-        if alloc.ship_to_store_id is not None:
+        chosen_at = delivered.get(alloc.line_id)
+        if chosen_at is not None and alloc.created_at >= chosen_at:
+            pass  # the customer chose delivery for these units (the pickup store could not supply them)
+        elif alloc.ship_to_store_id is not None:
             return WorkKind.SHIP_TO_STORE, alloc.ship_to_store_id
-        return WorkKind.BOPIS, order.pickup_location_id
+        else:
+            # Collected where it is picked: the order's store, or the one the customer chose instead.
+            return WorkKind.BOPIS, alloc.location_id
     return _SHIPPING_KINDS.get(alloc.location.kind, WorkKind.WAREHOUSE_SHIP), None
 
 
@@ -53,8 +59,11 @@ def materialize(*, order: Order | int) -> list[Work]:
                 known[line.allocation_id] = line
         touched: dict[int, Work] = {}
         now = timezone.now()
+        # A customer's choice is only ever asked about a work's rejected units: an order without
+        # work (a new one) has none to read.
+        delivered = delivery_line_ids(order=order) if existing and order.delivery_mode == DeliveryMode.BOPIS else {}
         added = [a for a in allocs if a.pk not in known and a.status == AllocationStatus.RESERVED]
-        works = _works_for(order=order, allocs=added, now=now, existing=existing.values())
+        works = _works_for(order=order, allocs=added, now=now, existing=existing.values(), delivered=delivered)
         events: list[WorkEvent] = []
         lines: list[WorkLine] = []
         fresh = {w.pk for w, is_new in works.values() if is_new}
@@ -83,6 +92,8 @@ def materialize(*, order: Order | int) -> list[Work]:
         # A work created just now owes every unit of its lines: nothing to settle there.
         for pk in sorted(set(touched) - fresh):
             work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=pk), actor="system")
+        if existing:
+            choices_close_moot(order=order)
         return list(touched.values())
 
 
@@ -90,7 +101,8 @@ def _event(work: Work, kind: str, at: datetime, *, data: dict[str, Any], to_stat
     return WorkEvent(work=work, kind=kind, actor=None, actor_label="system", from_status="", to_status=to_status, at=at, data=data)
 
 
-def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work]) -> dict[int, tuple[Work, bool]]:
+def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work],
+               delivered: dict) -> dict[int, tuple[Work, bool]]:
     """location id → (the order's work there, whether it was created now) for these allocations: its
     new work there when it has one (``existing``: the order's works, locked by the order's lock),
     else a new work (bulk-created, one per location)."""
@@ -106,7 +118,7 @@ def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existin
     slas = work_slas(location_ids=[a.location_id for a in missing])
     created = []
     for alloc in missing:
-        kind, pickup_id = _kind(alloc, order)
+        kind, pickup_id = _kind(alloc, order, delivered)
         created.append(Work(
             order=order, location=alloc.location, pickup_location_id=pickup_id, kind=kind,
             deadline=work_deadline(kind=kind, location=alloc.location, start=now, sla=slas.get(alloc.location_id)),
