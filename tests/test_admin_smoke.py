@@ -100,6 +100,13 @@ def some_of_everything(settings, tmp_path):
         format="json", HTTP_IDEMPOTENCY_KEY="smoke-order-1",
     )
     assert order.status_code == 201, order.content
+    refused = partner.post(  # more than the pool holds: refused, and the refused demand recorded (lost sales)
+        "/api/v1/orders",
+        {"external_id": "WEB-9", "customer_ref": "C-9", "delivery_mode": "standard", "latitude": 41.0, "longitude": 29.0,
+         "lines": [{"sku": "SMOKE-1", "quantity": 500, "unit_price": "10.00"}]},
+        format="json", HTTP_IDEMPOTENCY_KEY="smoke-order-9",
+    )
+    assert refused.status_code == 409, refused.content
     # a finished stock-file import
     import io
 

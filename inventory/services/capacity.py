@@ -103,7 +103,7 @@ def location_capacity_set(*, location: Location | int, daily_capacity: int | Non
                                code="invalid_capacity", details={"daily_capacity": ["0 or more, or empty."]})
     pk = location.pk if isinstance(location, Location) else location
     with transaction.atomic():
-        before = Location.objects.select_for_update().filter(pk=pk).values_list("daily_capacity", flat=True)
+        before = Location.objects.select_for_update(of=("self",)).filter(pk=pk).values_list("daily_capacity", flat=True)
         if not before:
             raise NotFound(f"Location {pk} does not exist.", code="unknown_location")
         if before[0] != daily_capacity:

@@ -189,13 +189,14 @@ def order_lines_cancel(*, order: Order | int, line_nos: Sequence[int], actor: st
     """Cancel some lines (all of them or none), releasing their reservations."""
     with transaction.atomic():
         order = _lock_order(order)
-        _lines_cancel([_get_line(order, line_no) for line_no in dict.fromkeys(line_nos)], actor=actor, reason=reason)
+        _lines_cancel([order_line_get(order, line_no) for line_no in dict.fromkeys(line_nos)], actor=actor, reason=reason)
         order = order_status_refresh(order=order)
         allocations_changed_send(order)
         return order
 
 
-def _get_line(order: Order, line_no: int) -> OrderLine:
+def order_line_get(order: Order, line_no: int) -> OrderLine:
+    """Line ``line_no`` of an order the caller has locked (``order_lock``), or ``NotFound``."""
     line = order.lines.select_related("product").filter(line_no=line_no).first()
     if line is None:
         raise NotFound(f"Order {order.external_id} has no line {line_no}.", code="unknown_line", details={"line": [line_no]})
@@ -232,9 +233,10 @@ def _part(alloc: Allocation, quantity: int | None) -> int:
     return quantity
 
 
-def _settle(alloc: Allocation, quantity: int, to: str, reason: str = "") -> Allocation:
+def allocation_settle(alloc: Allocation, quantity: int, to: str, reason: str = "") -> Allocation:
     """Close ``quantity`` units of a reserved allocation as ``to``: the whole allocation, or a new
-    closed allocation split off it (the rest stays reserved, still held by the same reservation)."""
+    closed allocation split off it (the rest stays reserved, still held by the same reservation).
+    The caller holds the allocation's lock (``allocation_lock``) and settles the line after."""
     transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
     now = timezone.now()
     if quantity == alloc.quantity:
@@ -278,7 +280,7 @@ def allocation_fulfil(*, allocation: Allocation | int, quantity: int | None = No
         qty = _part(alloc, quantity)
         reservation_consume(reservation=alloc.reservation_id, quantity=qty, source=order.channel.code,
                             reference=f"order:{order.external_id}", actor=None)
-        done = _settle(alloc, qty, AllocationStatus.FULFILLED)
+        done = allocation_settle(alloc, qty, AllocationStatus.FULFILLED)
         line = alloc.line
         _line_settle(line)
         order_event_record(order=order, kind="allocation_fulfilled", actor=actor, data={
@@ -297,7 +299,7 @@ def allocation_cancel(*, allocation: Allocation | int, quantity: int | None = No
         qty = _part(alloc, quantity)
         if alloc.reservation_id:
             reservation_release(reservation=alloc.reservation_id, quantity=qty)
-        done = _settle(alloc, qty, AllocationStatus.CANCELLED, reason)
+        done = allocation_settle(alloc, qty, AllocationStatus.CANCELLED, reason)
         _line_settle(alloc.line)
         order_event_record(order=order, kind="allocation_cancelled", actor=actor, data={
             "line": alloc.line.line_no, "location": alloc.location.code, "quantity": qty, "reason": reason})
@@ -319,7 +321,7 @@ def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids
     rejected it before. Without stock the line is backordered (with the reason) instead."""
     with transaction.atomic():
         order = _lock_order(order)
-        line = _get_line(order, line_no)
+        line = order_line_get(order, line_no)
         return _reroute(order=order, line=line, exclude=set(exclude_location_ids), actor=actor)
 
 
@@ -359,7 +361,7 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
         reason = f"{kind}: {exc.message}"
         profile = routing_profile_for(channel=order.channel)
         if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
-            return _give_up(order=order, line=line, quantity=missing, actor=actor,
+            return line_units_give_up(order=order, line=line, quantity=missing, actor=actor,
                             reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
         if line.status != LineStatus.BACKORDERED:
             line.status_reason = reason[:255]
@@ -382,9 +384,10 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     return RerouteResult(line.line_no, allocs, False, decision.reason)
 
 
-def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
+def line_units_give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
     """Units of a line nobody can supply are cancelled (recorded as a cancelled allocation at the
-    location that last rejected them); the line is done without them."""
+    location that last rejected them); the line is done without them. The caller holds the order's
+    lock (``order_lock``)."""
     last = (line.allocations.filter(status=AllocationStatus.REJECTED).order_by("-id").first()
             or line.allocations.order_by("-id").first())
     location_id = last.location_id if last is not None else order.pickup_location_id
@@ -419,7 +422,7 @@ def allocation_reject(
             _capacity_give_back([alloc])
         if alloc.reservation_id:
             reservation_release(reservation=alloc.reservation_id, quantity=qty)
-        _settle(alloc, qty, AllocationStatus.REJECTED, reason)
+        allocation_settle(alloc, qty, AllocationStatus.REJECTED, reason)
         order_event_record(order=order, kind="allocation_rejected", actor=actor, data={
             "line": alloc.line.line_no, "location": alloc.location.code, "quantity": qty, "reason": reason})
         if not reroute:
@@ -443,7 +446,7 @@ def backorders_allocate(*, product_ids: Sequence[int] | None = None, actor: str 
     for ln in lines:
         with transaction.atomic():
             order = _lock_order(ln.order_id)
-            line = _get_line(order, ln.line_no)
+            line = order_line_get(order, ln.line_no)
             if line.status != LineStatus.BACKORDERED:
                 continue
             results.append(_reroute(order=order, line=line, exclude=set(), actor=actor, kind="backorder"))
@@ -517,7 +520,7 @@ def order_return(
             wanted[item.line_no] = wanted.get(item.line_no, 0) + item.quantity
         lines = {}
         for line_no, qty in wanted.items():
-            line = _get_line(order, line_no)
+            line = order_line_get(order, line_no)
             shipped = line.allocations.filter(status=AllocationStatus.FULFILLED).aggregate(n=Sum("quantity"))["n"] or 0
             if qty > shipped - line.quantity_returned:
                 raise Conflict(

@@ -23,7 +23,7 @@ from omni.errors import Conflict
 from orders.models import Allocation, AllocationStatus
 
 from .allocating import allocation_reference
-from .changes import _settle, allocation_lock
+from .changes import allocation_lock, allocation_settle
 from .events import order_event_record
 
 SHIP_TO_STORE_SOURCE = "ship-to-store"
@@ -83,7 +83,7 @@ def allocation_arrive(
             if store is not None:  # the shortfall is found (and rejected) at the pickup store
                 alloc.location = store
                 alloc.save(update_fields=["location"])
-            _settle(alloc, min(missing, alloc.quantity), AllocationStatus.REJECTED,
+            allocation_settle(alloc, min(missing, alloc.quantity), AllocationStatus.REJECTED,
                     f"{why}: {missing} of {transfer.quantity} did not arrive at {store.code if store else '?'}")
             order_event_record(order=order, kind="allocation_short_receipt", actor=actor, data={
                 "line": alloc.line.line_no, "at": store.code if store else "", "sent": transfer.quantity,

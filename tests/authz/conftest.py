@@ -11,7 +11,8 @@ import pytest
 from django.contrib.auth.models import Group, Permission
 from rest_framework.test import APIClient
 
-from fulfillment.models import Work, WorkLine
+from fulfillment.models import CustomerChoice, Work, WorkLine
+from fulfillment.services import reject
 from inventory.counting.services import count_task_create
 from inventory.imports.models import ImportJob, ImportMode
 from inventory.services import transfer_ship
@@ -80,6 +81,11 @@ def authz(db, settings) -> AuthzWorld:
     order_b = order_create(channel=b, data=order_input("EXT-B-ORDER", ("SKU-Y", 1)))
     cancel_a = order_create(channel=a, data=order_input("EXT-A-CANCEL", ("SKU-D", 1)))
     cancel_b = order_create(channel=b, data=order_input("EXT-B-CANCEL", ("SKU-D", 1)))
+    # a pickup at X that X could not supply: the question put to channel A's customer
+    choice_a = order_create(channel=a, data=order_input("EXT-A-CHOICE", ("SKU-X", 1), delivery_mode="bopis",
+                                                        pickup_location="ST-X"))
+    short = Work.objects.get(order=choice_a)
+    reject(work=short, quantities={short.lines.get().pk: (1, "other")}, actor="matrix")
     hold_a = hold_create(channel=a, lines=[HoldLineInput(sku="SKU-D", quantity=1)], ttl_seconds=900)
     hold_b = hold_create(channel=b, lines=[HoldLineInput(sku="SKU-D", quantity=1)], ttl_seconds=900)
     world = AuthzWorld(ids={})
@@ -98,6 +104,7 @@ def authz(db, settings) -> AuthzWorld:
                                               created_by=tokens[code].user, source="api") for code in ("chan-a", "chan-b")}
     world.ids = {
         "order_a": order_a.pk, "order_b": order_b.pk, "cancel_a": cancel_a.pk, "cancel_b": cancel_b.pk,
+        "choice_order_a": choice_a.pk, "choice_a": CustomerChoice.objects.get(order=choice_a).pk, "choice_work_x": short.pk,
         "work_x": Work.objects.get(order=order_a).pk, "work_y": Work.objects.get(order=order_b).pk,
         "hold_a": str(hold_a.pk), "hold_b": str(hold_b.pk),
         "import_a": imports["chan-a"].pk, "import_b": imports["chan-b"].pk,

@@ -86,6 +86,11 @@ ROWS = [
     Row("POST", "/api/v1/orders/{cancel_a}/cancel", "DAHDDDDADD", body={"reason": "matrix"}),
     Row("POST", "/api/v1/orders/{cancel_b}/cancel", "DHADDDDADD", body={"reason": "matrix"}),
     Row("GET", "/api/v1/orders/{order_a}/fulfillments", "DAHDAAHAAA", leak=SECRET_A),
+    # a manual pin and the customer's answer to a pickup the store could not supply: the channel's partner
+    # and the merchandiser (pinning a line where it already is answers the business rule)
+    Row("POST", "/api/v1/orders/{order_a}/lines/1/pin", "DPHDDDDPDD", body={"location": "ST-X", "reason": "matrix"}),
+    Row("GET", "/api/v1/orders/{choice_order_a}/choices", "DAHDDDDAAA"),
+    Row("POST", "/api/v1/orders/{choice_order_a}/choices/{choice_a}", "DPHDDDDPDD", body={"option": "cancel"}),
     # a return is taken where the goods come back: store staff at their own store, for any channel's order
     Row("POST", "/api/v1/orders/{order_a}/returns", "DPHDPPDPDD",
         body={"location": "ST-X", "items": [{"line": 1, "quantity": 1}], "external_id": "ret-1"}),
@@ -124,9 +129,13 @@ ROWS = [
 
 def _template(path: str) -> str:
     """``/api/v1/orders/{order_a}/cancel`` → ``/api/v1/orders/{pk}/cancel`` (the resolver's form)."""
-    parts = []
+    parts: list[str] = []
     for part in path.strip("/").split("/"):
-        if part.startswith("{"):
+        if parts and parts[-1] == "lines":
+            part = "{line_no}"
+        elif parts and parts[-1] == "choices":
+            part = "{choice_id}"
+        elif part.startswith("{"):
             part = "{code}" if "locations" in path else "{pk}"
         parts.append(part)
     out = "/" + "/".join(parts)

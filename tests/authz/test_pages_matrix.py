@@ -104,6 +104,7 @@ ADMIN_VIEWS = {
     "admin:orders_order_action_cancel_lines": ("GET", "LLADD"),
     "admin:orders_order_action_reroute": ("GET", "LLADD"),
     "admin:orders_order_action_allocate_now": ("GET", "LLADD"),
+    "admin:orders_order_action_pin": ("GET", "LLADD"),
     "admin:orders_order_action_resend_event": ("GET", "LLADA"),
 }
 _GENERIC = {"index", "login", "logout", "password_change", "password_change_done", "autocomplete", "jsi18n", "search",

@@ -16,13 +16,13 @@ from .conftest import PASSWORD, AuthzWorld
 
 pytestmark = pytest.mark.django_db
 
-ALL_ORDERS = {"EXT-A-ORDER", "EXT-A-CANCEL", "EXT-B-ORDER", "EXT-B-CANCEL"}
+ALL_ORDERS = {"EXT-A-ORDER", "EXT-A-CANCEL", "EXT-A-CHOICE", "EXT-B-ORDER", "EXT-B-CANCEL"}
 # role: (orders listed, works listed, stock-level locations, ledger locations)
 LISTS = {
-    "partner_a": ({"EXT-A-ORDER", "EXT-A-CANCEL"}, set(), {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
+    "partner_a": ({"EXT-A-ORDER", "EXT-A-CANCEL", "EXT-A-CHOICE"}, set(), {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
     "partner_b": ({"EXT-B-ORDER", "EXT-B-CANCEL"}, set(), {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
     "pos_x": (None, None, {"ST-X"}, {"ST-X"}),
-    "assoc_x": (None, {"work_x"}, {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
+    "assoc_x": (None, {"work_x", "choice_work_x"}, {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
     "assoc_y": (None, {"work_y"}, {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
     "planner": (ALL_ORDERS, "all", {"DC", "ST-X", "ST-Y"}, {"DC", "ST-X", "ST-Y"}),
 }
