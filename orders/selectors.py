@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 
 from allocation.models import Channel
 from allocation.selectors import channel_sellable_location_ids, location_availability
@@ -23,9 +23,9 @@ from orders.routing.engine import ProfileSpec
 
 def routing_profile_for(*, channel: Channel) -> ProfileSpec:
     """The newest active profile of the channel, else the newest active default, else built-in."""
-    profile = RoutingProfile.objects.filter(channel=channel, is_active=True).order_by("-version").first()
-    if profile is None:
-        profile = RoutingProfile.objects.filter(channel__isnull=True, is_active=True).order_by("-version").first()
+    # ONE query: the channel's own profiles sort before the defaults (NULL channel last).
+    profile = (RoutingProfile.objects.filter(Q(channel=channel) | Q(channel__isnull=True), is_active=True)
+               .order_by(F("channel_id").asc(nulls_last=True), "-version").first())
     if profile is None:
         return ProfileSpec()
     return ProfileSpec(

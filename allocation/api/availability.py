@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from allocation.availability.atp import availability_for_channels
+from allocation.availability.atp import atp_components_for_context
 from allocation.availability.context import channel_contexts
 from allocation.availability.locations import location_availability
 from allocation.availability.pickup import pickup_options
@@ -53,7 +53,7 @@ def _products(request: Request) -> list[Product]:
     if len(skus) > MAX_SKUS:
         raise ValidationFailed(f"At most {MAX_SKUS} SKUs per request, got {len(skus)}.", code="too_many_skus",
                                details={"sku": [f"At most {MAX_SKUS}."]})
-    found = {p.sku: p for p in Product.objects.filter(sku__in=skus)}
+    found = {p.sku: p for p in Product.objects.filter(sku__in=skus).only("id", "sku")}
     unknown = [s for s in skus if s not in found]
     if unknown:
         raise NotFound(f"Unknown SKU(s): {', '.join(unknown)}.", code="unknown_sku", details={"sku": unknown})
@@ -110,11 +110,11 @@ class AvailabilityView(APIView):
         products = _products(request)
         breakdown = _flag(request, "breakdown")
         now = timezone.now()
-        comps = availability_for_channels(channels=[channel], product_ids=[p.pk for p in products], now=now)[channel.pk]
+        ctx = channel_contexts(channels=[channel], now=now)[channel.pk]  # loaded once, also for the breakdown
+        comps = atp_components_for_context(ctx=ctx, product_ids=[p.pk for p in products], now=now)
         per_location: dict[int, list] = {}
         codes: dict[int, str] = {}
         if breakdown:
-            ctx = channel_contexts(channels=[channel], now=now)[channel.pk]
             pct = {**ctx.visible_pct, **ctx.supplier_pct}
             codes = dict(Location.objects.filter(pk__in=list(pct)).values_list("pk", "code"))
             for row in location_availability(product_ids=[p.pk for p in products], location_ids=pct):

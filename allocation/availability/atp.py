@@ -137,13 +137,23 @@ def atp_components(*, channel: Channel, product_ids: Iterable[int] | None, now: 
     return atp_components_for_context(ctx=ctx, product_ids=product_ids, now=now)
 
 
-def atp_for_channel(*, channel: Channel, product_ids: Iterable[int]) -> dict[int, int]:
-    """{product id: ATP} for one channel. Every requested id is present (unknown ids: 0)."""
+def atp_for_channel(*, channel: Channel, product_ids: Iterable[int], context: ChannelContext | None = None) -> dict[int, int]:
+    """{product id: ATP} for one channel. Every requested id is present (unknown ids: 0).
+    ``context``: the channel's context already loaded in this request (``planning_context``)."""
     product_ids = list(product_ids)
     result = dict.fromkeys(product_ids, 0)
-    for pid, comp in atp_components(channel=channel, product_ids=product_ids).items():
+    comps = (atp_components_for_context(ctx=context, product_ids=product_ids) if context is not None
+             else atp_components(channel=channel, product_ids=product_ids))
+    for pid, comp in comps.items():
         result[pid] = comp.atp
     return result
+
+
+def planning_context(*, channel: Channel, now: datetime | None = None) -> ChannelContext:
+    """The channel's context for an order's planning, loaded ONCE per request: the ATP check, the
+    routing candidates (``channel_location_ids``), today's capacity counters and the locations'
+    accuracy all read it (two queries)."""
+    return channel_contexts(channels=[channel], now=now, with_accuracy=True)[channel.pk]
 
 
 def availability_for_channels(*, channels: Sequence[Channel], product_ids: Iterable[int], now: datetime | None = None

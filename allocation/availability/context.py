@@ -13,14 +13,16 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db import connection
+from django.utils import timezone
 
 from allocation.accuracy.selectors import LocationAccuracy
 from allocation.channels.models import Channel, ChannelKind, LocationGroup, SyncMode
-from inventory.models import LocationKind
-from inventory.selectors import locations_at_capacity
+from inventory.models import LocationDayLoad, LocationKind
+from inventory.selectors import local_day
 
 from .sql import _execute_prepared, _pg
 
@@ -36,6 +38,9 @@ class ChannelContext:
     own_location_ids: frozenset[int]  # every active non-supplier location: the pool
     sync_seconds: int
     accuracy: dict[int, LocationAccuracy] = field(default_factory=dict)
+    # Orders each location with a daily capacity took today (read with the context: routing's
+    # ``used_today`` in the same request need not read the counters again).
+    used_today: dict[int, int] = field(default_factory=dict)
 
 
 def sync_period_seconds(channel: Channel) -> int:
@@ -46,12 +51,23 @@ def sync_period_seconds(channel: Channel) -> int:
     return 0
 
 
-def _context_rows(*, with_accuracy: bool) -> list[tuple]:
-    """Locations, quota channels, visibility (groups expanded) and accuracy in ONE round trip."""
+def _context_rows(*, with_accuracy: bool, capacity_days: tuple[date, date] | None = None) -> list[tuple]:
+    """Locations, quota channels, visibility (groups expanded), accuracy and (with
+    ``capacity_days``, the UTC days around today) the capacity counters in ONE round trip."""
     members = LocationGroup.locations.through._meta.db_table
     accuracy = (
         " UNION ALL SELECT 'A', location_id, CAST(counts AS BIGINT), CAST(accurate AS BIGINT), NULL "
         "FROM allocation_locationaccuracystat" if with_accuracy else ""
+    )
+    # A counter row: location, orders, daily capacity, and "<day> <time zone>" (which local day it
+    # is); a paused location (daily capacity 0) is a 'P' row, full whatever its counters say.
+    capacity = (
+        f" UNION ALL SELECT 'C', d.location_id, CAST(d.orders AS BIGINT), CAST(l.daily_capacity AS BIGINT), "
+        f"CAST(d.day AS VARCHAR(10)) || ' ' || l.timezone FROM {LocationDayLoad._meta.db_table} d "
+        f"JOIN inventory_location l ON l.id = d.location_id "
+        f"WHERE l.daily_capacity IS NOT NULL AND d.day >= %s AND d.day <= %s"
+        f" UNION ALL SELECT 'P', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), NULL FROM inventory_location "
+        f"WHERE daily_capacity = 0" if capacity_days else ""
     )
     sql = f"""
         SELECT 'L', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), kind FROM inventory_location WHERE is_active = %s
@@ -61,22 +77,34 @@ def _context_rows(*, with_accuracy: bool) -> list[tuple]:
         WHERE q.is_active = %s AND c.is_active = %s
         UNION ALL
         SELECT 'V', r.channel_id, COALESCE(r.location_id, m.location_id), CAST(NULL AS BIGINT), NULL
-        FROM allocation_channelvisibility r LEFT JOIN {members} m ON m.locationgroup_id = r.group_id{accuracy}"""
+        FROM allocation_channelvisibility r LEFT JOIN {members} m ON m.locationgroup_id = r.group_id{accuracy}{capacity}"""
+    params: list = [True, True, True, *(capacity_days or ())]
     with connection.cursor() as cursor:
         if _pg():
-            _execute_prepared(cursor, sql, [True, True, True])
+            _execute_prepared(cursor, sql, params)
         else:
-            cursor.execute(sql, [True, True, True])
+            cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None) -> dict[int, ChannelContext]:
-    """What the ATP query needs for these channels, from one query (see ``_context_rows``)."""
+def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None,
+                     with_accuracy: bool = False) -> dict[int, ChannelContext]:
+    """What the ATP query needs for these channels, from one query (see ``_context_rows``) and,
+    unless every channel is a POS, one for today's capacity counters. ``with_accuracy``: read the
+    locations' stock accuracy even when no channel applies the haircut (routing scores it)."""
     kinds: dict[int, str] = {}
     quota_channels: set[int] = set()
     visible: dict[int, set[int]] = defaultdict(set)
     accuracy: dict[int, LocationAccuracy] = {}
-    for tag, a, b, c, d in _context_rows(with_accuracy=any(ch.accuracy_haircut_enabled for ch in channels)):
+    # Today's capacity counters come with the same round trip (a till sale at the POS needs none).
+    now = now or timezone.now()
+    utc_day = now.astimezone(dt_timezone.utc).date()
+    with_capacity = any(ch.kind != ChannelKind.POS for ch in channels)
+    load: dict[int, tuple[int, int]] = {}  # location → (orders today, daily capacity)
+    paused: set[int] = set()
+    rows = _context_rows(with_accuracy=with_accuracy or any(ch.accuracy_haircut_enabled for ch in channels),
+                         capacity_days=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)) if with_capacity else None)
+    for tag, a, b, c, d in rows:
         if tag == "L":
             kinds[int(a)] = d
         elif tag == "Q":
@@ -85,8 +113,16 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
             visible[int(a)].add(int(b))
         elif tag == "A":
             accuracy[int(a)] = LocationAccuracy(counts=int(b), accurate=int(c))
+        elif tag == "C":
+            day, _, tz_name = d.partition(" ")
+            if date.fromisoformat(day) == local_day(tz_name, now):
+                load[int(a)] = (int(b), int(c))
+        elif tag == "P":
+            paused.add(int(a))
     own = frozenset(i for i, k in kinds.items() if k != LocationKind.SUPPLIER)
-    full = locations_at_capacity(now=now) if any(ch.kind != ChannelKind.POS for ch in channels) else frozenset()
+    # As ``inventory.selectors.locations_at_capacity``: used up today, or paused.
+    full = frozenset(loc for loc, (n, cap) in load.items() if n >= cap) | paused
+    used_today = {loc: n for loc, (n, _cap) in load.items()}
     suppliers = sorted(i for i, k in kinds.items() if k == LocationKind.SUPPLIER)
     contexts = {}
     for channel in channels:
@@ -109,6 +145,7 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
             own_location_ids=own,
             sync_seconds=sync_period_seconds(channel),
             accuracy=accuracy,
+            used_today=used_today,
         )
     return contexts
 
@@ -131,8 +168,9 @@ def channel_sellable_location_ids(*, channel: Channel) -> set[int]:
     return (visible & own) | suppliers
 
 
-def channel_location_ids(*, channel: Channel) -> set[int]:
+def channel_location_ids(*, channel: Channel, context: ChannelContext | None = None) -> set[int]:
     """The locations a channel sells from, exactly as its ATP counts them: the visible active
-    non-supplier locations and, for a drop-ship channel, the active suppliers."""
-    ctx = channel_contexts(channels=[channel])[channel.pk]
+    non-supplier locations and, for a drop-ship channel, the active suppliers. ``context``: the
+    channel's context already loaded in this request (saves loading it again)."""
+    ctx = context if context is not None else channel_contexts(channels=[channel])[channel.pk]
     return set(ctx.visible_pct) | set(ctx.supplier_pct)

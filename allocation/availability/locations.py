@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
 from inventory.models import LocationKind, StockLevel
@@ -86,7 +86,9 @@ def reservable_floor_by_level(*, level_ids: Iterable[int]) -> dict[int, int]:
             scope=SafetyStockScope.LOCATION, product_id=OuterRef("product_id"), location_id=OuterRef("location_id")
         ).values("effective_quantity")[:1]
     )
-    rows = StockLevel.objects.filter(pk__in=list(level_ids)).annotate(ss=floor).filter(ss__gt=0).values_list("pk", "ss")
+    # A queryset of ids stays a subquery: one round trip in all.
+    ids = level_ids if isinstance(level_ids, QuerySet) else list(level_ids)
+    rows = StockLevel.objects.filter(pk__in=ids).annotate(ss=floor).filter(ss__gt=0).values_list("pk", "ss")
     return dict(rows)
 
 

@@ -7,10 +7,14 @@ changed the allocations, with the order locked) and by anyone who wants to re-sy
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
 from django.db import transaction
 from django.utils import timezone
 
-from fulfillment.models import Work, WorkKind, WorkLine, WorkStatus
+from fulfillment.models import Work, WorkEvent, WorkKind, WorkLine, WorkStatus
 from inventory.models import LocationKind
 from orders.models import Allocation, AllocationStatus, DeliveryMode, Order
 from orders.selectors import allocations_of_order
@@ -18,9 +22,8 @@ from orders.services import order_lock
 
 from .choices import choices_close_moot, delivery_line_ids
 from .codes import pickup_code_new
-from .events import work_event_record
 from .progress import work_settle_if_done
-from .sla import work_deadline
+from .sla import work_deadline, work_slas
 
 _SHIPPING_KINDS: dict[str, str] = {LocationKind.STORE: WorkKind.SHIP_FROM_STORE}
 
@@ -39,48 +42,88 @@ def _kind(alloc: Allocation, order: Order, delivered: dict) -> tuple[str, int | 
 
 
 def materialize(*, order: Order | int) -> list[Work]:
-    """Bring the order's work in line with its allocations. Returns the works it created or changed."""
+    """Bring the order's work in line with its allocations. Returns the works it created or changed.
+
+    A few queries whatever the number of allocations (the order path runs this on every intake):
+    the order lock, its allocations, its work lines, the new works' locations' open work and SLAs,
+    then one bulk insert each for works, lines and events."""
     order_id = order.pk if isinstance(order, Order) else order
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # an error aborts the caller's transaction anyway
         order = order_lock(order=order_id)
         allocs = allocations_of_order(order_id=order.pk)
-        known = {wl.allocation_id: wl for wl in WorkLine.objects.select_related("work").filter(work__order_id=order.pk)}
+        existing = {w.pk: w for w in Work.objects.filter(order_id=order.pk).order_by("id")}
+        known: dict[int, WorkLine] = {}
+        if existing:  # a new order has none: one query saved
+            for line in WorkLine.objects.filter(work_id__in=list(existing)):
+                line.work = existing[line.work_id]
+                known[line.allocation_id] = line
         touched: dict[int, Work] = {}
         now = timezone.now()
-        delivered = delivery_line_ids(order=order) if order.delivery_mode == DeliveryMode.BOPIS else {}
+        # A customer's choice is only ever asked about a work's rejected units: an order without
+        # work (a new one) has none to read.
+        delivered = delivery_line_ids(order=order) if existing and order.delivery_mode == DeliveryMode.BOPIS else {}
+        added = [a for a in allocs if a.pk not in known and a.status == AllocationStatus.RESERVED]
+        works = _works_for(order=order, allocs=added, now=now, existing=existing.values(), delivered=delivered)
+        events: list[WorkEvent] = []
+        lines: list[WorkLine] = []
+        fresh = {w.pk for w, is_new in works.values() if is_new}
         for alloc in allocs:
             wl = known.get(alloc.pk)
             if wl is None and alloc.status == AllocationStatus.RESERVED:
-                work = _new_work(order=order, alloc=alloc, now=now, touched=touched, delivered=delivered)
-                WorkLine.objects.create(work=work, allocation_id=alloc.pk, order_line=alloc.line, product=alloc.line.product,
-                                        quantity=alloc.quantity)
-                work_event_record(work=work, kind="line_added", actor="system", at=now, data={
-                    "allocation": alloc.pk, "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": alloc.quantity})
+                work, is_new = works[alloc.location_id]
+                if is_new:  # its "created" event comes before its first line's
+                    works[alloc.location_id] = (work, False)
+                    events.append(_event(work, "created", now, to_status=WorkStatus.NEW, data={
+                        "kind": work.kind, "location": alloc.location.code, "deadline": work.deadline.isoformat()}))
+                touched.setdefault(work.pk, work)
+                lines.append(WorkLine(work=work, allocation_id=alloc.pk, order_line=alloc.line, product=alloc.line.product,
+                                      quantity=alloc.quantity))
+                events.append(_event(work, "line_added", now, data={
+                    "allocation": alloc.pk, "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": alloc.quantity}))
             elif wl is not None and alloc.status == AllocationStatus.CANCELLED and wl.open_quantity and wl.work.is_open:
                 work = touched.setdefault(wl.work_id, wl.work)
                 gone = wl.open_quantity
                 wl.cancelled += gone
                 wl.save(update_fields=["cancelled"])
-                work_event_record(work=work, kind="line_cancelled", actor="system", at=now, data={
-                    "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": gone, "reason": alloc.reason})
-        for work in touched.values():
-            work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=work.pk), actor="system")
-        choices_close_moot(order=order)
+                events.append(_event(work, "line_cancelled", now, data={
+                    "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": gone, "reason": alloc.reason}))
+        WorkLine.objects.bulk_create(lines)
+        WorkEvent.objects.bulk_create(events)
+        # A work created just now owes every unit of its lines: nothing to settle there.
+        for pk in sorted(set(touched) - fresh):
+            work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=pk), actor="system")
+        if existing:
+            choices_close_moot(order=order)
         return list(touched.values())
 
 
-def _new_work(*, order: Order, alloc: Allocation, now, touched: dict[int, Work], delivered: dict) -> Work:
-    work = Work.objects.filter(order=order, location_id=alloc.location_id, status=WorkStatus.NEW).first()
-    if work is not None:
-        return touched.setdefault(work.pk, work)
-    kind, pickup_id = _kind(alloc, order, delivered)
-    work = Work.objects.create(
-        order=order, location=alloc.location, pickup_location_id=pickup_id, kind=kind,
-        deadline=work_deadline(kind=kind, location=alloc.location, start=now),
-        pickup_code=pickup_code_new() if kind in (WorkKind.BOPIS, WorkKind.SHIP_TO_STORE) else "",
-    )
-    work_event_record(work=work, kind="created", actor="system", at=now, to_status=WorkStatus.NEW, data={
-        "kind": kind, "location": alloc.location.code, "deadline": work.deadline.isoformat()})
-    touched[work.pk] = work
-    return work
+def _event(work: Work, kind: str, at: datetime, *, data: dict[str, Any], to_status: str = "") -> WorkEvent:
+    return WorkEvent(work=work, kind=kind, actor=None, actor_label="system", from_status="", to_status=to_status, at=at, data=data)
 
+
+def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work],
+               delivered: dict) -> dict[int, tuple[Work, bool]]:
+    """location id → (the order's work there, whether it was created now) for these allocations: its
+    new work there when it has one (``existing``: the order's works, locked by the order's lock),
+    else a new work (bulk-created, one per location)."""
+    if not allocs:
+        return {}
+    first: dict[int, Allocation] = {}
+    for alloc in allocs:
+        first.setdefault(alloc.location_id, alloc)
+    out: dict[int, tuple[Work, bool]] = {
+        w.location_id: (w, False) for w in existing if w.status == WorkStatus.NEW and w.location_id in first
+    }
+    missing = [alloc for loc, alloc in first.items() if loc not in out]
+    slas = work_slas(location_ids=[a.location_id for a in missing])
+    created = []
+    for alloc in missing:
+        kind, pickup_id = _kind(alloc, order, delivered)
+        created.append(Work(
+            order=order, location=alloc.location, pickup_location_id=pickup_id, kind=kind,
+            deadline=work_deadline(kind=kind, location=alloc.location, start=now, sla=slas.get(alloc.location_id)),
+            pickup_code=pickup_code_new() if kind in (WorkKind.BOPIS, WorkKind.SHIP_TO_STORE) else "",
+        ))
+    for work in Work.objects.bulk_create(created):
+        out[work.location_id] = (work, True)
+    return out

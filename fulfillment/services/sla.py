@@ -7,8 +7,10 @@ around the clock."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fulfillment.models import LocationSLA, WorkKind
@@ -51,9 +53,20 @@ def opening_hours_add(*, sla: LocationSLA, zone: ZoneInfo, start: datetime, hour
     raise ValueError(f"{sla} has no opening hours.")
 
 
-def work_deadline(*, kind: str, location: Location, start: datetime) -> datetime:
-    """When work of ``kind`` created at ``start`` at ``location`` is due."""
-    sla = LocationSLA.objects.filter(location_id=location.pk).first()
+_LOOK_UP: Any = object()
+
+
+def work_slas(*, location_ids: Iterable[int]) -> dict[int, LocationSLA]:
+    """location id → its SLA, for those of these locations that have one (ONE query)."""
+    ids = sorted(set(location_ids))
+    return {sla.location_id: sla for sla in LocationSLA.objects.filter(location_id__in=ids)} if ids else {}
+
+
+def work_deadline(*, kind: str, location: Location, start: datetime, sla: LocationSLA | None = _LOOK_UP) -> datetime:
+    """When work of ``kind`` created at ``start`` at ``location`` is due. ``sla``: the location's,
+    when the caller already has it (``work_slas``; ``None``: it has none)."""
+    if sla is _LOOK_UP:
+        sla = LocationSLA.objects.filter(location_id=location.pk).first()
     if sla is None:
         return start + timedelta(hours=DEFAULT_PROMISE_HOURS[kind])
     return opening_hours_add(sla=sla, zone=_zone(location), start=start, hours=getattr(sla, _SLA_FIELD[kind]))

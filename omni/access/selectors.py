@@ -20,7 +20,9 @@ def channel_for_principal(*, principal: Principal, code: str | None, capability:
     if principal.is_partner:
         if principal.channel_id is None:
             raise Forbidden("This token acts for no channel.", code="channel_forbidden", details={"channel": ["No channel."]})
-        own = Channel.objects.get(pk=principal.channel_id)
+        token_channel = getattr(principal.token, "channel", None)  # authentication loaded it with the token
+        own = token_channel if isinstance(token_channel, Channel) and token_channel.pk == principal.channel_id \
+            else Channel.objects.get(pk=principal.channel_id)
         if code and code != own.code:
             raise Forbidden(f"This token acts for channel {own.code!r}, not {code!r}.", code="channel_forbidden",
                             details={"channel": [f"Only {own.code!r} is allowed for this token."]})

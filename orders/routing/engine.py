@@ -19,7 +19,8 @@ from django.db.models import Count
 from django.utils import timezone
 
 from allocation.models import Channel
-from allocation.selectors import available_sql, channel_location_ids, location_policy_join
+from allocation.accuracy.selectors import LocationAccuracy
+from allocation.selectors import ChannelContext, available_sql, channel_location_ids, location_policy_join
 from inventory.models import Location, StockLevel
 from inventory.selectors import capacity_used
 from omni.errors import InsufficientStock
@@ -106,12 +107,14 @@ class RoutingDecision:
 def load_candidates(
     *, product_ids: Iterable[int], location_ids: Iterable[int], destination: tuple[float, float] | None,
     require_can_ship: bool = True, now: datetime | None = None, with_age: bool = False,
+    counters: Mapping[int, int] | None = None,
 ) -> list[Candidate]:
     """Every location (of ``location_ids``) with available stock (unreserved, above its location
     safety stock) of any of the products, with the
     orders it already took today when it has a daily capacity: ONE query. ``with_age`` also reads,
     per stock row, the days since units last arrived there (``StockLevel.last_received_at``, the
-    time of its latest receipt or transfer in in the ledger) into ``Candidate.age_days``."""
+    time of its latest receipt or transfer in in the ledger) into ``Candidate.age_days``.
+    ``counters``: today's capacity counters already read in this request (no query for them)."""
 
     product_ids, location_ids = list(dict.fromkeys(product_ids)), list(location_ids)
     if not product_ids or not location_ids:
@@ -184,7 +187,12 @@ def load_candidates(
         if ages:
             cand.age_days.update((p, a) for p, a in zip(pids, ages, strict=True) if a is not None)
     candidates = list(by_loc.values())
-    load_used_capacity(candidates=candidates, now=now)
+    if counters is None:
+        load_used_capacity(candidates=candidates, now=now)
+    else:
+        for c in candidates:
+            if c.daily_capacity is not None:
+                c.used_today = counters.get(c.location_id, 0)
     return candidates
 
 
@@ -219,16 +227,19 @@ def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = No
 NOT_FOUND_REASON = "not_found"  # how a "not found" rejection's reason starts (fulfillment writes it)
 
 
-def load_accuracy(*, candidates: list[Candidate], now: datetime | None = None) -> None:
+def load_accuracy(*, candidates: list[Candidate], now: datetime | None = None,
+                  counts: Mapping[int, LocationAccuracy] | None = None) -> None:
     """Fill ``accuracy`` of the candidates: their cycle counts (as allocation materializes them) and
-    the units they rejected as "not found" over the accuracy window. Two small queries."""
+    the units they rejected as "not found" over the accuracy window. Two small queries (one when
+    ``counts``, the materialized counts, were already read in this request)."""
     from allocation.accuracy.selectors import ACCURACY_DAYS, location_accuracy
     from orders.models import Allocation, AllocationStatus
 
     if not candidates:
         return
     ids = [c.location_id for c in candidates]
-    counts = location_accuracy(location_ids=ids)
+    if counts is None:
+        counts = location_accuracy(location_ids=ids)
     since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
     missed = dict(
         Allocation.objects.filter(location_id__in=ids, status=AllocationStatus.REJECTED, created_at__gte=since,
@@ -397,15 +408,20 @@ def route(
     *, channel: Channel, lines: list[LineNeed], products: Mapping[int, ProductFacts],
     destination: tuple[float, float] | None, profile: ProfileSpec, exclude_location_ids: Iterable[int] = (),
     only_location_ids: Iterable[int] | None = None, require_can_ship: bool = True,
+    context: ChannelContext | None = None,
 ) -> RoutingDecision:
-    visible = channel_location_ids(channel=channel)
+    """Route the lines. ``context``: the channel's planning context already loaded in this request
+    (``allocation.selectors.planning_context``): where it sells, today's capacity counters and the
+    locations' accuracy are then not read again. Pass it only while it is fresh (the first try)."""
+    visible = channel_location_ids(channel=channel, context=context)
     if only_location_ids is not None:
         visible &= set(only_location_ids)
     visible -= set(exclude_location_ids)
     candidates = load_candidates(
         product_ids=[ln.product_id for ln in lines], location_ids=visible, destination=destination,
         require_can_ship=require_can_ship, with_age=profile_weighs_stock_age(profile),
+        counters=context.used_today if context is not None else None,
     )
     if any(c.get("name") == "accuracy" for c in profile.criteria if isinstance(c, Mapping)):
-        load_accuracy(candidates=candidates)
+        load_accuracy(candidates=candidates, counts=context.accuracy if context is not None else None)
     return decide(lines=lines, products=products, candidates=candidates, destination=destination, profile=profile)

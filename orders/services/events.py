@@ -9,3 +9,20 @@ from orders.models import Order, OrderEvent
 
 def order_event_record(*, order: Order, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> OrderEvent:
     return OrderEvent.objects.create(order=order, kind=kind, actor=(actor or "system")[:150], data=data or {})
+
+
+class OrderEventBatch:
+    """Events of one service call, written together in ONE insert (``flush``) in the order they were
+    added: the timeline reads the same as with ``order_event_record`` one by one, for a round trip
+    per event less. Flush before the transaction ends (nothing is written otherwise)."""
+
+    def __init__(self, order: Order) -> None:
+        self.order = order
+        self.events: list[OrderEvent] = []
+
+    def add(self, *, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> None:
+        self.events.append(OrderEvent(order=self.order, kind=kind, actor=(actor or "system")[:150], data=data or {}))
+
+    def flush(self) -> list[OrderEvent]:
+        written, self.events = OrderEvent.objects.bulk_create(self.events), []
+        return written

@@ -10,7 +10,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from allocation.models import Channel
-from allocation.selectors import atp_for_channel
+from allocation.selectors import atp_for_channel, planning_context
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
 from orders.models import DeliveryMode, Hold, HoldLine, HoldStatus, LineStatus, Order, OrderLine, OrderStatus
@@ -19,7 +19,7 @@ from orders.routing.engine import PlannedAllocation, RoutingDecision, insufficie
 from ..signals import allocations_changed
 from .allocating import HeldUnits, allocations_reserve, decision_record, line_needs
 from .bopis import bopis_alternatives
-from .events import order_event_record
+from .events import OrderEventBatch
 from .lost_sales import lost_sales_of_refused_order
 from .planning import RouteRequest, plan_and_reserve
 from .scarcity import scarcity_losers
@@ -51,7 +51,10 @@ def order_create(*, channel: Channel, data: OrderInput, actor: str = "system") -
     is raised and nothing is stored or reserved."""
     checked = order_validate(channel=channel, data=data)
     external_id = data.external_id.strip()
-    if Order.objects.filter(channel=channel, external_id=external_id).exists():
+    # Without a hold no look-up first: the unique (channel, external id) index refuses a duplicate
+    # at the insert (rolled back to the savepoint below), a round trip saved per order. With a hold
+    # the duplicate must be named before the hold (consumed by the first order) is looked at.
+    if data.hold_id and Order.objects.filter(channel=channel, external_id=external_id).exists():
         raise _duplicate(channel, external_id)
     try:
         with transaction.atomic():
@@ -104,7 +107,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     ])
     by_no = {ln.line_no: ln for ln in lines}
     products = {p.pk: p for p in checked.products}
-    order_event_record(order=order, kind="created", actor=actor, data={
+    events = OrderEventBatch(order)  # the timeline, written in one insert below
+    events.add(kind="created", actor=actor, data={
         "delivery_mode": order.delivery_mode, "customer_tier": order.customer_tier,
         "lines": [{"line": ln.line_no, "sku": ln.product.sku, "quantity": ln.quantity} for ln in lines],
     })
@@ -119,7 +123,7 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         held = _held_units(hold_lines, lines, open_qty)
         hold.closed_at = timezone.now()
         transition_apply(obj=hold, table=HOLD_TRANSITIONS, to=HoldStatus.CONSUMED, what=f"Hold {hold.pk}", extra_fields=("closed_at",))
-        order_event_record(order=order, kind="hold_consumed", actor=actor, data={
+        events.add(kind="hold_consumed", actor=actor, data={
             "hold": str(hold.pk), "allocations": [{"line": h.planned.line_index, "location": h.planned.location_code,
                                                    "quantity": h.planned.quantity} for h in held]})
 
@@ -128,7 +132,10 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     fully_held = {no for no, q in open_qty.items() if q == 0}
     scarcity_lines = [ln for ln in lines if ln.line_no not in fully_held and open_qty[ln.line_no] == ln.quantity]
     routable = [ln for ln in lines if open_qty[ln.line_no]]
-    atp = atp_for_channel(channel=channel, product_ids=[ln.product_id for ln in routable]) if routable else {}
+    # ONE planning context per request: the ATP check and routing read the same locations,
+    # capacity counters and accuracy.
+    context = planning_context(channel=channel) if routable else None
+    atp = atp_for_channel(channel=channel, product_ids=[ln.product_id for ln in routable], context=context) if routable else {}
     losers = scarcity_losers(channel=channel, customer_tier=data.customer_tier, delivery_mode=data.delivery_mode,
                              lines=scarcity_lines, channel_atp=atp)
     lost = {ln.line_no for ln, _r in losers}
@@ -163,14 +170,14 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
             request=RouteRequest(
                 channel=channel, lines=needs, products=facts, destination=checked.destination, profile=checked.profile,
                 only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
-                require_can_ship=not bopis_here,
+                require_can_ship=not bopis_here, context=context,
             ),
             reserve=reserve,
             unroutable=(lambda _exc: bopis_alternatives(channel=channel, checked=checked, needs=needs)) if bopis_here else None,
         )
         decision = planned.decision
         decision_record(order=order, decision=decision, kind="intake")
-        order_event_record(order=order, kind="routed", actor="system", data={
+        events.add(kind="routed", actor="system", data={
             "profile": f"{decision.profile.name} v{decision.profile.version}" if decision.profile.version else decision.profile.name,
             "plan": [{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
             "reason": decision.reason, "attempts": planned.attempts,
@@ -181,8 +188,9 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         ln.status_reason = reason[:255]
         transition_apply(obj=ln, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {ln.line_no}",
                          extra_fields=("status_reason",))
-        order_event_record(order=order, kind="line_backordered", actor="system", data={"line": ln.line_no, "reason": reason})
+        events.add(kind="line_backordered", actor="system", data={"line": ln.line_no, "reason": reason})
     if losers:
         transition_apply(obj=order, table=ORDER_TRANSITIONS, to=OrderStatus.BACKORDERED, what=f"Order {order.external_id}")
+    events.flush()
     allocations_changed.send(sender=Order, order_id=order.pk)
     return order

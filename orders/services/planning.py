@@ -17,6 +17,7 @@ from typing import Generic, TypeVar
 from django.db import transaction
 
 from allocation.models import Channel
+from allocation.selectors import ChannelContext
 from omni.errors import InsufficientStock, OmniError
 from orders.routing.criteria import LineNeed, ProductFacts
 from orders.routing.engine import ProfileSpec, RoutingDecision, route
@@ -38,6 +39,9 @@ class RouteRequest:
     exclude_location_ids: frozenset[int] = field(default_factory=frozenset)
     only_location_ids: frozenset[int] | None = None
     require_can_ship: bool = True
+    # The channel's planning context already loaded in this request (``planning_context``): the
+    # first try routes with it; a retry (a race lost meanwhile) reads the stock and capacity anew.
+    context: ChannelContext | None = None
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,7 @@ def plan_and_reserve(
                 channel=request.channel, lines=list(request.lines), products=request.products,
                 destination=request.destination, profile=request.profile,
                 exclude_location_ids=request.exclude_location_ids, only_location_ids=request.only_location_ids,
-                require_can_ship=request.require_can_ship,
+                require_can_ship=request.require_can_ship, context=request.context if attempt == 1 else None,
             )
         except InsufficientStock as exc:
             if unroutable is None:

@@ -1,0 +1,72 @@
+"""The order path's cost: an order placed over the API takes a bounded number of queries whatever
+its size (one planning context per request, bulk writes, work built in a few statements), and the
+shortcuts change nothing a partner or a store sees."""
+
+from __future__ import annotations
+
+import pytest
+
+from fulfillment.models import Work, WorkEvent, WorkKind
+from inventory.services import location_capacity_set
+from orders.models import Order
+
+from .factories import issue_token, receive
+
+pytestmark = pytest.mark.django_db
+
+URL = "/api/v1/orders"
+# A three-line order split over two locations, as Django counts them (the reservations' own
+# statements go through the driver and add one round trip per allocation): auth (3), idempotency
+# (5), validation (2), the order and its lines (4), the planning context and the channel's ATP (3),
+# routing (1), capacity, allocations and reservations (9), the decision and the timeline (2), the
+# work (7), the answer (5), savepoint releases (4). `bench api` counted 60 per order before one planning context per
+# request, bulk-written timelines and work.
+MAX_QUERIES_PER_ORDER = 45
+
+
+def _post(client, external_id: str, lines: list[tuple[str, int]]):
+    return client.post(URL, {"external_id": external_id, "latitude": 41.0, "longitude": 29.0,
+                             "lines": [{"sku": s, "quantity": q, "unit_price": "5.00"} for s, q in lines]},
+                       format="json", HTTP_IDEMPOTENCY_KEY=external_id)
+
+
+@pytest.fixture
+def web_client(world, api_client):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(world.web)}")
+    return api_client
+
+
+def test_a_split_order_takes_a_bounded_number_of_queries_and_builds_one_work_per_location(world, web_client,
+                                                                                        django_assert_max_num_queries):
+    # SHIRT only in Istanbul, MUG and CAP only at the Ankara warehouse: two shipments.
+    location_capacity_set(location=world.ist, daily_capacity=10)
+    receive(world.shirt, world.ist, 5)
+    receive(world.mug, world.ank, 5)
+    receive(world.cap, world.ank, 5)
+    assert _post(web_client, "Q-0", [("SHIRT", 1)]).status_code == 201  # warms the connection's prepared statements
+    with django_assert_max_num_queries(MAX_QUERIES_PER_ORDER):
+        resp = _post(web_client, "Q-1", [("SHIRT", 2), ("MUG", 1), ("CAP", 3)])
+    assert resp.status_code == 201, resp.json()
+    data = resp.json()
+    assert [e["kind"] for e in data["events"]] == ["created", "routed"]
+    assert [[(a["location"], a["quantity"]) for a in ln["fulfilled_from"]] for ln in data["lines"]] == [
+        [("ST-IST", 2)], [("WH-ANK", 1)], [("WH-ANK", 3)]]
+    order = Order.objects.get(external_id="Q-1")
+    works = {w.location.code: w for w in Work.objects.filter(order=order)}
+    assert {code: w.kind for code, w in works.items()} == {"ST-IST": WorkKind.SHIP_FROM_STORE, "WH-ANK": WorkKind.WAREHOUSE_SHIP}
+    assert sorted((ln.product.sku, ln.quantity) for ln in works["WH-ANK"].lines.all()) == [("CAP", 3), ("MUG", 1)]
+    # Each work's timeline starts with its creation, then one event per line added, in allocation order.
+    assert list(WorkEvent.objects.filter(work=works["WH-ANK"]).values_list("kind", "data__sku")) == [
+        ("created", None), ("line_added", "MUG"), ("line_added", "CAP")]
+    assert works["ST-IST"].deadline > works["ST-IST"].created_at
+
+
+def test_the_capacity_read_with_the_planning_context_still_stops_a_full_store(world, web_client):
+    # Istanbul is nearest but takes one order a day: the second order goes to Izmir.
+    location_capacity_set(location=world.ist, daily_capacity=1)
+    receive(world.shirt, world.ist, 5)
+    receive(world.shirt, world.izm, 5)
+    first, second = _post(web_client, "C-1", [("SHIRT", 1)]), _post(web_client, "C-2", [("SHIRT", 1)])
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert first.json()["lines"][0]["fulfilled_from"][0]["location"] == "ST-IST"
+    assert second.json()["lines"][0]["fulfilled_from"][0]["location"] == "ST-IZM"
