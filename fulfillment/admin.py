@@ -61,6 +61,8 @@ class PutBackLineInline(TabularInline):
 
 @admin.register(PutBackTask)
 class PutBackTaskAdmin(ReadOnlyAdmin):
+    empty_message = ("No put-back tasks: one appears when a ready pickup is not collected in time and its goods "
+                     "must go back on the shelf.")
     list_display = ("id", "location", "work", "status", "created_at", "done_at", "done_by")
     list_filter = ("status",)
     search_fields = ("location__code", "work__order__external_id")

@@ -178,6 +178,8 @@ class StockMovement(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
+        verbose_name = "ledger entry"
+        verbose_name_plural = "stock ledger"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(

@@ -7,6 +7,7 @@ themed classes; ``ReadOnlyAdmin`` is for records only services write."""
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 
 from omni.errors import OmniError
 
@@ -17,15 +18,73 @@ from unfold.admin import TabularInline as _UnfoldTabularInline
 from unfold.contrib.import_export.forms import ExportForm, ImportForm
 
 
+class PlaceholderAutocompleteSelect(AutocompleteSelect):
+    """Django's autocomplete select, saying what to type while it is empty (Django always blanks
+    ``data-placeholder``)."""
+
+    def __init__(self, *args, placeholder: str = "", **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.placeholder = placeholder
+
+    def build_attrs(self, base_attrs, extra_attrs=None):
+        attrs = super().build_attrs(base_attrs, extra_attrs=extra_attrs)
+        attrs["data-placeholder"] = self.placeholder
+        return attrs
+
+
 class ModelAdmin(_UnfoldModelAdmin):
-    """The project's ModelAdmin: the theme's, with rows per page sized for a working list."""
+    """The project's ModelAdmin: the theme's, with rows per page sized for a working list, and
+    autocomplete fields that say what to do while empty ("Type to find a location…")."""
 
     list_per_page = 50
     warn_unsaved_form = True
 
+    # Why the list may be empty, said on the empty list (None: a sentence built from the model's name
+    # and whether it can be added here).
+    empty_message: str | None = None
+
+    def get_changelist_instance(self, request):
+        cl = super().get_changelist_instance(request)
+        for key, value in self._empty_list_context(request).items():  # read by templates/unfold/helpers/empty_results.html
+            setattr(cl, key, value)
+        return cl
+
+    def _empty_list_context(self, request) -> dict[str, str]:
+        """What the empty list says instead of the theme's "This page yielded into no results. Create
+        a new item …": why it is empty, and a way out (the filters lifted) where one helps."""
+        plural = str(self.model._meta.verbose_name_plural)
+        defaults = [f for f in self.list_filter if isinstance(f, type) and issubclass(f, DefaultListFilter)
+                    and f.parameter_name not in request.GET]
+        query = (request.GET.get("q") or "").strip()
+        chosen = [k for k in request.GET if k not in ("o", "p", "q", "e", "_changelist_filters")]
+        if query:
+            message = f"No {plural} match “{query}”{' with these filters' if chosen or defaults else ''}."
+        elif chosen or defaults:
+            message = f"No {plural} match these filters."
+            if defaults:
+                message += f" The list opens on {', '.join(str(f.title) for f in defaults)}: {defaults[0].default_description}."
+        elif self.empty_message:
+            message = self.empty_message
+        elif self.has_add_permission(request):
+            message = f"No {plural} yet: add the first one with the + button."
+        else:
+            message = f"No {plural} yet. Omni records them as the work happens; they are not added by hand."
+        show_all = "?" + "&".join(f"{f.parameter_name}={DefaultListFilter.ALL}" for f in defaults) if defaults else ""
+        return {"empty_message": message, "empty_show_all": show_all}
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            target = db_field.remote_field.model._meta.verbose_name
+            kwargs["widget"] = PlaceholderAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"),
+                                                             placeholder=f"Type to find a {target}…")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 class TabularInline(_UnfoldTabularInline):
-    pass
+    """A table of rows: the theme's row title (each row's ``str()``, e.g. "155/1: 2 × 214") is hidden,
+    the columns say what the row is."""
+
+    hide_title = True
 
 
 class StackedInline(_UnfoldStackedInline):
@@ -41,6 +100,32 @@ class ImportExportMixin(_ImportExportMixin):
 
 class ImportExportModelAdmin(ImportExportMixin, ModelAdmin):
     pass
+
+
+class DefaultListFilter(admin.SimpleListFilter):
+    """A list filter with a default choice, applied when the address names none, so that a list of
+    thousands opens on the rows a merchandiser looks at first; its "All" choice (``all``) lifts it.
+    Subclasses give ``title``, ``parameter_name``, ``default``, ``lookups`` and ``filter``."""
+
+    default: str = ""
+    default_description: str = "a default choice"
+    ALL = "all"
+
+    def value(self):
+        value = super().value()
+        return self.default if value is None else value
+
+    def choices(self, changelist):
+        for lookup, title in [*self.lookup_choices, (self.ALL, "All")]:
+            yield {"selected": self.value() == str(lookup), "display": title,
+                   "query_string": changelist.get_query_string({self.parameter_name: lookup})}
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        return queryset if value in (None, "", self.ALL) else self.filter(queryset, value)
+
+    def filter(self, queryset, value: str):  # pragma: no cover - every subclass says how
+        raise NotImplementedError
 
 
 class ReadOnlyAdmin(ModelAdmin):

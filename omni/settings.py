@@ -257,6 +257,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# django-import-export: a CSV import writes rows, so it needs the model's change permission; an export
+# reads them, so it needs the view permission (the library's default lets any staff user do both).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 # --- Admin (django-unfold) ------------------------------------------------------------------
 # The merchandiser's console: "Omni" branding, the KPI dashboard as the home page, a sidebar built
 # per user from the admin registry and the user's permissions (omni/insights/navigation.py).

@@ -20,6 +20,7 @@ from .models import (
     HoldLine,
     HoldStatus,
     IdempotencyRecord,
+    LostSale,
     Order,
     OrderLine,
     OrderReturn,
@@ -32,10 +33,24 @@ from .services import hold_release, order_cancel, routing_profile_save
 
 
 class OrderLineInline(TabularInline):
+    """One row per line, in columns (no ``str()`` title row above each)."""
+
     model = OrderLine
     extra = 0
     can_delete = False
-    fields = readonly_fields = ("line_no", "product", "quantity", "unit_price", "status", "status_reason", "quantity_returned")
+    fields = readonly_fields = ("line_no", "sku", "product_name", "quantity", "unit_price", "status", "status_reason",
+                                "quantity_returned")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product")
+
+    @admin.display(description="SKU")
+    def sku(self, obj: OrderLine) -> str:
+        return obj.product.sku
+
+    @admin.display(description="Product")
+    def product_name(self, obj: OrderLine) -> str:
+        return obj.product.name
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -79,7 +94,7 @@ class OrderAdmin(ReadOnlyAdmin):
         ("Routing decisions", {"fields": ["routing_decisions", "routing_profile", "hold"]}),
     ]
     actions = ["cancel_orders"]
-    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_allocate_now", "action_resend_event"]
+    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_pin", "action_allocate_now", "action_resend_event"]
 
     def has_cancel_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("orders.change_order")
@@ -109,6 +124,10 @@ class OrderAdmin(ReadOnlyAdmin):
     @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
     def action_reroute(self, request, object_id):
         return admin_actions.reroute_view(self, request, object_id)
+
+    @unfold_action(description="Pin to a location", url_path="pin", permissions=["cancel"], icon="push_pin")
+    def action_pin(self, request, object_id):
+        return admin_actions.pin_view(self, request, object_id)
 
     @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
     def action_allocate_now(self, request, object_id):
@@ -167,6 +186,8 @@ class HoldLineInline(TabularInline):
 
 @admin.register(Hold)
 class HoldAdmin(ReadOnlyAdmin):
+    empty_message = ("No checkout holds: a hold keeps units for a customer's checkout for a few minutes, "
+                     "from the web shop's API, and ends when the order arrives or the time runs out.")
     list_display = ["id", "channel", "status", "expires_at", "created_at"]
     list_filter = ["status", "channel"]
     readonly_fields = ["channel", "status", "expires_at", "created_at", "closed_at"]
@@ -201,3 +222,15 @@ class RoutingDecisionAdmin(PlumbingAdmin):
 class IdempotencyRecordAdmin(PlumbingAdmin):
     list_display = ["channel", "key", "response_status", "created_at"]
     readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body"]
+
+
+@admin.register(LostSale)
+class LostSaleAdmin(ReadOnlyAdmin):
+    """Demand refused (intake without ATP, quotas, lost scarce SKUs, units given up after a
+    rejection): what the dashboard's lost-sales figure sums."""
+
+    list_display = ["created_at", "channel", "product", "quantity", "reason", "pool_could_cover", "pool_free", "order_ref"]
+    list_filter = ["reason", "pool_could_cover", "channel"]
+    list_select_related = ["channel", "product"]
+    search_fields = ["order_ref", "product__sku"]
+    date_hierarchy = "created_at"

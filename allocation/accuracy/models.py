@@ -16,8 +16,8 @@ class LocationAccuracyStat(models.Model):
     computed_at = models.DateTimeField()
 
     class Meta:
-        verbose_name = "location stock accuracy"
-        verbose_name_plural = "location stock accuracies"
+        verbose_name = "stock accuracy of a location"
+        verbose_name_plural = "stock accuracy by location"
 
     def __str__(self) -> str:
         return f"{self.location_id}: {self.accurate}/{self.counts}"

@@ -13,9 +13,10 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from omni.admin import ImportExportModelAdmin, ModelAdmin
+from omni.admin import DefaultListFilter, ImportExportModelAdmin, ModelAdmin
 
-from allocation.safety_stock.models import SafetyStockModifier, SafetyStockPolicy, SafetyStockScope
+from allocation.safety_stock.formulas import z_for_service_level
+from allocation.safety_stock.models import SafetyStockMethod, SafetyStockModifier, SafetyStockPolicy, SafetyStockScope
 from allocation.safety_stock.services import (
     safety_stock_modifier_delete,
     safety_stock_modifier_set,
@@ -28,6 +29,34 @@ from allocation.safety_stock.services import (
 from omni.errors import OmniError
 
 from .resources import SafetyStockPolicyResource
+
+
+def _units(n: int) -> str:
+    return "1 unit" if n == 1 else f"{n} units"
+
+
+def policy_in_words(policy: SafetyStockPolicy) -> str:
+    """How a policy reached what it keeps back, as a merchandiser says it: "1.64 × σ 0.29 a day ×
+    √14 days lead time (95 % service level) = 2, then +20 % (Autumn campaign)". The figures are the
+    policy's own (σ, lead time, service level); the modifier steps are the recompute's."""
+    if policy.override_quantity is not None:
+        return f"set by hand to {_units(policy.override_quantity)} (the formula says {_units(policy.computed_quantity or 0)})"
+    steps = (policy.explanation or "").split(" → ")[1:]  # the first step is the base, said here in words
+    if policy.method == SafetyStockMethod.STATISTICAL:
+        if policy.computed_at is None:
+            return "not computed yet (the nightly recompute fills it in)"
+        lead = policy.lead_time_days if policy.lead_time_days is not None else policy.product.lead_time_days
+        if not policy.demand_sigma:
+            base = f"no sales variation in the last {policy.demand_days} days, so nothing for uncertainty"
+        else:
+            z = z_for_service_level(policy.service_level)
+            base = (f"{z:.2f} × σ {policy.demand_sigma:.2g} a day × √{lead} days lead time "
+                    f"({policy.service_level.normalize():f} % service level)")
+            if steps:
+                base += f" = {policy.computed_quantity or 0}"
+    else:
+        base = f"a fixed {_units(policy.quantity)}"
+    return ", then ".join([base, *(step.split(" = ")[0] for step in steps)])
 
 
 class SafetyStockPolicyForm(forms.ModelForm):
@@ -50,6 +79,20 @@ class SafetyStockPolicyForm(forms.ModelForm):
         return data
 
 
+class AppliesToFilter(DefaultListFilter):
+    """Opens on the pool policies (one per SKU), not on every SKU at every store."""
+
+    title, parameter_name, default = "applies to", "applies_to", SafetyStockScope.POOL
+    default_description = "the policies for the whole pool"
+
+    def lookups(self, request, model_admin):
+        return [(SafetyStockScope.POOL, "The whole pool"), (SafetyStockScope.LOCATION, "One location"),
+                (SafetyStockScope.CHANNEL, "One channel")]
+
+    def filter(self, queryset, value):
+        return queryset.filter(scope=value)
+
+
 @admin.register(SafetyStockPolicy)
 class SafetyStockPolicyAdmin(ImportExportModelAdmin):
     form = SafetyStockPolicyForm
@@ -57,7 +100,7 @@ class SafetyStockPolicyAdmin(ImportExportModelAdmin):
     # What a merchandiser reads first, in words, fitting at 1366 px: the SKU, where it applies, what it
     # keeps back today, how that was reached; the figures themselves are on the policy's page.
     list_display = ["sku", "applies_to", "keeps_back", "how", "explore"]
-    list_filter = ["scope", "method", "channel"]
+    list_filter = [AppliesToFilter, "method", "location", "channel"]
     list_select_related = ["product", "location", "channel"]
     search_fields = ["product__sku", "location__code", "channel__code"]
     raw_id_fields = ["product"]
@@ -67,7 +110,7 @@ class SafetyStockPolicyAdmin(ImportExportModelAdmin):
 
     @admin.display(description="SKU", ordering="product__sku")
     def sku(self, obj):
-        return obj.product.sku
+        return format_html('<span style="white-space:nowrap">{}</span>', obj.product.sku)
 
     @admin.display(description="Applies to", ordering="scope")
     def applies_to(self, obj):
@@ -84,7 +127,7 @@ class SafetyStockPolicyAdmin(ImportExportModelAdmin):
 
     @admin.display(description="How")
     def how(self, obj):
-        return obj.explanation or obj.get_method_display()
+        return policy_in_words(obj)
 
     @admin.display(description="ATP")
     def explore(self, obj):

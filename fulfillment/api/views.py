@@ -17,8 +17,8 @@ from fulfillment import services
 from fulfillment.models import CustomerChoice, Work
 from fulfillment.services.choices import choice_apply
 from fulfillment.selectors import work_for, works_visible
-from omni.access.permissions import CanFulfil, CanPlaceOrders
-from omni.access.roles import Principal, principal_from_request
+from omni.access.permissions import CanFulfil, CanPlaceOrders, CanViewOrdersOrWork, CanViewWork
+from omni.access.roles import Capability, Principal, principal_from_request
 from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination, page_of
 from omni.errors import NotFound, ValidationFailed
@@ -44,7 +44,7 @@ def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 
 
 def _work_out(principal: Principal, pk: int) -> dict[str, Any]:
-    return s.WorkOutSerializer(work_for(who=principal, pk=pk)).data
+    return s.WorkOutSerializer(work_for(who=principal, pk=pk, capability=Capability.VIEW_WORK)).data
 
 
 def _pick(work: Work, data: dict, actor: Any) -> None:
@@ -97,12 +97,13 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
 
 
 class WorkListView(APIView):
-    permission_classes = [CanFulfil]
+    permission_classes = [CanViewWork]
 
     @extend_schema(operation_id="fulfillment_works_list", responses=page_of(s.WorkSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("location", str, description="Location code")])
     def get(self, request: Request) -> Response:
-        qs = works_visible(who=principal_from_request(request)).select_related("order", "location").order_by("deadline", "pk")
+        qs = (works_visible(who=principal_from_request(request), capability=Capability.VIEW_WORK)
+              .select_related("order", "location").order_by("deadline", "pk"))
         if request.query_params.get("status"):
             qs = qs.filter(status__in=request.query_params["status"].split(","))
         if request.query_params.get("location"):
@@ -113,7 +114,7 @@ class WorkListView(APIView):
 
 
 class WorkDetailView(APIView):
-    permission_classes = [CanFulfil]
+    permission_classes = [CanViewWork]
 
     @extend_schema(responses=s.WorkOutSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -159,6 +160,8 @@ class OrderFulfillmentsView(APIView):
     """Each fulfillment of an order the caller may see: status, events, tracking, pickup readiness
     and deadline (served here because orders does not import fulfillment)."""
 
+    permission_classes = [CanViewOrdersOrWork]
+
     @extend_schema(responses=s.WorkOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         principal = principal_from_request(request)
@@ -166,7 +169,7 @@ class OrderFulfillmentsView(APIView):
             order = order_get(principal=principal, order_id=pk)
             works = Work.objects.filter(order=order)
         else:
-            works = works_visible(who=principal).filter(order_id=pk)
+            works = works_visible(who=principal, capability=Capability.VIEW_WORK).filter(order_id=pk)
             if not works.exists():
                 raise NotFound(f"Order {pk} has no work at your locations.", code="unknown_order")
         works = works.select_related("order", "location", "pickup_location").prefetch_related(

@@ -68,6 +68,8 @@ class Notification(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last started sending it.")
 
     class Meta:
+        verbose_name = "customer notification"
+        verbose_name_plural = "customer notifications"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["work", "kind", "channel"], name="notification_once_per_work_kind_channel"),
@@ -93,6 +95,8 @@ class PutBackTask(models.Model):
     done_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = "put-back task"
+        verbose_name_plural = "put-back tasks"
         ordering = ["id"]
 
     def __str__(self) -> str:

@@ -73,6 +73,8 @@ class ImportJob(models.Model):
     failure = models.TextField(blank=True, default="")
 
     class Meta:
+        verbose_name = "stock file import"
+        verbose_name_plural = "stock file imports"
         ordering = ["-id"]
         constraints = [
             models.CheckConstraint(condition=models.Q(mode__in=["snapshot", "delta"]), name="importjob_mode_valid"),

@@ -19,6 +19,8 @@ class StockSnapshot(models.Model):
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
     class Meta:
+        verbose_name = "inbound stock snapshot"
+        verbose_name_plural = "inbound stock snapshots"
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["source", "external_id"], condition=~Q(external_id=""), name="snapshot_idempotent"),

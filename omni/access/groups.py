@@ -27,14 +27,15 @@ _BUSINESS_VIEW = [
     "orders.orderevent", "fulfillment.work", "fulfillment.workline", "fulfillment.workevent",
     "fulfillment.pickupverification", "inventory.counttask", "inventory.counttaskline", "inventory.locationdayload",
     "orders.orderreturn", "orders.orderreturnline", "fulfillment.pickuppolicy", "fulfillment.notification",
-    "fulfillment.putbacktask", "fulfillment.putbackline", "fulfillment.storesettings",
+    "fulfillment.putbacktask", "fulfillment.putbackline", "fulfillment.storesettings", "fulfillment.locationsla",
+    "orders.lostsale",
 ]
 _MERCHANDISER_EDIT = [
     "inventory.location", "inventory.product", "inventory.productbarcode", "inventory.stocklevel", "inventory.transfer",
     "inventory.importjob", "inventory.stocksnapshot", "inventory.alert", "allocation.channel", "allocation.channelquota",
     "allocation.locationgroup", "allocation.channelvisibility", "allocation.safetystockpolicy",
     "allocation.safetystockmodifier", "orders.routingprofile", "orders.order", "orders.hold", "inventory.counttask",
-    "fulfillment.pickuppolicy", "fulfillment.storesettings", "fulfillment.work",
+    "fulfillment.pickuppolicy", "fulfillment.storesettings", "fulfillment.work", "fulfillment.locationsla",
 ]
 # Settings, not history: a merchandiser may delete these (each admin still refuses what has history).
 _MERCHANDISER_DELETE = [

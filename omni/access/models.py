@@ -40,6 +40,8 @@ class PartnerToken(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        verbose_name = "partner API token"
+        verbose_name_plural = "partner API tokens"
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -74,6 +76,8 @@ class StaffAssignment(models.Model):
     role = models.CharField(max_length=16, choices=StaffRole.choices, default=StaffRole.ASSOCIATE)
 
     class Meta:
+        verbose_name = "store staff assignment"
+        verbose_name_plural = "store staff assignments"
         constraints = [models.UniqueConstraint(fields=["user", "location"], name="staff_assignment_unique")]
 
     def __str__(self) -> str:

@@ -77,6 +77,7 @@ class SeedSummary:
     movements: int
     channels: int
     safety_stock_policies: int
+    live_orders: int
     partner_key: str
     pos_key: str
     staff_username: str
@@ -123,9 +124,12 @@ def seed_demo(*, seed: int = 42, stores: int = 40, skus: int = 2000, days: int =
         from .console import console_demo  # the console's users and KPI history (kept apart for merging)
 
         console_demo(seed=seed, days=days, now=now)
+    from .live import live_demo  # today's open work, through the services (after the history is committed)
+
+    live = live_demo(seed=seed)
     return SeedSummary(
         seed=seed, locations=len(locations), stores=stores, products=len(products), stock_levels=levels, movements=movements,
-        channels=len(channels), safety_stock_policies=policies, **summary_users,
+        channels=len(channels), safety_stock_policies=policies, live_orders=live.get("orders", 0), **summary_users,
     )
 
 

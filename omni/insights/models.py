@@ -22,6 +22,8 @@ class KpiFact(models.Model):
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        verbose_name = "KPI snapshot"
+        verbose_name_plural = "KPI snapshots"
         indexes = [models.Index(fields=["day", "metric"], name="kpifact_day_metric")]
 
     def __str__(self) -> str:

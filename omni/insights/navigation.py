@@ -11,55 +11,59 @@ from typing import Any
 
 from django.contrib import admin
 from django.urls import NoReverseMatch, reverse
+from django.utils.text import capfirst
 
-# (group title, [(app_label.model_name, menu title, material icon)])
-GROUPS: list[tuple[str, list[tuple[str, str, str]]]] = [
+# (group title, [(app_label.model_name, material icon)]); each entry is titled by its model's
+# verbose_name_plural, so that the menu and the page it opens say the same thing.
+GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
     ("Orders", [
-        ("orders.order", "Orders", "shopping_bag"),
-        ("orders.hold", "Checkout holds", "timer"),
-        ("orders.routingprofile", "Routing profiles", "alt_route"),
+        ("orders.order", "shopping_bag"),
+        ("orders.hold", "timer"),
+        ("orders.routingprofile", "alt_route"),
+        ("orders.lostsale", "remove_shopping_cart"),
     ]),
     ("Fulfillment", [
-        ("fulfillment.work", "Store & warehouse work", "conveyor_belt"),
-        ("fulfillment.pickuppolicy", "Pickup policies", "schedule"),
-        ("fulfillment.putbacktask", "Put-back tasks", "undo"),
-        ("fulfillment.notification", "Customer notifications", "mail"),
+        ("fulfillment.work", "conveyor_belt"),
+        ("fulfillment.pickuppolicy", "schedule"),
+        ("fulfillment.locationsla", "timer_10_alt_1"),
+        ("fulfillment.putbacktask", "undo"),
+        ("fulfillment.notification", "mail"),
     ]),
     ("Stock", [
-        ("inventory.stocklevel", "Stock levels", "inventory"),
-        ("inventory.stockmovement", "Stock ledger", "receipt_long"),
-        ("inventory.reservation", "Reservations", "bookmark"),
-        ("inventory.transfer", "Transfers", "local_shipping"),
-        ("inventory.cyclecount", "Cycle counts", "fact_check"),
-        ("inventory.counttask", "Count tasks", "checklist"),
-        ("inventory.importjob", "Stock file imports", "upload_file"),
-        ("inventory.stocksnapshot", "Inbound stock snapshots", "photo_camera"),
-        ("inventory.alert", "Alerts", "notifications"),
+        ("inventory.stocklevel", "inventory"),
+        ("inventory.stockmovement", "receipt_long"),
+        ("inventory.reservation", "bookmark"),
+        ("inventory.transfer", "local_shipping"),
+        ("inventory.cyclecount", "fact_check"),
+        ("inventory.counttask", "checklist"),
+        ("inventory.importjob", "upload_file"),
+        ("inventory.stocksnapshot", "photo_camera"),
+        ("inventory.alert", "notifications"),
     ]),
     ("Catalogue & network", [
-        ("inventory.product", "Products", "sell"),
-        ("inventory.location", "Locations", "store"),
-        ("allocation.locationgroup", "Location groups", "workspaces"),
+        ("inventory.product", "sell"),
+        ("inventory.location", "store"),
+        ("allocation.locationgroup", "workspaces"),
     ]),
     ("Channels & availability", [
-        ("allocation.channel", "Channels", "storefront"),
-        ("allocation.channelvisibility", "Channel visibility", "visibility"),
-        ("allocation.safetystockpolicy", "Safety stock", "shield"),
-        ("allocation.safetystockmodifier", "Safety-stock modifiers", "tune"),
-        ("allocation.locationaccuracystat", "Stock accuracy by location", "target"),
+        ("allocation.channel", "storefront"),
+        ("allocation.channelvisibility", "visibility"),
+        ("allocation.safetystockpolicy", "shield"),
+        ("allocation.safetystockmodifier", "tune"),
+        ("allocation.locationaccuracystat", "target"),
     ]),
     ("Operations", [
-        ("allocation.channelsync", "Channel sync endpoints", "sync"),
-        ("allocation.syncmessage", "Sync messages & dead letters", "mark_email_unread"),
-        ("access.partnertoken", "Partner API tokens", "key"),
-        ("access.staffassignment", "Store staff assignments", "badge"),
-        ("auth.user", "Users", "person"),
-        ("auth.group", "Roles (groups)", "group"),
-        ("orders.routingdecision", "Routing decisions", "account_tree"),
-        ("orders.idempotencyrecord", "Idempotency records", "fingerprint"),
-        ("inventory.outboxevent", "Outbox", "outbox"),
-        ("insights.kpifact", "KPI snapshots", "database"),
-        ("orders.postalcentroid", "Postal centroids", "pin_drop"),
+        ("allocation.channelsync", "sync"),
+        ("allocation.syncmessage", "mark_email_unread"),
+        ("access.partnertoken", "key"),
+        ("access.staffassignment", "badge"),
+        ("auth.user", "person"),
+        ("auth.group", "group"),
+        ("orders.routingdecision", "account_tree"),
+        ("orders.idempotencyrecord", "fingerprint"),
+        ("inventory.outboxevent", "outbox"),
+        ("insights.kpifact", "database"),
+        ("orders.postalcentroid", "pin_drop"),
     ]),
 ]
 
@@ -68,13 +72,18 @@ def _can_see(request: Any, model: Any, model_admin: Any) -> bool:
     return bool(model_admin.has_view_or_change_permission(request) or model_admin.has_add_permission(request))
 
 
-def _item(request: Any, model: Any, title: str, icon: str) -> dict[str, Any] | None:
+def model_title(model: Any) -> str:
+    """The menu title of a model: its plural name, first letter capitalised ("KPI snapshots" stays so)."""
+    return capfirst(str(model._meta.verbose_name_plural))
+
+
+def _item(request: Any, model: Any, icon: str) -> dict[str, Any] | None:
     info = (model._meta.app_label, model._meta.model_name)
     try:
         link = reverse("admin:%s_%s_changelist" % info)
     except NoReverseMatch:  # pragma: no cover - a registered model always has a changelist
         return None
-    return {"title": title, "icon": icon, "link": link}
+    return {"title": model_title(model), "icon": icon, "link": link}
 
 
 def sidebar(request: Any) -> list[dict[str, Any]]:
@@ -86,13 +95,13 @@ def sidebar(request: Any) -> list[dict[str, Any]]:
     groups = [{"title": "Overview", "separator": False, "items": overview}]
     for title, entries in GROUPS:
         items = []
-        for label, item_title, icon in entries:
+        for label, icon in entries:
             placed.add(label)
             if label not in registry:
                 continue
             model, model_admin = registry[label]
             if _can_see(request, model, model_admin):
-                item = _item(request, model, item_title, icon)
+                item = _item(request, model, icon)
                 if item:
                     items.append(item)
         if items:
@@ -100,7 +109,7 @@ def sidebar(request: Any) -> list[dict[str, Any]]:
     more = []
     for label, (model, model_admin) in sorted(registry.items()):
         if label not in placed and _can_see(request, model, model_admin):
-            item = _item(request, model, str(model._meta.verbose_name_plural).capitalize(), "chevron_right")
+            item = _item(request, model, "chevron_right")
             if item:
                 more.append(item)
     if more:

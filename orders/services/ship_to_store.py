@@ -23,7 +23,7 @@ from omni.errors import Conflict
 from orders.models import Allocation, AllocationStatus
 
 from .allocating import allocation_reference
-from .changes import _lock_allocation, _settle
+from .changes import _settle, allocation_lock
 from .events import order_event_record
 
 SHIP_TO_STORE_SOURCE = "ship-to-store"
@@ -36,7 +36,7 @@ def _external_id(alloc: Allocation, step: str) -> str:
 def allocation_dispatch(*, allocation: Allocation | int, actor: str = "system") -> Transfer:
     """The allocation's units leave the source for the pickup store. Returns the transfer."""
     with transaction.atomic():
-        alloc, order = _lock_allocation(allocation)
+        alloc, order = allocation_lock(allocation=allocation)
         store = alloc.ship_to_store
         if store is None:
             raise Conflict(f"Allocation {alloc.pk} is not a ship-to-store allocation.", code="not_ship_to_store")
@@ -68,7 +68,7 @@ def allocation_arrive(
     never arrive), and the missing units of the allocation are closed as rejected with ``reason``
     (the allocation keeps what came); the caller decides what the customer is offered for them."""
     with transaction.atomic():
-        alloc, order = _lock_allocation(allocation)
+        alloc, order = allocation_lock(allocation=allocation)
         transfer = Transfer.objects.filter(reference=_external_id(alloc, "transfer")).order_by("pk").first()
         if transfer is None:
             raise Conflict(f"Allocation {alloc.pk} was not sent to the store.", code="not_dispatched")

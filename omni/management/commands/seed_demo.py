@@ -38,7 +38,7 @@ class Command(BaseCommand):
             f"Seeded (seed {summary.seed}) in {time.monotonic() - began:.1f}s: {summary.locations} locations "
             f"({summary.stores} stores), {summary.products} SKUs, {summary.stock_levels} stock rows, "
             f"{summary.movements} ledger movements over {days} days, {summary.channels} channels, "
-            f"{summary.safety_stock_policies} safety-stock policies."
+            f"{summary.safety_stock_policies} safety-stock policies, {summary.live_orders} orders open or handled today."
         ))
         self._print_logins(seed)
 
