@@ -17,7 +17,7 @@ from fulfillment import services
 from fulfillment.models import CustomerChoice, Work
 from fulfillment.services.choices import choice_apply
 from fulfillment.selectors import work_for, works_visible
-from omni.access.permissions import CanFulfil, CanPlaceOrders, CanViewOrdersOrWork, CanViewWork
+from omni.access.permissions import CanFulfil, CanPlaceOrders, CanViewOrders, CanViewOrdersOrWork, CanViewWork
 from omni.access.roles import Capability, Principal, principal_from_request
 from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination, page_of
@@ -191,7 +191,7 @@ class OrderChoicesView(APIView):
     """The questions put to the customer about units a pickup store could not supply, with the
     options offered (other pickup stores nearby, delivery, cancel)."""
 
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [CanViewOrders]
 
     @extend_schema(operation_id="order_choices_list", responses=s.CustomerChoiceOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:

@@ -547,3 +547,20 @@ def order_return(
             "items": [{"line": it.line_no, "quantity": it.quantity, "resellable": bool(it.resellable), "refund_amount": str(r)}
                       for it, r in zip(items, refunds)]})
     return order
+
+
+# Shared with the other orders service modules (customer choices, ship-to-store short receipts):
+# the same implementation, through public names.
+def order_line_get(*, order: Order, line_no: int) -> OrderLine:
+    """A line of a (locked) order, or ``unknown_line``."""
+    return _get_line(order, line_no)
+
+
+def line_units_give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
+    """Units of a line of a (locked) order nobody will supply are cancelled (see ``_give_up``)."""
+    return _give_up(order=order, line=line, quantity=quantity, actor=actor, reason=reason)
+
+
+def allocation_settle(*, allocation: Allocation, quantity: int, to: str, reason: str = "") -> Allocation:
+    """Close ``quantity`` units of a reserved, locked allocation as ``to`` (see ``_settle``)."""
+    return _settle(allocation, quantity, to, reason)

@@ -34,7 +34,14 @@ from orders.routing.engine import load_candidates
 from orders.selectors import routing_profile_for
 
 from .allocating import allocations_reserve, decision_record, line_needs
-from .changes import RerouteResult, _get_line, _give_up, _lock_order, allocations_changed_send, order_status_refresh
+from .changes import (
+    RerouteResult,
+    allocations_changed_send,
+    line_units_give_up,
+    order_line_get,
+    order_lock,
+    order_status_refresh,
+)
 from .events import order_event_record
 from .planning import RouteRequest, plan_and_reserve
 from .status import LINE_TRANSITIONS
@@ -108,7 +115,7 @@ def _missing(line: OrderLine) -> int:
 
 
 def _open_line(order: Order, line_no: int, quantity: int) -> OrderLine:
-    line = _get_line(order, line_no)
+    line = order_line_get(order=order, line_no=line_no)
     if line.status in (LineStatus.CANCELLED, LineStatus.FULFILLED):
         raise IllegalTransition(f"Line {line_no} is {line.status}; nothing to route.", code="illegal_transition",
                                 details={"line": [line_no]})
@@ -158,7 +165,7 @@ def order_line_route_to_pickup(*, order: Order | int, line_no: int, quantity: in
     if not isinstance(location, Location) or not location.can_pickup or not location.is_active:
         raise NotFound("Not a pickup store.", code="unknown_location", details={"location": ["Not a pickup store."]})
     with transaction.atomic():
-        order = _lock_order(order)
+        order = order_lock(order=order)
         line = _open_line(order, line_no, quantity)
         return _route(order=order, line=line, quantity=quantity, only=location, actor=actor, kind="choice_pickup")
 
@@ -167,7 +174,7 @@ def order_line_route_for_delivery(*, order: Order | int, line_no: int, quantity:
     """The customer has the units delivered: routed to locations that ship (never one that rejected
     the line)."""
     with transaction.atomic():
-        order = _lock_order(order)
+        order = order_lock(order=order)
         line = _open_line(order, line_no, quantity)
         return _route(order=order, line=line, quantity=quantity, only=None, actor=actor, kind="choice_delivery")
 
@@ -176,9 +183,9 @@ def order_line_units_give_up(*, order: Order | int, line_no: int, quantity: int,
     """The units are not wanted any more: recorded as cancelled, the line is done without them
     (nothing is reserved for them, so nothing is released)."""
     with transaction.atomic():
-        order = _lock_order(order)
+        order = order_lock(order=order)
         line = _open_line(order, line_no, quantity)
-        result = _give_up(order=order, line=line, quantity=quantity, actor=actor, reason=reason)
+        result = line_units_give_up(order=order, line=line, quantity=quantity, actor=actor, reason=reason)
         allocations_changed_send(order)
         return result
 
@@ -187,10 +194,10 @@ def order_line_shortage(*, order: Order | int, line_no: int, quantity: int, reas
     """No answer came: the channel's routing profile decides, as when no location has the units —
     cancel them, or backorder the line (the backorder job routes it when stock arrives)."""
     with transaction.atomic():
-        order = _lock_order(order)
+        order = order_lock(order=order)
         line = _open_line(order, line_no, quantity)
         if routing_profile_for(channel=order.channel).reroute_shortage == RerouteShortage.CANCEL:
-            result = _give_up(order=order, line=line, quantity=quantity, actor=actor, reason=reason)
+            result = line_units_give_up(order=order, line=line, quantity=quantity, actor=actor, reason=reason)
             allocations_changed_send(order)
             return result
         if line.status != LineStatus.BACKORDERED:

@@ -23,7 +23,7 @@ from omni.errors import Conflict
 from orders.models import Allocation, AllocationStatus
 
 from .allocating import allocation_reference
-from .changes import _settle, allocation_lock
+from .changes import allocation_lock, allocation_settle
 from .events import order_event_record
 
 SHIP_TO_STORE_SOURCE = "ship-to-store"
@@ -83,8 +83,8 @@ def allocation_arrive(
             if store is not None:  # the shortfall is found (and rejected) at the pickup store
                 alloc.location = store
                 alloc.save(update_fields=["location"])
-            _settle(alloc, min(missing, alloc.quantity), AllocationStatus.REJECTED,
-                    f"{why}: {missing} of {transfer.quantity} did not arrive at {store.code if store else '?'}")
+            allocation_settle(allocation=alloc, quantity=min(missing, alloc.quantity), to=AllocationStatus.REJECTED,
+                              reason=f"{why}: {missing} of {transfer.quantity} did not arrive at {store.code if store else '?'}")
             order_event_record(order=order, kind="allocation_short_receipt", actor=actor, data={
                 "line": alloc.line.line_no, "at": store.code if store else "", "sent": transfer.quantity,
                 "received": transfer.received_quantity, "missing": missing, "reason": why, "transfer": transfer.pk})

@@ -86,6 +86,10 @@ ROWS = [
     Row("POST", "/api/v1/orders/{cancel_a}/cancel", "DAHDDDDADD", body={"reason": "matrix"}),
     Row("POST", "/api/v1/orders/{cancel_b}/cancel", "DHADDDDADD", body={"reason": "matrix"}),
     Row("GET", "/api/v1/orders/{order_a}/fulfillments", "DAHDAAHAAA", leak=SECRET_A),
+    # a customer's choice after a pickup store's rejection: the order's channel answers (the world has no
+    # open question, so whoever gets past the gate hears "unknown choice")
+    Row("GET", "/api/v1/orders/{order_a}/choices", "DAHDDDDAAA", leak=SECRET_A),
+    Row("POST", "/api/v1/orders/{order_a}/choices/0", "DHHDDDDHDD", body={"option": "cancel"}, leak=SECRET_A),
     # a return is taken where the goods come back: store staff at their own store, for any channel's order
     Row("POST", "/api/v1/orders/{order_a}/returns", "DPHDPPDPDD",
         body={"location": "ST-X", "items": [{"line": 1, "quantity": 1}], "external_id": "ret-1"}),
@@ -128,6 +132,8 @@ def _template(path: str) -> str:
     for part in path.strip("/").split("/"):
         if part.startswith("{"):
             part = "{code}" if "locations" in path else "{pk}"
+        elif parts and parts[-1] == "choices":
+            part = "{choice_id}"
         parts.append(part)
     out = "/" + "/".join(parts)
     out = out.replace("/locations/ST-X", "/locations/{code}").replace("/products/SKU-X", "/products/{sku}")
