@@ -8,19 +8,34 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import rule, run_state_machine_as_test
+from hypothesis.stateful import initialize, rule, run_state_machine_as_test
 
-from fulfillment.models import ChoiceStatus, CustomerChoice, WorkLine, WorkStatus
+from fulfillment.models import ChoiceStatus, CustomerChoice, Work, WorkLine, WorkStatus
 from fulfillment.services import reject
 from fulfillment.services.choices import choice_apply, choices_expire
 from omni.errors import Conflict
+from orders.models import DeliveryMode
+from orders.services import order_create
+from tests.orders.factories import order_input
 
 from . import test_stateful as base
 
-MUST_HAPPEN = {"customer asked", "customer answered", "customer did not answer"}
+MUST_HAPPEN = {"customer asked"}
+ANSWERS = {"customer answered", "customer did not answer", "customer's option gone"}
 
 
 class ChoiceMachine(base.FulfillmentMachine):
+    @initialize(reason=st.sampled_from(["not_found", "damaged", "other"]))
+    def a_pickup_the_store_cannot_supply(self, reason):
+        """Every run starts with one open question, whatever the rules draw next."""
+        order = order_create(channel=self.channel, data=order_input(
+            f"{self.channel.code}-start", (self.products[0].sku, 1), delivery_mode=DeliveryMode.BOPIS,
+            pickup_location=self.stores[0].code))
+        self.order_ids.append(order.pk)
+        work = Work.objects.get(order=order)
+        reject(work=work, quantities={work.lines.get().pk: (1, reason)}, actor="picker")
+        base.event("customer asked")
+
     @rule(i=st.integers(0, 50), q=st.integers(1, 3), reason=st.sampled_from(["not_found", "damaged", "other"]))
     def reject_a_pickup(self, i, q, reason):
         lines = [ln for ln in WorkLine.objects.filter(work__in=self._works(
@@ -62,3 +77,4 @@ def test_choice_state_machine():
     )
     missing = MUST_HAPPEN - base.SEEN.keys()
     assert not missing, f"these never happened, so nothing checked them: {sorted(missing)}; seen: {base.SEEN}"
+    assert ANSWERS & base.SEEN.keys(), f"no question was ever answered or expired; seen: {base.SEEN}"
