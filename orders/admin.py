@@ -95,6 +95,12 @@ class OrderAdmin(ReadOnlyAdmin):
     actions = ["cancel_orders"]
     actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_allocate_now", "action_resend_event"]
 
+    def get_inlines(self, request, obj):
+        """The returns table only where something came back (an empty table with headers says nothing)."""
+        if obj is not None and not obj.returns.exists():
+            return [OrderLineInline]
+        return self.inlines
+
     def has_cancel_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("orders.change_order")
 
