@@ -213,12 +213,16 @@ def test_the_merchandiser_s_pages_fit_and_name_themselves_once(browser_page, liv
     page = browser_page
     page.set_viewport_size({"width": 1280, "height": 800})
     admin_login(page, live_server, "mara")
-    sidebar = page.locator("#nav-sidebar, nav").first
-    for title in ("Location SLAs", "Put-back tasks", "Customer notifications", "Stock accuracy by location"):
-        link = sidebar.get_by_role("link", name=title, exact=True)
+    menu = {"Location SLAs": "/admin/fulfillment/locationsla/", "Put-back tasks": "/admin/fulfillment/putbacktask/",
+            "Customer notifications": "/admin/fulfillment/notification/",
+            "Stock accuracy by location": "/admin/allocation/locationaccuracystat/"}
+    for title, href in menu.items():
+        page.goto(f"{live_server.url}/admin/")
+        link = page.locator(f"a[href='{href}']", has_text=title)
         assert link.count() == 1, title
-        response = page.goto(live_server.url + link.get_attribute("href"))
-        assert response.status == 200, title
+        link.click()
+        page.wait_for_load_state("domcontentloaded")
+        assert page.url.endswith(href), title
         assert page.get_by_text(title, exact=True).count() >= 2, title  # the menu and the page's own header
     page.goto(f"{live_server.url}/admin/fulfillment/putbacktask/")
     assert "one appears when a ready pickup is not collected in time" in page.content()
@@ -227,7 +231,7 @@ def test_the_merchandiser_s_pages_fit_and_name_themselves_once(browser_page, liv
     page.goto(f"{live_server.url}/admin/allocation/channel/")
     table = page.locator("#result_list")
     assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
-    assert page.locator("#result_list td.field-sync").first.evaluate("td => td.getBoundingClientRect().height < 48")
+    assert page.locator("#result_list td.field-sync span").first.evaluate("s => s.getClientRects().length == 1")  # one line
     shot(page, "console-channels-1280")
 
     page.set_viewport_size({"width": 390, "height": 844})
