@@ -8,7 +8,7 @@ The public entry point of allocation's selectors; the code lives by sub-domain i
 from __future__ import annotations
 
 from allocation.availability.atp import AtpComponents, atp_components, atp_for_channel, availability_for_channels
-from allocation.availability.context import channel_location_ids
+from allocation.availability.context import channel_location_ids, channel_sellable_location_ids
 from allocation.availability.locations import (
     LocationAvailability,
     PoolAvailability,
@@ -20,6 +20,6 @@ from allocation.availability.sql import available_sql, location_policy_join
 
 __all__ = [
     "AtpComponents", "LocationAvailability", "PoolAvailability", "atp_components", "atp_for_channel",
-    "availability_for_channels", "available_sql", "channel_location_ids", "location_availability",
+    "availability_for_channels", "available_sql", "channel_location_ids", "channel_sellable_location_ids", "location_availability",
     "location_policy_join", "pool_availability", "reservable_floor_by_level",
 ]

@@ -7,7 +7,7 @@ from django.contrib import admin
 
 from omni.admin import ModelAdmin, ReadOnlyAdmin, TabularInline, admin_apply_each
 
-from .models import LocationSLA, Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
+from .models import ChannelChoicePolicy, CustomerChoice, LocationSLA, Notification, NotificationStatus, PickupPolicy, PutBackLine, PutBackStatus, PutBackTask
 from .notifications.services import notification_send
 from .services.pickup import put_back_done
 
@@ -74,3 +74,18 @@ class PutBackTaskAdmin(ReadOnlyAdmin):
     def mark_done(self, request, queryset):
         admin_apply_each(self, request, queryset.filter(status=PutBackStatus.OPEN).order_by("pk"),
                          lambda task: put_back_done(task=task, actor=request.user), label="Put-back task", verb="done")
+
+
+@admin.register(CustomerChoice)
+class CustomerChoiceAdmin(ReadOnlyAdmin):
+    """The questions put to customers about units a pickup store could not supply (answered through
+    the partner API, or expired by the beat job into the channel's shortage rule)."""
+
+    list_display = ("id", "created_at", "order", "location", "status", "chosen", "expires_at", "answered_by")
+    list_filter = ("status",)
+    search_fields = ("order__external_id",)
+
+
+@admin.register(ChannelChoicePolicy)
+class ChannelChoicePolicyAdmin(ModelAdmin):
+    list_display = ("channel", "answer_within_hours")

@@ -30,11 +30,12 @@ def _principal(who: Any) -> Principal:
     return who if isinstance(who, Principal) else principal_for(who)
 
 
-def works_visible(*, who: Principal | Any) -> QuerySet[Work]:
-    """Work a principal (or a user) may act on: at its locations (all for merchandisers; a partner
-    token only its channel's orders, and only at its locations when it has any)."""
+def works_visible(*, who: Principal | Any, capability: Capability = Capability.FULFIL) -> QuerySet[Work]:
+    """Work a principal (or a user) may act on (``capability`` ``VIEW_WORK``: may read): at its
+    locations (all for head office whose role allows it; a partner token only its channel's orders,
+    and only at its locations when it has any)."""
     principal = _principal(who)
-    where = permitted_location_ids(principal, Capability.FULFIL)
+    where = permitted_location_ids(principal, capability)
     qs = Work.objects.all()
     if principal.is_partner:
         # A partner system fulfils only at the locations its token is limited to.
@@ -48,11 +49,11 @@ def works_visible(*, who: Principal | Any) -> QuerySet[Work]:
     return qs
 
 
-def work_for(*, who: Principal | Any, pk: int) -> Work:
+def work_for(*, who: Principal | Any, pk: int, capability: Capability = Capability.FULFIL) -> Work:
     """One work, with its lines, if ``who`` may act on it; otherwise ``not_found`` (another
     location's work is not revealed)."""
     try:
-        return _with_lines(works_visible(who=who)).get(pk=pk)
+        return _with_lines(works_visible(who=who, capability=capability)).get(pk=pk)
     except (Work.DoesNotExist, ValueError, TypeError):
         raise NotFound(f"Work {pk} does not exist or is not at your locations.", code="unknown_work",
                        details={"work": ["Not found at your locations."]}) from None

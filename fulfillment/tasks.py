@@ -25,3 +25,17 @@ def pickups_expire_task() -> int:
     from fulfillment.services.pickup import pickups_expire
 
     return len(pickups_expire())
+
+
+@shared_task(name="fulfillment.tasks.choices_expire")
+def choices_expire_task() -> int:
+    from fulfillment.services.choices import choices_expire
+
+    return len(choices_expire())
+
+
+@shared_task(name="fulfillment.tasks.notifications_sweep")
+def notifications_sweep_task() -> int:
+    from fulfillment.notifications.services import notifications_sweep
+
+    return len(notifications_sweep())

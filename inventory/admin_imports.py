@@ -123,7 +123,9 @@ class ImportJobAdmin(ModelAdmin):
 
     def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = get_object_or_404(ImportJob, pk=pk)
-        if request.method == "POST" and self._may_import(request):
+        if not self._may_import(request):
+            return HttpResponse("You may not cancel imports.", status=403)
+        if request.method == "POST":
             try:
                 stock_import_cancel(job=job)
                 messages.info(request, f"Import #{job.pk}: cancellation requested; nothing will be applied.")

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db.models import QuerySet, Sum
+from django.db.models import DateField, IntegerField, QuerySet, Sum, Value
 from django.utils import timezone
 
 from omni.errors import NotFound
@@ -70,15 +70,21 @@ def capacity_used(*, location_ids: Iterable[int], now: datetime | None = None) -
 
 
 def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: datetime | None = None) -> frozenset[int]:
-    """Locations with a daily capacity that today's orders have used up (ONE query)."""
+    """Locations with a daily capacity that today's orders have used up, and those paused (a daily
+    capacity of 0, with or without orders today) (ONE query)."""
     now = now or timezone.now()
     utc_day = now.astimezone(ZoneInfo("UTC")).date()
     qs = LocationDayLoad.objects.filter(day__range=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)),
                                         location__daily_capacity__isnull=False)
+    paused = Location.objects.filter(daily_capacity=0).annotate(
+        d=Value(utc_day, output_field=DateField()), n=Value(0, output_field=IntegerField()))
     if location_ids is not None:
-        qs = qs.filter(location_id__in=list(location_ids))
-    rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity")
-    return frozenset(loc for loc, day, n, tz_name, cap in rows if day == local_day(tz_name, now) and cap is not None and n >= cap)
+        ids = list(location_ids)
+        qs, paused = qs.filter(location_id__in=ids), paused.filter(pk__in=ids)
+    rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity").union(
+        paused.values_list("pk", "d", "n", "timezone", "daily_capacity"), all=True)
+    return frozenset(loc for loc, day, n, tz_name, cap in rows
+                     if cap is not None and (cap == 0 or (day == local_day(tz_name, now) and n >= cap)))
 
 
 def product_by_code(*, code: str) -> Product | None:

@@ -257,6 +257,11 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# django-import-export: a CSV import writes rows, so it needs the model's change permission; an export
+# reads them, so it needs the view permission (the library's default lets any staff user do both).
+IMPORT_EXPORT_IMPORT_PERMISSION_CODE = "change"
+IMPORT_EXPORT_EXPORT_PERMISSION_CODE = "view"
+
 # --- Admin (django-unfold) ------------------------------------------------------------------
 # The merchandiser's console: "Omni" branding, the KPI dashboard as the home page, a sidebar built
 # per user from the admin registry and the user's permissions (omni/insights/navigation.py).
@@ -372,3 +377,8 @@ LOCALE_PATHS = [BASE_DIR / "locale"]
 # every store; a store's own pickup policy in the admin overrides them).
 OMNI_PICKUP_REMINDER_HOURS = int(os.environ.get("OMNI_PICKUP_REMINDER_HOURS", "24"))
 OMNI_PICKUP_EXPIRY_DAYS = int(os.environ.get("OMNI_PICKUP_EXPIRY_DAYS", "7"))
+# A pickup store rejected units: the customer has this long to choose (another store, delivery,
+# cancel) before the channel's shortage rule applies; a channel may set its own (ChannelChoicePolicy).
+OMNI_CUSTOMER_CHOICE_HOURS = int(os.environ.get("OMNI_CUSTOMER_CHOICE_HOURS", "48"))
+# A customer message stuck "being sent" this long (its worker died) is marked failed and sent again.
+OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS = int(os.environ.get("OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS", "600"))

@@ -20,6 +20,7 @@ from .models import (
     HoldLine,
     HoldStatus,
     IdempotencyRecord,
+    LostSale,
     Order,
     OrderLine,
     OrderReturn,
@@ -93,7 +94,7 @@ class OrderAdmin(ReadOnlyAdmin):
         ("Routing decisions", {"fields": ["routing_decisions", "routing_profile", "hold"]}),
     ]
     actions = ["cancel_orders"]
-    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_allocate_now", "action_resend_event"]
+    actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_pin", "action_allocate_now", "action_resend_event"]
 
     def get_inlines(self, request, obj):
         """The returns table only where something came back (an empty table with headers says nothing)."""
@@ -129,6 +130,10 @@ class OrderAdmin(ReadOnlyAdmin):
     @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
     def action_reroute(self, request, object_id):
         return admin_actions.reroute_view(self, request, object_id)
+
+    @unfold_action(description="Pin to a location", url_path="pin", permissions=["cancel"], icon="push_pin")
+    def action_pin(self, request, object_id):
+        return admin_actions.pin_view(self, request, object_id)
 
     @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
     def action_allocate_now(self, request, object_id):
@@ -223,3 +228,15 @@ class RoutingDecisionAdmin(PlumbingAdmin):
 class IdempotencyRecordAdmin(PlumbingAdmin):
     list_display = ["channel", "key", "response_status", "created_at"]
     readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body"]
+
+
+@admin.register(LostSale)
+class LostSaleAdmin(ReadOnlyAdmin):
+    """Demand refused (intake without ATP, quotas, lost scarce SKUs, units given up after a
+    rejection): what the dashboard's lost-sales figure sums."""
+
+    list_display = ["created_at", "channel", "product", "quantity", "reason", "pool_could_cover", "pool_free", "order_ref"]
+    list_filter = ["reason", "pool_could_cover", "channel"]
+    list_select_related = ["channel", "product"]
+    search_fields = ["order_ref", "product__sku"]
+    date_hierarchy = "created_at"

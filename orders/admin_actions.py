@@ -1,6 +1,7 @@
 """The order page's actions for merchandisers, each through the service the API (or the store
-app) calls: cancel the order or some lines, re-route a line away from its location, allocate a
-backordered line now (overriding the scarcity decision that parked it), resend a partner event.
+app) calls: cancel the order or some lines, re-route a line away from its location, pin a line to a
+location of the merchandiser's choice, allocate a backordered line now (overriding the scarcity
+decision that parked it), resend a partner event.
 
 Each action is a small form page: GET shows what will happen, POST calls one service and goes
 back to the order with the outcome. Nothing here decides anything the services do not."""
@@ -21,8 +22,11 @@ from allocation.sync.models import MessageKind, SyncMessage
 from allocation.sync.publish import sync_event_publish
 from omni.errors import OmniError
 
+from inventory.models import Location
+
 from .models import Allocation, AllocationStatus, LineStatus, Order, OrderEvent
-from .services import allocation_reject, order_cancel, order_line_reroute, order_lines_cancel
+from .selectors import PinCandidate, pin_candidates
+from .services import allocation_reject, order_cancel, order_line_pin, order_line_reroute, order_lines_cancel
 
 
 def _actor(request: HttpRequest) -> str:
@@ -67,6 +71,56 @@ class AllocateNowForm(forms.Form):
             (ln.line_no, f"Line {ln.line_no}: {ln.quantity} × {ln.product.sku} — {ln.status_reason or 'backordered'}")
             for ln in order.lines.select_related("product").filter(status=LineStatus.BACKORDERED)
         ]
+
+
+class PinForm(forms.Form):
+    """Pin one open line to a location: ``location`` offers only the candidates a pin could use
+    (the page shows every candidate, with why the others cannot)."""
+
+    line = forms.TypedChoiceField(coerce=int, help_text="The line whose open units move (its backordered rest too).")
+    location = forms.TypedChoiceField(coerce=int, widget=forms.RadioSelect, label="Move them to")
+    reason = forms.CharField(max_length=200, required=False, help_text="Kept with the routing decision and on the timeline.")
+
+    def __init__(self, *args: Any, lines: list[tuple[int, str]], candidates: list[PinCandidate], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["line"].choices = lines  # type: ignore[attr-defined]
+        self.fields["location"].choices = [(c.location_id, c.code) for c in candidates if c.eligible]  # type: ignore[attr-defined]
+
+
+def _open_lines(order: Order) -> list[tuple[int, str]]:
+    return [(ln.line_no, f"Line {ln.line_no}: {ln.quantity} × {ln.product.sku} ({ln.get_status_display().lower()})")
+            for ln in order.lines.select_related("product").filter(status__in=[LineStatus.ALLOCATED, LineStatus.BACKORDERED])]
+
+
+def pin_view(model_admin: Any, request: HttpRequest, object_id: str) -> HttpResponse:
+    order = get_object_or_404(Order.objects.select_related("channel", "pickup_location"), pk=object_id)
+    lines = _open_lines(order)
+    if not lines:
+        return _done(request, order, f"Order {order.external_id} has no open line to pin.", messages.WARNING)
+    asked = request.POST.get("line") or request.GET.get("line") or ""
+    line_no = int(asked) if asked.isdigit() and int(asked) in {n for n, _t in lines} else lines[0][0]
+    candidates = pin_candidates(order=order, line_no=line_no)
+    form = PinForm(request.POST or None, lines=lines, candidates=candidates, initial={"line": line_no})
+    if request.method == "POST" and form.is_valid():
+        location = Location.objects.get(pk=form.cleaned_data["location"])
+        try:
+            result = order_line_pin(order=order, line_no=form.cleaned_data["line"], location=location,
+                                    actor=_actor(request), reason=form.cleaned_data["reason"])
+        except OmniError as exc:
+            return _done(request, order, exc.message, messages.ERROR)
+        moved = ", ".join(f"{q} from {code}" for code, q in result.moved_from)
+        return _done(request, order, f"Line {result.line_no} pinned to {result.location}: {result.quantity} unit(s) reserved "
+                     f"there{f' ({moved} released)' if moved else ''}.")
+    context = {
+        **model_admin.admin_site.each_context(request), "title": f"Pin a line of order {order.external_id}",
+        "lead": "Force the line's open units (and its backordered rest) to a location of your choice. The units are "
+                "reserved there through the same stock and capacity rules as routing; the units it held elsewhere "
+                "go back to stock there.",
+        "form": form, "order": order, "opts": model_admin.model._meta, "original": order, "candidates": candidates,
+        "line_no": line_no, "lines": lines, "back": reverse("admin:orders_order_change", args=[order.pk]),
+        "destination": "the pickup store" if order.pickup_location_id else "the customer",
+    }
+    return TemplateResponse(request, "admin/orders/order/pin.html", context)
 
 
 class ResendEventForm(forms.Form):
@@ -198,6 +252,8 @@ def _event_sentence(event: OrderEvent) -> str:
         "returned": f"Return at {d.get('location', '')}: " + ", ".join(
             f"{i['quantity']} of line {i['line']}{'' if i.get('resellable', True) else ' (damaged)'}" for i in d.get("items", [])),
         "hold_consumed": "Checkout hold used",
+        "line_pinned": f"{line.capitalize()} pinned to {d.get('location', '')} by hand ({d.get('quantity', '')} units)"
+                       + (": " + d["reason"] if d.get("reason") else ""),
     }
     return texts.get(event.kind, event.kind.replace("_", " ").capitalize())
 

@@ -317,3 +317,36 @@ class OrderReturnLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderreturnline_qty_positive"),
             models.CheckConstraint(condition=Q(refund_amount__gte=0), name="orderreturnline_refund_nonneg"),
         ]
+
+
+class LostSaleReason(models.TextChoices):
+    NO_ATP = "no_atp", "No ATP for the channel"
+    QUOTA = "quota", "Held back by other channels' quotas"
+    SCARCITY = "scarcity", "Lost a scarce SKU (channel rejects such orders)"
+    REJECTED = "rejected", "Rejected by a location, no other source (not re-routed)"
+
+
+class LostSale(models.Model):
+    """Demand Omni refused: units of an order (or a line's rest) that no source was allowed to take.
+    Written once, when the refusal happens (order intake refused, units given up after a rejection);
+    with whether the pool — on hand less reserved, over every own location — held the units
+    elsewhere at that moment (the sale was lost to rules or reach, not to an empty pool)."""
+
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    reason = models.CharField(max_length=12, choices=LostSaleReason.choices)
+    pool_free = models.IntegerField(help_text="The pool's on hand less reserved for this SKU when the demand was refused.")
+    pool_could_cover = models.BooleanField(help_text="The pool held the units elsewhere (pool_free ≥ quantity).")
+    order_ref = models.CharField(max_length=128, blank=True, default="", help_text="The refused order's external id.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name = "lost sale (refused demand)"
+        verbose_name_plural = "lost sales (refused demand)"
+        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="lostsale_qty_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.quantity} × {self.product_id} refused on {self.channel_id} ({self.reason})"

@@ -9,9 +9,15 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 
 from allocation.models import Channel
+from allocation.selectors import channel_sellable_location_ids, location_availability
+from inventory.models import Location
+from inventory.selectors import capacity_used
 from omni.errors import NotFound
+from omni.geo import haversine_km
 from omni.access.roles import Principal
-from orders.models import Allocation, AllocationStatus, Hold, HoldStatus, Order, OrderLine, OrderReturn, RoutingProfile
+from orders.models import (
+    Allocation, AllocationStatus, DeliveryMode, Hold, HoldStatus, Order, OrderLine, OrderReturn, RoutingProfile,
+)
 from orders.routing.engine import ProfileSpec
 
 
@@ -121,3 +127,97 @@ def order_returnable(*, order: Order | int) -> list[ReturnableLine]:
             .annotate(delivered=Coalesce(Sum("allocations__quantity", filter=Q(allocations__status=AllocationStatus.FULFILLED)), 0))
             .values_list("line_no", "product__sku", "product__name", "delivered", "quantity_returned").order_by("line_no"))
     return [ReturnableLine(line_no=n, sku=sku, name=name, delivered=d, returned=r) for n, sku, name, d, r in rows]
+
+
+# --- manual pin: where a merchandiser may move a line, and what each place has ------------------
+
+@dataclass(frozen=True)
+class PinNeed:
+    """What pinning a line to a location would move there: the reserved allocations of the line at
+    other locations, and the units the line still lacks (its backordered rest)."""
+
+    moving: list[Allocation]
+    missing: int
+    held_there: int  # units of the line already reserved at the location (they stay)
+
+    @property
+    def units(self) -> int:
+        return sum(a.quantity for a in self.moving) + self.missing
+
+
+def pin_need(*, line: OrderLine, location_id: int) -> PinNeed:
+    allocs = list(line.allocations.select_related("location").order_by("id"))
+    reserved = [a for a in allocs if a.status == AllocationStatus.RESERVED]
+    # units fulfilled, reserved or given up by the customer are not missing (as in re-routing)
+    kept = sum(a.quantity for a in allocs if a.status in (AllocationStatus.RESERVED, AllocationStatus.FULFILLED,
+                                                          AllocationStatus.CANCELLED))
+    return PinNeed(moving=[a for a in reserved if a.location_id != location_id], missing=max(line.quantity - kept, 0),
+                   held_there=sum(a.quantity for a in reserved if a.location_id == location_id))
+
+
+def pin_refusal(*, order: Order, location: Location, sellable: set[int], allow_ship_to_store: bool) -> str:
+    """Why a line of ``order`` may not be pinned to ``location`` for its delivery mode and channel
+    ("" when it may). Stock and capacity are decided by the reservation itself."""
+    if not location.is_active:
+        return f"{location.code} is inactive."
+    if location.pk not in sellable:
+        return f"Channel {order.channel.code} does not sell from {location.code}."
+    if order.delivery_mode == DeliveryMode.BOPIS and order.pickup_location_id != location.pk:
+        if not location.can_ship:
+            return f"{location.code} cannot ship the units to the pickup store."
+        if not allow_ship_to_store:
+            return "The channel's routing profile does not allow ship-to-store; only the pickup store can serve this line."
+    elif order.delivery_mode != DeliveryMode.BOPIS and not location.can_ship:
+        return f"{location.code} does not ship to customers."
+    return ""
+
+
+@dataclass(frozen=True)
+class PinCandidate:
+    location_id: int
+    code: str
+    name: str
+    kind: str
+    available: int  # on hand − reserved − location safety stock of the line's SKU there
+    distance_km: float | None
+    capacity_left: int | None  # orders it can still take today; None: no daily limit
+    units: int  # what the pin would reserve there
+    refusal: str  # "" when the line can be pinned here
+
+    @property
+    def eligible(self) -> bool:
+        return not self.refusal
+
+
+def pin_candidates(*, order: Order, line_no: int) -> list[PinCandidate]:
+    """Every location the order's channel sells from, with the line's SKU available there, its
+    distance to the customer (or the pickup store), today's capacity left, and why a pin there would
+    be refused (delivery mode, too little stock, no capacity left); eligible first, nearest first."""
+    line = order.lines.select_related("product").filter(line_no=line_no).first()
+    if line is None:
+        raise NotFound(f"Order {order.external_id} has no line {line_no}.", code="unknown_line", details={"line": [line_no]})
+    sellable = channel_sellable_location_ids(channel=order.channel)
+    locations = list(Location.objects.filter(pk__in=sellable).order_by("code"))
+    avail = {la.location_id: la.available for la in location_availability(product_ids=[line.product_id], location_ids=sellable)}
+    used = capacity_used(location_ids=[loc.pk for loc in locations if loc.daily_capacity is not None])
+    here = set(Allocation.objects.filter(line__order=order, status__in=[AllocationStatus.RESERVED, AllocationStatus.FULFILLED])
+               .values_list("location_id", flat=True))
+    allow_sts = routing_profile_for(channel=order.channel).allow_ship_to_store
+    pickup = order.pickup_location
+    dest = ((pickup.latitude, pickup.longitude) if pickup is not None else (order.latitude, order.longitude))
+    out = []
+    for loc in locations:
+        need = pin_need(line=line, location_id=loc.pk)
+        left = None if loc.daily_capacity is None else max(loc.daily_capacity - used.get(loc.pk, 0), 0)
+        refusal = pin_refusal(order=order, location=loc, sellable=sellable, allow_ship_to_store=allow_sts)
+        if not refusal and need.units == 0:
+            refusal = f"The line's open units are all at {loc.code} already."
+        elif not refusal and avail.get(loc.pk, 0) < need.units:
+            refusal = f"Only {avail.get(loc.pk, 0)} of {need.units} available at {loc.code}."
+        elif not refusal and left == 0 and loc.pk not in here:
+            refusal = f"{loc.code} has no capacity left today."
+        km = (None if None in (dest[0], dest[1], loc.latitude, loc.longitude)
+              else round(haversine_km(dest[0], dest[1], loc.latitude, loc.longitude), 1))  # type: ignore[arg-type]
+        out.append(PinCandidate(location_id=loc.pk, code=loc.code, name=loc.name, kind=loc.kind, available=avail.get(loc.pk, 0),
+                                distance_km=km, capacity_left=left, units=need.units, refusal=refusal))
+    return sorted(out, key=lambda c: (not c.eligible, c.distance_km if c.distance_km is not None else float("inf"), c.code))

@@ -132,6 +132,14 @@ def some_of_everything(settings, tmp_path):
     from fulfillment.models import LocationSLA
 
     LocationSLA.objects.get_or_create(location=store)
+    # a pickup the store could not supply: the question to the customer; a channel's time to answer
+    from fulfillment.models import ChannelChoicePolicy
+    from fulfillment.services import reject
+
+    ChannelChoicePolicy.objects.create(channel=web, answer_within_hours=24)
+    short = Work.objects.get(order=order_create(channel=web, data=order_input(
+        "WEB-3", ("SMOKE-1", 1), delivery_mode="bopis", pickup_location="ST-1")))
+    reject(work=short, quantities={short.lines.get().pk: (1, "other")}, actor="smoke")
     # the dashboard's daily KPI snapshot
     from omni.insights.services import kpi_snapshot_recent
 

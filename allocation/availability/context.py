@@ -113,6 +113,24 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
     return contexts
 
 
+def channel_sellable_location_ids(*, channel: Channel) -> set[int]:
+    """The locations a channel's visibility rules let it sell from (active own locations and, for a
+    drop-ship channel, the active suppliers), whether or not their capacity is used up today: where
+    a merchandiser may pin an order line by hand (the pin then claims capacity itself)."""
+    if not channel.is_active:
+        return set()
+    kinds: dict[int, str] = {}
+    visible: set[int] = set()
+    for tag, a, b, _c, d in _context_rows(with_accuracy=False):
+        if tag == "L":
+            kinds[int(a)] = d
+        elif tag == "V" and b is not None and int(a) == channel.pk:
+            visible.add(int(b))
+    own = {i for i, k in kinds.items() if k != LocationKind.SUPPLIER}
+    suppliers = {i for i, k in kinds.items() if k == LocationKind.SUPPLIER} if channel.allows_dropship else set()
+    return (visible & own) | suppliers
+
+
 def channel_location_ids(*, channel: Channel) -> set[int]:
     """The locations a channel sells from, exactly as its ATP counts them: the visible active
     non-supplier locations and, for a drop-ship channel, the active suppliers."""

@@ -20,7 +20,11 @@ from omni.errors import NotFound, ValidationFailed
 from .locks import for_update
 from .models import ChannelSync, EndpointMode, MessageKind, MessageStatus, SyncMessage, SyncState
 
-EVENT_KINDS = {"ready_for_pickup", "shipped", "collected", "expired", "cancelled", "delivered", "returned", "order_status"}
+EVENT_KINDS = {
+    "ready_for_pickup", "shipped", "collected", "expired", "cancelled", "delivered", "returned", "order_status",
+    # fulfilment: a location rejected units, the line went elsewhere, the customer is asked to choose
+    "rejected", "rerouted", "customer_choice_requested",
+}
 
 
 def channel_sync_config(*, channel: Channel) -> ChannelSync:

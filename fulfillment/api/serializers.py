@@ -99,3 +99,43 @@ class WorkRejectSerializer(serializers.Serializer):
 
 class WorkActionSerializer(serializers.Serializer):
     """start / ready take no body."""
+
+
+class ChoiceOptionOutSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="pickup:<store code>, delivery or cancel: what to send back.")
+    kind = serializers.ChoiceField(choices=["pickup", "delivery", "cancel"])
+    location = serializers.CharField(required=False, help_text="Pickup store, or the location that would ship.")
+    name = serializers.CharField(required=False)
+    distance_km = serializers.FloatField(required=False, allow_null=True, help_text="From the store that rejected the units.")
+    available = serializers.DictField(child=serializers.IntegerField(), required=False, help_text="SKU → units there when asked.")
+
+
+class ChoiceLineOutSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Order line number.")
+    sku = serializers.CharField()
+    quantity = serializers.IntegerField()
+
+
+class CustomerChoiceOutSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    fulfillment = serializers.IntegerField(source="work_id")
+    location = serializers.CharField(source="location.code", help_text="The store that could not supply the units.")
+    lines = ChoiceLineOutSerializer(many=True)
+    options = ChoiceOptionOutSerializer(many=True)
+    expires_at = serializers.DateTimeField()
+    chosen = serializers.CharField()
+    answered_at = serializers.DateTimeField(allow_null=True)
+    outcome = serializers.DictField()
+
+
+class CustomerChoiceInSerializer(serializers.Serializer):
+    option = serializers.CharField(max_length=64, help_text="The id of one of the options offered.")
+
+
+class WorkReceiveSerializer(serializers.Serializer):
+    lines = WorkLineQuantitySerializer(many=True, required=False,
+                                       help_text="Units that arrived per work line; omit when everything sent arrived. "
+                                       "Fewer than sent: the rest is lost in transit and the customer is asked about it.")
+    reason = serializers.CharField(max_length=200, required=False, allow_blank=True, default="",
+                                   help_text="Why units are missing (a short receipt).")

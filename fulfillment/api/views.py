@@ -14,10 +14,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from fulfillment import services
-from fulfillment.models import Work
+from fulfillment.models import CustomerChoice, Work
+from fulfillment.services.choices import choice_apply
 from fulfillment.selectors import work_for, works_visible
-from omni.access.permissions import CanFulfil
-from omni.access.roles import Principal, principal_from_request
+from omni.access.permissions import CanFulfil, CanPlaceOrders, CanViewOrdersOrWork, CanViewWork
+from omni.access.roles import Capability, Principal, principal_from_request
 from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination, page_of
 from omni.errors import NotFound, ValidationFailed
@@ -43,7 +44,7 @@ def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[st
 
 
 def _work_out(principal: Principal, pk: int) -> dict[str, Any]:
-    return s.WorkOutSerializer(work_for(who=principal, pk=pk)).data
+    return s.WorkOutSerializer(work_for(who=principal, pk=pk, capability=Capability.VIEW_WORK)).data
 
 
 def _pick(work: Work, data: dict, actor: Any) -> None:
@@ -60,6 +61,15 @@ def _hand_over(work: Work, data: dict, actor: Any) -> None:
         verification=services.Verification(collector_name=data["collector_name"], id_kind=data["id_kind"],
                                            id_last_digits=data["id_last_digits"], relation=data["relation"]),
     )
+
+
+def _receive(work: Work, data: dict, actor: Any) -> None:
+    received: dict[int, int] = {}
+    for ln in data.get("lines") or []:
+        if ln["line"] in received:
+            raise ValidationFailed(f"Line {ln['line']} is given twice.", code="invalid", details={"lines": [ln["line"]]})
+        received[ln["line"]] = ln["quantity"]
+    services.receive(work=work, actor=actor, received=received or None, reason=data["reason"])
 
 
 def _reject(work: Work, data: dict, actor: Any) -> None:
@@ -80,19 +90,20 @@ ACTIONS: dict[str, tuple[type[serializers.Serializer], Callable[[Work, dict, Any
                                                                  carrier=d["carrier"], actor=a)),
     "ready": (s.WorkActionSerializer, lambda w, d, a: services.mark_ready(work=w, actor=a)),
     "dispatch": (s.WorkActionSerializer, lambda w, d, a: services.dispatch(work=w, actor=a)),
-    "receive": (s.WorkActionSerializer, lambda w, d, a: services.receive(work=w, actor=a)),
+    "receive": (s.WorkReceiveSerializer, lambda w, d, a: _receive(w, d, a)),
     "hand-over": (s.WorkHandOverSerializer, _hand_over),
     "reject": (s.WorkRejectSerializer, _reject),
 }
 
 
 class WorkListView(APIView):
-    permission_classes = [CanFulfil]
+    permission_classes = [CanViewWork]
 
     @extend_schema(operation_id="fulfillment_works_list", responses=page_of(s.WorkSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("location", str, description="Location code")])
     def get(self, request: Request) -> Response:
-        qs = works_visible(who=principal_from_request(request)).select_related("order", "location").order_by("deadline", "pk")
+        qs = (works_visible(who=principal_from_request(request), capability=Capability.VIEW_WORK)
+              .select_related("order", "location").order_by("deadline", "pk"))
         if request.query_params.get("status"):
             qs = qs.filter(status__in=request.query_params["status"].split(","))
         if request.query_params.get("location"):
@@ -103,7 +114,7 @@ class WorkListView(APIView):
 
 
 class WorkDetailView(APIView):
-    permission_classes = [CanFulfil]
+    permission_classes = [CanViewWork]
 
     @extend_schema(responses=s.WorkOutSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -149,6 +160,8 @@ class OrderFulfillmentsView(APIView):
     """Each fulfillment of an order the caller may see: status, events, tracking, pickup readiness
     and deadline (served here because orders does not import fulfillment)."""
 
+    permission_classes = [CanViewOrdersOrWork]
+
     @extend_schema(responses=s.WorkOutSerializer(many=True))
     def get(self, request: Request, pk: int) -> Response:
         principal = principal_from_request(request)
@@ -156,9 +169,61 @@ class OrderFulfillmentsView(APIView):
             order = order_get(principal=principal, order_id=pk)
             works = Work.objects.filter(order=order)
         else:
-            works = works_visible(who=principal).filter(order_id=pk)
+            works = works_visible(who=principal, capability=Capability.VIEW_WORK).filter(order_id=pk)
             if not works.exists():
                 raise NotFound(f"Order {pk} has no work at your locations.", code="unknown_order")
         works = works.select_related("order", "location", "pickup_location").prefetch_related(
             "lines__product", "lines__order_line", "events").order_by("pk")
         return Response(s.WorkOutSerializer(works, many=True).data)
+
+
+def _order_of(principal: Principal, pk: int) -> Any:
+    """The order, if the caller's channel owns it (a partner never reaches another channel's)."""
+    return order_get(principal=principal, order_id=pk)
+
+
+def _choices_out(order: Any) -> list[dict[str, Any]]:
+    choices = CustomerChoice.objects.filter(order=order).select_related("location").order_by("pk")
+    return list(s.CustomerChoiceOutSerializer(choices, many=True).data)
+
+
+class OrderChoicesView(APIView):
+    """The questions put to the customer about units a pickup store could not supply, with the
+    options offered (other pickup stores nearby, delivery, cancel)."""
+
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(operation_id="order_choices_list", responses=s.CustomerChoiceOutSerializer(many=True))
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_choices_out(_order_of(principal_from_request(request), pk)))
+
+
+class OrderChoiceAnswerView(APIView):
+    """The customer's answer: pickup at another store, delivery, or cancel the units. With an
+    Idempotency-Key; the same answer again changes nothing."""
+
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(operation_id="order_choice_answer", request=s.CustomerChoiceInSerializer,
+                   responses=s.CustomerChoiceOutSerializer, parameters=[IDEMPOTENCY])
+    def post(self, request: Request, pk: int, choice_id: int) -> Response:
+        principal = principal_from_request(request)
+        order = _order_of(principal, pk)
+        body = request.data if isinstance(request.data, dict) else {}
+
+        def handler() -> tuple[int, Any]:
+            data = _parse(s.CustomerChoiceInSerializer, body)
+            choice = choice_apply(choice=choice_id, option=data["option"], actor=_actor(principal), order=order)
+            choice = CustomerChoice.objects.select_related("location").get(pk=choice.pk)
+            return 200, s.CustomerChoiceOutSerializer(choice).data
+
+        key = request.headers.get("Idempotency-Key", "")
+        answer = idempotent_call(
+            channel=order.channel, key=f"choice:{key}" if key.strip() else "",
+            body={"order": pk, "choice": choice_id, "body": body}, handler=handler,
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response

@@ -6,6 +6,7 @@ function over ``omni.transitions``). Stock never moves here: units leave ``on_ha
 ``reserved`` through ``orders`` services (which call ``inventory``) at ship / hand-over.
 """
 
+from .choice import ChannelChoicePolicy, ChoiceKind, ChoiceStatus, CustomerChoice
 from .pickup import (
     Notification,
     NotificationChannel,
@@ -31,6 +32,7 @@ from .work import (
 )
 
 __all__ = [
+    "ChannelChoicePolicy", "ChoiceKind", "ChoiceStatus", "CustomerChoice",
     "LocationSLA", "Notification", "NotificationChannel", "NotificationKind", "NotificationStatus", "PickupPolicy", "PutBackLine",
     "PutBackStatus", "PutBackTask",
     "OPEN_STATUSES", "TERMINAL_STATUSES", "PickupVerification", "RejectReason", "StoreSettings", "Work", "WorkEvent", "WorkKind", "WorkLine",

@@ -32,6 +32,7 @@ class NotificationKind(models.TextChoices):
     READY = "ready", "Ready for pickup"
     REMINDER = "reminder", "Pickup reminder"
     EXPIRED = "expired", "Pickup expired"
+    CHOICE = "choice", "Items missing: your choice"
 
 
 class NotificationChannel(models.TextChoices):
@@ -64,6 +65,7 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last started sending it.")
 
     class Meta:
         verbose_name = "customer notification"

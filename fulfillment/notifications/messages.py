@@ -13,7 +13,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from fulfillment.models import Work
+from fulfillment.models import CustomerChoice, Work
+from inventory.models import Product
 from fulfillment.services.pickup_policy import pickup_store_id, pickup_timings
 
 TEMPLATE_DIR = "fulfillment/notifications"
@@ -50,12 +51,23 @@ def _context(work: Work, kind: str) -> dict[str, Any]:
     # what the customer is to collect; once expired, what was held for them
     lines = [(ln, ln.quantity - ln.rejected - ln.handed_over if kind == "expired" else ln.wanted)
              for ln in work.lines.select_related("product").order_by("pk")]
-    return {
+    context: dict[str, Any] = {
         "order": order, "order_number": order.external_id, "customer_name": order.ship_name,
         "store": store, "code": work.pickup_code,
         "items": [{"sku": ln.product.sku, "name": ln.product.name, "quantity": q} for ln, q in lines if q],
         "expires_at": expires,
     }
+    if kind == "choice":
+        # The latest question about this pickup: the units in question and the options offered.
+        choice = CustomerChoice.objects.filter(work=work).order_by("-pk").first()
+        if choice is not None:
+            names = dict(Product.objects.filter(pk__in=[ln["product_id"] for ln in choice.lines]).values_list("pk", "name"))
+            context.update(
+                items=[{"sku": ln["sku"], "name": names.get(ln["product_id"], ln["sku"]), "quantity": ln["quantity"]}
+                       for ln in choice.lines],
+                options=choice.options, expires_at=choice.expires_at.astimezone(tz), store=choice.location,
+            )
+    return context
 
 
 def message_render(*, work: Work, kind: str, language: str) -> RenderedMessage:

@@ -6,18 +6,25 @@ sends them after commit through the Celery task ``fulfillment.tasks.notification
 the embedded default). ``notification_send`` claims a row with a conditional update (pending or
 failed → sending), renders and sends with no transaction open, and records the outcome: sent, or
 failed with the error. A failed message can be sent again (admin action *resend*).
+
+``notifications_sweep`` (beat job): a worker that died between claiming and recording leaves its
+message "being sent" for ever; past ``OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS`` the sweep marks
+it failed (saying so) and sends it again while it has attempts left (``SWEEP_MAX_ATTEMPTS``). The
+customer may then get a message twice if the dead worker had sent it before dying: at least once
+is the right side to err on for a pickup code.
 """
 
 from __future__ import annotations
 
 import logging
-from functools import partial
+from datetime import datetime, timedelta
 from email.mime.image import MIMEImage
 from functools import partial
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from fulfillment.models import Notification, NotificationChannel, NotificationKind, NotificationStatus, Work
@@ -38,6 +45,8 @@ NOTIFICATION_TRANSITIONS = TransitionTable(NotificationStatus, {
 })
 
 QR_CID = "pickup-qr"
+SWEEP_MAX_ATTEMPTS = 3
+STUCK_ERROR = "The sender stopped while sending (no outcome after {seconds} s)."
 
 
 def notifications_record(*, work: Work, kind: str) -> list[Notification]:
@@ -98,6 +107,7 @@ def notification_send(*, notification_id: int) -> Notification | None:
     is already sent, skipped or being sent elsewhere is left alone (returns None)."""
     claimed = transition_update(
         queryset=Notification.objects.filter(pk=notification_id), table=NOTIFICATION_TRANSITIONS, to=NotificationStatus.SENDING,
+        claimed_at=timezone.now(),
     )
     if not claimed:
         return None
@@ -119,3 +129,28 @@ def notification_send(*, notification_id: int) -> Notification | None:
             "notification": note.pk, "kind": note.kind, "channel": note.channel, "outcome": outcome, "error": error})
     note.refresh_from_db()
     return note
+
+
+def notifications_sweep(*, now: datetime | None = None) -> list[int]:
+    """Messages stuck "being sent" past the timeout: marked failed with the reason; those with
+    attempts left are sent again after commit. Returns the ids marked failed this run."""
+    from fulfillment.tasks import notification_send_task
+
+    now = now or timezone.now()
+    seconds = settings.OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS
+    cutoff = now - timedelta(seconds=seconds)
+    with transaction.atomic():
+        stuck = list(Notification.objects.select_for_update(skip_locked=True, of=("self",))
+                     .filter(Q(claimed_at__lt=cutoff) | Q(claimed_at__isnull=True, created_at__lt=cutoff),  # claimed before the field
+                             status=NotificationStatus.SENDING).order_by("pk"))
+        for note in stuck:
+            moved = transition_update(queryset=Notification.objects.filter(pk=note.pk), table=NOTIFICATION_TRANSITIONS,
+                                      to=NotificationStatus.FAILED, error=STUCK_ERROR.format(seconds=seconds))
+            if not moved:
+                continue
+            work_event_record(work=note.work, kind="notified", actor="system", at=now, data={
+                "notification": note.pk, "kind": note.kind, "channel": note.channel, "outcome": NotificationStatus.FAILED,
+                "error": STUCK_ERROR.format(seconds=seconds)})
+            if note.attempts < SWEEP_MAX_ATTEMPTS:
+                transaction.on_commit(partial(notification_send_task.delay, note.pk))
+    return [n.pk for n in stuck]

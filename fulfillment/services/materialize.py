@@ -16,6 +16,7 @@ from orders.models import Allocation, AllocationStatus, DeliveryMode, Order
 from orders.selectors import allocations_of_order
 from orders.services import order_lock
 
+from .choices import choices_close_moot, delivery_line_ids
 from .codes import pickup_code_new
 from .events import work_event_record
 from .progress import work_settle_if_done
@@ -24,11 +25,16 @@ from .sla import work_deadline
 _SHIPPING_KINDS: dict[str, str] = {LocationKind.STORE: WorkKind.SHIP_FROM_STORE}
 
 
-def _kind(alloc: Allocation, order: Order) -> tuple[str, int | None]:
+def _kind(alloc: Allocation, order: Order, delivered: dict) -> tuple[str, int | None]:
     if order.delivery_mode == DeliveryMode.BOPIS:
-        if alloc.ship_to_store_id is not None:
+        chosen_at = delivered.get(alloc.line_id)
+        if chosen_at is not None and alloc.created_at >= chosen_at:
+            pass  # the customer chose delivery for these units (the pickup store could not supply them)
+        elif alloc.ship_to_store_id is not None:
             return WorkKind.SHIP_TO_STORE, alloc.ship_to_store_id
-        return WorkKind.BOPIS, order.pickup_location_id
+        else:
+            # Collected where it is picked: the order's store, or the one the customer chose instead.
+            return WorkKind.BOPIS, alloc.location_id
     return _SHIPPING_KINDS.get(alloc.location.kind, WorkKind.WAREHOUSE_SHIP), None
 
 
@@ -41,10 +47,11 @@ def materialize(*, order: Order | int) -> list[Work]:
         known = {wl.allocation_id: wl for wl in WorkLine.objects.select_related("work").filter(work__order_id=order.pk)}
         touched: dict[int, Work] = {}
         now = timezone.now()
+        delivered = delivery_line_ids(order=order) if order.delivery_mode == DeliveryMode.BOPIS else {}
         for alloc in allocs:
             wl = known.get(alloc.pk)
             if wl is None and alloc.status == AllocationStatus.RESERVED:
-                work = _new_work(order=order, alloc=alloc, now=now, touched=touched)
+                work = _new_work(order=order, alloc=alloc, now=now, touched=touched, delivered=delivered)
                 WorkLine.objects.create(work=work, allocation_id=alloc.pk, order_line=alloc.line, product=alloc.line.product,
                                         quantity=alloc.quantity)
                 work_event_record(work=work, kind="line_added", actor="system", at=now, data={
@@ -58,14 +65,15 @@ def materialize(*, order: Order | int) -> list[Work]:
                     "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": gone, "reason": alloc.reason})
         for work in touched.values():
             work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=work.pk), actor="system")
+        choices_close_moot(order=order)
         return list(touched.values())
 
 
-def _new_work(*, order: Order, alloc: Allocation, now, touched: dict[int, Work]) -> Work:
+def _new_work(*, order: Order, alloc: Allocation, now, touched: dict[int, Work], delivered: dict) -> Work:
     work = Work.objects.filter(order=order, location_id=alloc.location_id, status=WorkStatus.NEW).first()
     if work is not None:
         return touched.setdefault(work.pk, work)
-    kind, pickup_id = _kind(alloc, order)
+    kind, pickup_id = _kind(alloc, order, delivered)
     work = Work.objects.create(
         order=order, location=alloc.location, pickup_location_id=pickup_id, kind=kind,
         deadline=work_deadline(kind=kind, location=alloc.location, start=now),

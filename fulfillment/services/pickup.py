@@ -27,6 +27,7 @@ from omni.transitions import TransitionTable, transition_apply
 from orders.services import allocation_cancel
 
 from .events import Actor, actor_label, actor_parts, work_event_record
+from .partner_events import event_line, work_partner_event
 from .pickup_policy import pickup_store_id, pickup_timings
 from .transitions import work_transition
 from .workflow import work_lock
@@ -70,9 +71,9 @@ def pickup_expire(*, work: Work | int, actor: Actor = "system", now: datetime | 
         work = work_lock(work)
         if work.status != WorkStatus.READY_FOR_PICKUP:
             return work
-        lines = list(WorkLine.objects.select_for_update(of=("self",)).filter(work=work).select_related("product").order_by("pk"))
+        lines = list(WorkLine.objects.select_for_update(of=("self",)).filter(work=work).select_related("product", "order_line").order_by("pk"))
         waiting = [(ln, ln.ready_quantity) for ln in lines]
-        released = []
+        released, partner_lines = [], []
         for line in lines:
             qty = line.open_quantity
             if qty:
@@ -80,10 +81,13 @@ def pickup_expire(*, work: Work | int, actor: Actor = "system", now: datetime | 
                 line.cancelled += qty
                 line.save(update_fields=["cancelled"])
                 released.append({"line": line.pk, "sku": line.product.sku, "quantity": qty})
+                partner_lines.append(event_line(line, qty))
         task = PutBackTask.objects.create(work=work, location_id=pickup_store_id(work))
         PutBackLine.objects.bulk_create([PutBackLine(task=task, product=ln.product, quantity=q) for ln, q in waiting if q])
         work_transition(work=work, to=WorkStatus.EXPIRED, actor=actor,
                         data={"reason": EXPIRED_REASON, "released": released, "put_back_task": task.pk, "at": now.isoformat()})
+        work_partner_event(work=work, kind="expired", location=work.pickup_location or work.location, at=now,
+                           lines=partner_lines, reason=EXPIRED_REASON)
         transaction.on_commit(lambda: notify(work=work.pk, kind=NotificationKind.EXPIRED))
     return work
 

@@ -14,7 +14,9 @@ written off now and found by the count come back as a count correction, with no 
 every count and every report would have to know about. The units are held back (not sellable)
 until counted, which is what the reason means.
 
-Re-routing never goes back to a location that rejected the line; what no other location has is
+A pickup rejected at the pickup store itself (BOPIS, or a ship-to-store pickup that arrived) is not
+re-routed: the customer is asked to choose (``choices.choice_request``). Otherwise re-routing
+never goes back to a location that rejected the line; what no other location has is
 backordered or cancelled as the channel's routing profile says (``reroute_shortage``), and the
 decision is stored by ``orders`` (``RoutingDecision`` kind ``reroute``).
 """
@@ -29,12 +31,15 @@ from django.db import transaction
 from fulfillment.models import RejectReason, Work, WorkKind, WorkStatus
 from inventory.counting.models import CountTaskOrigin
 from inventory.counting.services import count_task_create
+from inventory.models import Location
 from inventory.services import stock_adjust, stock_mark_damaged
 from omni.errors import NotFound, ValidationFailed
 from orders.routing.engine import NOT_FOUND_REASON
 from orders.services import allocation_cancel, allocation_reject, order_line_reroute
 
+from .choices import choice_request
 from .events import Actor, actor_label, actor_parts, work_event_record
+from .partner_events import event_line, work_partner_event
 from .progress import work_settle_if_done
 from .transitions import work_can, work_transition
 from .workflow import _lines, work_lock
@@ -87,7 +92,12 @@ def reject(
         user = actor_parts(actor)[0]
         # A ship-to-store pickup that arrived holds its units at the pickup store.
         where = work.pickup_location if work.kind == WorkKind.SHIP_TO_STORE and work.ready_at and work.pickup_location else work.location
+        # A pickup rejected at the store where the customer collects is not moved elsewhere by
+        # itself: the customer chooses (another store nearby, delivery, cancel).
+        ask_customer = work.kind == WorkKind.BOPIS or (work.kind == WorkKind.SHIP_TO_STORE and where == work.pickup_location)
+        to_ask: list[tuple[Any, int]] = []
         reroute: dict[int, int] = {}  # order line no → order line id, in line order
+        rejected_lines: list[dict[str, Any]] = []
         for line, qty, reason in sorted(wanted, key=lambda w: w[0].pk):
             why = f"{reason}: {note}" if note else reason
             data: dict[str, Any] = {"line": line.pk, "sku": line.product.sku, "quantity": qty, "reason": reason, "note": note}
@@ -104,14 +114,42 @@ def reject(
                 elif reason == RejectReason.DAMAGED:
                     stock_mark_damaged(product=line.product, location=where, quantity=qty, source=REJECT_SOURCE,
                                        actor=user, reference=ref, note=f"Damaged, found when picking {ref}")
-                reroute[line.order_line.line_no] = line.order_line_id
+                if ask_customer:
+                    to_ask.append((line, qty))
+                else:
+                    reroute[line.order_line.line_no] = line.order_line_id
             line.rejected += qty
             line.save(update_fields=["rejected"])
+            rejected_lines.append(event_line(line, qty, reason=reason))
             work_event_record(work=work, kind="rejected", actor=actor, data=data)
+        rerouted_lines: list[dict[str, Any]] = []
+        skus = {ln.order_line.line_no: ln.product.sku for ln, _q, _r in wanted}
+        units: dict[int, int] = {}
+        for ln, q, r in wanted:
+            if r != RejectReason.CUSTOMER_CANCELLED:
+                units[ln.order_line.line_no] = units.get(ln.order_line.line_no, 0) + q
         for line_no in sorted(reroute):
             result = order_line_reroute(order=work.order_id, line_no=line_no, actor=label)
             work_event_record(work=work, kind="rerouted", actor=actor, data={
                 "order_line": line_no, "backordered": result.backordered, "cancelled": result.cancelled,
                 "reason": result.reason,
                 "allocations": [{"location_id": a.location_id, "quantity": a.quantity} for a in result.allocations]})
-        return work_settle_if_done(work=work, actor=actor)
+            rerouted_lines.append(_rerouted_line(line_no, skus[line_no], units[line_no], where, result))
+        work = work_settle_if_done(work=work, actor=actor)
+        # The partner hears of it last in the transaction (after every order and stock lock).
+        work_partner_event(work=work, kind="rejected", location=where, lines=rejected_lines, note=note)
+        if rerouted_lines:
+            work_partner_event(work=work, kind="rerouted", location=where, lines=rerouted_lines)
+        if to_ask:
+            choice_request(work=work, lines=to_ask, where=where, actor=actor)
+        return work
+
+
+def _rerouted_line(line_no: int, sku: str, quantity: int, source: Any, result: Any) -> dict[str, Any]:
+    """A re-routed order line for the partner: from where, to where (location codes and units), or
+    backordered / cancelled when no other location has it."""
+    codes = dict(Location.objects.filter(pk__in={a.location_id for a in result.allocations}).values_list("pk", "code"))
+    moved = [{"location": codes[a.location_id], "quantity": a.quantity} for a in result.allocations]
+    outcome = "rerouted" if moved else "cancelled" if result.cancelled else "backordered" if result.backordered else "unchanged"
+    return {"line": line_no, "sku": sku, "quantity": quantity,
+            "from": source.code, "to": moved, "outcome": outcome, "reason": result.reason}

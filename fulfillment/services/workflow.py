@@ -22,6 +22,7 @@ from orders.services import allocation_cancel, allocation_fulfil, order_lock
 
 from .codes import pickup_code_new
 from .events import Actor, actor_label, actor_parts, work_event_record
+from .partner_events import event_line, work_partner_event
 from .progress import work_settle_if_done
 from .transitions import WORK_TRANSITIONS, work_can, work_transition
 
@@ -40,7 +41,7 @@ def work_lock(work: Work | int) -> Work:
 
 
 def _lines(work: Work) -> list[WorkLine]:
-    return list(WorkLine.objects.select_for_update(of=("self",)).filter(work=work).select_related("product").order_by("pk"))
+    return list(WorkLine.objects.select_for_update(of=("self",)).filter(work=work).select_related("product", "order_line").order_by("pk"))
 
 
 def _line_of(work: Work, line: WorkLine | int) -> WorkLine:
@@ -136,7 +137,7 @@ def ship(*, work: Work | int, tracking_number: str, carrier: str = "", actor: Ac
         if work.kind not in SHIPPING_KINDS or not work_can(work, WorkStatus.SHIPPED):
             work_transition(work=work, to=WorkStatus.SHIPPED, actor=actor)  # raises the clear error
         label = actor_label(actor)
-        shipped = []
+        shipped, partner_lines = [], []
         for line in _lines(work):
             qty = line.ready_quantity
             if qty:
@@ -144,6 +145,7 @@ def ship(*, work: Work | int, tracking_number: str, carrier: str = "", actor: Ac
                 line.handed_over += qty
                 line.save(update_fields=["handed_over"])
                 shipped.append({"line": line.pk, "sku": line.product.sku, "quantity": qty})
+                partner_lines.append(event_line(line, qty))
         if not shipped:
             raise Conflict(f"Work {work.pk} has nothing picked to ship.", code="nothing_to_ship")
         now = timezone.now()
@@ -152,6 +154,8 @@ def ship(*, work: Work | int, tracking_number: str, carrier: str = "", actor: Ac
         work_transition(work=work, to=WorkStatus.SHIPPED, actor=actor,
                         data={"tracking_number": work.tracking_number, "carrier": work.carrier, "lines": shipped},
                         extra_fields=("tracking_number", "carrier", "shipped_at", "on_time"))
+        work_partner_event(work=work, kind="shipped", lines=partner_lines, at=now,
+                           tracking_number=work.tracking_number, carrier=work.carrier)
         return work
 
 
@@ -170,6 +174,9 @@ def _mark_ready_locked(work: Work, actor: Actor) -> Work:
     work.ready_at, work.on_time = now, _on_time(work, now)
     work_transition(work=work, to=WorkStatus.READY_FOR_PICKUP, actor=actor, data={"pickup_code": work.pickup_code},
                     extra_fields=("pickup_code", "ready_at", "on_time"))
+    work_partner_event(work=work, kind="ready_for_pickup", location=work.pickup_location or work.location, at=now,
+                       lines=[event_line(ln, ln.ready_quantity) for ln in _lines(work) if ln.ready_quantity],
+                       pickup_code=work.pickup_code)
     work_id = work.pk
     transaction.on_commit(lambda: work_ready.send(sender=Work, work_id=work_id))
     return work
@@ -213,9 +220,13 @@ def hand_over(
             raise ValidationFailed("Hand over at least one unit (or reject the pickup).", code="invalid_quantity",
                                    details={"quantities": ["Nothing to hand over."]})
         label = actor_label(actor)
-        handed, declined = [], []
+        handed, declined, collected, not_taken = [], [], [], []
         for line in lines:
             give, ready = wanted.get(line.pk, 0), line.ready_quantity
+            if give or ready:
+                collected.append(event_line(line, give, ready=ready))
+            if ready - give:
+                not_taken.append(event_line(line, ready - give))
             if give:
                 allocation_fulfil(allocation=line.allocation_id, quantity=give, actor=label)
                 line.handed_over += give
@@ -236,4 +247,6 @@ def hand_over(
             "lines": handed, "declined": declined, "collector_name": name[:150], "id_kind": verification.id_kind,
             "relation": verification.relation})
         work_transition(work=work, to=WorkStatus.COLLECTED, actor=actor, data={"partial": bool(declined)})
+        work_partner_event(work=work, kind="collected", location=work.pickup_location or work.location, at=now,
+                           lines=collected, partial=bool(declined), declined=not_taken)
         return work

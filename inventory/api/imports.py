@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from inventory.imports.models import ImportJob, ImportMode
 from inventory.imports.selectors import import_errors_csv, import_job_progress
 from inventory.imports.services import stock_import_cancel, stock_import_create
-from omni.access.permissions import CanImportStock
+from omni.access.permissions import CanImportStock, CanViewImports
 from omni.errors import NotFound
 from omni.access.roles import Capability, permitted_location_ids, principal_from_request
 
@@ -72,7 +72,7 @@ class StockImportCreateView(APIView):
 
 
 class StockImportDetailView(APIView):
-    permission_classes = [CanImportStock]
+    permission_classes = [CanViewImports]
 
     @extend_schema(responses={200: dict}, summary="Progress and result of a stock import")
     def get(self, request: Request, pk: int) -> Response:
@@ -89,7 +89,7 @@ class StockImportCancelView(APIView):
 
 
 class StockImportErrorsView(APIView):
-    permission_classes = [CanImportStock]
+    permission_classes = [CanViewImports]
 
     @extend_schema(responses={(200, "text/csv"): str}, summary="The errors of a stock import as CSV")
     def get(self, request: Request, pk: int) -> StreamingHttpResponse:

@@ -171,4 +171,9 @@ class StockMovementSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_actor(self, obj: StockMovement) -> str | None:
-        return obj.actor.get_username() if obj.actor is not None else None
+        if obj.actor is None:
+            return None
+        only = self.context.get("actor_visible_to")  # a partner: its own changes only (see the view)
+        if only is not None and obj.actor_id != only:
+            return None
+        return obj.actor.get_username()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import Prefetch
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
@@ -107,6 +109,14 @@ class StockMovementBatchView(generics.ListAPIView):
 
     def get_permissions(self):
         return [CanViewStock()] if self.request.method in ("GET", "HEAD", "OPTIONS") else [CanMoveStock()]
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        principal = principal_from_request(self.request)
+        if principal.is_partner:
+            # A partner reads who made its own changes, not the names of store staff or of other partners.
+            context["actor_visible_to"] = principal.user.pk
+        return context
 
     def get_queryset(self):
         qs = StockMovement.objects.select_related("stock_level__product", "stock_level__location", "actor").order_by("-id")

@@ -5,7 +5,11 @@ per-local-day counter (``LocationDayLoad``), in the caller's transaction.
 location has none left today the claim fails with ``capacity_exhausted`` (an ``InsufficientStock``,
 so that routing's retry loop routes again without that location). Counters are taken in
 location-id order, and before any stock row, so that two orders never wait on each other in a
-cycle. ``capacity_release`` gives a slot back (an order cancelled before fulfilment).
+cycle. ``capacity_release`` gives a slot back (an order cancelled or rejected before fulfilment).
+
+A location whose capacity fills today drops out of the ATP of every channel routed there (and
+comes back when a slot frees): the claim or release that crosses the limit writes outbox rows for
+the SKUs the location has free stock of, in the same transaction, so channels get the new figure.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from django.db import connection
+from django.db import connection, transaction
+from django.db.models import F
 
 from omni.errors import InsufficientStock, NotFound, ValidationFailed
 
-from ..models import Location, LocationDayLoad
+from ..models import Location, LocationDayLoad, StockLevel
+from ..outbox import outbox_record
 from ..selectors import local_day
 
 TABLE = LocationDayLoad._meta.db_table
@@ -32,6 +38,7 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
     rows = (Location.objects.filter(pk__in=set(location_ids) | force, daily_capacity__isnull=False)
             .order_by("pk").values_list("pk", "code", "timezone", "daily_capacity"))
     claimed: dict[int, date] = {}
+    filled: list[int] = []
     with connection.cursor() as cur:
         for pk, code, tz_name, capacity in rows:
             day = local_day(tz_name, now)
@@ -44,22 +51,47 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
                     f"WHERE {TABLE}.orders < %s RETURNING orders",
                     [pk, day, limit],
                 )
-                ok = cur.fetchone() is not None
+                row = cur.fetchone()
+                ok = row is not None
+                if ok and capacity is not None and row[0] == capacity:  # this claim took the last slot
+                    filled.append(pk)
             if not ok:
                 raise InsufficientStock(
                     f"{code} has no capacity left today ({capacity} orders a day). Nothing was reserved.",
                     code="capacity_exhausted", details={"location": code, "daily_capacity": capacity},
                 )
             claimed[pk] = day
+    _capacity_moved(filled)
     return claimed
 
 
-def capacity_release(*, claims: Iterable[tuple[int, date]]) -> None:
+def capacity_release(*, claims: Iterable[tuple[int, date]], now: datetime | None = None) -> None:
     """Give back one order slot per (location, local day) claimed. Must run inside ``transaction.atomic()``."""
+    claims = sorted(set(claims))
+    if not claims:
+        return
+    limits = {pk: (cap, tz_name) for pk, cap, tz_name in Location.objects.filter(
+        pk__in={loc for loc, _d in claims}, daily_capacity__isnull=False).values_list("pk", "daily_capacity", "timezone")}
+    freed: list[int] = []
     with connection.cursor() as cur:
-        for location_id, day in sorted(set(claims)):
-            cur.execute(f"UPDATE {TABLE} SET orders = orders - 1 WHERE location_id = %s AND day = %s AND orders > 0",
-                        [location_id, day])
+        for location_id, day in claims:
+            cur.execute(f"UPDATE {TABLE} SET orders = orders - 1 WHERE location_id = %s AND day = %s AND orders > 0 "
+                        f"RETURNING orders", [location_id, day])
+            row = cur.fetchone()
+            capacity, tz_name = limits.get(location_id, (None, "UTC"))
+            # A slot of a full location freed today: it is promised to channels again.
+            if row is not None and capacity is not None and row[0] == capacity - 1 and day == local_day(tz_name, now):
+                freed.append(location_id)
+    _capacity_moved(freed)
+
+
+def _capacity_moved(location_ids: Iterable[int]) -> None:
+    """A location filled up or freed a slot today: its free stock left (or rejoined) the channels'
+    ATP, so every SKU it holds free units of gets an outbox row (channel sync republishes them)."""
+    for location_id in sorted(set(location_ids)):
+        product_ids = (StockLevel.objects.filter(location_id=location_id, on_hand__gt=F("reserved"))
+                       .values_list("product_id", flat=True))
+        outbox_record(product_ids=list(product_ids), location_id=location_id, reason="capacity")
 
 
 def location_capacity_set(*, location: Location | int, daily_capacity: int | None) -> Location:
@@ -70,6 +102,11 @@ def location_capacity_set(*, location: Location | int, daily_capacity: int | Non
         raise ValidationFailed(f"Daily capacity must be a whole number of 0 or more, or empty; got {daily_capacity!r}.",
                                code="invalid_capacity", details={"daily_capacity": ["0 or more, or empty."]})
     pk = location.pk if isinstance(location, Location) else location
-    if not Location.objects.filter(pk=pk).update(daily_capacity=daily_capacity):
-        raise NotFound(f"Location {pk} does not exist.", code="unknown_location")
+    with transaction.atomic():
+        before = Location.objects.select_for_update().filter(pk=pk).values_list("daily_capacity", flat=True)
+        if not before:
+            raise NotFound(f"Location {pk} does not exist.", code="unknown_location")
+        if before[0] != daily_capacity:
+            Location.objects.filter(pk=pk).update(daily_capacity=daily_capacity)
+            _capacity_moved([pk])  # the new figure may fill the location today, or free it
     return Location.objects.get(pk=pk)

@@ -28,6 +28,7 @@ _BUSINESS_VIEW = [
     "fulfillment.pickupverification", "inventory.counttask", "inventory.counttaskline", "inventory.locationdayload",
     "orders.orderreturn", "orders.orderreturnline", "fulfillment.pickuppolicy", "fulfillment.notification",
     "fulfillment.putbacktask", "fulfillment.putbackline", "fulfillment.storesettings", "fulfillment.locationsla",
+    "orders.lostsale",
 ]
 _MERCHANDISER_EDIT = [
     "inventory.location", "inventory.product", "inventory.productbarcode", "inventory.stocklevel", "inventory.transfer",

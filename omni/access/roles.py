@@ -1,7 +1,10 @@
 """Who may see or do what: the one place where permissions are decided.
 
 Three kinds of principal:
-- merchandisers: active staff users (Django admin); may do everything;
+- head office (``Role.MERCHANDISER``): active staff users of the Django admin, not limited by channel or
+  location; through the API they may do what their admin role allows (``_ADMIN_CAPABILITY``: a
+  superuser or a merchandiser everything, a planner or operations user read-only), read from the
+  database on every request, so that a role taken away is refused at the next request;
 - store staff: users bound to one or more locations (``StaffAssignment``); may read
   stock anywhere, and move stock or work orders only at their own locations; a store
   manager (``StaffRole.MANAGER`` at that store) may also manage the store (``MANAGE_STORE``);
@@ -37,8 +40,11 @@ class Capability(enum.StrEnum):
     MOVE_STOCK = "move_stock"
     MANAGE_CATALOG = "manage_catalog"
     VIEW_AVAILABILITY = "view_availability"
+    VIEW_ORDERS = "view_orders"
     PLACE_ORDERS = "place_orders"
+    VIEW_WORK = "view_work"
     FULFIL = "fulfil"
+    VIEW_IMPORTS = "view_imports"
     IMPORT_STOCK = "import_stock"
     MANAGE_STORE = "manage_store"  # reject whole orders, set capacity, pause new work, approve counts
     ADMIN = "admin"
@@ -49,13 +55,35 @@ _PARTNER_SCOPE = {
     Capability.VIEW_STOCK: "stock:read",
     Capability.MOVE_STOCK: "stock:write",
     Capability.VIEW_AVAILABILITY: "availability:read",
+    Capability.VIEW_ORDERS: "orders:write",
     Capability.PLACE_ORDERS: "orders:write",
+    Capability.VIEW_IMPORTS: "imports:write",
     Capability.IMPORT_STOCK: "imports:write",
+    Capability.VIEW_WORK: "fulfillment:write",
     Capability.FULFIL: "fulfillment:write",
 }
-_STAFF_CAPABILITIES = {Capability.VIEW_STOCK, Capability.MOVE_STOCK, Capability.FULFIL, Capability.VIEW_AVAILABILITY}
+_STAFF_CAPABILITIES = {Capability.VIEW_STOCK, Capability.MOVE_STOCK, Capability.FULFIL, Capability.VIEW_WORK,
+                       Capability.VIEW_AVAILABILITY}
 # Capabilities that are bound to a location for the roles that have location limits.
-_LOCATION_BOUND = {Capability.MOVE_STOCK, Capability.FULFIL, Capability.IMPORT_STOCK, Capability.MANAGE_STORE}
+_LOCATION_BOUND = {Capability.MOVE_STOCK, Capability.FULFIL, Capability.VIEW_WORK, Capability.IMPORT_STOCK,
+                   Capability.MANAGE_STORE}
+# Head office through the API: each capability is what this admin permission allows in the admin
+# (``omni.access.groups``: a merchandiser changes stock, orders and work; a planner and operations
+# only view them). One table, so the API never lets an admin role do what its admin pages refuse.
+_ADMIN_CAPABILITY = {
+    Capability.VIEW_STOCK: "inventory.view_stocklevel",
+    Capability.MOVE_STOCK: "inventory.change_stocklevel",
+    Capability.MANAGE_CATALOG: "inventory.change_product",
+    Capability.VIEW_AVAILABILITY: "allocation.view_channel",
+    Capability.VIEW_ORDERS: "orders.view_order",
+    Capability.PLACE_ORDERS: "orders.change_order",
+    Capability.VIEW_WORK: "fulfillment.view_work",
+    Capability.FULFIL: "fulfillment.change_work",
+    Capability.VIEW_IMPORTS: "inventory.view_importjob",
+    Capability.IMPORT_STOCK: "inventory.add_importjob",
+    Capability.MANAGE_STORE: "fulfillment.change_storesettings",
+    Capability.ADMIN: "inventory.change_stocklevel",  # the ledger check: those who correct stock
+}
 
 
 @dataclass(frozen=True)
@@ -67,6 +95,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     token: Any = None
     managed_location_ids: frozenset[int] = frozenset()  # store staff: where they are the store manager
+    capabilities: frozenset[Capability] = frozenset()  # head office: what their admin role allows
 
     @property
     def is_merchandiser(self) -> bool:
@@ -96,7 +125,9 @@ def principal_for(user: Any, auth: Any = None) -> Principal:
             scopes=frozenset(token.scopes or []), token=token,
         )
     if user.is_staff:
-        return Principal(role=Role.MERCHANDISER, user=user)
+        capabilities = _admin_capabilities(user)
+        if capabilities:
+            return Principal(role=Role.MERCHANDISER, user=user, capabilities=capabilities)
     assignments = list(StaffAssignment.objects.filter(user=user).values_list("location_id", "role"))
     if assignments:
         return Principal(
@@ -104,6 +135,14 @@ def principal_for(user: Any, auth: Any = None) -> Principal:
             managed_location_ids=frozenset(loc for loc, role in assignments if role == StaffRole.MANAGER),
         )
     return Principal(role=Role.NONE, user=user)
+
+
+def _admin_capabilities(user: Any) -> frozenset[Capability]:
+    """What a staff user's admin role allows through the API (every capability for a superuser)."""
+    if user.is_superuser:
+        return frozenset(Capability)
+    granted = user.get_all_permissions()  # from the database: this request's user object, no cache across requests
+    return frozenset(cap for cap, perm in _ADMIN_CAPABILITY.items() if perm in granted)
 
 
 def principal_from_request(request: Any) -> Principal:
@@ -121,7 +160,7 @@ def can(principal: Principal, capability: Capability, *, location_id: int | None
     """May this principal do this (at this location, for this channel)?"""
     role = principal.role
     if role is Role.MERCHANDISER:
-        return True
+        return capability in principal.capabilities
     if role is Role.STORE_STAFF:
         if capability is Capability.MANAGE_STORE:
             # Only at a store they manage; without a location: do they manage any store?

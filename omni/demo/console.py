@@ -35,6 +35,8 @@ from orders.models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
+    LostSale,
+    LostSaleReason,
 )
 
 ROLE_USERS = {"merchandiser": MERCHANDISER, "planner": PLANNER, "operations": OPERATIONS}
@@ -188,7 +190,8 @@ def kpi_history(*, seed: int, days: int, now: datetime, orders_per_day: float = 
 
     counts = _counts(rng, days=days, today=today, now=now)
     pushes = _pushes(rng, channels=list(channels.values()), products=products, days=days, today=today, now=now)
-    return {"orders": len(orders), "counts": counts, "pushes": pushes}
+    lost = _lost_sales(rng, channels=[channels[c] for c, _w in online], products=products, days=days, today=today, now=now)
+    return {"orders": len(orders), "counts": counts, "pushes": pushes, "lost_sales": lost}
 
 
 def _counts(rng: random.Random, *, days: int, today: datetime, now: datetime) -> int:
@@ -233,6 +236,7 @@ def _pushes(rng: random.Random, *, channels: list[Channel], products: list[Produ
                                     available=rng.randint(0, 40), changed_at=changed, status=MessageStatus.SENT,
                                     attempts=1, acked_at=acked, latency_ms=ms))
     SyncMessage.objects.bulk_create(rows, batch_size=5000)
+    _acknowledged_figures_now(rng, rows)
     # the per (channel, SKU) sequence continues after the history
     existing = {(s.channel_id, s.product_id): s for s in SyncState.objects.filter(product__in=products)}
     new: list[SyncState] = []
@@ -246,6 +250,49 @@ def _pushes(rng: random.Random, *, channels: list[Channel], products: list[Produ
             stale.append(state)
     SyncState.objects.bulk_create(new, batch_size=5000)
     SyncState.objects.bulk_update(stale, ["sequence"], batch_size=5000)
+    return len(rows)
+
+
+def _acknowledged_figures_now(rng: random.Random, rows: list[SyncMessage]) -> None:
+    """The newest acknowledged figure of each (channel, SKU) is what Omni would publish now, except
+    for a few (about 3 %) a channel has not caught up with: the dashboard's sync drift."""
+    from allocation.selectors import availability_for_channels
+
+    newest: dict[tuple[int, int], SyncMessage] = {}
+    for msg in rows:
+        assert msg.product_id is not None
+        newest[(msg.channel_id, msg.product_id)] = msg
+    if not newest:
+        return
+    channels = list(Channel.objects.filter(pk__in={c for c, _p in newest}, is_active=True))
+    figures = availability_for_channels(channels=channels, product_ids={p for _c, p in newest})
+    for (channel_id, product_id), msg in newest.items():
+        comp = figures.get(channel_id, {}).get(product_id)
+        now_figure = comp.atp if comp is not None else 0
+        msg.available = max(now_figure + rng.choice((-3, -2, -1, 1, 2, 5)), 0) if rng.random() < 0.03 else now_figure
+    SyncMessage.objects.bulk_update(list(newest.values()), ["available"], batch_size=5000)
+
+
+def _lost_sales(rng: random.Random, *, channels: list[Channel], products: list[Product], days: int, today: datetime,
+                now: datetime) -> int:
+    """Refused demand, a few a day, falling over time; about 60 % of it the pool held elsewhere."""
+    rows: list[LostSale] = []
+    stamps: list[datetime] = []
+    reasons = [LostSaleReason.NO_ATP, LostSaleReason.QUOTA, LostSaleReason.SCARCITY, LostSaleReason.REJECTED]
+    for i in range(days, 0, -1):
+        t = 1 - (i - 1) / max(days - 1, 1)
+        for _ in range(max(int(rng.gauss(_lerp(6, 2, t), 1.5)), 0)):
+            product, qty = rng.choice(products), rng.choice((1, 1, 1, 2, 3))
+            covered = rng.random() < 0.6
+            free = rng.randint(qty, qty + 30) if covered else rng.randint(0, qty - 1)
+            rows.append(LostSale(channel=rng.choice(channels), product=product, quantity=qty,
+                                 unit_price=product.price or Decimal("19.90"), reason=rng.choices(reasons, weights=[55, 15, 10, 20])[0],
+                                 pool_free=free, pool_could_cover=covered, order_ref=f"H-LOST-{i:03d}-{len(rows):04d}"))
+            stamps.append(min(today - timedelta(days=i) + timedelta(seconds=rng.randint(8 * 3600, 21 * 3600)), now))
+    LostSale.objects.bulk_create(rows, batch_size=2000)
+    for row, at in zip(rows, stamps, strict=True):
+        row.created_at = at
+    LostSale.objects.bulk_update(rows, ["created_at"], batch_size=2000)
     return len(rows)
 
 

@@ -14,11 +14,12 @@ from django.db.models import Max, Q, Sum
 from inventory.models import Location
 
 from .facts import MINUTE_EDGES, MS_EDGES, facts_for_days
+from .live import ChannelDrift, LostToday, lost_sales_today, sync_drift
 from .models import KpiFact
 
 DURATION_EDGES = {"bopis_ready_minutes": MINUTE_EDGES, "bopis_handover_minutes": MINUTE_EDGES, "sync_latency_ms": MS_EDGES}
 NO_CHANNEL = {"accuracy", "inventory_value"}  # facts without a channel: the channel filter does not apply
-NO_LOCATION = {"sync_latency_ms"}  # facts without a location: the location filters do not apply
+NO_LOCATION = {"sync_latency_ms", "lost_sales_units", "lost_sales_value"}  # facts without a location: the location filters do not apply
 
 
 @dataclass(frozen=True)
@@ -148,10 +149,13 @@ KPIS = [
     KpiSpec("turnover", "Inventory turnover", "Cost of goods sold (sales and shipped orders at unit cost) / average "
             "on-hand value at cost, annualised (× 365 / days).", "4–6 a year", "8–12 a year", "×"),
     KpiSpec("sync_latency", "Sync latency", "Committed stock change → channel acknowledged: p50, p95 and max over the "
-            "pushes acknowledged in the period. Drift: SKUs whose newest change still waits to be published.",
+            "pushes acknowledged in the period. Drift, now: per channel, the figure it last acknowledged for each SKU against "
+            "the figure Omni would publish now (its ATP); the SKUs that differ and the largest difference.",
             "15–60 min", "< 5 min", "s"),
-    KpiSpec("lost_demand", "Lost sales", "Order lines cancelled after they were backordered or rejected for want of "
-            "stock: units and their value at the order price.", "—", "as low as possible", "units"),
+    KpiSpec("lost_demand", "Lost sales", "Demand refused: units of orders refused at intake (no ATP for the channel, "
+            "held back by other channels' quotas, a scarce SKU lost) and units given up after a rejection no other location "
+            "could take. Beside it, those the pool held elsewhere when refused (on hand less reserved at the other locations "
+            "covered them), and order lines cancelled after a backorder.", "—", "as low as possible", "units"),
 ]
 
 
@@ -165,11 +169,20 @@ class KpiFigure:
     status: str  # "ok", "warn", "bad", "none"
 
 
+@dataclass(frozen=True)
+class Live:
+    """Figures read now from the raw rows, beside the snapshots."""
+
+    drift: list[ChannelDrift]
+    lost_today: LostToday
+
+
 @dataclass
 class Dashboard:
     filters: Filters
     kpis: list[KpiFigure]
     totals: dict[str, Agg]
+    live: Live | None = None
 
 
 def _pct(x: float | None) -> str:
@@ -200,7 +213,20 @@ def _status(value: float | None, good: float, bad: float, higher_is_better: bool
     return "ok" if value <= good else "bad" if value > bad else "warn"
 
 
-def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
+def live_figures(filters: Filters) -> Live:
+    return Live(drift=sync_drift(channel_id=filters.channel_id), lost_today=lost_sales_today(channel_id=filters.channel_id))
+
+
+def _drift_details(live: Live | None) -> list[tuple[str, str]]:
+    if live is None:
+        return []
+    drifting, known = sum(d.drifting for d in live.drift), sum(d.skus for d in live.drift)
+    worst = max(live.drift, key=lambda d: d.max_drift, default=None)
+    return [("SKUs drifting now", f"{drifting:,} of {known:,}"),
+            ("largest drift now", f"{worst.max_drift:,} units ({worst.code}, {worst.max_sku})" if worst and worst.max_drift else "none")]
+
+
+def build(filters: Filters, rows: Iterable[Row], live: Live | None = None) -> Dashboard:
     totals: dict[str, Agg] = defaultdict(Agg)
     daily: dict[tuple[str, date], Agg] = defaultdict(Agg)
     for day, metric, count, total, peak, hist in rows:
@@ -225,6 +251,7 @@ def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
     turnover = (t["cogs"].count / years / avg_value) if avg_value else None
     lat = t["sync_latency_ms"]
     lat_p95 = lat.quantile(0.95, MS_EDGES)
+    lost = t["lost_sales_units"]
 
     def day_turnover(d: date) -> float | None:
         v = on("inventory_value", d).count
@@ -263,20 +290,25 @@ def build(filters: Filters, rows: Iterable[Row]) -> Dashboard:
                   series(day_turnover), _status(turnover, 8, 6)),
         KpiFigure(KPIS[6], lat_p95, _secs(lat_p95),
                   [("p50", _secs(lat.quantile(0.5, MS_EDGES))), ("p95", _secs(lat_p95)), ("max", _secs(lat.peak)),
-                   ("pushes", f"{lat.count:,}")],
+                   ("pushes", f"{lat.count:,}"), *_drift_details(live)],
                   series(day_p("sync_latency_ms", 0.95, MS_EDGES, 1000)),
                   _status(lat_p95, 300_000, 900_000, higher_is_better=False)),
-        KpiFigure(KPIS[7], float(t["lost_demand"].count), f"{t['lost_demand'].count:,} units",
-                  [("value", _money(t["lost_demand"].total))],
-                  series(lambda d: float(on("lost_demand", d).count)), "none" if not t["lost_demand"].count else "warn"),
+        KpiFigure(KPIS[7], float(lost.total), f"{lost.total:,} units",
+                  [("held elsewhere in the pool", f"{lost.count:,} units"),
+                   ("value refused", _money(t["lost_sales_value"].total)),
+                   ("value held elsewhere", _money(t["lost_sales_value"].count)),
+                   *([("today so far (live)", f"{live.lost_today.units:,} units, {live.lost_today.held_elsewhere:,} held elsewhere")]
+                     if live is not None else []),
+                   ("cancelled after a backorder", f"{t['lost_demand'].count:,} units")],
+                  series(lambda d: float(on("lost_sales_units", d).total)), "none" if not lost.total else "warn"),
     ]
-    return Dashboard(filters=filters, kpis=kpis, totals=dict(totals))
+    return Dashboard(filters=filters, kpis=kpis, totals=dict(totals), live=live)
 
 
-def dashboard_from_snapshots(filters: Filters) -> Dashboard:
-    return build(filters, rows_from_snapshots(filters))
+def dashboard_from_snapshots(filters: Filters, *, with_live: bool = True) -> Dashboard:
+    return build(filters, rows_from_snapshots(filters), live_figures(filters) if with_live else None)
 
 
-def dashboard_from_raw(filters: Filters) -> Dashboard:
-    return build(filters, rows_from_raw(filters))
+def dashboard_from_raw(filters: Filters, *, with_live: bool = True) -> Dashboard:
+    return build(filters, rows_from_raw(filters), live_figures(filters) if with_live else None)
 

@@ -24,7 +24,7 @@ from allocation.models import Channel, ChannelKind
 from allocation.sync.models import SyncMessage
 from fulfillment.models import Work, WorkKind, WorkStatus
 from inventory.models import Bucket, CycleCount, Location, LocationKind, MovementReason, StockLevel, StockMovement
-from orders.models import Allocation, DeliveryMode, LineStatus, Order, OrderEvent, OrderLine, OrderStatus
+from orders.models import Allocation, DeliveryMode, LineStatus, LostSale, Order, OrderEvent, OrderLine, OrderStatus
 
 # Cycle-count tolerance by ABC class (percent of the system quantity); variances never netted.
 TOLERANCE_PERCENT = {"A": 1, "B": 3, "C": 5}
@@ -101,6 +101,7 @@ def _facts(day: date, values: dict[int, int]) -> DayFacts:
     _orders_decided(out, start, end)
     _orders_placed(out, start, end)
     _oversold_and_lost(out, start, end)
+    lost_sales_facts(out, start, end)
     _bopis(out, start, end)
     _turnover(out, start, end)
     for loc, cents in values.items():
@@ -234,6 +235,18 @@ def _oversold_and_lost(out: DayFacts, start: datetime, end: datetime) -> None:
             "order_id", "line_no", "quantity", "unit_price"):
         if (order_id, line_no) in cancelled and (order_id, line_no) in short:
             out.get("lost_demand", channels[order_id], where.get(order_id)).add(qty, _cents(price * qty))
+
+
+def lost_sales_facts(out: DayFacts, start: datetime, end: datetime) -> None:
+    """Demand refused this day (``orders.LostSale``: intake without ATP, quotas, lost scarce SKUs,
+    units given up after a rejection), per channel: ``lost_sales_units`` counts the units the pool
+    held elsewhere (count) among all refused units (total); ``lost_sales_value`` the same in cents."""
+    rows = (LostSale.objects.filter(created_at__gte=start, created_at__lt=end)
+            .values_list("channel_id", "quantity", "unit_price", "pool_could_cover"))
+    for ch, qty, price, covered in rows:
+        cents = _cents(price * qty)
+        out.get("lost_sales_units", ch, None).add(qty if covered else 0, qty)
+        out.get("lost_sales_value", ch, None).add(cents if covered else 0, cents)
 
 
 # --- BOPIS ---------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ("orders.order", "shopping_bag"),
         ("orders.hold", "timer"),
         ("orders.routingprofile", "alt_route"),
+        ("orders.lostsale", "remove_shopping_cart"),
     ]),
     ("Fulfillment", [
         ("fulfillment.work", "conveyor_belt"),

@@ -22,6 +22,7 @@ from inventory.models import Location, LocationKind
 from .attention import attention_now
 from .charts import history_svg
 from .dashboard import Dashboard, Filters, dashboard_from_snapshots
+from .live import sync_drift
 from .models import KpiFact
 
 DEFAULT_DAYS = 30
@@ -85,6 +86,7 @@ def dashboard_callback(request: Any, context: dict[str, Any]) -> dict[str, Any]:
         "csv_kpis": f"{csv_url}?{urlencode({'table': 'kpis'})}&{query}",
         "csv_daily": f"{csv_url}?{urlencode({'table': 'daily'})}&{query}",
         "csv_attention": f"{csv_url}?{urlencode({'table': 'attention'})}&{query}",
+        "csv_drift": f"{csv_url}?{urlencode({'table': 'drift'})}&{query}",
         "has_snapshots": bool(board.totals),
         "explorer_url": reverse("admin:allocation_atp_explorer"),
         "safety_stock_url": reverse("admin:allocation_safetystockpolicy_changelist"),
@@ -126,7 +128,10 @@ def dashboard_csv(request: Any) -> HttpResponse:
     if table == "attention":
         return _csv(f"attention-{timezone.now().date().isoformat()}", ["what", "count", "link"],
                     [[a.what, a.count, request.build_absolute_uri(a.link) if a.link else ""] for a in attention_now()])
-    board: Dashboard = dashboard_from_snapshots(filters)
+    if table == "drift":
+        return _csv(f"sync-drift-{timezone.now().date().isoformat()}", ["channel", "skus acknowledged", "drifting", "largest drift", "sku"],
+                    [[d.code, d.skus, d.drifting, d.max_drift, d.max_sku] for d in sync_drift(channel_id=filters.channel_id)])
+    board: Dashboard = dashboard_from_snapshots(filters, with_live=table == "kpis")
     if table == "daily":
         header = ["day"] + [f"{k.spec.title} ({CHART_UNIT[k.spec.code]})" for k in board.kpis]
         rows: list[list[Any]] = [[d.isoformat()] + [_cell(k.series[i][1]) for k in board.kpis] for i, d in enumerate(filters.dates())]

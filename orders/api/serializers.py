@@ -112,6 +112,12 @@ class OrderCancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
 
 
+class OrderLinePinSerializer(serializers.Serializer):
+    location = serializers.CharField(max_length=64, help_text="Code of the location the line's open units are moved to.")
+    reason = serializers.CharField(max_length=255, required=False, allow_blank=True, default="",
+                                   help_text="Kept with the routing decision and the order's timeline.")
+
+
 class ReturnItemSerializer(serializers.Serializer):
     line = serializers.IntegerField(min_value=1, max_value=32767)
     quantity = QuantityField()

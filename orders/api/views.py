@@ -15,12 +15,12 @@ from allocation.models import Channel
 from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body, first_error
 from omni.api.pagination import DefaultPagination, page_of
-from omni.access.permissions import CanPlaceOrders
+from omni.access.permissions import CanPlaceOrders, CanViewOrders, by_method
 from omni.errors import NotFound, ValidationFailed
 from omni.access.roles import Capability, Principal, principal_from_request, require
 from omni.access.selectors import channel_for_principal
 from orders import services
-from orders.models import Hold, OrderStatus
+from orders.models import Hold
 from orders.selectors import order_get, orders_visible
 
 from . import serializers as s
@@ -66,7 +66,7 @@ def _order_out(principal: Principal, order_id: int) -> dict[str, Any]:
 
 
 class OrderListCreateView(APIView):
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [by_method(read=CanViewOrders, write=CanPlaceOrders)]
 
     @extend_schema(operation_id="orders_list", responses=page_of(s.OrderSummarySerializer), parameters=[
         OpenApiParameter("status", str), OpenApiParameter("external_id", str),
@@ -106,7 +106,7 @@ class OrderListCreateView(APIView):
 
 
 class OrderDetailView(APIView):
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [CanViewOrders]
 
     @extend_schema(responses=s.OrderOutSerializer)
     def get(self, request: Request, pk: int) -> Response:
@@ -129,8 +129,6 @@ class OrderCancelView(APIView):
 
         def handler() -> tuple[int, Any]:
             data = _parse(s.OrderCancelSerializer, body)
-            if order.status == OrderStatus.CANCELLED:
-                return 200, _order_out(principal, pk)  # cancelling again confirms it: nothing changes
             if data.get("lines"):
                 services.order_lines_cancel(order=order, line_nos=data["lines"], actor=actor, reason=data["reason"])
             else:
@@ -143,6 +141,42 @@ class OrderCancelView(APIView):
             return Response(answer, status=status)
         answer = services.idempotent_call(
             channel=order.channel, key=key, body={"cancel_order": pk, **body}, handler=handler,
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+        )
+        response = Response(answer.body, status=answer.status)
+        if answer.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
+
+
+class OrderLinePinView(APIView):
+    """Manual pin: force an open line (or its backordered rest) to a chosen location."""
+
+    permission_classes = [CanPlaceOrders]
+
+    @extend_schema(
+        operation_id="orders_lines_pin", request=s.OrderLinePinSerializer, responses=s.OrderOutSerializer,
+        parameters=[IDEMPOTENCY_KEY],
+        description="Move the line's open units (reserved elsewhere, or still missing) to the location named, through "
+        "the same reservation and capacity rules as routing: refused (409, nothing changed) when the location "
+        "is not one your channel sells from, cannot serve the delivery mode, lacks the stock or has no capacity left "
+        "today. Recorded as a routing decision \"manual pin by <you>\" and an order event.",
+    )
+    def post(self, request: Request, pk: int, line_no: int) -> Response:
+        principal = principal_from_request(request)
+        order = order_get(principal=principal, order_id=pk)
+        body = request.data if isinstance(request.data, dict) else {}
+        actor = actor_label(principal)
+
+        def handler() -> tuple[int, Any]:
+            data = _parse(s.OrderLinePinSerializer, body)
+            location = location_get_by_code(code=data["location"])
+            services.order_line_pin(order=order, line_no=line_no, location=location, actor=actor, reason=data["reason"])
+            return 200, _order_out(principal, pk)
+
+        answer = services.idempotent_call(
+            channel=order.channel, key=request.headers.get("Idempotency-Key", ""),
+            body={"pin_order": pk, "line": line_no, **body}, handler=handler,
             error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
         )
         response = Response(answer.body, status=answer.status)
@@ -202,7 +236,7 @@ class HoldCreateView(APIView):
 
 
 class HoldDetailView(APIView):
-    permission_classes = [CanPlaceOrders]
+    permission_classes = [by_method(read=CanViewOrders, write=CanPlaceOrders)]
 
     @extend_schema(responses=s.HoldOutSerializer)
     def get(self, request: Request, pk: str) -> Response:

@@ -22,7 +22,10 @@ from inventory.services import capacity_release, reservation_consume, reservatio
 from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
 from omni.transitions import transition_apply, transition_check
-from orders.models import Allocation, AllocationStatus, LineStatus, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus, RerouteShortage
+from orders.models import (
+    Allocation, AllocationStatus, LineStatus, LostSaleReason, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus,
+    RerouteShortage,
+)
 from orders.routing.engine import RoutingDecision
 from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
@@ -30,6 +33,7 @@ from orders.selectors import routing_profile_for
 from .allocating import allocations_reserve, decision_record, line_needs
 from ..signals import allocations_changed
 from .events import order_event_record
+from .lost_sales import lost_sales_record
 from .planning import RouteRequest, plan_and_reserve
 from .scarcity import claim_of_line
 from .status import ALLOCATION_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
@@ -97,11 +101,30 @@ def _allocations_close(allocs: Sequence[Allocation], to: str, reason: str = "") 
                          extra_fields=("closed_at", "reason"))
 
 
+def allocations_withdraw(*, allocations: Sequence[Allocation], reason: str) -> None:
+    """Take reserved allocations of a locked order away from their locations (a merchandiser moved
+    the units elsewhere): closed as rejected with the reason — so the units count as missing on the
+    line, not as given up, and later re-routing avoids those locations — their day's capacity slots
+    given back where the order keeps nothing else, and their reservations released, in ONE inventory
+    call. Inside the caller's transaction, after ``order_lock``."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("allocations_withdraw needs a transaction.")
+    allocs = list(allocations)
+    if not allocs:
+        return
+    for alloc in allocs:
+        transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.REJECTED,
+                         what=f"Allocation {alloc.pk}")
+    _capacity_give_back(allocs)  # counters before stock rows
+    _allocations_close(allocs, AllocationStatus.REJECTED, reason)
+
+
 def _capacity_give_back(allocs: Sequence[Allocation]) -> None:
     """An order cancelled before fulfilment gives back the day's capacity slot it claimed at each
     location where it keeps no other live allocation (on the local day it claimed it). Runs before
     the reservations are released: counters are always taken before stock rows. A rejected
-    allocation keeps its slot (the store did the work)."""
+    allocation gives its slot back too: the order never comes back to that location (re-routing
+    excludes it), so a kept slot would only turn other orders away from a store with room."""
     zones = dict(Location.objects.filter(pk__in={a.location_id for a in allocs}, daily_capacity__isnull=False)
                  .values_list("pk", "timezone"))
     limited = [a for a in allocs if a.location_id in zones]
@@ -138,10 +161,14 @@ def _lines_cancel(lines: Sequence[OrderLine], *, actor: str, reason: str) -> Non
 
 
 def order_cancel(*, order: Order | int, actor: str = "system", reason: str = "") -> Order:
-    """Cancel every line (releasing its reservations). Refused once anything has been fulfilled."""
+    """Cancel every line (releasing its reservations). Refused once anything has been fulfilled.
+    Cancelling an order that is already cancelled confirms it: nothing changes and no event is
+    written (a partner retrying, a merchandiser clicking twice — the admin and the API agree)."""
     with transaction.atomic():
         order = _lock_order(order)
-        if order.status in (OrderStatus.CANCELLED, OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED):
+        if order.status == OrderStatus.CANCELLED:
+            return order
+        if order.status in (OrderStatus.FULFILLED, OrderStatus.PARTIALLY_FULFILLED):
             raise IllegalTransition(f"Order {order.external_id} is {order.get_status_display().lower()}; it cannot be cancelled.",
                                     code="illegal_transition", details={"status": [order.status]})
         lines = list(order.lines.select_related("product").order_by("line_no"))
@@ -174,6 +201,15 @@ def _get_line(order: Order, line_no: int) -> OrderLine:
         raise NotFound(f"Order {order.external_id} has no line {line_no}.", code="unknown_line", details={"line": [line_no]})
     line.order = order
     return line
+
+
+def allocation_lock(*, allocation: Allocation | int) -> tuple[Allocation, Order]:
+    """Lock an allocation's order (inside the caller's transaction) and return the allocation, its
+    line, product and location loaded, with the locked order. For the orders services that change one
+    allocation (ship-to-store's dispatch and arrival): the order's lock comes first, as everywhere."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("allocation_lock needs a transaction.")
+    return _lock_allocation(allocation)
 
 
 def _lock_allocation(allocation: Allocation | int) -> tuple[Allocation, Order]:
@@ -356,6 +392,8 @@ def _give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason
         raise IllegalTransition(f"Line {line.line_no} was never allocated; cancel it instead.", code="illegal_transition")
     Allocation.objects.create(line=line, location_id=location_id, quantity=quantity, status=AllocationStatus.CANCELLED,
                               reason=reason[:255], closed_at=timezone.now())
+    lost_sales_record(channel=order.channel, order_ref=order.external_id,
+                      items=[(line.product, quantity, line.unit_price, LostSaleReason.REJECTED)])
     _line_settle(line, reason)
     if line.status == LineStatus.ALLOCATED:  # other units are still held: the reason stays on the line
         line.status_reason = reason[:255]
@@ -377,6 +415,8 @@ def allocation_reject(
         transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.REJECTED,
                          what=f"Allocation {alloc.pk}")
         qty = _part(alloc, quantity)
+        if qty == alloc.quantity:  # nothing of it stays here: the day's slot goes back (before stock rows)
+            _capacity_give_back([alloc])
         if alloc.reservation_id:
             reservation_release(reservation=alloc.reservation_id, quantity=qty)
         _settle(alloc, qty, AllocationStatus.REJECTED, reason)

@@ -20,6 +20,8 @@ from allocation.models import Channel
 from omni.errors import Conflict, OmniError, ValidationFailed
 from orders.models import IdempotencyRecord
 
+from .lost_sales import lost_sales_ensure
+
 
 @dataclass(frozen=True)
 class IdempotentAnswer:
@@ -62,6 +64,7 @@ def idempotent_call(
                 with transaction.atomic():
                     status, response = handler()
             except OmniError as exc:
+                lost_sales_ensure(exc)  # a refusal's lost sales, undone with the handler's savepoint
                 status, response = exc.status_code, error_body(exc)
             record.response_status, record.response_body = status, response
             record.save(update_fields=["response_status", "response_body"])

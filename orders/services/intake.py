@@ -20,6 +20,7 @@ from ..signals import allocations_changed
 from .allocating import HeldUnits, allocations_reserve, decision_record, line_needs
 from .bopis import bopis_alternatives
 from .events import order_event_record
+from .lost_sales import lost_sales_of_refused_order
 from .planning import RouteRequest, plan_and_reserve
 from .scarcity import scarcity_losers
 from .status import HOLD_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
@@ -55,10 +56,18 @@ def order_create(*, channel: Channel, data: OrderInput, actor: str = "system") -
     try:
         with transaction.atomic():
             return _order_create(channel=channel, data=data, checked=checked, external_id=external_id, actor=actor)
+    except InsufficientStock as exc:  # refused demand: a lost sale (recorded after the rollback)
+        _refusal_record(channel=channel, checked=checked, exc=exc, external_id=external_id)
+        raise
     except IntegrityError as exc:
         if Order.objects.filter(channel=channel, external_id=external_id).exists():
             raise _duplicate(channel, external_id) from exc
         raise
+
+
+def _refusal_record(*, channel: Channel, checked: CheckedOrder, exc: InsufficientStock, external_id: str) -> None:
+    lost_sales_of_refused_order(channel=channel, exc=exc, order_ref=external_id,
+                                lines=list(zip(checked.products, checked.quantities, checked.prices, strict=True)))
 
 
 def _held_units(hold_lines: list[HoldLine], lines: list[OrderLine], open_qty: dict[int, int]) -> list[HeldUnits]:

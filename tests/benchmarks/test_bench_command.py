@@ -37,6 +37,8 @@ BENCHES = [
     pytest.param("sync", ["--rate", "20", "--seconds", "1.5", "--skus", "4", "--poll-seconds", "0.5", "--producers", "2",
                           "--concurrency", "2"], marks=[PG, pytest.mark.integration], id="sync"),
     pytest.param("movements", ["--items", "4", "--rows", "2"], id="movements"),
+    pytest.param("soak", ["--seconds", "4", "--clients", "4", "--workers", "2", "--skus", "4", "--hot-skus", "2", "--stores", "2"],
+                 marks=[PG, pytest.mark.integration], id="soak"),
     pytest.param("store", ["--open", "4", "--requests", "3"], id="store"),
     pytest.param("dashboard", ["--days", "3", "--stores", "2", "--skus", "20", "--renders", "2", "--baseline-renders", "1"],
                  id="dashboard"),
@@ -123,6 +125,11 @@ def _check_figures(name: str, result: dict) -> None:
         if result["database"] == "postgresql":
             assert result["copy_rows"] == 90 and result["copy_rows_per_s"] > 0
             assert result["ratio_to_copy"] == pytest.approx(result["rows_per_s"] / result["copy_rows_per_s"], abs=0.01)
+    elif name == "soak":
+        assert (result["clients"], result["errors_5xx"], result["errors_connection"], result["oversold"]) == (4, 0, 0, 0)
+        assert (result["ledger_ok"], result["channels_converged"], result["capacity_exceeded"]) == (True, True, 0)
+        assert result["requests"] == sum(sum(s.values()) for s in result["statuses"].values()) > 0
+        assert set(result["p95_ms"]) == set(result["statuses"]) and result["hot_units_sold_or_reserved"] <= result["hot_units"]
     elif name == "sync":
         assert (result["changes"], result["lost"], result["stale_applied"], result["baseline_lost"]) == (30, 0, 0, 0)
         assert result["updates_received"] > 0 and result["baseline_updates"] > 0 and result["baseline_polls"] >= 2

@@ -22,7 +22,7 @@ from tests.orders.factories import order_input, receive
 
 from tests.orders.conftest import world  # noqa: F401  (two stores, a warehouse and three SKUs)
 
-from .conftest import admin_login, shot
+from .conftest import SCREENSHOTS, admin_login, shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -64,6 +64,15 @@ def test_dashboard_shows_every_kpi_with_its_chart_and_target_and_the_filters_cha
     assert re.fullmatch(r"\d+\.\d %", _kpi(page, "accuracy")) and re.fullmatch(r"\d+\.\d %", _kpi(page, "fill_rate"))
     month_orders = int(_detail(page, "fill_rate", "orders decided").replace(",", ""))
     assert month_orders > 0
+    # lost sales: refused demand in total, and what the pool held elsewhere; sync drift per channel
+    refused = int(_kpi(page, "lost_demand").split()[0].replace(",", ""))
+    held = int(_detail(page, "lost_demand", "held elsewhere in the pool").split()[0].replace(",", ""))
+    assert 0 < held < refused
+    assert re.fullmatch(r"[\d,]+ of [\d,]+", _detail(page, "sync_latency", "SKUs drifting now"))
+    drift_rows = page.locator("#sync-drift tbody tr")
+    assert drift_rows.count() >= 1 and int(drift_rows.first.locator("[data-drifting]").inner_text()) >= 0
+    page.locator("[data-kpi=lost_demand]").screenshot(path=str(SCREENSHOTS / "e2e-console-lost-sales-card.png"))
+    page.locator("#sync-drift").screenshot(path=str(SCREENSHOTS / "e2e-console-sync-drift.png"))
     shot(page, "console-dashboard-1280")
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "console-dashboard-390")
@@ -151,6 +160,36 @@ def test_reroute_and_cancel_from_the_order_page_change_the_order_and_its_stock(
     assert ledger_check() == []
     page.set_viewport_size({"width": 390, "height": 844})
     shot(page, "console-order-390")
+
+
+def test_pin_a_line_to_a_chosen_location_from_the_order_page_moves_its_reservation_in_the_ledger(
+        browser_page, live_server, world, two_stores_order):
+    order = two_stores_order
+    receive(world.shirt, world.ank, 1)  # too little at the warehouse: shown, not offered
+    _role_user("mara", MERCHANDISER)
+    page = browser_page
+    admin_login(page, live_server, "mara")
+    page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
+    page.click("text=Pin to a location")
+    rows = page.locator("#pin-candidates tbody tr")
+    assert rows.count() == 3
+    izm = page.locator("#pin-candidates tr[data-location=ST-IZM]")
+    assert izm.locator("[data-atp]").inner_text() == "5" and "2 units reserved here" in izm.inner_text()
+    ank = page.locator("#pin-candidates tr[data-location=WH-ANK]")
+    assert "Only 1 of 2 available at WH-ANK." in ank.inner_text() and ank.locator("input[type=radio]").is_disabled()
+    shot(page, "console-pin-1280")
+    page.set_viewport_size({"width": 390, "height": 844})
+    shot(page, "console-pin-390")
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+    page.check("#pin-ST-IZM")
+    page.fill("#id_reason", "Istanbul is short-staffed")
+    page.click("#order-action button[type=submit]")
+    assert "Line 1 pinned to ST-IZM: 2 unit(s) reserved there (2 from ST-IST released)." in page.locator("ul.messagelist").inner_text()
+    assert (_reserved(world.shirt, world.ist), _reserved(world.shirt, world.izm)) == (0, 2)
+    assert "pinned to ST-IZM by hand" in page.locator(".omni-timeline").inner_text()
+    assert "manual pin by mara via admin: Istanbul is short-staffed" in page.content()
+    assert ledger_check() == []
 
 
 def test_a_merchandiser_cannot_delete_an_order(browser_page, live_server, world, two_stores_order):

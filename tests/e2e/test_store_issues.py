@@ -46,3 +46,25 @@ def test_a_short_pick_reroutes_the_line_visible_on_the_order_in_the_admin(store_
     assert "not_found" in admin.content()
     shot(admin, f"store-reroute-admin-{page.device}")
     context.close()
+
+
+def test_a_pickup_short_at_its_own_store_asks_the_customer_instead_of_moving_it(store_page, live_server, shop):  # noqa: F811
+    from allocation.models import SyncMessage
+    from fulfillment.models import CustomerChoice
+    from tests.fulfillment.factories import place_bopis
+
+    page = store_page
+    receive(shop.shirt, shop.izm, 5)
+    work = place_bopis(shop, "WEB-6002", ("SHIRT", 2), customer_email="ayse@example.com")
+    store_login(page, live_server, "ayse")
+    page.goto(f"{live_server.url}/s/{shop.ist.code}/w/{work.pk}/")
+    page.click("summary:has-text('Report an issue')")
+    page.check("input[name=reason][value=damaged]")
+    page.fill("input[name=quantity]", "1")
+    page.click("button:has-text('Report')")
+    text = page.locator(".messages").inner_text()
+    assert "The customer is asked whether to collect them at another store" in text
+    shot(page, f"store-pickup-issue-{page.device}")
+    choice = CustomerChoice.objects.get(work=work)
+    assert [o["id"] for o in choice.options][0] == "pickup:ST-IZM" and choice.lines[0]["quantity"] == 1
+    assert SyncMessage.objects.filter(event="customer_choice_requested", payload__order="WEB-6002").exists()

@@ -144,6 +144,14 @@ def test_pack_and_ship_with_a_tracking_number(store_page, live_server, shop):
     assert (seen["status"], seen["tracking_number"]) == ("shipped", "YK123456789TR")
     shipped = [e for e in seen["events"] if e["to_status"] == "shipped"]
     assert shipped and shipped[0]["actor"] == "ayse" and shipped[0]["data"]["tracking_number"] == "YK123456789TR"
+    # ... and the webhook event for it waits in the channel's log, sequenced, with the tracking number.
+    from allocation.models import SyncMessage
+
+    [event] = SyncMessage.objects.filter(channel=shop.web, kind="event")
+    assert (event.event, event.sequence) == ("shipped", 1)
+    assert (event.payload["order"], event.payload["tracking_number"], event.payload["carrier"]) == (
+        "WEB-4001", "YK123456789TR", "Yurtiçi Kargo")
+    assert event.payload["lines"] == [{"line": 1, "sku": "SHIRT", "quantity": 1}] and event.payload["location"] == shop.ist.code
 
 
 def test_mark_ready_emails_the_code_then_hand_over_by_code_with_the_id_check(store_page, live_server, shop, mailoutbox):

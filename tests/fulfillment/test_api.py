@@ -122,3 +122,29 @@ def test_the_schema_documents_the_fulfillment_api(api_client, world):
     api_client.force_authenticate(StaffFactory(username="schema-reader", is_staff=True))
     paths = api_client.get("/api/v1/schema/?format=json").json()["paths"]
     assert "/api/v1/fulfillment/works/{id}/hand-over" in paths and "/api/v1/orders/{id}/fulfillments" in paths
+
+
+def test_a_short_receipt_through_the_api(api_client, world):
+    from fulfillment.models import CustomerChoice
+    from fulfillment.services import dispatch, pack, pick
+    from orders.models import DeliveryMode
+    from orders.services import order_create
+
+    from .factories import order_input
+
+    receive(world.shirt, world.ist, 5)
+    order = order_create(channel=world.web, data=order_input(
+        "API-STS", ("SHIRT", 3), delivery_mode=DeliveryMode.BOPIS, pickup_location=world.izm.code, ship_to_store=True))
+    work = order.fulfillment_works.get()
+    pick(work=work, line=work.lines.get(), qty=3, actor="wms")
+    pack(work=work, actor="wms")
+    dispatch(work=work, actor="wms")
+    client = wms(api_client, world, world.izm)
+    line = work.lines.get().pk
+    bad = post(client, f"{BASE}/{work.pk}/receive", {"lines": [{"line": line, "quantity": 9}]}, key="r-0")
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_quantity"
+    res = post(client, f"{BASE}/{work.pk}/receive", {"lines": [{"line": line, "quantity": 1}], "reason": "pallet short"}, key="r-1")
+    assert res.status_code == 200, res.json()
+    assert res.json()["status"] == "ready_for_pickup" and res.json()["lines"][0]["rejected"] == 2
+    again = post(client, f"{BASE}/{work.pk}/receive", {"lines": [{"line": line, "quantity": 1}], "reason": "pallet short"}, key="r-1")
+    assert again["Idempotent-Replayed"] == "true" and CustomerChoice.objects.get(work=work).lines[0]["quantity"] == 2

@@ -129,5 +129,6 @@ def test_the_beat_jobs_are_scheduled():
     from omni.celery import app
 
     tasks = {entry["task"] for entry in BEAT_SCHEDULE.values()}
-    assert tasks == {"fulfillment.tasks.pickup_reminders_send", "fulfillment.tasks.pickups_expire"}
+    assert tasks == {"fulfillment.tasks.pickup_reminders_send", "fulfillment.tasks.pickups_expire",
+                     "fulfillment.tasks.choices_expire", "fulfillment.tasks.notifications_sweep"}
     assert tasks <= set(app.tasks.keys())

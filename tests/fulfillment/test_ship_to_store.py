@@ -107,3 +107,54 @@ def test_cancelled_in_transit_arrives_as_sellable_stock(world):
     assert work.status == WorkStatus.CANCELLED
     assert stock(world.shirt, world.izm)[:2] == (2, 0)  # sellable at the pickup store
     assert ledger_check() == []
+
+
+def test_a_short_receipt_records_the_loss_readies_what_came_and_asks_the_customer_about_the_rest(
+        world, django_capture_on_commit_callbacks):
+    from allocation.models import SyncMessage
+    from fulfillment.models import ChoiceStatus, CustomerChoice
+    from omni.errors import ValidationFailed
+
+    receive_stock(world.shirt, world.ist, 5)
+    work = dispatch(work=_packed(_place(world, "STS-9", qty=3)), actor="alice")
+    line = work.lines.get()
+    with pytest.raises(ValidationFailed):
+        receive(work=work, actor="bob", received={line.pk: 4})  # more than was sent: nothing changes
+    assert Transfer.objects.get().status == TransferStatus.IN_TRANSIT
+
+    with django_capture_on_commit_callbacks(execute=True):
+        work = receive(work=work, actor="bob", received={line.pk: 2}, reason="box torn open")
+
+    transfer = Transfer.objects.get()
+    assert (transfer.status, transfer.quantity, transfer.received_quantity) == (TransferStatus.RECEIVED, 3, 2)
+    assert units_in_transit(to_location_ids=[world.izm.pk]) == {}  # the missing unit left in-transit: lost
+    assert stock(world.shirt, world.ist) == (2, 0, 0) and stock(world.shirt, world.izm) == (2, 2, 0)
+    line.refresh_from_db()
+    assert (work.status, line.rejected, line.ready_quantity) == (WorkStatus.READY_FOR_PICKUP, 1, 2)  # ready for what came
+    allocs = sorted(Allocation.objects.filter(line__order=work.order).values_list("status", "quantity", "location__code"))
+    assert allocs == [(AllocationStatus.REJECTED, 1, "ST-IZM"), (AllocationStatus.RESERVED, 2, "ST-IZM")]
+    assert "box torn open" in Allocation.objects.get(status=AllocationStatus.REJECTED).reason
+    assert work.order.events.filter(kind="allocation_short_receipt", data__missing=1).exists()
+    choice = CustomerChoice.objects.get(work=work)
+    assert (choice.status, choice.location, choice.lines[0]["quantity"]) == (ChoiceStatus.OPEN, world.izm, 1)
+    assert list(SyncMessage.objects.filter(kind="event").order_by("sequence").values_list("event", flat=True)) == [
+        "ready_for_pickup", "rejected", "customer_choice_requested"]
+    assert receive(work=work, actor="bob").status == WorkStatus.READY_FOR_PICKUP  # replay: nothing more
+    assert CustomerChoice.objects.count() == 1
+    assert ledger_check() == []
+    # what came is handed over; the order waits for the customer's answer about the missing unit
+    hand_over(work=work, verification=Verification(collector_name="Ayşe"), actor="bob")
+    assert ledger_check() == []
+
+
+def test_nothing_arriving_rejects_the_pickup_and_asks_the_customer(world, django_capture_on_commit_callbacks):
+    from fulfillment.models import CustomerChoice
+
+    receive_stock(world.shirt, world.ist, 5)
+    work = dispatch(work=_packed(_place(world, "STS-10", qty=2)), actor="alice")
+    with django_capture_on_commit_callbacks(execute=True):
+        work = receive(work=work, actor="bob", received={work.lines.get().pk: 0})
+    assert work.status == WorkStatus.REJECTED
+    assert CustomerChoice.objects.get(work=work).lines[0]["quantity"] == 2
+    assert units_in_transit(to_location_ids=[world.izm.pk]) == {} and stock(world.shirt, world.ist) == (3, 0, 0)
+    assert ledger_check() == []

@@ -93,8 +93,13 @@ def test_each_kpi_on_a_hand_built_day(world):
     assert k["bopis_prep"].value is not None and k["bopis_prep"].value < 5  # minutes: ready within the test
     # cost of goods sold: O1 2 + O2 1 + O5 1 units at 10.00 = 40.00
     assert board.totals["cogs"].count == 4000
-    assert details["sync_latency"] == {"p50": "2.0 s", "p95": "10.0 min", "max": "6.7 min", "pushes": "3"}
-    assert k["lost_demand"].display == "1 units" and details["lost_demand"] == {"value": "10"}
+    # drift now: web last acknowledged 1 shirt; Omni would publish 94 (100 received, 6 gone or reserved)
+    assert details["sync_latency"] == {"p50": "2.0 s", "p95": "10.0 min", "max": "6.7 min", "pushes": "3",
+                                       "SKUs drifting now": "1 of 1", "largest drift now": "94 units (web, SHIRT)"}
+    # nothing refused at intake nor given up (O4's cap was backordered, then cancelled: beside it)
+    assert k["lost_demand"].display == "0 units"
+    assert details["lost_demand"] == {"held elsewhere in the pool": "0 units", "value refused": "0", "value held elsewhere": "0",
+                                      "today so far (live)": "0 units, 0 held elsewhere", "cancelled after a backorder": "1 units"}
 
 
 def test_the_snapshot_gives_what_the_raw_rows_give_and_filters_narrow_it(world):
@@ -129,3 +134,67 @@ def test_a_store_rejection_that_no_other_location_can_take_counts_as_oversold(wo
     at_izmir = {f.spec.code: dict(f.details) for f in dashboard_from_raw(
         Filters(start=today, end=today, location_id=world.izm.pk)).kpis}
     assert at_izmir["overselling"]["lines oversold"] == "1"  # counted where the rejection happened
+
+
+def _refuse(world, external_id: str, *lines) -> None:
+    from omni.errors import InsufficientStock
+    from orders.services import order_create
+    from tests.orders.factories import order_input
+
+    with pytest.raises(InsufficientStock):
+        order_create(channel=world.web, data=order_input(external_id, *lines))
+
+
+def test_lost_sales_on_a_hand_built_history_held_elsewhere_and_in_total(world):
+    """Refused: 3 shirts the pool held at a store web does not sell from, 2 mugs nobody had, and one
+    cap a store rejected with no other source (its routing profile gives such units up)."""
+    from tests.orders.factories import LocationFactory, RoutingProfileFactory
+
+    hidden = LocationFactory(code="ST-HIDDEN")
+    receive(world.shirt, hidden, 10)
+    _refuse(world, "L1", ("SHIRT", 3))  # 3 × 10.00, held elsewhere
+    _refuse(world, "L2", ("MUG", 2))  # 2 × 10.00, nowhere
+    RoutingProfileFactory(name="give-up", channel=world.web, reroute_shortage="cancel")
+    receive(world.cap, world.ist, 1)
+    w = place(world, "L3", ("CAP", 1))
+    allocation_reject(allocation=Allocation.objects.get(line__order=w.order), reason="not found")  # 1 × 10.00, given up
+    today = timezone.now().date()
+    filters = Filters(start=today, end=today)
+    raw = {f.spec.code: f for f in dashboard_from_raw(filters).kpis}["lost_demand"]
+    assert raw.display == "6 units"
+    details = dict(raw.details)
+    # the cap was still on the books at IST when given up: the pool "held" it (not yet written off)
+    assert details["held elsewhere in the pool"] == "4 units"
+    assert (details["value refused"], details["value held elsewhere"]) == ("60", "40")
+    assert details["today so far (live)"] == "6 units, 4 held elsewhere"
+    kpi_snapshot_day(day=today)
+    snap = {f.spec.code: f for f in dashboard_from_snapshots(filters).kpis}["lost_demand"]
+    assert (snap.display, snap.details) == (raw.display, raw.details)
+    assert dict(snap.series)[today] == 6.0
+    other = {f.spec.code: f for f in dashboard_from_snapshots(Filters(start=today, end=today, channel_id=world.market.pk)).kpis}
+    assert other["lost_demand"].display == "0 units"  # the market channel refused nothing
+
+
+def test_sync_drift_counts_the_skus_whose_acknowledged_figure_differs_from_omnis_now(world):
+    """web acknowledged shirt 5 then 7 (Omni now: 7, no drift), mug 3 (Omni now: 10, drift 7),
+    cap 0 (Omni now: 0). market acknowledged nothing (feed only): not counted."""
+    from omni.insights.live import sync_drift
+
+    receive(world.shirt, world.ist, 7)
+    receive(world.mug, world.ist, 10)
+    now = timezone.now()
+    for seq, (product, figure) in enumerate(((world.shirt, 5), (world.shirt, 7), (world.mug, 3), (world.cap, 0)), start=1):
+        SyncMessage.objects.create(channel=world.web, product=product, sequence=seq, available=figure, changed_at=now,
+                                   status=MessageStatus.SENT, acked_at=now, latency_ms=1000)
+    SyncMessage.objects.create(channel=world.web, product=world.cap, sequence=9, available=4, changed_at=now,
+                               status=MessageStatus.PENDING)  # not acknowledged: the channel still shows 0
+    SyncMessage.objects.create(channel=world.market, product=world.mug, sequence=1, available=1, changed_at=now,
+                               status=MessageStatus.FEED)
+    drift = {d.code: (d.skus, d.drifting, d.max_drift, d.max_sku) for d in sync_drift()}
+    assert drift == {"market": (0, 0, 0, ""), "web": (3, 1, 7, "MUG")}
+    today = timezone.now().date()
+    k = {f.spec.code: dict(f.details) for f in dashboard_from_raw(Filters(start=today, end=today)).kpis}
+    assert (k["sync_latency"]["SKUs drifting now"], k["sync_latency"]["largest drift now"]) == ("1 of 3", "7 units (web, MUG)")
+    market_only = {f.spec.code: dict(f.details) for f in dashboard_from_raw(
+        Filters(start=today, end=today, channel_id=world.market.pk)).kpis}
+    assert market_only["sync_latency"]["SKUs drifting now"] == "0 of 0"

@@ -90,3 +90,27 @@ def test_orders_are_cancelled_and_holds_released_from_the_admin(merchandiser, pl
     assert (order.status, hold.status) == (OrderStatus.CANCELLED, HoldStatus.RELEASED)
     assert sum(StockLevel.objects.filter(product=world.shirt).values_list("reserved", flat=True)) == 0
     assert ledger_check() == []
+
+
+def test_the_pin_page_lists_each_location_with_its_atp_and_distance_and_pins_the_line(merchandiser, world, client):
+    receive(world.shirt, world.ist, 5)
+    receive(world.shirt, world.ank, 1)
+    receive(world.shirt, world.izm, 4)
+    order = order_create(channel=world.web, data=order_input("PIN-A", ("SHIRT", 2)))
+    client.force_login(merchandiser)
+    url = reverse("admin:orders_order_action_pin", args=[order.pk])
+    page = client.get(url).content.decode()
+    assert "ST-IZM" in page and "Only 1 of 2 available at WH-ANK." in page and "km to the customer" in page
+    izm = world.izm.pk
+    assert f'value="{world.ank.pk}" id="pin-WH-ANK" disabled' in page and f'value="{izm}" id="pin-ST-IZM">' in page
+
+    refused = client.post(url, {"line": 1, "location": world.ank.pk, "reason": ""})  # not offered: the form says so
+    assert refused.status_code == 200 and StockLevel.objects.get(product=world.shirt, location=world.ank).reserved == 0
+
+    done = client.post(url, {"line": 1, "location": izm, "reason": "IST short-staffed"}, follow=True)
+    assert "Line 1 pinned to ST-IZM: 2 unit(s) reserved there (2 from ST-IST released)." in done.content.decode()
+    assert StockLevel.objects.get(product=world.shirt, location=world.izm).reserved == 2
+    assert StockLevel.objects.get(product=world.shirt, location=world.ist).reserved == 0
+    assert order.routing_decisions.filter(kind="manual_pin", reason="manual pin by merch via admin: IST short-staffed").exists()
+    assert "pinned to ST-IZM by hand" in client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    assert ledger_check() == []

@@ -206,3 +206,37 @@ def test_store_staff_take_returns_of_any_channel_only_at_their_store(world, web_
     assert ok.status_code == 200, ok.json()
     assert StockLevel.objects.get(product=world.shirt, location=world.izm).on_hand == 1
     assert StockLevel.objects.get(product=world.shirt, location=world.ist).on_hand == 3
+
+
+def test_a_partner_pins_a_line_through_the_api_idempotently_and_only_its_own_orders(world, web_client, api_client):
+    receive(world.shirt, world.ist, 5)
+    receive(world.shirt, world.ank, 5)
+    order_id = post(web_client, body("PIN-1")).json()["id"]
+    url = f"{URL}/{order_id}/lines/1/pin"
+
+    missing_key = web_client.post(url, {"location": "WH-ANK"}, format="json")
+    assert missing_key.status_code == 400 and missing_key.json()["error"]["code"] == "idempotency_key_required"
+
+    resp = web_client.post(url, {"location": "WH-ANK", "reason": "faster courier"}, format="json", HTTP_IDEMPOTENCY_KEY="pin-1")
+    assert resp.status_code == 200, resp.json()
+    line = resp.json()["lines"][0]
+    assert [(a["location"], a["quantity"], a["status"]) for a in line["fulfilled_from"]] == [
+        ("ST-IST", 2, "rejected"), ("WH-ANK", 2, "reserved")]
+    assert [e["kind"] for e in resp.json()["events"]][-1] == "line_pinned"
+    assert StockLevel.objects.get(product=world.shirt, location=world.ank).reserved == 2
+    again = web_client.post(url, {"location": "WH-ANK", "reason": "faster courier"}, format="json", HTTP_IDEMPOTENCY_KEY="pin-1")
+    assert again.json() == resp.json() and again["Idempotent-Replayed"] == "true"
+    assert StockLevel.objects.get(product=world.shirt, location=world.ank).reserved == 2
+
+    # too little stock where asked: 409 with a clear message, nothing changed
+    short = web_client.post(url, {"location": "ST-IZM"}, format="json", HTTP_IDEMPOTENCY_KEY="pin-2")
+    assert short.status_code == 409 and "ST-IZM has fewer than 2 × SHIRT available" in short.json()["error"]["message"]
+    unknown = web_client.post(url, {"location": "NOPE"}, format="json", HTTP_IDEMPOTENCY_KEY="pin-3")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "unknown_location"
+    assert StockLevel.objects.get(product=world.shirt, location=world.ank).reserved == 2
+
+    market = api_client
+    market.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(world.market)}")
+    other = market.post(url, {"location": "ST-IST"}, format="json", HTTP_IDEMPOTENCY_KEY="pin-4")
+    assert other.status_code == 404  # another channel's order does not exist for it
+    assert StockLevel.objects.get(product=world.shirt, location=world.ist).reserved == 0

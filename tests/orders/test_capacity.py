@@ -5,18 +5,21 @@ cancelled order gives its slot back; availability and BOPIS store choice leave a
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone as dt_timezone
+from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
+from django.utils import timezone
 
 from allocation.availability.pickup import pickup_options
 from allocation.selectors import atp_for_channel
-from inventory.models import LocationDayLoad
+from allocation.sync.drain import sync_outbox_drain
+from allocation.sync.models import MessageKind, SyncMessage
+from inventory.models import LocationDayLoad, OutboxEvent
 from inventory.selectors import capacity_used, local_day, locations_at_capacity
-from inventory.services import ledger_check
+from inventory.services import ledger_check, location_capacity_set
 from omni.errors import InsufficientStock
 from orders.models import Allocation, AllocationStatus, Order
-from orders.services import order_cancel, order_create
+from orders.services import allocation_reject, order_cancel, order_create
 
 from .factories import ChannelFactory, LocationFactory, ProductFactory, make_visible, order_input, receive
 from .test_concurrency import run_threads
@@ -124,3 +127,71 @@ def test_racing_orders_never_overbook_a_small_capacity():
     assert counts["ok"] == 5, counts
     assert used_at(store) == 5 == orders_at(store) == Order.objects.count()
     assert ledger_check() == []
+
+
+def _drain() -> None:
+    """Drain the outbox and publish now (past the channel's 2 s coalescing window)."""
+    sync_outbox_drain(now=timezone.now() + timedelta(minutes=1))
+
+
+def _figure(channel, product) -> int | None:
+    """The last availability figure the channel was sent for this SKU."""
+    msg = SyncMessage.objects.filter(channel=channel, product=product, kind=MessageKind.AVAILABILITY).order_by("-id").first()
+    return None if msg is None else msg.available
+
+
+def test_a_store_filling_up_today_republishes_its_other_skus_and_freeing_a_slot_brings_them_back(shop):
+    web, store, _dc, _tee = shop
+    mug = ProductFactory(sku="MUG-CAP")
+    receive(mug, store, 10)  # nobody orders it: only the store's capacity moves its figure
+    _drain()
+    assert _figure(web, mug) == 10
+    order_create(channel=web, data=order_input("O-1", ("TEE", 1)))
+    _drain()
+    assert _figure(web, mug) == 10 and not OutboxEvent.objects.filter(reason="capacity").exists()
+
+    last = order_create(channel=web, data=order_input("O-2", ("TEE", 1)))  # the store's last slot today
+    assert set(OutboxEvent.objects.filter(reason="capacity", processed_at__isnull=True).values_list(
+        "product__sku", "location_id")) == {("TEE", store.pk), ("MUG-CAP", store.pk)}
+    _drain()
+    assert _figure(web, mug) == 0  # the channel no longer promises what the full store cannot ship today
+
+    order_cancel(order=last, reason="customer changed their mind")  # a slot frees: the figure comes back
+    _drain()
+    assert _figure(web, mug) == 10
+
+
+def test_changing_a_store_capacity_republishes_its_skus(shop):
+    web, store, _dc, tee = shop
+    _drain()
+    location_capacity_set(location=store, daily_capacity=0)  # paused: nothing promised from it
+    assert OutboxEvent.objects.filter(reason="capacity", product=tee, processed_at__isnull=True).exists()
+    _drain()
+    assert _figure(web, tee) == 0
+    location_capacity_set(location=store, daily_capacity=0)  # the same figure again: nothing to republish
+    assert not OutboxEvent.objects.filter(processed_at__isnull=True).exists()
+
+
+def test_a_fully_rejected_allocation_gives_its_capacity_slot_back(shop):
+    web, store, dc, tee = shop
+    receive(tee, dc, 50)
+    make_visible(web, store, dc)
+    first = order_create(channel=web, data=order_input("O-1", ("TEE", 1)))
+    order_create(channel=web, data=order_input("O-2", ("TEE", 1)))
+    assert used_at(store) == 2
+    alloc = Allocation.objects.get(line__order=first)
+    assert alloc.location == store
+    result = allocation_reject(allocation=alloc, reason="not found")
+    assert [a.location.code for a in result.allocations] == ["DC-FAR"]
+    assert used_at(store) == 1  # the order left the store: its slot serves the next order
+    third = order_create(channel=web, data=order_input("O-3", ("TEE", 1)))
+    assert Allocation.objects.get(line__order=third).location == store
+    assert ledger_check() == []
+
+
+def test_a_partly_rejected_allocation_keeps_its_slot(shop):
+    web, store, _dc, _tee = shop
+    order = order_create(channel=web, data=order_input("O-1", ("TEE", 3)))
+    alloc = Allocation.objects.get(line__order=order)
+    allocation_reject(allocation=alloc, quantity=1, reason="damaged", reroute=False)
+    assert used_at(store) == 1  # two units are still picked there

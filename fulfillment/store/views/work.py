@@ -158,7 +158,8 @@ def ship(request: StoreRequest, pk: int) -> HttpResponse:
 @store_page
 def report_issue(request: StoreRequest, pk: int) -> HttpResponse:
     """"Report an issue": units of one line (or, for a manager, of every line) are not there or
-    damaged; the workflow applies the reason's stock effect and re-routes them."""
+    damaged; the workflow applies the reason's stock effect and re-routes them (a pickup at this
+    store: the customer is asked instead)."""
     work = _work(request, pk)
     if work is None:
         return _not_here(request)
@@ -178,8 +179,10 @@ def report_issue(request: StoreRequest, pk: int) -> HttpResponse:
     if everything and not request.store.is_manager:
         messages.error(request, _("Only the store manager can reject a whole order. Ask them, or report fewer units."))
         return redirect("store:work", code=request.store.location.code, pk=pk)
-    return _act(request, pk, lambda: services.reject(work=pk, quantities=wanted, actor=request.user, note=note),
-                _("Reported. The units were taken off this order and sent to another store where possible."))
+    done = (_("Reported. The customer is asked whether to collect them at another store, have them delivered or cancel.")
+            if work.is_pickup and work.pickup_location_id == request.store.location.pk
+            else _("Reported. The units were taken off this order and sent to another store where possible."))
+    return _act(request, pk, lambda: services.reject(work=pk, quantities=wanted, actor=request.user, note=note), done)
 
 
 @require_POST

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('fulfillment', '0006_location_sla'),
+        ('fulfillment', '0007_customer_choice_and_sending_claim'),
     ]
 
     operations = [

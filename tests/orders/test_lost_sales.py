@@ -1,0 +1,68 @@
+"""Lost sales: demand refused at intake (no ATP for the channel, other channels' quotas, a scarce
+SKU lost) or given up after a rejection with no other source is recorded once, with whether the
+pool held the units elsewhere at that moment."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from allocation.channels.services import channel_quota_set
+from omni.errors import InsufficientStock
+from orders.models import Allocation, LostSale
+from orders.services import allocation_reject, order_create
+
+from .factories import LocationFactory, RoutingProfileFactory, issue_token, order_input, receive
+
+pytestmark = pytest.mark.django_db
+
+
+def lost():
+    return list(LostSale.objects.order_by("id").values_list("channel__code", "product__sku", "quantity", "reason",
+                                                            "pool_free", "pool_could_cover", "order_ref"))
+
+
+def test_an_order_refused_for_want_of_channel_atp_is_a_lost_sale_the_pool_could_have_covered(world):
+    hidden = LocationFactory(code="ST-HIDDEN")  # the web channel does not sell from it
+    receive(world.shirt, hidden, 10)
+    receive(world.mug, world.ist, 5)
+    with pytest.raises(InsufficientStock):
+        order_create(channel=world.web, data=order_input("L-1", ("SHIRT", 3), ("MUG", 1)))
+    # only the SKU that lacked is lost; the pool held it elsewhere (10 free at a store web cannot sell from)
+    assert lost() == [("web", "SHIRT", 3, "no_atp", 10, True, "L-1")]
+    assert LostSale.objects.get().unit_price == Decimal("10.00")
+
+
+def test_a_refusal_with_an_empty_pool_is_lost_in_total_only(world):
+    receive(world.shirt, world.ist, 1)
+    with pytest.raises(InsufficientStock):
+        order_create(channel=world.web, data=order_input("L-2", ("SHIRT", 2)))
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "L-2")]
+
+
+def test_units_other_channels_quotas_hold_back_are_lost_to_the_quota(world):
+    receive(world.shirt, world.ist, 10)
+    channel_quota_set(channel=world.market, min_share_percent=Decimal("50"), product=world.shirt)
+    with pytest.raises(InsufficientStock):
+        order_create(channel=world.web, data=order_input("L-3", ("SHIRT", 8)))
+    assert lost() == [("web", "SHIRT", 8, "quota", 10, True, "L-3")]
+
+
+def test_an_api_refusal_is_recorded_once_even_though_the_request_rolled_back(world, api_client):
+    receive(world.shirt, world.ist, 1)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(world.web)}")
+    body = {"external_id": "L-4", "latitude": 41.0, "longitude": 29.0, "lines": [{"sku": "SHIRT", "quantity": 2}]}
+    for _ in range(2):  # the retry replays the answer: no second lost sale
+        resp = api_client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY="lost-1")
+        assert resp.status_code == 409
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "L-4")]
+
+
+def test_units_given_up_after_a_rejection_are_lost_sales(world):
+    RoutingProfileFactory(name="cancel-rest", channel=world.web, reroute_shortage="cancel")
+    receive(world.shirt, world.ist, 2)
+    order = order_create(channel=world.web, data=order_input("L-5", ("SHIRT", 2)))
+    allocation_reject(allocation=Allocation.objects.get(line__order=order), reason="not found")
+    # nowhere else to take them: given up, and the pool still counts IST's two units (not yet written off)
+    assert lost() == [("web", "SHIRT", 2, "rejected", 2, True, "L-5")]
