@@ -127,19 +127,19 @@ class OrderAdmin(ReadOnlyAdmin):
     def action_cancel_lines(self, request, object_id):
         return admin_actions.cancel_lines_view(self, request, object_id)
 
-    @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
+    @unfold_action(description="Re-route", url_path="reroute", permissions=["cancel"], icon="alt_route")
     def action_reroute(self, request, object_id):
         return admin_actions.reroute_view(self, request, object_id)
 
-    @unfold_action(description="Pin to a location", url_path="pin", permissions=["cancel"], icon="push_pin")
+    @unfold_action(description="Pin", url_path="pin", permissions=["cancel"], icon="push_pin")
     def action_pin(self, request, object_id):
         return admin_actions.pin_view(self, request, object_id)
 
-    @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
+    @unfold_action(description="Allocate now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
     def action_allocate_now(self, request, object_id):
         return admin_actions.allocate_now_view(self, request, object_id)
 
-    @unfold_action(description="Resend partner event", url_path="resend-event", permissions=["resend"], icon="send")
+    @unfold_action(description="Resend event", url_path="resend-event", permissions=["resend"], icon="send")
     def action_resend_event(self, request, object_id):
         return admin_actions.resend_event_view(self, request, object_id)
 
