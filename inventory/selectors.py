@@ -81,8 +81,9 @@ def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: dat
     if location_ids is not None:
         ids = list(location_ids)
         qs, paused = qs.filter(location_id__in=ids), paused.filter(pk__in=ids)
-    rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity").union(
-        paused.values_list("pk", "d", "n", "timezone", "daily_capacity"), all=True)
+    # no ORDER BY in either half (Location's default ordering): SQLite refuses it inside a UNION
+    rows = qs.order_by().values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity").union(
+        paused.order_by().values_list("pk", "d", "n", "timezone", "daily_capacity"), all=True)
     return frozenset(loc for loc, day, n, tz_name, cap in rows
                      if cap is not None and (cap == 0 or (day == local_day(tz_name, now) and n >= cap)))
 

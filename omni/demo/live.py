@@ -140,14 +140,17 @@ def _collect(work: Work, actor: Any, *, partial: bool = False) -> Work:
 
 def live_demo(*, seed: int) -> dict[str, int]:
     """Open and just-closed orders in every state, counts, notifications; see the module docstring."""
-    trace = logging.getLogger("celery.app.trace")  # one INFO line per eager task: noise in `make run`
-    level = trace.level
-    trace.setLevel(logging.WARNING)
+    # one line per eager task and per (deliberately) failed SMS: noise in `make run`'s output
+    quiet = {name: logging.getLogger(name) for name in ("celery.app.trace", "fulfillment.notifications.services", "kombu.connection")}
+    levels = {name: logger.level for name, logger in quiet.items()}
+    for logger in quiet.values():
+        logger.setLevel(logging.ERROR)
     try:
         with override_settings(**QUIET_MESSAGES):
             return _live_demo(seed=seed)
     finally:
-        trace.setLevel(level)
+        for name, logger in quiet.items():
+            logger.setLevel(levels[name])
 
 
 def _live_demo(*, seed: int) -> dict[str, int]:
