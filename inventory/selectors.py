@@ -114,3 +114,13 @@ def transfers_in_transit(*, location_id: int) -> tuple[list[Transfer], list[Tran
     qs = (Transfer.objects.filter(status=TransferStatus.IN_TRANSIT).select_related("product", "from_location", "to_location")
           .order_by("shipped_at", "pk"))
     return list(qs.filter(to_location_id=location_id)), list(qs.filter(from_location_id=location_id))
+
+
+def locations_received_since(*, product_id: int, since: dict[int, datetime]) -> set[int]:
+    """Of the locations in ``since`` (location id → a time), those where units of the product arrived
+    (a receipt or a transfer in: ``StockLevel.last_received_at``) after that time."""
+    if not since:
+        return set()
+    rows = StockLevel.objects.filter(product_id=product_id, location_id__in=list(since),
+                                     last_received_at__isnull=False).values_list("location_id", "last_received_at")
+    return {lid for lid, at in rows if at is not None and at > since[lid]}
