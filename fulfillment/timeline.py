@@ -53,7 +53,7 @@ def _sentence(e: WorkEvent) -> str | None:
         return f"{pickup}: transfer arrived ({_units(d.get('lines', []))})" + (f"; {d['reason']}" if d.get("reason") else "")
     if e.kind == "handed_over":
         who = d.get("collector_name", "")
-        check = ", ".join(x for x in (d.get("relation") or "", f"{d['id_kind']} checked" if d.get("id_kind") else "") if x)
+        check = ", ".join(x for x in (d.get("relation") or "", f"{str(d['id_kind']).replace('_', ' ')} checked" if d.get("id_kind") else "") if x)
         return f"Handed over at {pickup} to {who}" + (f" ({check})" if check else "") + (
             f": {_units(d.get('lines', []))}" if d.get("lines") else "")
     if e.kind == "customer_choice_expired":

@@ -69,7 +69,7 @@ def test_a_pickup_shows_ready_and_collected_with_the_id_check(world, client, dja
 
     whats = [what for _t, _who, what in timeline(client, work.order)]
     ready = whats.index("Ready for pickup at ST-IST; the customer was sent the pickup code")
-    handed = whats.index("Handed over at ST-IST to Ayşe Yılmaz (customer, national_id checked): 1 × SHIRT")
+    handed = whats.index("Handed over at ST-IST to Ayşe Yılmaz (customer, national id checked): 1 × SHIRT")
     assert ready < handed < whats.index("Collected at ST-IST")
 
 
