@@ -387,13 +387,7 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
         if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
             return line_units_give_up(order=order, line=line, quantity=missing, actor=actor,
                             reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
-        if line.status != LineStatus.BACKORDERED:
-            line.status_reason = reason[:255]
-            transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
-                             extra_fields=("status_reason",))
-            order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
-        order_status_refresh(order=order)
-        return RerouteResult(line.line_no, [], True, reason)
+        return line_backorder(order=order, line=line, actor=actor, reason=reason)
     decision, allocs = planned.decision, planned.reserved
     decision_record(order=order, decision=decision, kind=kind)
     if line.status == LineStatus.BACKORDERED:
@@ -406,6 +400,18 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     order_status_refresh(order=order)
     allocations_changed_send(order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
+
+
+def line_backorder(*, order: Order, line: OrderLine, actor: str, reason: str) -> RerouteResult:
+    """The line waits for stock (the backorder job routes it when stock arrives): backordered with
+    ``reason`` and an order event, unless it already is. The caller holds the order's lock."""
+    if line.status != LineStatus.BACKORDERED:
+        line.status_reason = reason[:255]
+        transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
+                         extra_fields=("status_reason",))
+        order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
+    order_status_refresh(order=order)
+    return RerouteResult(line.line_no, [], True, reason)
 
 
 def line_units_give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:
