@@ -17,13 +17,13 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/orders"
 # A three-line order split over two locations, as Django counts them (the reservations' own
 # statements go through the driver and add one round trip per allocation): auth with the token's
-# locations (1), idempotency look-up, insert and answer (3), validation (2), the order and its lines
+# locations (1), the idempotency key's claim (one insert … on conflict do nothing) and answer (2), validation (2), the order and its lines
 # (2), the planning context, the channel's ATP and the locations' accuracy (3), capacity, allocations,
 # floors with their stock rows and the reservation ids (5), the decision and the timeline (2), the
 # work from the allocations in hand: their locations, SLAs, works, lines, events (5), four savepoints
 # and their releases (8). The answer is built from what intake wrote. `bench api` counted 60 per
 # order at first, 41 after one planning context per request and bulk-written timelines and work.
-MAX_QUERIES_PER_ORDER = 31
+MAX_QUERIES_PER_ORDER = 30
 
 
 def _post(client, external_id: str, lines: list[tuple[str, int]]):
