@@ -21,6 +21,7 @@ from allocation.availability.locations import (
     location_availability,
     pool_availability,
     reservable_floor_by_level,
+    reservable_levels,
 )
 from allocation.availability.sql import available_sql, location_policy_join
 
@@ -29,4 +30,5 @@ __all__ = [
     "availability_for_channels", "available_sql", "channel_location_ids", "channel_sellable_location_ids",
     "location_availability",
     "location_policy_join", "planning_context", "pool_availability", "reservable_floor_by_level",
+    "reservable_levels",
 ]

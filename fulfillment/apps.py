@@ -21,10 +21,14 @@ class FulfillmentConfig(AppConfig):
         timeline_source_register("fulfillment", order_fulfilment_timeline)
 
 
-def _allocations_changed(sender, *, order_id: int, **kwargs) -> None:
+def _allocations_changed(sender, *, order_id: int, new_order=None, allocations=None, **kwargs) -> None:
+    """``new_order`` (with its ``allocations``): an order intake inserted in this very transaction."""
     from fulfillment.services import materialize
 
-    materialize(order=order_id)
+    if new_order is not None and allocations is not None:
+        materialize(order=new_order, new_order_allocations=allocations)
+    else:
+        materialize(order=order_id)
 
 
 def _work_ready(sender, *, work_id: int, **kwargs) -> None:

@@ -7,6 +7,10 @@ BEAT_SCHEDULE = {
         "task": "inventory.tasks.ledger_alert_check",
         "schedule": crontab(hour=2, minute=30),
     },
+    "inventory-capacity-reopenings": {  # each store's local midnight falls in one of these runs
+        "task": "inventory.tasks.capacity_reopenings_announce",
+        "schedule": crontab(minute="*/15"),
+    },
     "inventory-imports-reap": {
         "task": "inventory.tasks.imports_reap",
         "schedule": 60.0,

@@ -30,3 +30,12 @@ def imports_reap() -> int:
     from inventory.imports.services import stock_imports_reap
 
     return stock_imports_reap()
+
+
+@shared_task(name="inventory.tasks.capacity_reopenings_announce", ignore_result=True)
+def capacity_reopenings_announce() -> int:
+    """Beat, every quarter hour: stores that were full yesterday reopen at their local midnight;
+    channels get their SKUs' figures again (outbox, reason ``capacity``)."""
+    from inventory.services import capacity_reopenings_announce as announce
+
+    return len(announce())

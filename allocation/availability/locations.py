@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
 from inventory.models import LocationKind, StockLevel
@@ -90,6 +90,24 @@ def reservable_floor_by_level(*, level_ids: Iterable[int]) -> dict[int, int]:
     ids = level_ids if isinstance(level_ids, QuerySet) else list(level_ids)
     rows = StockLevel.objects.filter(pk__in=ids).annotate(ss=floor).filter(ss__gt=0).values_list("pk", "ss")
     return dict(rows)
+
+
+def reservable_levels(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, int], tuple[int, int]]:
+    """{(product id, location id): (stock level id, location safety stock)} for these pairs (those
+    with a stock row), in one query: the floors ``reservations_create`` keeps and the row ids it
+    would otherwise look up again (``level_ids=``)."""
+    keys = set(pairs)
+    if not keys:
+        return {}
+    floor = Subquery(
+        SafetyStockPolicy.objects.filter(
+            scope=SafetyStockScope.LOCATION, product_id=OuterRef("product_id"), location_id=OuterRef("location_id")
+        ).values("effective_quantity")[:1]
+    )
+    rows = StockLevel.objects.filter(
+        Q(*[Q(product_id=p, location_id=loc) for p, loc in sorted(keys)], _connector=Q.OR)
+    ).annotate(ss=floor).values_list("product_id", "location_id", "pk", "ss")
+    return {(p, loc): (pk, ss if ss and ss > 0 else 0) for p, loc, pk, ss in rows}
 
 
 def pool_availability(*, product_ids: Iterable[int] | None) -> dict[int, PoolAvailability]:

@@ -41,17 +41,26 @@ def _kind(alloc: Allocation, order: Order, delivered: dict) -> tuple[str, int | 
     return _SHIPPING_KINDS.get(alloc.location.kind, WorkKind.WAREHOUSE_SHIP), None
 
 
-def materialize(*, order: Order | int) -> list[Work]:
+def materialize(*, order: Order | int, new_order_allocations: list[Allocation] | None = None) -> list[Work]:
     """Bring the order's work in line with its allocations. Returns the works it created or changed.
 
     A few queries whatever the number of allocations (the order path runs this on every intake):
     the order lock, its allocations, its work lines, the new works' locations' open work and SLAs,
-    then one bulk insert each for works, lines and events."""
+    then one bulk insert each for works, lines and events.
+
+    ``new_order_allocations``: ``order`` (an instance) was inserted in the caller's transaction,
+    with these allocations (each with its line, product and location loaded). No other
+    transaction can see its row yet, so it is neither locked nor read back, and it has no work:
+    three queries less on every intake."""
     order_id = order.pk if isinstance(order, Order) else order
     with transaction.atomic(savepoint=False):  # an error aborts the caller's transaction anyway
-        order = order_lock(order=order_id)
-        allocs = allocations_of_order(order_id=order.pk)
-        existing = {w.pk: w for w in Work.objects.filter(order_id=order.pk).order_by("id")}
+        if new_order_allocations is not None and isinstance(order, Order):
+            allocs = sorted(new_order_allocations, key=lambda a: a.pk)
+            existing: dict[int, Work] = {}
+        else:
+            order = order_lock(order=order_id)
+            allocs = allocations_of_order(order_id=order.pk)
+            existing = {w.pk: w for w in Work.objects.filter(order_id=order.pk).order_by("id")}
         known: dict[int, WorkLine] = {}
         if existing:  # a new order has none: one query saved
             for line in WorkLine.objects.filter(work_id__in=list(existing)):

@@ -18,7 +18,7 @@ from fulfillment.models import PickupVerification, Work, WorkKind, WorkLine, Wor
 from fulfillment.signals import work_ready
 from inventory.models import Product
 from omni.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
-from orders.services import allocation_cancel, allocation_fulfil, order_lock
+from orders.services import AllocationStep, allocations_settle, order_lock
 
 from .codes import pickup_code_new
 from .events import Actor, actor_label, actor_parts, work_event_record
@@ -36,8 +36,10 @@ def work_lock(work: Work | int) -> Work:
     order_id = Work.objects.filter(pk=pk).values_list("order_id", flat=True).first()
     if order_id is None:
         raise NotFound(f"Work {pk} does not exist.", code="unknown_work", details={"work": ["No such work."]})
-    order_lock(order=order_id)
-    return Work.objects.select_for_update(of=("self",)).select_related("location", "order").get(pk=pk)
+    order = order_lock(order=order_id)
+    work = Work.objects.select_for_update(of=("self",)).select_related("location", "order").get(pk=pk)
+    work.order = order  # the locked row, with its channel (``allocations_settle`` needs it)
+    return work
 
 
 def _lines(work: Work) -> list[WorkLine]:
@@ -137,17 +139,20 @@ def ship(*, work: Work | int, tracking_number: str, carrier: str = "", actor: Ac
         if work.kind not in SHIPPING_KINDS or not work_can(work, WorkStatus.SHIPPED):
             work_transition(work=work, to=WorkStatus.SHIPPED, actor=actor)  # raises the clear error
         label = actor_label(actor)
-        shipped, partner_lines = [], []
+        shipped, partner_lines, steps, moved = [], [], [], []
         for line in _lines(work):
             qty = line.ready_quantity
             if qty:
-                allocation_fulfil(allocation=line.allocation_id, quantity=qty, actor=label)
-                line.handed_over += qty
-                line.save(update_fields=["handed_over"])
+                steps.append(AllocationStep(allocation_id=line.allocation_id, quantity=qty))
                 shipped.append({"line": line.pk, "sku": line.product.sku, "quantity": qty})
                 partner_lines.append(event_line(line, qty))
+                line.handed_over += qty
+                moved.append(line)
         if not shipped:
             raise Conflict(f"Work {work.pk} has nothing picked to ship.", code="nothing_to_ship")
+        # every allocation in one pass under the order lock taken above, the lines in one update
+        allocations_settle(order=work.order, steps=steps, actor=label)
+        WorkLine.objects.bulk_update(moved, ["handed_over"])
         now = timezone.now()
         work.tracking_number, work.carrier = tracking_number[:64], carrier[:64]
         work.shipped_at, work.on_time = now, _on_time(work, now)
@@ -220,7 +225,7 @@ def hand_over(
             raise ValidationFailed("Hand over at least one unit (or reject the pickup).", code="invalid_quantity",
                                    details={"quantities": ["Nothing to hand over."]})
         label = actor_label(actor)
-        handed, declined, collected, not_taken = [], [], [], []
+        handed, declined, collected, not_taken, steps = [], [], [], [], []
         for line in lines:
             give, ready = wanted.get(line.pk, 0), line.ready_quantity
             if give or ready:
@@ -228,14 +233,17 @@ def hand_over(
             if ready - give:
                 not_taken.append(event_line(line, ready - give))
             if give:
-                allocation_fulfil(allocation=line.allocation_id, quantity=give, actor=label)
+                steps.append(AllocationStep(allocation_id=line.allocation_id, quantity=give))
                 line.handed_over += give
                 handed.append({"line": line.pk, "sku": line.product.sku, "quantity": give})
             if ready - give:
-                allocation_cancel(allocation=line.allocation_id, quantity=ready - give, reason="declined at pickup", actor=label)
+                steps.append(AllocationStep(allocation_id=line.allocation_id, quantity=ready - give, cancel=True,
+                                            reason="declined at pickup"))
                 line.cancelled += ready - give
                 declined.append({"line": line.pk, "sku": line.product.sku, "quantity": ready - give})
-            line.save(update_fields=["handed_over", "cancelled"])
+        # every allocation in one pass under the order lock taken above, the lines in one update
+        allocations_settle(order=work.order, steps=steps, actor=label)
+        WorkLine.objects.bulk_update(lines, ["handed_over", "cancelled"])
         now = timezone.now()
         user, by_label = actor_parts(actor)
         PickupVerification.objects.create(

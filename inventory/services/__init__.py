@@ -15,7 +15,7 @@ external id is given. By sub-domain:
 """
 
 from ._buckets import Actor, MovementResult, validate_quantity
-from .capacity import capacity_claim, capacity_release, location_capacity_set
+from .capacity import capacity_claim, capacity_release, capacity_reopenings_announce, location_capacity_set
 from .counts import CountResult, cycle_count_record
 from .ledger import LedgerDiscrepancy, ledger_check, stock_arrivals_refresh
 from .movements import stock_adjust, stock_mark_damaged, stock_receive, stock_return, stock_sell
@@ -45,7 +45,7 @@ from .reservations import (
 from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
 
 __all__ = [
-    "capacity_claim", "capacity_release", "location_capacity_set",
+    "capacity_claim", "capacity_release", "capacity_reopenings_announce", "location_capacity_set",
     "Actor", "ADMIN_OPERATIONS", "IMPORT_MODE_OPERATION", "STOCK_OPERATIONS", "OperationSpec", "StockOperation",
     "StockOperationKind", "StockOperationResult", "stock_operation_apply",
     "RESERVE_SQL", "TRANSFER_TRANSITIONS", "CountResult", "LedgerDiscrepancy", "MovementResult", "Reassignment",

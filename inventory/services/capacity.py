@@ -15,10 +15,12 @@ the SKUs the location has free stock of, in the same transaction, so channels ge
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from omni.errors import InsufficientStock, NotFound, ValidationFailed
 
@@ -92,6 +94,41 @@ def _capacity_moved(location_ids: Iterable[int]) -> None:
         product_ids = (StockLevel.objects.filter(location_id=location_id, on_hand__gt=F("reserved"))
                        .values_list("product_id", flat=True))
         outbox_record(product_ids=list(product_ids), location_id=location_id, reason="capacity")
+
+
+REOPENING_WINDOW = timedelta(minutes=15)
+
+
+def capacity_reopenings_announce(*, now: datetime | None = None, window: timedelta = REOPENING_WINDOW) -> list[int]:
+    """A store that filled its capacity yesterday reopens at its local midnight (a new day's
+    counter): its free stock rejoins the channels' ATP without any claim or release to say so.
+    Announce it like a freed slot (outbox rows for its SKUs, reason ``capacity``).
+
+    Run by beat every ``window`` (``inventory.tasks.capacity_reopenings_announce``): a location is
+    announced by the run that falls in the first ``window`` of its local day, so each reopening
+    once whatever its time zone (offsets are whole quarter hours). A paused location (capacity 0)
+    does not reopen. Returns the locations announced."""
+    now = now or timezone.now()
+    due: dict[int, date] = {}
+    for pk, tz_name in Location.objects.filter(daily_capacity__gt=0).order_by("pk").values_list("pk", "timezone"):
+        try:
+            zone = ZoneInfo(tz_name or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            zone = ZoneInfo("UTC")
+        local = now.astimezone(zone)
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if local - midnight < window:
+            due[pk] = local.date() - timedelta(days=1)
+    if not due:
+        return []
+    full = sorted(
+        pk for pk, day, orders, capacity in LocationDayLoad.objects.filter(location_id__in=list(due), day__in=set(due.values()))
+        .values_list("location_id", "day", "orders", "location__daily_capacity")
+        if day == due[pk] and capacity is not None and orders >= capacity
+    )
+    with transaction.atomic():
+        _capacity_moved(full)
+    return full
 
 
 def location_capacity_set(*, location: Location | int, daily_capacity: int | None) -> Location:

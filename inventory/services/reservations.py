@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -138,12 +138,13 @@ def _level_ids(requests: Sequence[ReservationRequest]) -> dict[tuple[int, int], 
 
 def _stock_pass(
     *, releases: dict[int, int], requests: Sequence[ReservationRequest], floor_by_level: dict[int, int],
+    level_ids: Mapping[tuple[int, int], int] | None = None,
 ) -> list[Reservation]:
     """Give back ``releases`` (stock row id → units) and reserve ``requests``, touching every stock
     row once in primary-key order (a row's release before its reservations). Inside a transaction.
     Raises ``InsufficientStock`` (the caller's transaction rolls it all back) when a request finds
     too few units. Returns the new reservations in the order of ``requests``."""
-    levels = _level_ids(requests)
+    levels = _level_ids(requests) if level_ids is None else level_ids
     steps: list[tuple[int, int, int]] = [(lid, 0, -1) for lid in releases]  # (row, 0 = release first, request index)
     steps += [(levels.get((r.product.pk, r.location.pk), 0), 1, i) for i, r in enumerate(requests)]
     created: list[Reservation | None] = [None] * len(requests)
@@ -174,7 +175,10 @@ def _stock_pass(
     return [r for r in created if r is not None]
 
 
-def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_level: dict[int, int] | None = None) -> list[Reservation]:
+def reservations_create(
+    *, requests: Sequence[ReservationRequest], floor_by_level: dict[int, int] | None = None,
+    level_ids: Mapping[tuple[int, int], int] | None = None, in_callers_savepoint: bool = False,
+) -> list[Reservation]:
     """Reserve every request or none ("first reserve wins": a unit is never held twice).
 
     Each line is one conditional reservation: the stock row's ``reserved`` grows only while
@@ -186,6 +190,13 @@ def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_leve
     ``floor_by_level`` keeps that many units of a stock row unreservable (safety stock).
     Returned reservations (in the order of ``requests``) carry their id, stock row, quantity,
     reference and expiry.
+
+    ``level_ids``: {(product id, location id): stock row id} of every request's pair that has a
+    row, when the caller has read them already (with the floors): one query less. A pair missing
+    from it is treated as having no stock row (nothing to reserve there).
+    ``in_callers_savepoint``: the caller runs this inside a savepoint of its own that an
+    ``InsufficientStock`` rolls back (the order path's ``plan_and_reserve``): no second one, two
+    round trips less.
     """
     if not requests:
         return []
@@ -199,8 +210,8 @@ def reservations_create(*, requests: Sequence[ReservationRequest], floor_by_leve
             raise _not_reservable(req, floor=0)
         transaction.on_commit(outbox_kick)  # autocommit: runs now
         return [_reservation(req, *found)]
-    with transaction.atomic():
-        return _stock_pass(releases={}, requests=requests, floor_by_level=floor_by_level)
+    with transaction.atomic(savepoint=not in_callers_savepoint):
+        return _stock_pass(releases={}, requests=requests, floor_by_level=floor_by_level, level_ids=level_ids)
 
 
 def reservation_create(

@@ -119,7 +119,8 @@ def principal_for(user: Any, auth: Any = None) -> Principal:
     if token is not None:
         if not token.is_active:
             return Principal(role=Role.NONE)
-        locs = frozenset(token.locations.values_list("id", flat=True))
+        loaded = getattr(token, "location_id_list", None)  # loaded with the token (omni.access.auth)
+        locs = frozenset(loaded if loaded is not None else token.locations.values_list("id", flat=True))
         return Principal(
             role=Role.PARTNER, user=user, channel_id=token.channel_id, location_ids=locs or None,
             scopes=frozenset(token.scopes or []), token=token,

@@ -93,7 +93,9 @@ class OrderListCreateView(APIView):
                      for ln in data.pop("lines")]
             order = services.order_create(channel=channel, data=services.OrderInput(lines=lines, **data),
                                           actor=actor_label(principal))
-            return 201, _order_out(principal, order.pk)
+            # intake hands back the order with what it wrote (lines, allocations, timeline): the
+            # answer is the same as a re-read, five queries less
+            return 201, s.OrderOutSerializer(services.order_as_written(order)).data
 
         answer = services.idempotent_call(
             channel=channel, key=request.headers.get("Idempotency-Key", ""), body=body, handler=handler,

@@ -121,8 +121,8 @@ class _Load:
             t.join()
         elapsed = time.monotonic() - began
         ok = sum(v for k, v in self.statuses.items() if 200 <= k < 300)
-        return {"rps": round(ok / elapsed, 1), "p50_ms": round(percentile(self.latencies, 50), 1),
-                "p95_ms": round(percentile(self.latencies, 95), 1), "requests": len(self.latencies), "ok": ok,
+        return {"rps": round(ok / elapsed, 1), "p50_ms": round(percentile(self.latencies, 0.5), 1),
+                "p95_ms": round(percentile(self.latencies, 0.95), 1), "requests": len(self.latencies), "ok": ok,
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
 
 

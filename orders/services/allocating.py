@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Q
 
-from allocation.selectors import reservable_floor_by_level
+from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
@@ -81,7 +81,12 @@ def allocations_reserve(
                                          floor_by_level=safety_floors(requests))
             reservations = [*done.moved, *done.created]
         else:
-            reservations = reservations_create(requests=requests, floor_by_level=safety_floors(requests))
+            # one query for the floors and the stock row ids; the reservations run in the savepoint
+            # of plan_and_reserve (see above), which an InsufficientStock rolls back
+            levels = reservable_levels(pairs=[(r.product.pk, r.location.pk) for r in requests])
+            reservations = reservations_create(
+                requests=requests, floor_by_level={lid: ss for lid, ss in levels.values() if ss},
+                level_ids={pair: lid for pair, (lid, _ss) in levels.items()}, in_callers_savepoint=True)
         for a, r in zip(allocations, reservations, strict=True):
             a.reservation_id = r.pk
         Allocation.objects.bulk_update(allocations, ["reservation_id"])

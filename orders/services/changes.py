@@ -289,6 +289,58 @@ def allocation_fulfil(*, allocation: Allocation | int, quantity: int | None = No
     return done
 
 
+@dataclass(frozen=True)
+class AllocationStep:
+    """One step of ``allocations_settle``: ``quantity`` units of an allocation ``fulfilled`` (left
+    the building) or given up (``cancel`` with a ``reason``)."""
+
+    allocation_id: int
+    quantity: int
+    cancel: bool = False
+    reason: str = ""
+
+
+def allocations_settle(*, order: Order, steps: Sequence[AllocationStep], actor: str = "system") -> None:
+    """``allocation_fulfil`` / ``allocation_cancel`` for several allocations of one order the caller
+    has already locked (``order_lock``; fulfilment's ship and hand-over): the allocations are read
+    in one query instead of a look-up, an order lock, a read and a savepoint each. Each step then
+    does exactly what the single call does, in the same sequence (ledger, allocation, line, the
+    timeline's event and status change), so the order's timeline reads the same."""
+    if not steps:
+        return
+    allocs = {a.pk: a for a in Allocation.objects.select_related("line__product", "location")
+              .filter(pk__in=sorted({st.allocation_id for st in steps}), line__order_id=order.pk).order_by("pk")}
+    with transaction.atomic(savepoint=False):  # an error aborts the caller's transaction anyway
+        for st in steps:
+            alloc = allocs.get(st.allocation_id)
+            if alloc is None:
+                raise NotFound(f"Allocation {st.allocation_id} does not exist.", code="unknown_allocation")
+            alloc.line.order = order
+            if st.cancel:
+                transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.CANCELLED,
+                                 what=f"Allocation {alloc.pk}")
+                qty = _part(alloc, st.quantity)
+                if alloc.reservation_id:
+                    reservation_release(reservation=alloc.reservation_id, quantity=qty)
+                allocation_settle(alloc, qty, AllocationStatus.CANCELLED, st.reason)
+                _line_settle(alloc.line)
+                order_event_record(order=order, kind="allocation_cancelled", actor=actor, data={
+                    "line": alloc.line.line_no, "location": alloc.location.code, "quantity": qty, "reason": st.reason})
+            else:
+                transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=AllocationStatus.FULFILLED,
+                                 what=f"Allocation {alloc.pk}")
+                if alloc.reservation_id is None:
+                    raise IllegalTransition(f"Allocation {alloc.pk} holds no reservation to consume.", code="illegal_transition")
+                qty = _part(alloc, st.quantity)
+                reservation_consume(reservation=alloc.reservation_id, quantity=qty, source=order.channel.code,
+                                    reference=f"order:{order.external_id}", actor=None)
+                allocation_settle(alloc, qty, AllocationStatus.FULFILLED)
+                _line_settle(alloc.line)
+                order_event_record(order=order, kind="allocation_fulfilled", actor=actor, data={
+                    "line": alloc.line.line_no, "location": alloc.location.code, "quantity": qty})
+            order_status_refresh(order=order)
+
+
 def allocation_cancel(*, allocation: Allocation | int, quantity: int | None = None, reason: str = "", actor: str = "system") -> Allocation:
     """Give up units of an allocation without re-routing them (the customer declined them at pickup,
     the pickup expired): the reservation releases them and the line is done without them."""

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from allocation.models import Channel
 from omni.errors import Conflict, OmniError, ValidationFailed
@@ -54,12 +55,9 @@ def idempotent_call(
         raise ValidationFailed("An Idempotency-Key header (1–255 characters) is required.", code="idempotency_key_required",
                                details={"Idempotency-Key": ["Required."]})
     fingerprint = request_fingerprint(body)
-    done = IdempotencyRecord.objects.filter(channel=channel, key=key, response_status__isnull=False).first()
-    if done is not None:
-        return _replay(done, fingerprint)
-    try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(channel=channel, key=key, request_hash=fingerprint)
+    with transaction.atomic():
+        record = _claim(channel=channel, key=key, fingerprint=fingerprint)
+        if record is not None:
             try:
                 with transaction.atomic():
                     status, response = handler()
@@ -68,10 +66,31 @@ def idempotent_call(
                 status, response = exc.status_code, error_body(exc)
             record.response_status, record.response_body = status, response
             record.save(update_fields=["response_status", "response_body"])
-    except IntegrityError:
-        # Another request with this key committed first (we waited for it on the unique index).
-        winner = IdempotencyRecord.objects.filter(channel=channel, key=key).first()
-        if winner is None or winner.response_status is None:
-            raise
-        return _replay(winner, fingerprint)
-    return IdempotentAnswer(status, response, False)
+            return IdempotentAnswer(status, response, False)
+    # The key was taken: by an earlier request, or by a concurrent one we waited for.
+    winner = IdempotencyRecord.objects.filter(channel=channel, key=key).first()
+    if winner is None or winner.response_status is None:
+        raise Conflict(f"Idempotency-Key {key!r} is in use by a request still running.", code="idempotency_key_in_use",
+                       details={"Idempotency-Key": ["A request with this key has not answered yet."]})
+    return _replay(winner, fingerprint)
+
+
+_CLAIM_SQL = (
+    "INSERT INTO {table} (channel_id, key, request_hash, response_status, response_body, created_at) "
+    "VALUES (%s, %s, %s, NULL, NULL, %s) ON CONFLICT (channel_id, key) DO NOTHING RETURNING id"
+)
+
+
+def _claim(*, channel: Channel, key: str, fingerprint: str) -> IdempotencyRecord | None:
+    """Insert the key's row, or None when the key is taken: one statement where a look-up and an
+    insert in a savepoint took four round trips. A concurrent request with the same key makes this
+    wait on the unique index until it commits (then None: replay its answer) or rolls back (then
+    this insert goes through)."""
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL.format(table=connection.ops.quote_name(IdempotencyRecord._meta.db_table)),
+                       [channel.pk, key, fingerprint, now])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return IdempotencyRecord(pk=row[0], channel=channel, key=key, request_hash=fingerprint, created_at=now)

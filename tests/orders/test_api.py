@@ -173,6 +173,9 @@ def test_hold_then_order_with_hold_id(world, web_client):
     resp = post(web_client, body(hold_id=hold["id"]))
     assert resp.status_code == 201, resp.json()
     assert resp.json()["hold_id"] == hold["id"]
+    # the answer (built from what intake wrote) is the order as read back: held units included
+    assert resp.json() == web_client.get(f"{URL}/{resp.json()['id']}").json()
+    assert [e["kind"] for e in resp.json()["events"]] == ["created", "hold_consumed"]
     assert web_client.get(f"/api/v1/holds/{hold['id']}").json()["status"] == "consumed"
     assert reserved_units() == 2
 

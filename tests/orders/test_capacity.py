@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import datetime, timedelta, timezone as dt_timezone
 
 import pytest
+import time_machine
 from django.utils import timezone
 
 from allocation.availability.pickup import pickup_options
@@ -16,7 +17,7 @@ from allocation.sync.drain import sync_outbox_drain
 from allocation.sync.models import MessageKind, SyncMessage
 from inventory.models import LocationDayLoad, OutboxEvent
 from inventory.selectors import capacity_used, local_day, locations_at_capacity
-from inventory.services import ledger_check, location_capacity_set
+from inventory.services import capacity_reopenings_announce, ledger_check, location_capacity_set
 from omni.errors import InsufficientStock
 from orders.models import Allocation, AllocationStatus, Order
 from orders.services import allocation_reject, order_cancel, order_create
@@ -195,3 +196,34 @@ def test_a_partly_rejected_allocation_keeps_its_slot(shop):
     alloc = Allocation.objects.get(line__order=order)
     allocation_reject(allocation=alloc, quantity=1, reason="damaged", reroute=False)
     assert used_at(store) == 1  # two units are still picked there
+
+
+def test_a_store_full_yesterday_is_announced_again_at_its_local_midnight(shop):
+    """Nothing claims or releases a slot at midnight, yet the full store's stock is promised again:
+    the quarter-hourly beat job writes the capacity outbox rows in the first run of its new day."""
+    web, store, dc, tee = shop  # Istanbul, UTC+3, two orders a day
+    istanbul_evening = datetime(2026, 3, 10, 17, 0, tzinfo=dt_timezone.utc)  # 20:00 local
+    with time_machine.travel(istanbul_evening, tick=False):
+        for ref in ("MID-1", "MID-2"):
+            order_create(channel=web, data=order_input(ref, ("TEE", 1), lat=41.0, lon=29.0))
+        assert locations_at_capacity() == {store.pk}
+    OutboxEvent.objects.all().delete()  # what the fill itself announced
+    # 23:45 local: still yesterday, nothing to announce
+    assert capacity_reopenings_announce(now=datetime(2026, 3, 10, 20, 45, tzinfo=dt_timezone.utc)) == []
+    with time_machine.travel(datetime(2026, 3, 10, 21, 0, tzinfo=dt_timezone.utc), tick=False):  # 00:00 local
+        assert locations_at_capacity() == set()
+        assert capacity_reopenings_announce() == [store.pk]
+    assert list(OutboxEvent.objects.filter(reason="capacity").values_list("product_id", "location_id")) == [(tee.pk, store.pk)]
+    # the next quarter hour's run does not announce it again; nor does a store that was not full
+    assert capacity_reopenings_announce(now=datetime(2026, 3, 10, 21, 15, tzinfo=dt_timezone.utc)) == []
+    assert capacity_reopenings_announce(now=datetime(2026, 3, 11, 21, 0, tzinfo=dt_timezone.utc)) == []
+    assert OutboxEvent.objects.filter(reason="capacity").count() == 1
+
+
+def test_the_reopening_job_runs_every_quarter_hour_on_beat(shop):
+    from inventory.schedules import BEAT_SCHEDULE
+    from inventory.tasks import capacity_reopenings_announce as task
+
+    entry = BEAT_SCHEDULE["inventory-capacity-reopenings"]
+    assert entry["task"] == task.name and sorted(entry["schedule"].minute) == [0, 15, 30, 45]
+    assert task.run() == 0  # no store is at its midnight with a full yesterday
