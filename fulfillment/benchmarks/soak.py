@@ -30,14 +30,10 @@ import http.client
 import json
 import os
 import random
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import uuid
 from collections import defaultdict, deque
-from pathlib import Path
 from typing import Any
 
 from omni.benchmarks.measure import load_average, percentile
@@ -313,7 +309,7 @@ def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, sku
     from inventory.models import Product
     from inventory.outbox import outbox_pending_exists
     from omni.celery import app
-    from tests.harness.processes import WorkerProcess, free_port, wait_for
+    from tests.harness.processes import ServedOmni, wait_for
     from tests.harness.receiver import Receiver
 
     if not settings.REDIS_URL:
@@ -330,34 +326,14 @@ def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, sku
     sync_channel_push(channel_id=web.pk)
     out(f"the receiver starts with {len(receiver.available)} SKUs' figures")
 
-    workdir = Path(tempfile.mkdtemp(prefix="omni-bench-soak-"))
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "omni.settings", "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING",
-           "DJANGO_DEBUG": "false", "OMNI_API_RATE": "1000000/s", "PYTHONUNBUFFERED": "1"}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [str(gunicorn), "omni.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "sync", "--keep-alive", "30", "--timeout", "120", "--access-logfile", "/dev/null"],
-        cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    worker = WorkerProcess(database_url=os.environ["DATABASE_URL"], broker_url=settings.REDIS_URL,
-                           logfile=workdir / "worker.log", concurrency=2, extra_env={"OMNI_SYNC_SWEEP_SECONDS": "10"})
+    served = ServedOmni(workers=workers, broker_url=settings.REDIS_URL, prefix="omni-bench-soak-", request_timeout=120,
+                        worker_env={"OMNI_SYNC_SWEEP_SECONDS": "10"})
+    port = served.port
     shared = _Shared()
     imported: dict[str, Any] = {}
     try:
-        worker.start()
+        served.start()
         _use_broker(app, eager=False, url=settings.REDIS_URL)
-
-        def up() -> bool:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/health/live")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_for(up, timeout=60, interval=0.2, what="gunicorn answering")
         out(f"gunicorn: {workers} sync workers on 127.0.0.1:{port}; a real Celery worker; {clients} clients for {seconds:g} s")
         names, weights = list(MIX), list(MIX.values())
         began = time.monotonic()
@@ -401,10 +377,7 @@ def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, sku
             out("warning: the channel did not converge within 180 s")
         drain_seconds = time.monotonic() - drain_began
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=30)
-        log.close()
-        worker.stop()
+        served.stop()
         receiver.stop()
         _use_broker(app, eager=True, url=settings.REDIS_URL)
         connection.close()

@@ -17,12 +17,8 @@ import json
 import os
 import pstats
 import random
-import subprocess
-import sys
-import tempfile
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from omni.benchmarks.measure import load_average, percentile
@@ -166,7 +162,7 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
         profile_orders: int = 30, **_: Any) -> dict:
     from django.conf import settings
 
-    from tests.harness.processes import WorkerProcess, free_port, wait_for
+    from tests.harness.processes import ServedOmni
 
     if not settings.REDIS_URL:
         raise SystemExit("bench api needs a broker: run it through `manage.py bench api` (it starts a private redis-server)")
@@ -174,31 +170,10 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
     workers = workers or 2 * (os.cpu_count() or 1) + 1
     out(f"setting up {skus} SKUs at a DC and {stores} stores")
     key, sku_codes = _setup(skus, stores)
-    workdir = Path(tempfile.mkdtemp(prefix="omni-bench-api-"))
-    port = free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "omni.settings", "CELERY_TASK_ALWAYS_EAGER": "0", "LOG_LEVEL": "WARNING",
-           "DJANGO_DEBUG": "false", "OMNI_API_RATE": "1000000/s", "PYTHONUNBUFFERED": "1"}
-    gunicorn = Path(sys.executable).with_name("gunicorn")
-    log = open(workdir / "gunicorn.log", "wb")  # noqa: SIM115
-    server = subprocess.Popen(
-        [str(gunicorn), "omni.wsgi:application", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "sync", "--keep-alive", "30", "--timeout", "60", "--access-logfile", "/dev/null"],
-        cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    worker = WorkerProcess(database_url=os.environ["DATABASE_URL"], broker_url=settings.REDIS_URL,
-                           logfile=workdir / "worker.log", concurrency=2)
+    served = ServedOmni(workers=workers, broker_url=settings.REDIS_URL, prefix="omni-bench-api-")
+    port = served.port
     try:
-        worker.start()
-
-        def up() -> bool:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-                conn.request("GET", "/health/live")
-                return conn.getresponse().status == 200
-            except OSError:
-                return False
-
-        wait_for(up, timeout=60, interval=0.2, what="gunicorn answering")
+        served.start()
         auth = {"Authorization": f"Token {key}"}
         out(f"gunicorn: {workers} sync workers on 127.0.0.1:{port}; a real Celery worker; {clients} clients, {seconds:g} s per phase")
 
@@ -213,10 +188,7 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
             {**auth, "Content-Type": "application/json", "Idempotency-Key": f"load-{n}-{i}"})).run()
         out(f"orders: {orders['rps']} rps, p95 {orders['p95_ms']} ms ({orders['statuses']})")
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
-        log.close()
-        worker.stop()
+        served.stop()
     profile = _profile_orders(key=key, skus=sku_codes, n=profile_orders)
     out(f"order path in-process: {profile['queries_per_order']} queries, {profile['profile_order_ms']} ms per order; "
         f"phases (ms): {profile['profile_phase_ms']}")

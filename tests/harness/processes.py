@@ -4,11 +4,13 @@ and a real Celery worker process (with embedded beat) bound to a given database.
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -164,3 +166,51 @@ class WorkerProcess:
             if self._log is not None:
                 self._log.close()
                 self._log = None
+
+
+class ServedOmni:
+    """Omni as production runs it, for the HTTP benchmarks (``bench api``, ``bench soak``): gunicorn
+    with ``workers`` sync workers on a free port of 127.0.0.1 and a real Celery worker, both on the
+    current ``DATABASE_URL`` and ``broker_url``; logs in a temporary folder. ``start`` returns once
+    ``/health/live`` answers; ``stop`` ends both (call it in a ``finally``)."""
+
+    def __init__(self, *, workers: int, broker_url: str, prefix: str, request_timeout: int = 60,
+                 worker_env: dict[str, str] | None = None) -> None:
+        self.workers = workers
+        self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
+        self.port = free_port()
+        self.request_timeout = request_timeout
+        self.worker = WorkerProcess(database_url=os.environ["DATABASE_URL"], broker_url=broker_url,
+                                    logfile=self.workdir / "worker.log", concurrency=2, extra_env=worker_env)
+        self.server: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
+
+    def start(self, *, timeout: float = 60) -> None:
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "omni.settings", "CELERY_TASK_ALWAYS_EAGER": "0",
+               "LOG_LEVEL": "WARNING", "DJANGO_DEBUG": "false", "OMNI_API_RATE": "1000000/s", "PYTHONUNBUFFERED": "1"}
+        gunicorn = Path(sys.executable).with_name("gunicorn")
+        self._log = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115
+        self.server = subprocess.Popen(
+            [str(gunicorn), "omni.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--worker-class", "sync", "--keep-alive", "30", "--timeout", str(self.request_timeout),
+             "--access-logfile", "/dev/null"],
+            cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.worker.start()
+        wait_for(self._answers, timeout=timeout, interval=0.2, what="gunicorn answering")
+
+    def _answers(self) -> bool:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=1)
+            conn.request("GET", "/health/live")
+            return conn.getresponse().status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        if self.server is not None:
+            os.killpg(self.server.pid, signal.SIGTERM)
+            self.server.wait(timeout=30)
+        if self._log is not None:
+            self._log.close()
+        self.worker.stop()
