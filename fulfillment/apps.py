@@ -14,6 +14,11 @@ class FulfillmentConfig(AppConfig):
         from fulfillment.signals import work_ready
 
         work_ready.connect(_work_ready, dispatch_uid="fulfillment.notify_ready")
+        # The order's timeline in the admin shows the fulfilment steps too (orders cannot import us).
+        from fulfillment.timeline import order_fulfilment_timeline
+        from orders.timeline import timeline_source_register
+
+        timeline_source_register("fulfillment", order_fulfilment_timeline)
 
 
 def _allocations_changed(sender, *, order_id: int, new_order=None, allocations=None, **kwargs) -> None:

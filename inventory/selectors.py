@@ -81,8 +81,9 @@ def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: dat
     if location_ids is not None:
         ids = list(location_ids)
         qs, paused = qs.filter(location_id__in=ids), paused.filter(pk__in=ids)
-    rows = qs.values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity").union(
-        paused.values_list("pk", "d", "n", "timezone", "daily_capacity"), all=True)
+    # no ORDER BY in either half (Location's default ordering): SQLite refuses it inside a UNION
+    rows = qs.order_by().values_list("location_id", "day", "orders", "location__timezone", "location__daily_capacity").union(
+        paused.order_by().values_list("pk", "d", "n", "timezone", "daily_capacity"), all=True)
     return frozenset(loc for loc, day, n, tz_name, cap in rows
                      if cap is not None and (cap == 0 or (day == local_day(tz_name, now) and n >= cap)))
 
@@ -113,3 +114,13 @@ def transfers_in_transit(*, location_id: int) -> tuple[list[Transfer], list[Tran
     qs = (Transfer.objects.filter(status=TransferStatus.IN_TRANSIT).select_related("product", "from_location", "to_location")
           .order_by("shipped_at", "pk"))
     return list(qs.filter(to_location_id=location_id)), list(qs.filter(from_location_id=location_id))
+
+
+def locations_received_since(*, product_id: int, since: dict[int, datetime]) -> set[int]:
+    """Of the locations in ``since`` (location id → a time), those where units of the product arrived
+    (a receipt or a transfer in: ``StockLevel.last_received_at``) after that time."""
+    if not since:
+        return set()
+    rows = StockLevel.objects.filter(product_id=product_id, location_id__in=list(since),
+                                     last_received_at__isnull=False).values_list("location_id", "last_received_at")
+    return {lid for lid, at in rows if at is not None and at > since[lid]}

@@ -96,6 +96,12 @@ class OrderAdmin(ReadOnlyAdmin):
     actions = ["cancel_orders"]
     actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_pin", "action_allocate_now", "action_resend_event"]
 
+    def get_inlines(self, request, obj):
+        """The returns table only where something came back (an empty table with headers says nothing)."""
+        if obj is not None and not obj.returns.exists():
+            return [OrderLineInline]
+        return self.inlines
+
     def has_cancel_permission(self, request, obj=None) -> bool:
         return request.user.has_perm("orders.change_order")
 
@@ -121,19 +127,19 @@ class OrderAdmin(ReadOnlyAdmin):
     def action_cancel_lines(self, request, object_id):
         return admin_actions.cancel_lines_view(self, request, object_id)
 
-    @unfold_action(description="Re-route a line", url_path="reroute", permissions=["cancel"], icon="alt_route")
+    @unfold_action(description="Re-route", url_path="reroute", permissions=["cancel"], icon="alt_route")
     def action_reroute(self, request, object_id):
         return admin_actions.reroute_view(self, request, object_id)
 
-    @unfold_action(description="Pin to a location", url_path="pin", permissions=["cancel"], icon="push_pin")
+    @unfold_action(description="Pin", url_path="pin", permissions=["cancel"], icon="push_pin")
     def action_pin(self, request, object_id):
         return admin_actions.pin_view(self, request, object_id)
 
-    @unfold_action(description="Allocate backorder now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
+    @unfold_action(description="Allocate now", url_path="allocate-now", permissions=["cancel"], icon="bolt")
     def action_allocate_now(self, request, object_id):
         return admin_actions.allocate_now_view(self, request, object_id)
 
-    @unfold_action(description="Resend partner event", url_path="resend-event", permissions=["resend"], icon="send")
+    @unfold_action(description="Resend event", url_path="resend-event", permissions=["resend"], icon="send")
     def action_resend_event(self, request, object_id):
         return admin_actions.resend_event_view(self, request, object_id)
 

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from allocation.sync.models import MessageKind, SyncMessage
@@ -27,6 +28,7 @@ from inventory.models import Location
 from .models import Allocation, AllocationStatus, LineStatus, Order, OrderEvent
 from .selectors import PinCandidate, pin_candidates
 from .services import allocation_reject, order_cancel, order_line_pin, order_line_reroute, order_lines_cancel
+from .timeline import order_timeline
 
 
 def _actor(request: HttpRequest) -> str:
@@ -252,6 +254,10 @@ def _event_sentence(event: OrderEvent) -> str:
         "returned": f"Return at {d.get('location', '')}: " + ", ".join(
             f"{i['quantity']} of line {i['line']}{'' if i.get('resellable', True) else ' (damaged)'}" for i in d.get("items", [])),
         "hold_consumed": "Checkout hold used",
+        "customer_choice_requested": "The customer was asked what to do with " + ", ".join(
+            f"{ln.get('quantity', '')} of line {ln.get('line', '')}" for ln in d.get("lines", []))
+            + f" (options: {', '.join(d.get('options', [])) or 'none'}; answer by {str(d.get('expires_at', ''))[:16].replace('T', ' ')})",
+        "customer_chose": f"The customer chose {d.get('option', '')}",
         "line_pinned": f"{line.capitalize()} pinned to {d.get('location', '')} by hand ({d.get('quantity', '')} units)"
                        + (": " + d["reason"] if d.get("reason") else ""),
     }
@@ -259,7 +265,9 @@ def _event_sentence(event: OrderEvent) -> str:
 
 
 def timeline_html(order: Order) -> str:
-    rows = [(e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.actor, _event_sentence(e)) for e in order.events.order_by("id")]
+    """The order's events and its fulfilment steps (registered by fulfillment), in time order."""
+    rows = [(timezone.localtime(e.at).strftime("%Y-%m-%d %H:%M:%S"), e.actor, e.text)
+            for e in order_timeline(order, sentence=_event_sentence)]
     if not rows:
         return "—"
     return format_html('<ol class="omni-timeline">{}</ol>', format_html_join(

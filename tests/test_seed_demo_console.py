@@ -94,3 +94,24 @@ def test_every_admin_page_of_the_demo_opens(demo, username):
             assert client.get(add, follow=True).status_code == 200, add  # (an import job adds through its upload page)
         opened += 1
     assert opened >= (20 if username == "merchandiser" else 30)
+
+
+def test_the_demo_has_dead_lettered_sync_messages_to_attend_to(demo):
+    """Two events a retired partner endpoint refused (HTTP 410) through the real push: dead-lettered
+    with the error and an alert; the dashboard's "needs attention" links to them, and the sync
+    messages list filtered on dead shows them."""
+    from allocation.sync.models import MessageStatus, SyncMessage
+    from inventory.models import Alert
+
+    dead = SyncMessage.objects.filter(status=MessageStatus.DEAD)
+    assert dead.count() == 2 and set(dead.values_list("channel__code", "kind")) == {("web", "event")}
+    assert all("HTTP 410" in m.last_error and m.attempts == 1 for m in dead)
+    assert Alert.objects.filter(kind="sync_dead_letter").exists()
+    assert Channel.objects.get(code="web").sync_config.url == ""  # the channel polls the feed again
+    client = _client("admin")
+    link = reverse("admin:allocation_syncmessage_changelist") + "?status__exact=dead"
+    home = client.get("/admin/").content.decode()
+    assert "dead-lettered" in home and link in home
+    listed = client.get(link).content.decode()
+    assert "HTTP 410" in listed and all(m.event in listed for m in dead)
+    assert ledger_check() == []

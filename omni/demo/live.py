@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -27,7 +29,9 @@ from django.test.utils import override_settings
 
 from allocation.accuracy.services import count_task_approve_scored, count_task_submit_scored, location_accuracy_refresh
 from allocation.models import Channel
-from allocation.sync.publish import channel_sync_config
+from allocation.sync.models import ChannelSync, MessageKind, SyncMessage
+from allocation.sync.publish import channel_sync_config, sync_event_publish
+from allocation.sync.push import sync_channel_push
 from fulfillment.models import LocationSLA, PickupPolicy, RejectReason, Work, WorkStatus
 from fulfillment.services import Verification, hand_over, mark_ready, pack, pick, reject, ship, start_picking
 from fulfillment.services.pickup import pickup_expire
@@ -140,14 +144,17 @@ def _collect(work: Work, actor: Any, *, partial: bool = False) -> Work:
 
 def live_demo(*, seed: int) -> dict[str, int]:
     """Open and just-closed orders in every state, counts, notifications; see the module docstring."""
-    trace = logging.getLogger("celery.app.trace")  # one INFO line per eager task: noise in `make run`
-    level = trace.level
-    trace.setLevel(logging.WARNING)
+    # one line per eager task and per (deliberately) failed SMS: noise in `make run`'s output
+    quiet = {name: logging.getLogger(name) for name in ("celery.app.trace", "fulfillment.notifications.services", "kombu.connection")}
+    levels = {name: logger.level for name, logger in quiet.items()}
+    for logger in quiet.values():
+        logger.setLevel(logging.ERROR)
     try:
         with override_settings(**QUIET_MESSAGES):
             return _live_demo(seed=seed)
     finally:
-        trace.setLevel(level)
+        for name, logger in quiet.items():
+            logger.setLevel(levels[name])
 
 
 def _live_demo(*, seed: int) -> dict[str, int]:
@@ -200,8 +207,44 @@ def _live_demo(*, seed: int) -> dict[str, int]:
         run("new_shipment", store, 1, lambda w, a: None, bopis=False)
     made["count_tasks"] = _count_tasks(stores, rng)
     location_accuracy_refresh()
+    made["dead_letters"] = _refused_pushes()
     made["orders"] = orders.n
     return made
+
+
+class _Gone(BaseHTTPRequestHandler):
+    """A partner endpoint that was retired: every POST answers 410 Gone."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's name
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(410)
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        return
+
+
+def _refused_pushes() -> int:
+    """The web channel's two latest partner events (shipped, ready for pickup …) sent again to a partner endpoint that answers
+    410 Gone (a local one, for the length of the push): the real push dead-letters them and raises
+    the alert, so the dashboard's "needs attention" and the dead-letter list have something to show.
+    The channel goes back to polling the feed afterwards."""
+    channel = Channel.objects.filter(code="web").first()
+    events = list(SyncMessage.objects.filter(channel=channel, kind=MessageKind.EVENT).order_by("-id")[:2])
+    if channel is None or not events:
+        return 0
+    server = HTTPServer(("127.0.0.1", 0), _Gone)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        ChannelSync.objects.filter(channel=channel).update(url=f"http://127.0.0.1:{server.server_port}/omni/stock-events")
+        for event in reversed(events):
+            sync_event_publish(channel=channel, kind=event.event, payload=event.payload)
+        return sync_channel_push(channel_id=channel.pk, ignore_backoff=True).dead
+    finally:
+        ChannelSync.objects.filter(channel=channel).update(url="")
+        server.shutdown()
+        server.server_close()
 
 
 def _returned(work: Work, actor: Any) -> None:

@@ -127,6 +127,9 @@ def seed_demo(*, seed: int = 42, stores: int = 40, skus: int = 2000, days: int =
     from .live import live_demo  # today's open work, through the services (after the history is committed)
 
     live = live_demo(seed=seed)
+    from omni.insights.services import kpi_backfill
+
+    kpi_backfill(days=1, until=now.date())  # today's KPI snapshot counts today's work too
     return SeedSummary(
         seed=seed, locations=len(locations), stores=stores, products=len(products), stock_levels=levels, movements=movements,
         channels=len(channels), safety_stock_policies=policies, live_orders=live.get("orders", 0), **summary_users,

@@ -12,12 +12,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
 from allocation.selectors import pool_availability
 from inventory.models import Location
-from inventory.selectors import local_day
+from inventory.selectors import local_day, locations_received_since
 from inventory.services import capacity_release, reservation_consume, reservation_release, reservations_release, stock_return
 from omni.limits import MAX_QUANTITY
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
@@ -34,7 +34,7 @@ from .allocating import allocations_reserve, decision_record, line_needs
 from ..signals import allocations_changed
 from .events import order_event_record
 from .lost_sales import lost_sales_record
-from .planning import RouteRequest, plan_and_reserve
+from .planning import Planned, RouteRequest, plan_and_reserve
 from .scarcity import claim_of_line
 from .status import ALLOCATION_TRANSITIONS, LINE_TRANSITIONS, ORDER_TRANSITIONS
 
@@ -385,7 +385,16 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     missing = line.quantity - live
     if missing <= 0:
         return RerouteResult(line.line_no, [], False, "Nothing missing.")
-    exclude |= set(line.allocations.filter(status=AllocationStatus.REJECTED).values_list("location_id", flat=True))
+    rejected_at = dict(line.allocations.filter(status=AllocationStatus.REJECTED).values_list("location_id")
+                       .annotate(at=Max("closed_at")).values_list("location_id", "at"))
+    if kind == "backorder":
+        # A location rejected the line for units that were not there; units that arrived there since
+        # are new ones, so the backorder job may send the line back (a pickup store above all: the
+        # customer chose it). Without new units it stays excluded, so a rejection is not undone at once.
+        rejected_at = {lid: at for lid, at in rejected_at.items() if at is not None}
+        exclude |= set(rejected_at) - locations_received_since(product_id=line.product_id, since=rejected_at)
+    else:
+        exclude |= set(rejected_at)
     needs, facts = line_needs([(line.line_no, line.product, missing)])
     pickup = order.pickup_location
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
@@ -394,34 +403,43 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
                    else (order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
                    else None)
     line_by_no = {line.line_no: line}
+    profile = routing_profile_for(channel=order.channel)
 
-    def reserve(decision: RoutingDecision) -> list[Allocation]:
-        return allocations_reserve(plan=decision.plan, lines_by_index=line_by_no, products={line.product_id: line.product},
-                                   ship_to_store=pickup if pickup is not None and not bopis_here else None)
-
-    try:
-        planned = plan_and_reserve(
+    def attempt(*, at_pickup: bool, excluded: set[int]) -> Planned[list[Allocation]]:
+        """Route to the pickup store itself (BOPIS there), or else (``at_pickup`` False) to any location
+        that ships — to the pickup store as a ship-to-store transfer when the order has one."""
+        def reserve(decision: RoutingDecision) -> list[Allocation]:
+            return allocations_reserve(plan=decision.plan, lines_by_index=line_by_no, products={line.product_id: line.product},
+                                       ship_to_store=pickup if pickup is not None and not at_pickup else None)
+        return plan_and_reserve(
             request=RouteRequest(
-                channel=order.channel, lines=needs, products=facts, destination=destination,
-                profile=routing_profile_for(channel=order.channel), exclude_location_ids=frozenset(exclude),
-                only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
-                require_can_ship=not bopis_here,
+                channel=order.channel, lines=needs, products=facts, destination=destination, profile=profile,
+                exclude_location_ids=frozenset(excluded),
+                only_location_ids=frozenset({pickup.pk}) if at_pickup and pickup is not None else None,
+                require_can_ship=not at_pickup,
             ),
             reserve=reserve,
         )
+
+    try:
+        if kind == "backorder" and pickup is not None:
+            # The customer still collects at the store they chose: from its own shelf when it has the
+            # units, otherwise shipped there from another location (ship-to-store) — never a silent
+            # move of the pickup elsewhere, and never a dead end because the pickup store once rejected.
+            try:
+                if pickup.pk in exclude:
+                    raise InsufficientStock(f"{pickup.code} rejected the line and has received nothing since.")
+                planned = attempt(at_pickup=True, excluded=exclude)
+            except InsufficientStock:
+                planned = attempt(at_pickup=False, excluded=exclude | {pickup.pk})
+        else:
+            planned = attempt(at_pickup=bopis_here, excluded=exclude)
     except InsufficientStock as exc:
         reason = f"{kind}: {exc.message}"
-        profile = routing_profile_for(channel=order.channel)
         if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
             return line_units_give_up(order=order, line=line, quantity=missing, actor=actor,
                             reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
-        if line.status != LineStatus.BACKORDERED:
-            line.status_reason = reason[:255]
-            transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
-                             extra_fields=("status_reason",))
-            order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
-        order_status_refresh(order=order)
-        return RerouteResult(line.line_no, [], True, reason)
+        return line_backorder(order=order, line=line, actor=actor, reason=reason)
     decision, allocs = planned.decision, planned.reserved
     decision_record(order=order, decision=decision, kind=kind)
     if line.status == LineStatus.BACKORDERED:
@@ -434,6 +452,18 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     order_status_refresh(order=order)
     allocations_changed_send(order)
     return RerouteResult(line.line_no, allocs, False, decision.reason)
+
+
+def line_backorder(*, order: Order, line: OrderLine, actor: str, reason: str) -> RerouteResult:
+    """The line waits for stock (the backorder job routes it when stock arrives): backordered with
+    ``reason`` and an order event, unless it already is. The caller holds the order's lock."""
+    if line.status != LineStatus.BACKORDERED:
+        line.status_reason = reason[:255]
+        transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
+                         extra_fields=("status_reason",))
+        order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
+    order_status_refresh(order=order)
+    return RerouteResult(line.line_no, [], True, reason)
 
 
 def line_units_give_up(*, order: Order, line: OrderLine, quantity: int, actor: str, reason: str) -> RerouteResult:

@@ -37,6 +37,7 @@ from .allocating import allocations_reserve, decision_record, line_needs
 from .changes import (
     RerouteResult,
     allocations_changed_send,
+    line_backorder,
     line_units_give_up,
     order_line_get,
     order_lock,
@@ -200,10 +201,4 @@ def order_line_shortage(*, order: Order | int, line_no: int, quantity: int, reas
             result = line_units_give_up(order=order, line=line, quantity=quantity, actor=actor, reason=reason)
             allocations_changed_send(order)
             return result
-        if line.status != LineStatus.BACKORDERED:
-            line.status_reason = reason[:255]
-            transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.BACKORDERED, what=f"Line {line.line_no}",
-                             extra_fields=("status_reason",))
-            order_event_record(order=order, kind="line_backordered", actor=actor, data={"line": line.line_no, "reason": reason})
-        order_status_refresh(order=order)
-        return RerouteResult(line.line_no, [], True, reason)
+        return line_backorder(order=order, line=line, actor=actor, reason=reason)

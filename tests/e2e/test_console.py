@@ -120,10 +120,17 @@ def test_reroute_and_cancel_from_the_order_page_change_the_order_and_its_stock(
     page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
     assert page.locator("[name=_save]").count() == 0  # read-only: no Save that would be refused
     assert "Order placed" in page.locator(".omni-timeline").inner_text()
+    # the lines in columns (SKU, product name), not the row's str() "…/1: 2 × …" above each
+    lines = page.locator("#lines-group")
+    assert lines.locator("td.field-sku").first.inner_text().strip() == "SHIRT"
+    assert lines.locator("td.field-product_name").first.inner_text().strip() == world.shirt.name
+    assert not re.search(r"\d+/1: 2 ×", lines.inner_text())
+    # a view-only page's "Close" bar sits at the end instead of floating over the allocations
+    assert page.evaluate("getComputedStyle(document.getElementById('submit-row')).position") == "static"
     shot(page, "console-order-1280")
 
     # re-route the shirts away from Istanbul: Izmir reserves them, Istanbul gets them back
-    page.click("text=Re-route a line")
+    page.click("a[href$='/reroute/']")  # "Re-route"
     option = page.locator("#id_allocation option", has_text="Line 1: 2 × SHIRT from ST-IST")
     page.select_option("#id_allocation", value=option.get_attribute("value"))
     page.fill("#id_reason", "Istanbul is closed for inventory")
@@ -163,7 +170,7 @@ def test_pin_a_line_to_a_chosen_location_from_the_order_page_moves_its_reservati
     page = browser_page
     admin_login(page, live_server, "mara")
     page.goto(f"{live_server.url}/admin/orders/order/{order.pk}/change/")
-    page.click("text=Pin to a location")
+    page.click("a[href$='/pin/']")  # "Pin"
     rows = page.locator("#pin-candidates tbody tr")
     assert rows.count() == 3
     izm = page.locator("#pin-candidates tr[data-location=ST-IZM]")
@@ -236,3 +243,38 @@ def test_the_api_docs_render_offline(browser_page, live_server, merchandiser):
     page.wait_for_selector("h1:has-text('Omni API')")
     page.screenshot(path="/tmp/e2e-console-redoc.png")
     assert outside == []
+
+
+def test_the_merchandiser_s_pages_fit_and_name_themselves_once(browser_page, live_server, world):
+    """Location SLAs in the menu and open; menu and page titles agree; the channel list fits at
+    1280 px; the count-task form fits a phone and says what to type; an empty read-only list says why."""
+    _role_user("mara", MERCHANDISER)
+    page = browser_page
+    page.set_viewport_size({"width": 1280, "height": 800})
+    admin_login(page, live_server, "mara")
+    menu = {"Location SLAs": "/admin/fulfillment/locationsla/", "Put-back tasks": "/admin/fulfillment/putbacktask/",
+            "Customer notifications": "/admin/fulfillment/notification/",
+            "Stock accuracy by location": "/admin/allocation/locationaccuracystat/"}
+    for title, href in menu.items():
+        page.goto(f"{live_server.url}/admin/")
+        link = page.locator(f"a[href='{href}']", has_text=title)
+        assert link.count() == 1, title
+        link.click()
+        page.wait_for_load_state("domcontentloaded")
+        assert page.url.endswith(href), title
+        assert page.get_by_text(title, exact=True).count() >= 2, title  # the menu and the page's own header
+    page.goto(f"{live_server.url}/admin/fulfillment/putbacktask/")
+    assert "one appears when a ready pickup is not collected in time" in page.content()
+    assert "This page yielded into no results" not in page.content() and page.locator("text=Add put-back task").count() == 0
+
+    page.goto(f"{live_server.url}/admin/allocation/channel/")
+    table = page.locator("#result_list")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
+    assert page.locator("#result_list td.field-sync span").first.evaluate("s => s.getClientRects().length == 1")  # one line
+    shot(page, "console-channels-1280")
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/admin/inventory/counttask/add/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    assert page.locator(".field-location .select2-selection__placeholder").inner_text().strip() == "Type to find a location…"
+    shot(page, "console-counttask-add-390")

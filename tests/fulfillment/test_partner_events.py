@@ -1,7 +1,7 @@
 """Webhook events to the order's channel: each fulfilment move publishes exactly one event, in the
 same transaction (a refused move publishes nothing), with the order, channel, lines, quantities,
 location, time and work; sequences increase per channel; a receiver gets them signed; the admin's
-*Resend partner event* lists them."""
+*Resend event* lists them."""
 
 from __future__ import annotations
 
