@@ -10,7 +10,7 @@ merchandiser's concurrent change.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -274,6 +274,40 @@ def safety_stock_policy_set(
                  with_statistics=method == SafetyStockMethod.STATISTICAL)
         policy.refresh_from_db()
     return policy
+
+
+def safety_stock_policies_set_at_locations(
+    *, product: Product, locations: Sequence[Location], quantity: int, actor: Any = None, today: date | None = None,
+) -> list[SafetyStockPolicy]:
+    """``safety_stock_policy_set(scope="location", method="static", quantity=…)`` for one SKU at
+    many locations (a chain-wide floor, the simulation's set-up), in a few queries instead of a
+    lock, a save, a recompute and a re-read each: the same policies, the same effective
+    quantities; one outbox row for the SKU when any of them moved (channels re-read the SKU)."""
+    for location in locations:  # everything checked before anything is written
+        checked = safety_stock_policy_validate(product=product, scope=SafetyStockScope.LOCATION, location=location,
+                                               method=SafetyStockMethod.STATIC, quantity=quantity)
+    if not locations:
+        return []
+    by_location = {loc.pk: loc for loc in locations}
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    with transaction.atomic():
+        existing = {p.location_id: p for p in SafetyStockPolicy.objects.select_for_update(of=("self",)).filter(
+            product=product, scope=SafetyStockScope.LOCATION, location_id__in=list(by_location)).order_by("pk")}
+        fields = {"method": SafetyStockMethod.STATIC, "quantity": checked.quantity, "service_level": checked.service_level,
+                  "lead_time_days": checked.lead_time_days, "override_quantity": checked.override_quantity,
+                  "updated_by": user, "computed_quantity": None, "demand_sigma": None}
+        for policy in existing.values():
+            for name, value in fields.items():
+                setattr(policy, name, value)
+            policy.updated_at = timezone.now()
+        SafetyStockPolicy.objects.bulk_update(list(existing.values()), [*fields, "updated_at"])
+        SafetyStockPolicy.objects.bulk_create([
+            SafetyStockPolicy(product=product, scope=SafetyStockScope.LOCATION, location=loc, channel=None, **fields)
+            for pk, loc in by_location.items() if pk not in existing])
+        policies = list(SafetyStockPolicy.objects.filter(product=product, scope=SafetyStockScope.LOCATION,
+                                                         location_id__in=list(by_location)).order_by("pk"))
+        _refresh(policies=policies, today=today or timezone.now().date(), days=formulas.DEFAULT_WINDOW_DAYS, with_statistics=False)
+        return list(SafetyStockPolicy.objects.filter(pk__in=[p.pk for p in policies]).order_by("pk"))
 
 
 def safety_stock_override(*, policy: SafetyStockPolicy, quantity: int | None, actor: Any = None,

@@ -21,7 +21,7 @@ from django.db.models import Sum
 
 from allocation.channels.services import channel_visibility_add
 from allocation.models import Channel, ChannelKind, SyncMode
-from allocation.safety_stock.services import safety_stock_policy_set, safety_stock_recompute
+from allocation.safety_stock.services import safety_stock_policies_set_at_locations, safety_stock_recompute
 from allocation.selectors import atp_for_channel
 from fulfillment.models import Work, WorkKind, WorkStatus
 from fulfillment import services as fs
@@ -139,8 +139,7 @@ class Season:
                     placed += qty
             stock_receive(product=product, location=self.dc, quantity=sc.buy[k] - placed, source="simulation", reference="season buy")
             if sc.skus[k].velocity == "A":  # walk-in protection: a floor online orders cannot take (both policies)
-                for st in self.stores:
-                    safety_stock_policy_set(product=product, scope="location", location=st, quantity=PROTECT_WALK_IN)
+                safety_stock_policies_set_at_locations(product=product, locations=list(self.stores), quantity=PROTECT_WALK_IN)
         on_hand = self._store_levels()
         for s, k, err in sc.record_errors:
             system = on_hand.get((s, k), (0, 0))[0]

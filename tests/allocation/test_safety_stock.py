@@ -205,3 +205,23 @@ def test_nightly_task_recomputes(settings):
     from allocation.schedules import BEAT_SCHEDULE
 
     assert BEAT_SCHEDULE["allocation-safety-stock-nightly"]["task"] == "allocation.tasks.safety_stock_recompute_nightly"
+
+
+def test_a_floor_set_at_many_locations_at_once_is_the_same_as_one_by_one(db):
+    from allocation.safety_stock.services import safety_stock_policies_set_at_locations, safety_stock_policy_set
+
+    one, many = ProductFactory(sku="ONE"), ProductFactory(sku="MANY")
+    stores = [LocationFactory(code=f"ST-{i}") for i in range(4)]
+    safety_stock_policy_set(product=many, scope="location", location=stores[0], quantity=9)  # replaced below
+    for st in stores:
+        safety_stock_policy_set(product=one, scope="location", location=st, quantity=2)
+    got = safety_stock_policies_set_at_locations(product=many, locations=stores, quantity=2)
+
+    def shape(product):
+        return sorted((p.location_id, p.method, p.quantity, p.effective_quantity, p.override_quantity, p.computed_quantity)
+                      for p in SafetyStockPolicy.objects.filter(product=product))
+    assert shape(many) == shape(one) and len(got) == 4 and {p.effective_quantity for p in got} == {2}
+    assert OutboxEvent.objects.filter(product=many, reason="safety_stock").exists()
+    with pytest.raises(ValidationFailed):  # bad input changes nothing
+        safety_stock_policies_set_at_locations(product=many, locations=stores, quantity=-1)
+    assert shape(many) == shape(one)
