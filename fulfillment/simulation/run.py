@@ -25,6 +25,7 @@ from allocation.safety_stock.services import safety_stock_policies_set_at_locati
 from allocation.selectors import atp_for_channel
 from fulfillment.models import Work, WorkKind, WorkStatus
 from fulfillment import services as fs
+from fulfillment.services.choices import choices_expire
 from inventory.models import Location, LocationKind, Product, StockLevel
 from inventory.services import cycle_count_record, stock_receive, stock_sell, transfer_receive, transfer_ship
 from omni.errors import InsufficientStock, OmniError
@@ -172,10 +173,18 @@ class Season:
             for day in range(sc.days):
                 self.day(day)
                 self.progress(day + 1, sc.days)
+            # Questions still open when the season ends get no answer either: the channel's rule.
+            choices_expire(now=_at(self.sc, sc.days, 0) + timedelta(days=30))
+            self._settle_backorders()
         return self.log
 
     def day(self, day: int) -> None:
         self.clock.move_to(_at(self.sc, day, 8))
+        # A pickup a store could not supply asks its customer (another store, delivery or cancel);
+        # the simulated customer does not answer — the conservative assumption, the same as before
+        # the question existed — so after the channel's time to answer the channel's shortage rule
+        # backorders the units and ``_settle_backorders`` cancels them as oversold.
+        choices_expire()
         self._arrivals(day)
         self._returns(day)
         self._online(day)
