@@ -145,8 +145,10 @@ class PinNeed:
         return sum(a.quantity for a in self.moving) + self.missing
 
 
-def pin_need(*, line: OrderLine, location_id: int) -> PinNeed:
-    allocs = list(line.allocations.select_related("location").order_by("id"))
+def pin_need(*, line: OrderLine, location_id: int, allocations: Sequence[Allocation] | None = None) -> PinNeed:
+    """What a pin of ``line`` to the location moves (``allocations``: the line's, in id order, when
+    the caller has them already — one read for every candidate location)."""
+    allocs = list(line.allocations.select_related("location").order_by("id")) if allocations is None else list(allocations)
     reserved = [a for a in allocs if a.status == AllocationStatus.RESERVED]
     # units fulfilled, reserved or given up by the customer are not missing (as in re-routing)
     kept = sum(a.quantity for a in allocs if a.status in (AllocationStatus.RESERVED, AllocationStatus.FULFILLED,
@@ -206,8 +208,9 @@ def pin_candidates(*, order: Order, line_no: int) -> list[PinCandidate]:
     pickup = order.pickup_location
     dest = ((pickup.latitude, pickup.longitude) if pickup is not None else (order.latitude, order.longitude))
     out = []
+    line_allocs = list(line.allocations.select_related("location").order_by("id"))
     for loc in locations:
-        need = pin_need(line=line, location_id=loc.pk)
+        need = pin_need(line=line, location_id=loc.pk, allocations=line_allocs)
         left = None if loc.daily_capacity is None else max(loc.daily_capacity - used.get(loc.pk, 0), 0)
         refusal = pin_refusal(order=order, location=loc, sellable=sellable, allow_ship_to_store=allow_sts)
         if not refusal and need.units == 0:

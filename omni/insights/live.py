@@ -48,13 +48,12 @@ def sync_drift(*, channel_id: int | None = None) -> list[ChannelDrift]:
     for ch_id, pid, available in rows:
         by_channel.setdefault(ch_id, {})[pid] = int(available or 0)
     chans = [c for c in channels if c.pk in by_channel]
-    figures = availability_for_channels(channels=chans, product_ids={p for f in by_channel.values() for p in f}) if chans else {}
-    holdback = dict(ChannelSync.objects.filter(channel__in=chans, mode=EndpointMode.ABSOLUTE).values_list("channel_id", "holdback_units"))
     product_ids = {pid for f in by_channel.values() for pid in f}
+    figures = availability_for_channels(channels=chans, product_ids=product_ids) if chans else {}
+    holdback = dict(ChannelSync.objects.filter(channel__in=chans, mode=EndpointMode.ABSOLUTE).values_list("channel_id", "holdback_units"))
     skus = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "sku")) if product_ids else {}
     out = []
-    for channel in channels:
-        ch = channel
+    for ch in channels:
         told = by_channel.get(ch.pk, {})
         worst, worst_sku, count = 0, "", 0
         for pid, figure in sorted(told.items()):

@@ -18,7 +18,7 @@ from django.db import transaction
 
 from allocation.selectors import channel_sellable_location_ids
 from inventory.models import Location
-from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from omni.errors import Conflict, IllegalTransition, InsufficientStock, ValidationFailed
 from omni.transitions import transition_apply
 from orders.models import Allocation, LineStatus, Order
 from orders.models import RoutingDecision as RoutingDecisionRecord
@@ -26,7 +26,7 @@ from orders.routing.engine import PlannedAllocation
 from orders.selectors import pin_need, pin_refusal, routing_profile_for
 
 from .allocating import allocations_reserve
-from .changes import allocations_changed_send, allocations_withdraw, order_lock, order_status_refresh
+from .changes import allocations_changed_send, allocations_withdraw, order_line_get, order_lock, order_status_refresh
 from .events import order_event_record
 from .status import LINE_TRANSITIONS
 
@@ -52,10 +52,7 @@ def order_line_pin(*, order: Order | int, line_no: int, location: Location, acto
         raise ValidationFailed("Choose a location to pin the line to.", code="invalid", details={"location": ["Required."]})
     with transaction.atomic():
         order = order_lock(order=order)
-        line = order.lines.select_related("product").filter(line_no=line_no).first()
-        if line is None:
-            raise NotFound(f"Order {order.external_id} has no line {line_no}.", code="unknown_line", details={"line": [line_no]})
-        line.order = order
+        line = order_line_get(order, line_no)
         if line.status not in (LineStatus.ALLOCATED, LineStatus.BACKORDERED):
             raise IllegalTransition(f"Line {line_no} is {line.get_status_display().lower()}; only an open line can be pinned.",
                                     code="illegal_transition", details={"line": [line_no]})

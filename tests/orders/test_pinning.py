@@ -141,3 +141,23 @@ def test_pin_candidates_show_each_location_with_its_stock_distance_and_why_not(w
     assert [c.code for c in pin_candidates(order=order, line_no=1)][0] == "ST-IZM"  # eligible first
     assert not LocationDayLoad.objects.exists()
     assert OrderEvent.objects.filter(order=order).count() == order.events.count()
+
+
+def test_pin_candidates_read_the_line_once_however_many_locations(world):
+    """The admin's chooser lists every location the channel sells from: the line's allocations are
+    read once for all of them, not once per location."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.allocation.factories import make_visible
+
+    receive(world.shirt, world.ist, 5)
+    order = order_create(channel=world.web, data=order_input("P-8", ("SHIRT", 1)))
+    make_visible(world.web, *[LocationFactory(code=f"ST-N{i}") for i in range(2)])
+    with CaptureQueriesContext(connection) as few:
+        pin_candidates(order=order, line_no=1)
+    make_visible(world.web, *[LocationFactory(code=f"ST-M{i}") for i in range(10)])
+    with CaptureQueriesContext(connection) as many:
+        cands = pin_candidates(order=order, line_no=1)
+    assert len(cands) >= 12 + 3
+    assert len(many.captured_queries) == len(few.captured_queries)
