@@ -159,6 +159,8 @@ def test_only_a_manager_rejects_a_whole_order(world, staff, client):
     assert work.status == WorkStatus.REJECTED
     level = StockLevel.objects.get(product=world.shirt, location=world.ist)
     assert level.damaged == 1
+    page = client.get(url(world, "w", work.pk)).content.decode()
+    assert "Nothing left to pick on this order." in page and "0 of 0 units picked" not in page
 
 
 def test_the_pickup_desk_finds_by_code_order_number_and_phone(world, staff, client):
