@@ -204,7 +204,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "omni.api.schema.postprocess_errors"],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "omni.api.schema.postprocess_errors",
+                           "omni.api.schema.postprocess_links"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a field called "status"; each choice set gets its own stable name.
     # Swagger UI and ReDoc from the installed drf-spectacular-sidecar package: the docs work offline.

@@ -12,14 +12,14 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import StreamingHttpResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from inventory.imports.models import ImportJob, ImportMode
+from inventory.imports.models import ImportJob, ImportMode, ImportStatus
 from inventory.imports.selectors import import_errors_csv, import_job_progress
 from inventory.imports.services import stock_import_cancel, stock_import_create
 from omni.access.permissions import CanImportStock, CanViewImports
@@ -33,6 +33,55 @@ class StockImportUploadSerializer(serializers.Serializer):
     location = serializers.CharField(required=False, allow_blank=True, default="")
     apply_valid = serializers.BooleanField(required=False, default=False)
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
+
+
+class ImportRowErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Line of the file (1 is the header).")
+    column = serializers.CharField()
+    column_number = serializers.IntegerField(allow_null=True)
+    value = serializers.CharField()
+    code = serializers.CharField(help_text="Stable, e.g. unknown_sku, quantity_out_of_range.")
+    message = serializers.CharField()
+
+
+class ImportResultSerializer(serializers.Serializer):
+    rows_applied = serializers.IntegerField()
+    rows_unchanged = serializers.IntegerField()
+    rows_skipped = serializers.IntegerField()
+    movements_written = serializers.IntegerField()
+    outbox_events = serializers.IntegerField()
+    error_count = serializers.IntegerField()
+
+
+# What ``import_job_progress`` answers, plus the job's URLs (schema only; inline because a
+# serializer may not declare a field called ``errors``).
+ImportJobOutSerializer = inline_serializer("ImportJobOut", {
+    "id": serializers.IntegerField(),
+    "status": serializers.ChoiceField(choices=ImportStatus.choices),
+    "finished": serializers.BooleanField(),
+    "phase": serializers.CharField(),
+    "mode": serializers.ChoiceField(choices=ImportMode.choices),
+    "file": serializers.CharField(help_text="Name of the uploaded file."),
+    "location": serializers.CharField(allow_null=True, help_text="Code of the location every row goes to, if one was named."),
+    "apply_valid": serializers.BooleanField(),
+    "percent": serializers.FloatField(),
+    "rows_done": serializers.IntegerField(),
+    "rows_total": serializers.IntegerField(allow_null=True),
+    "rows_estimated": serializers.IntegerField(allow_null=True),
+    "rows_per_s": serializers.FloatField(),
+    "seconds_elapsed": serializers.FloatField(),
+    "seconds_left": serializers.FloatField(allow_null=True),
+    "created_at": serializers.DateTimeField(),
+    "started_at": serializers.DateTimeField(allow_null=True),
+    "finished_at": serializers.DateTimeField(allow_null=True),
+    "cancel_requested": serializers.BooleanField(),
+    "result": ImportResultSerializer(),
+    "failure": serializers.CharField(help_text="Why the job failed, when it did."),
+    "errors": ImportRowErrorSerializer(many=True, help_text="The first 50 row errors; all of them at errors_url."),
+    "errors_truncated": serializers.BooleanField(),
+    "url": serializers.URLField(),
+    "errors_url": serializers.URLField(),
+})
 
 
 def _visible_job(request: Request, pk: int) -> ImportJob:
@@ -58,7 +107,7 @@ class StockImportCreateView(APIView):
     permission_classes = [CanImportStock]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=StockImportUploadSerializer, responses={202: dict}, summary="Upload a stock CSV (queued job)")
+    @extend_schema(request=StockImportUploadSerializer, responses={202: ImportJobOutSerializer}, summary="Upload a stock CSV (queued job)")
     def post(self, request: Request) -> Response:
         data = StockImportUploadSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -74,7 +123,7 @@ class StockImportCreateView(APIView):
 class StockImportDetailView(APIView):
     permission_classes = [CanViewImports]
 
-    @extend_schema(responses={200: dict}, summary="Progress and result of a stock import")
+    @extend_schema(responses={200: ImportJobOutSerializer}, summary="Progress and result of a stock import")
     def get(self, request: Request, pk: int) -> Response:
         return Response(_progress(request, _visible_job(request, pk)))
 
@@ -82,7 +131,7 @@ class StockImportDetailView(APIView):
 class StockImportCancelView(APIView):
     permission_classes = [CanImportStock]
 
-    @extend_schema(request=None, responses={200: dict}, summary="Cancel a queued or running stock import")
+    @extend_schema(request=None, responses={200: ImportJobOutSerializer}, summary="Cancel a queued or running stock import")
     def post(self, request: Request, pk: int) -> Response:
         job = stock_import_cancel(job=_visible_job(request, pk))
         return Response(_progress(request, job))

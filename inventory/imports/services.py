@@ -132,7 +132,10 @@ def _silent(now: datetime):
 def stock_import_cancel(*, job: ImportJob, now: datetime | None = None) -> ImportJob:
     """Stop a job in any phase; it changes nothing. A queued job, or a running one whose worker is
     gone (silent for ``OMNI_IMPORT_STALE_SECONDS``), is cancelled at once; a running job stops at its
-    next check (between chunks, between phases, or before its apply commits)."""
+    next check (between chunks, between phases, or before its apply commits). Cancelling a cancelled
+    job confirms it (nothing changes); a job that is done or failed can no longer be cancelled."""
+    if job.status == ImportStatus.CANCELLED:
+        return job
     if job.is_finished:
         raise IllegalTransition(f"Import #{job.pk} is already {job.status}.", code="import_finished")
     now = now or timezone.now()

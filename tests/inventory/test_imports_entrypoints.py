@@ -92,6 +92,26 @@ def test_api_refused_file_changes_nothing_and_errors_csv_names_line_and_column(a
     assert [r[:5] for r in rows[1:]] == [["3", "sku", "1", "NOPE", "unknown_sku"], ["3", "quantity", "3", "x", "not_an_integer"]]
 
 
+def test_api_cancel_twice_confirms_and_a_finished_import_cannot_be_cancelled(api_client, catalogue, run_on_commit):
+    """Upload (queued, not yet run) → cancel → cancel again: the second cancel confirms (200, the job
+    as it is) instead of a 409; the job never runs. A job that is done still answers 409."""
+    api_client.force_authenticate(MerchandiserFactory())
+    before = (stock(), ledger())
+    job_id = api_client.post("/api/v1/imports/stock", {"file": upload("s.csv", "sku,location,quantity\nTEE-S,ST-01,4\n")},
+                             format="multipart").json()["id"]
+    first = api_client.post(f"/api/v1/imports/stock/{job_id}/cancel")
+    again = api_client.post(f"/api/v1/imports/stock/{job_id}/cancel")
+    assert (first.status_code, first.json()["status"]) == (200, "cancelled")
+    assert (again.status_code, again.json()["status"], again.json()["finished_at"]) == (200, "cancelled", first.json()["finished_at"])
+    assert (stock(), ledger()) == before
+
+    with run_on_commit():
+        done_id = api_client.post("/api/v1/imports/stock", {"file": upload("s.csv", "sku,location,quantity\nTEE-S,ST-01,4\n")},
+                                  format="multipart").json()["id"]
+    refused = api_client.post(f"/api/v1/imports/stock/{done_id}/cancel")
+    assert (refused.status_code, refused.json()["error"]["code"]) == (409, "import_finished")
+
+
 def test_api_bad_mode_is_a_400_with_error_shape(api_client, catalogue):
     api_client.force_authenticate(MerchandiserFactory())
     response = api_client.post("/api/v1/imports/stock", {"file": upload("s.csv", "sku,location,quantity\n"), "mode": "replace"},
