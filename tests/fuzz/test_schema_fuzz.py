@@ -11,7 +11,7 @@ content type, body shape, headers).
   the published ones (omni/api/schema.py ``LINKS``), not inferred ones.
 
 ``OMNI_FUZZ_EXAMPLES`` (default 8) bounds the examples per operation and role;
-``OMNI_FUZZ_SCENARIOS`` (default 30) the stateful scenarios per role, each at most
+``OMNI_FUZZ_SCENARIOS`` (default 40) the stateful scenarios per role, each at most
 ``OMNI_FUZZ_STEPS`` (default 6) calls."""
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from tests.inventory.factories import LocationFactory, MerchandiserFactory, Prod
 SKUS = ("FZ-0", "FZ-1", "FZ-2")
 STORE, DC = "ST-FZ", "DC-FZ"
 EXAMPLES = int(os.environ.get("OMNI_FUZZ_EXAMPLES", "8"))
-SCENARIOS = int(os.environ.get("OMNI_FUZZ_SCENARIOS", "30"))
+SCENARIOS = int(os.environ.get("OMNI_FUZZ_SCENARIOS", "40"))
 STEPS = int(os.environ.get("OMNI_FUZZ_STEPS", "6"))
 MIN_LINKS_FOLLOWED = 10
 SCHEMA_URL = "/api/v1/schema/?format=json"

@@ -6,9 +6,15 @@ API; this test checks each one, including those that fuzzing reaches rarely."""
 
 from __future__ import annotations
 
-import pytest
+import uuid
 
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from inventory import services as inventory_services
 from omni.api.schema import LINKS
+from tests.allocation.factories import ChannelFactory, make_visible
+from tests.inventory.factories import LocationFactory, MerchandiserFactory, ProductFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -104,3 +110,164 @@ def test_every_published_link_is_correct(schema):
                         assert _fits(value, _resolve(schema, body["properties"][field])), f"{where}: {field}"
                 checked += 1
     assert checked >= sum(len(links) for links in LINKS.values())
+
+
+# --- The links followed by hand, on real data: each gives the next call what it needs ----------
+
+class Walk:
+    """Calls operations by operationId and follows ``LINKS`` from their answers, as a client would:
+    each path/query parameter and body field the link names is read from the answer (or request)."""
+
+    def __init__(self, client, schema: dict):
+        self.client = client
+        self.routes = {op["operationId"]: (method, path) for path, item in schema["paths"].items()
+                       for method, op in item.items() if method in METHODS}
+
+    def call(self, operation_id: str, *, path: dict | None = None, query: dict | None = None, body: dict | None = None,
+             multipart: bool = False):
+        method, template = self.routes[operation_id]
+        url = template.format(**(path or {}))
+        kwargs: dict = {"data": query} if method == "get" else {}
+        if method == "post":
+            kwargs = {"data": body or {}, "format": "multipart" if multipart else "json",
+                      "HTTP_IDEMPOTENCY_KEY": uuid.uuid4().hex}
+        response = getattr(self.client, method)(url, **kwargs)
+        return Step(operation_id, response, path or {})
+
+    def follow(self, step: Step, name: str, *, body: dict | None = None, query: dict | None = None, expect: int = 200):
+        assert step.response.status_code < 300, (step.operation_id, step.response.content)
+        target, parameters, _, *link_body = LINKS[(step.operation_id, str(step.response.status_code))][name]
+        path, query = {}, dict(query or {})
+        for key, expression in parameters.items():
+            location, _, param = key.rpartition(".")
+            (query if location == "query" else path)[param] = step.value(expression)
+        merged = {**(body or {}), **{field: step.value(e) for field, e in (link_body[0] if link_body else {}).items()}}
+        nxt = self.call(target, path=path, query=query, body=merged)
+        assert nxt.response.status_code == expect, (name, nxt.response.status_code, nxt.response.content)
+        return nxt
+
+
+class Step:
+    def __init__(self, operation_id: str, response, path: dict):
+        self.operation_id, self.response, self.path = operation_id, response, path
+
+    @property
+    def body(self):
+        return self.response.json()
+
+    def value(self, expression: str):
+        if expression.startswith("$request.path."):
+            return self.path[expression.removeprefix("$request.path.")]
+        node = self.body
+        for token in [t for t in expression.removeprefix("$response.body#").split("/") if t]:
+            node = node[int(token)] if isinstance(node, list) else node[token]
+        return node
+
+
+@pytest.fixture
+def walk(api_client, schema, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    store = LocationFactory(code="ST-LK", kind="store", latitude=41.0, longitude=29.0, can_pickup=True, daily_capacity=50)
+    other = LocationFactory(code="ST-LK2", kind="store", latitude=41.01, longitude=29.01, can_pickup=True, daily_capacity=50)
+    dc = LocationFactory(code="DC-LK", kind="dc", latitude=40.8, longitude=29.4)
+    make_visible(ChannelFactory(code="web"), store, other, dc)
+    for sku in ("LK-0", "LK-1"):
+        product = ProductFactory(sku=sku)
+        for location in (store, other, dc):
+            inventory_services.stock_receive(product=product, location=location, quantity=10)
+    api_client.force_authenticate(MerchandiserFactory())
+    return Walk(api_client, schema)
+
+
+def _order(walk: Walk, **extra):
+    created = walk.call("orders_create", body={"channel": "web", "external_id": uuid.uuid4().hex,
+                                               "lines": [{"sku": "LK-0", "quantity": 2}], **extra})
+    assert created.response.status_code == 201, created.response.content
+    return created
+
+
+def test_order_links(walk):
+    created = _order(walk, latitude=41.0, longitude=29.0)
+    assert walk.follow(created, "GetOrder").body["id"] == created.body["id"]
+    walk.follow(created, "ListFulfillments")
+    walk.follow(created, "ListChoices")
+    pinned = walk.follow(created, "PinLine", body={"location": "ST-LK2"})
+    assert walk.follow(pinned, "GetOrder").body["lines"][0]["fulfilled_from"][-1]["location"] == "ST-LK2"
+    # the order is found (not 404); nothing was handed over yet, so nothing can be returned
+    walk.follow(created, "ReturnOrder", body={"location": "ST-LK", "items": [{"line": 1, "quantity": 1}]}, expect=409)
+    cancelled = walk.follow(created, "CancelOrder")
+    again = walk.follow(cancelled, "CancelOrderAgain")
+    assert cancelled.body["status"] == again.body["status"] == "cancelled"
+    listed = walk.call("orders_list")
+    assert walk.follow(listed, "GetOrder").body["id"] == created.body["id"]
+
+
+def test_pickup_rejected_question_answered_along_the_links(walk):
+    """BOPIS → its work → rejected at the store → the customer's question → answered with the option
+    the link reads from the question (pickup at the other store)."""
+    created = _order(walk, delivery_mode="bopis", pickup_location="ST-LK")
+    work = walk.follow(walk.follow(created, "ListFulfillments"), "GetWork")
+    assert walk.follow(work, "GetOrder").body["id"] == created.body["id"]
+    line = work.body["lines"][0]
+    walk.follow(work, "RejectWork", body={"lines": [{"line": line["id"], "quantity": line["quantity"], "reason": "not_found"}]})
+    question = walk.follow(created, "ListChoices")
+    assert question.body and question.body[0]["options"]
+    answered = walk.follow(question, "AnswerChoice")
+    assert answered.body["status"] != "open" and answered.body["chosen"] == question.body[0]["options"][0]["id"]
+    walk.follow(answered, "ListChoices")
+    walk.follow(answered, "GetOrder")
+
+
+def test_work_links(walk):
+    created = _order(walk, delivery_mode="bopis", pickup_location="ST-LK")
+    work = walk.follow(walk.follow(created, "ListFulfillments"), "GetWork")
+    started = walk.follow(work, "StartWork")
+    assert walk.follow(started, "GetWork").body["status"] == started.body["status"]
+    listed = walk.call("fulfillment_works_list")
+    walk.follow(listed, "GetWork")
+
+
+def test_hold_links(walk):
+    held = walk.call("holds_create", body={"channel": "web", "lines": [{"sku": "LK-1", "quantity": 1}]})
+    assert held.response.status_code == 201, held.response.content
+    walk.follow(held, "GetHold")
+    released = walk.follow(held, "ReleaseHold")
+    again = walk.follow(released, "ReleaseHoldAgain")
+    assert released.body["status"] == again.body["status"] == "released"
+    assert walk.follow(released, "GetHold").body["status"] == "released"
+    for_order = walk.call("holds_create", body={"channel": "web", "lines": [{"sku": "LK-1", "quantity": 1}]})
+    order = walk.follow(for_order, "OrderFromHold", expect=201, body={
+        "channel": "web", "external_id": uuid.uuid4().hex, "lines": [{"sku": "LK-1", "quantity": 1}],
+        "latitude": 41.0, "longitude": 29.0})
+    assert order.body["hold_id"] == for_order.body["id"]
+
+
+def test_import_links(walk):
+    uploaded = walk.call("imports_stock_create", multipart=True, body={
+        "file": SimpleUploadedFile("s.csv", b"sku,location,quantity\nLK-0,ST-LK,4\n", content_type="text/csv")})
+    assert uploaded.response.status_code == 202, uploaded.response.content
+    walk.follow(uploaded, "GetImport")
+    walk.follow(uploaded, "ImportErrors")
+    cancelled = walk.follow(uploaded, "CancelImport")
+    assert walk.follow(cancelled, "CancelImportAgain").body["status"] == "cancelled"
+    assert walk.follow(cancelled, "GetImport").body["status"] == "cancelled"
+
+
+def test_stock_links(walk):
+    posted = walk.call("stock_movements_create", body={"movements": [
+        {"external_id": "LK-R1", "kind": "receipt", "sku": "LK-0", "location": "ST-LK", "quantity": 3}]})
+    assert posted.response.status_code == 200, posted.response.content
+    movements = walk.follow(posted, "ListMovements")
+    assert [m["external_id"] for m in movements.body["results"]][:1] == ["LK-R1"]
+    levels = walk.follow(posted, "ListStockLevels")
+    assert [(lv["sku"], lv["location"], lv["on_hand"]) for lv in levels.body["results"]] == [("LK-0", "ST-LK", 13)]
+    walk.follow(levels, "GetStockLevel")
+    available = walk.follow(posted, "GetAvailability", query={"channel": "web"})  # a merchandiser names the channel
+    assert [item["sku"] for item in available.body["items"]] == ["LK-0"]
+    assert walk.follow(posted, "CheckLedger").body
+    counted = walk.call("stock_snapshots_create", body={"location": "ST-LK", "lines": [{"sku": "LK-1", "counted": 7}]})
+    assert counted.response.status_code == 201, counted.response.content
+    assert walk.follow(counted, "GetLocation").body["code"] == "ST-LK"
+    walk.follow(counted, "ListStockLevels")
+    walk.follow(walk.call("locations_list"), "GetLocation")
+    walk.follow(walk.call("products_list"), "GetProduct")
