@@ -6,7 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from omni.api.fields import QuantityField
+from omni.api.fields import QuantityField, bounded_many
 from omni.limits import MAX_QUANTITY
 
 from ..services import StockOperationKind
@@ -97,7 +97,7 @@ class StockMovementBatchSerializer(serializers.Serializer):
         max_length=64, required=False,
         help_text="Reporting system (idempotency is per source). Partner tokens always post as their channel code.",
     )
-    movements = StockMovementItemSerializer(many=True, help_text="1–500 movements, applied one by one.")
+    movements = bounded_many(StockMovementItemSerializer(), max_length=500, help_text="1–500 movements, applied one by one.")
 
 
 class ItemErrorSerializer(serializers.Serializer):

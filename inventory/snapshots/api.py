@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from inventory.selectors import location_get_by_code
-from omni.api.fields import QuantityField
+from omni.api.fields import QuantityField, bounded_many
 from omni.access.permissions import CanMoveStock
 from omni.access.roles import Capability, movement_source_for, principal_from_request, require
 
@@ -24,8 +24,7 @@ class SnapshotLineInSerializer(serializers.Serializer):
 class StockSnapshotInSerializer(serializers.Serializer):
     location = serializers.CharField(max_length=32)
     external_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
-    # DRF passes max_length to the ListSerializer that many=True builds; the stubs do not know it.
-    lines = SnapshotLineInSerializer(many=True, allow_empty=False, max_length=50_000)  # type: ignore[call-arg]
+    lines = bounded_many(SnapshotLineInSerializer(), max_length=50_000)
 
 
 class SnapshotLineOutSerializer(serializers.Serializer):
