@@ -28,6 +28,9 @@ def _replay(*, product: Product, location: Location, counted: int | None, source
         return None
     previous = CycleCount.objects.filter(source=source, external_id=external_id).select_related("stock_level").first()
     if previous is None:
+        # the id may already name another kind of movement from this source (a sale, a receipt …)
+        if StockMovement.objects.filter(source=source, external_id=external_id).exists():
+            raise duplicate_external_id(source=source, external_id=external_id)
         return None
     if (previous.stock_level.product_id, previous.stock_level.location_id, previous.counted) != (product.pk, location.pk, counted):
         raise duplicate_external_id(source=source, external_id=external_id, what="count")

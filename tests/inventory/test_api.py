@@ -175,6 +175,20 @@ def test_duplicate_external_id_with_other_content_is_refused(admin_client, world
     assert state() == before
 
 
+def test_a_count_reusing_another_movements_external_id_is_refused_as_a_duplicate(admin_client, world):
+    """A count whose external_id was already used for a sale (same source) is that item's
+    duplicate_external_id error, like any other kind; it was an unexpected database error
+    (item_failed, found by the stateful schema fuzz)."""
+    sale = {"external_id": "POS-8", "kind": "sale", "sku": "TEE-M", "location": "ST-A", "quantity": 1}
+    admin_client.post(URL, {"source": "pos", "movements": [sale]}, format="json")
+    before, counts = state(), CycleCount.objects.count()
+    count = {"external_id": "POS-8", "kind": "count", "sku": "TEE-M", "location": "ST-A", "quantity": 4}
+    res = admin_client.post(URL, {"source": "pos", "movements": [count]}, format="json")
+    err = res.json()["results"][0]["error"]
+    assert (res.status_code, err["code"], err["field"]) == (207, "duplicate_external_id", "external_id")
+    assert (state(), CycleCount.objects.count()) == (before, counts)
+
+
 def test_insufficient_stock_message_names_sku_and_location(admin_client, world):
     res = admin_client.post(URL, {"movements": [
         {"external_id": "S-1", "kind": "sale", "sku": "TEE-M", "location": "ST-A", "quantity": 11},
