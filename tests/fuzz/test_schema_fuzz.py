@@ -41,8 +41,24 @@ SCHEMA_URL = "/api/v1/schema/?format=json"
 
 schema = schemathesis.openapi.from_wsgi(SCHEMA_URL, application)
 
+@schemathesis.check
+def no_unexpected_item_error(ctx, response, case):
+    """A batch answers an item that failed unexpectedly as that item's ``item_failed`` (the rest still
+    apply, no 500): for the fuzz it is a server error all the same."""
+    if "json" not in (response.headers.get("content-type") or [""])[0]:
+        return None
+    body = response.json()
+    results = body.get("results") if isinstance(body, dict) else None
+    for item in results if isinstance(results, list) else []:
+        error = item.get("error") if isinstance(item, dict) else None
+        if isinstance(error, dict) and error.get("code") == "item_failed":
+            raise AssertionError(f"Item {item.get('index')} failed unexpectedly: {error.get('message')}")
+    return None
+
+
 CHECKS = [
     schemathesis.checks.not_a_server_error,
+    no_unexpected_item_error,
     schemathesis.checks.status_code_conformance,
     schemathesis.checks.content_type_conformance,
     schemathesis.checks.response_schema_conformance,
