@@ -191,6 +191,11 @@ class OrderLine(models.Model):
     status = models.CharField(max_length=12, choices=LineStatus.choices, default=LineStatus.ALLOCATED, db_index=True)
     quantity_returned = models.PositiveIntegerField(default=0)
     status_reason = models.CharField(max_length=255, blank=True, default="")
+    delivery_chosen_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="A pickup order's line whose missing units the customer chose to have delivered (when): from then on "
+                  "it is routed, re-routed and backordered like a delivery line.",
+    )
 
     class Meta:
         ordering = ["order_id", "line_no"]
@@ -206,6 +211,11 @@ class OrderLine(models.Model):
     @property
     def reference(self) -> str:
         return f"order-line:{self.pk}"
+
+    @property
+    def delivered_on_request(self) -> bool:
+        """The customer of a pickup order chose to have this line's missing units delivered."""
+        return self.delivery_chosen_at is not None
 
 
 class Allocation(models.Model):

@@ -152,4 +152,4 @@ def _rerouted_line(line_no: int, sku: str, quantity: int, source: Any, result: A
     moved = [{"location": codes[a.location_id], "quantity": a.quantity} for a in result.allocations]
     outcome = "rerouted" if moved else "cancelled" if result.cancelled else "backordered" if result.backordered else "unchanged"
     return {"line": line_no, "sku": sku, "quantity": quantity,
-            "from": source.code, "to": moved, "outcome": outcome, "reason": result.reason}
+            "from": source.code, "to": moved, "outcome": outcome, "reason": result.reason, **({"mode": result.mode} if result.mode else {})}

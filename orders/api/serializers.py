@@ -57,7 +57,8 @@ class OrderLineOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderLine
-        fields = ["line", "sku", "quantity", "unit_price", "status", "status_reason", "quantity_returned", "fulfilled_from"]
+        fields = ["line", "sku", "quantity", "unit_price", "status", "status_reason", "quantity_returned", "delivery_chosen_at",
+                  "fulfilled_from"]
 
 
 class OrderEventOutSerializer(serializers.ModelSerializer):
