@@ -356,7 +356,12 @@ class LostSale(models.Model):
         ordering = ["-id"]
         verbose_name = "lost sale (refused demand)"
         verbose_name_plural = "lost sales (refused demand)"
-        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="lostsale_qty_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="lostsale_qty_positive"),
+            # an order refused at intake counts once per SKU, however often it is sent again
+            models.UniqueConstraint(fields=["channel", "order_ref", "product"], name="lostsale_refused_order_once",
+                                    condition=Q(reason__in=["no_atp", "quota", "scarcity"]) & ~Q(order_ref="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product_id} refused on {self.channel_id} ({self.reason})"
