@@ -146,6 +146,10 @@ class HoldCreateSerializer(serializers.Serializer):
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, default=None)
+    order_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=128,
+                                      help_text="The order number this cart will be placed under, if known: a cart refused "
+                                      "for want of stock is a lost sale under it, and the order that follows is not "
+                                      "counted again.")
 
 
 class HoldLineOutSerializer(serializers.ModelSerializer):

@@ -97,3 +97,32 @@ def test_a_deferred_refusal_is_written_once_when_its_owner_says_it_is_final(worl
     assert len(lost_sales_write(refused.value)) == 1
     assert lost_sales_write(refused.value) == []  # once
     assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "L-8")]
+
+
+def test_a_checkout_hold_refused_for_want_of_stock_is_a_lost_sale_once(world, api_client):
+    from omni.insights.live import lost_sales_today
+
+    receive(world.shirt, world.ist, 1)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(world.web)}")
+    cart = {"lines": [{"sku": "SHIRT", "quantity": 2}], "latitude": 41.0, "longitude": 29.0}
+    for _ in range(2):  # the shop retries the same request: replayed, not counted again
+        resp = api_client.post("/api/v1/holds", {**cart, "order_ref": "CART-9"}, format="json", HTTP_IDEMPOTENCY_KEY="hold-1")
+        assert resp.status_code == 409 and resp.json()["error"]["code"] == "insufficient_stock"
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "CART-9")]
+    assert LostSale.objects.get().unit_price == world.shirt.price  # a cart carries no price: the product's
+
+    # The order that follows under the cart's number is refused for the same units: not counted again.
+    order = {"external_id": "CART-9", "latitude": 41.0, "longitude": 29.0, "lines": [{"sku": "SHIRT", "quantity": 2}]}
+    assert api_client.post("/api/v1/orders", order, format="json", HTTP_IDEMPOTENCY_KEY="order-1").status_code == 409
+    assert len(lost()) == 1
+
+    # Without an order number the key names the refused cart: once per key.
+    for key in ("hold-2", "hold-2", "hold-3"):
+        assert api_client.post("/api/v1/holds", cart, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 409
+    assert [row[-1] for row in lost()] == ["CART-9", "hold:hold-2", "hold:hold-3"]
+    assert lost_sales_today(channel_id=world.web.pk).units == 6  # the dashboard's figure
+
+    # A hold that is granted is no lost sale.
+    receive(world.shirt, world.ist, 5)
+    assert api_client.post("/api/v1/holds", cart, format="json", HTTP_IDEMPOTENCY_KEY="hold-4").status_code == 201
+    assert len(lost()) == 3
