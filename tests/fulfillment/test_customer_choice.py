@@ -312,3 +312,22 @@ def test_a_backordered_chosen_delivery_ships_to_the_customer_not_to_the_pickup_s
     assert again.location == other
     assert not Allocation.objects.filter(line=line, ship_to_store__isnull=False).exists()
     assert ledger_check() == []
+
+
+def test_a_chosen_delivery_pinned_by_hand_ships_to_the_customer(world, django_capture_on_commit_callbacks):
+    from orders.services import order_line_pin
+
+    work, shipment = _chose_delivery(world, django_capture_on_commit_callbacks)
+    other = ({world.izm, world.ank} - {shipment.location}).pop()
+    place(world, "W-TAKE", ("SHIRT", 5), lat=other.latitude, lon=other.longitude)  # the other shipper sells out
+    with django_capture_on_commit_callbacks(execute=True):
+        reject(work=shipment, quantities={shipment.lines.get().pk: (2, RejectReason.OTHER)}, actor="bob")
+    receive(world.shirt, other, 2)
+    order_line_pin(order=work.order_id, line_no=1, location=other, actor="mira")  # not a ship-to-store transfer
+
+    line = work.order.lines.get()
+    [alloc] = Allocation.objects.filter(line=line, status=AllocationStatus.RESERVED)
+    assert (alloc.location, alloc.ship_to_store) == (other, None)
+    pinned = Work.objects.get(order=work.order, location=other)
+    assert pinned.kind in (WorkKind.SHIP_FROM_STORE, WorkKind.WAREHOUSE_SHIP) and pinned.pickup_location is None
+    assert ledger_check() == []
