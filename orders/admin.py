@@ -8,6 +8,7 @@ their reserved units back; a deleted order would leave its reservations holding 
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.utils import timezone
 from unfold.decorators import action as unfold_action
 
 from omni.admin import ModelAdmin, PlumbingAdmin, ReadOnlyAdmin, TabularInline
@@ -16,6 +17,7 @@ from omni.errors import OmniError
 from . import admin_actions
 from .models import (
     Allocation,
+    DeliveryMode,
     Hold,
     HoldLine,
     HoldStatus,
@@ -39,10 +41,10 @@ class OrderLineInline(TabularInline):
     extra = 0
     can_delete = False
     fields = readonly_fields = ("line_no", "sku", "product_name", "quantity", "unit_price", "status", "status_reason",
-                                "quantity_returned")
+                                "quantity_returned", "fulfilment")
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product")
+        return super().get_queryset(request).select_related("product", "order")
 
     @admin.display(description="SKU")
     def sku(self, obj: OrderLine) -> str:
@@ -51,6 +53,12 @@ class OrderLineInline(TabularInline):
     @admin.display(description="Product")
     def product_name(self, obj: OrderLine) -> str:
         return obj.product.name
+
+    @admin.display(description="Fulfilment")
+    def fulfilment(self, obj: OrderLine) -> str:
+        if obj.delivered_on_request:
+            return f"Delivery (the customer's choice, {timezone.localtime(obj.delivery_chosen_at):%Y-%m-%d %H:%M})"
+        return "Pickup" if obj.order.delivery_mode == DeliveryMode.BOPIS else "Delivery"
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False

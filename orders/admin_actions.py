@@ -243,7 +243,7 @@ def _event_sentence(event: OrderEvent) -> str:
     texts = {
         "created": "Order placed",
         "routed": "Routed",
-        "line_routed": f"{line.capitalize()} routed: " + ", ".join(f"{p['quantity']} × {p['location']}" for p in d.get("plan", [])),
+        "line_routed": f"{line.capitalize()} routed{' for delivery (the customer chose it)' if d.get('mode') == 'delivery' else ''}: " + ", ".join(f"{p['quantity']} × {p['location']}" for p in d.get("plan", [])),
         "line_backordered": f"{line.capitalize()} backordered: {d.get('reason', '')}",
         "line_cancelled": f"{line.capitalize()} cancelled: {d.get('reason', '') or 'no reason given'}",
         "cancelled": f"Order cancelled: {d.get('reason', '') or 'no reason given'}",

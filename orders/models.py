@@ -191,6 +191,11 @@ class OrderLine(models.Model):
     status = models.CharField(max_length=12, choices=LineStatus.choices, default=LineStatus.ALLOCATED, db_index=True)
     quantity_returned = models.PositiveIntegerField(default=0)
     status_reason = models.CharField(max_length=255, blank=True, default="")
+    delivery_chosen_at = models.DateTimeField(
+        null=True, blank=True,
+        help_text="A pickup order's line whose missing units the customer chose to have delivered (when): from then on "
+                  "it is routed, re-routed and backordered like a delivery line.",
+    )
 
     class Meta:
         ordering = ["order_id", "line_no"]
@@ -206,6 +211,11 @@ class OrderLine(models.Model):
     @property
     def reference(self) -> str:
         return f"order-line:{self.pk}"
+
+    @property
+    def delivered_on_request(self) -> bool:
+        """The customer of a pickup order chose to have this line's missing units delivered."""
+        return self.delivery_chosen_at is not None
 
 
 class Allocation(models.Model):
@@ -346,7 +356,12 @@ class LostSale(models.Model):
         ordering = ["-id"]
         verbose_name = "lost sale (refused demand)"
         verbose_name_plural = "lost sales (refused demand)"
-        constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="lostsale_qty_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="lostsale_qty_positive"),
+            # an order refused at intake counts once per SKU, however often it is sent again
+            models.UniqueConstraint(fields=["channel", "order_ref", "product"], name="lostsale_refused_order_once",
+                                    condition=Q(reason__in=["no_atp", "quota", "scarcity"]) & ~Q(order_ref="")),
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} × {self.product_id} refused on {self.channel_id} ({self.reason})"

@@ -157,14 +157,18 @@ def pin_need(*, line: OrderLine, location_id: int, allocations: Sequence[Allocat
                    held_there=sum(a.quantity for a in reserved if a.location_id == location_id))
 
 
-def pin_refusal(*, order: Order, location: Location, sellable: set[int], allow_ship_to_store: bool) -> str:
+def pin_refusal(*, order: Order, location: Location, sellable: set[int], allow_ship_to_store: bool, delivery: bool = False) -> str:
     """Why a line of ``order`` may not be pinned to ``location`` for its delivery mode and channel
-    ("" when it may). Stock and capacity are decided by the reservation itself."""
+    ("" when it may); ``delivery``: a pickup order's line the customer chose to have delivered.
+    Stock and capacity are decided by the reservation itself."""
     if not location.is_active:
         return f"{location.code} is inactive."
     if location.pk not in sellable:
         return f"Channel {order.channel.code} does not sell from {location.code}."
-    if order.delivery_mode == DeliveryMode.BOPIS and order.pickup_location_id != location.pk:
+    if delivery:
+        if not location.can_ship:
+            return f"{location.code} does not ship to customers (the customer chose delivery for this line)."
+    elif order.delivery_mode == DeliveryMode.BOPIS and order.pickup_location_id != location.pk:
         if not location.can_ship:
             return f"{location.code} cannot ship the units to the pickup store."
         if not allow_ship_to_store:
@@ -212,7 +216,8 @@ def pin_candidates(*, order: Order, line_no: int) -> list[PinCandidate]:
     for loc in locations:
         need = pin_need(line=line, location_id=loc.pk, allocations=line_allocs)
         left = None if loc.daily_capacity is None else max(loc.daily_capacity - used.get(loc.pk, 0), 0)
-        refusal = pin_refusal(order=order, location=loc, sellable=sellable, allow_ship_to_store=allow_sts)
+        refusal = pin_refusal(order=order, location=loc, sellable=sellable, allow_ship_to_store=allow_sts,
+                              delivery=line.delivered_on_request)
         if not refusal and need.units == 0:
             refusal = f"The line's open units are all at {loc.code} already."
         elif not refusal and avail.get(loc.pk, 0) < need.units:

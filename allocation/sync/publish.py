@@ -156,7 +156,12 @@ def _states_save(states: list[SyncState]) -> None:
 
 def sync_event_publish(*, channel: Channel, kind: str, payload: dict[str, Any]) -> SyncMessage:
     """An order/fulfilment status event (ready_for_pickup, shipped, collected, expired …) for a
-    channel: same log, same sequence discipline (one stream per channel), same push and feed."""
+    channel: same log, same sequence discipline (one stream per channel), same push and feed.
+
+    The channel's ``ChannelSync`` row lock is taken until the caller commits: it is what makes the
+    channel's messages commit in id and sequence order, which the feed's cursor and the receivers'
+    "drop what is not newer" rule rely on; a lock-free sequence would break both (see
+    allocation/sync/README.md, "Partner events and the channel lock", and ``bench eventwait``)."""
     if not isinstance(channel, Channel) or channel.pk is None:
         raise NotFound("Unknown channel.", details={"channel": ["Not found."]})
     if kind not in EVENT_KINDS:

@@ -232,12 +232,3 @@ def choices_close_moot(*, order: Order) -> list[int]:
             closed.append(choice.pk)
     return closed
 
-
-def delivery_line_ids(*, order: Order) -> dict[int, datetime]:
-    """Order lines whose missing units the customer chose to have delivered (line id → when)."""
-    out: dict[int, datetime] = {}
-    for choice in CustomerChoice.objects.filter(order=order, status=ChoiceStatus.ANSWERED, chosen_kind=ChoiceKind.DELIVERY):
-        for ln in choice.lines:
-            if choice.answered_at is not None:
-                out[ln["order_line_id"]] = choice.answered_at
-    return out

@@ -20,7 +20,7 @@ from orders.models import Allocation, AllocationStatus, DeliveryMode, Order
 from orders.selectors import allocations_of_order
 from orders.services import order_lock
 
-from .choices import choices_close_moot, delivery_line_ids
+from .choices import choices_close_moot
 from .codes import pickup_code_new
 from .progress import work_settle_if_done
 from .sla import work_deadline, work_slas
@@ -28,9 +28,9 @@ from .sla import work_deadline, work_slas
 _SHIPPING_KINDS: dict[str, str] = {LocationKind.STORE: WorkKind.SHIP_FROM_STORE}
 
 
-def _kind(alloc: Allocation, order: Order, delivered: dict) -> tuple[str, int | None]:
+def _kind(alloc: Allocation, order: Order) -> tuple[str, int | None]:
     if order.delivery_mode == DeliveryMode.BOPIS:
-        chosen_at = delivered.get(alloc.line_id)
+        chosen_at = alloc.line.delivery_chosen_at
         if chosen_at is not None and alloc.created_at >= chosen_at:
             pass  # the customer chose delivery for these units (the pickup store could not supply them)
         elif alloc.ship_to_store_id is not None:
@@ -68,11 +68,8 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
                 known[line.allocation_id] = line
         touched: dict[int, Work] = {}
         now = timezone.now()
-        # A customer's choice is only ever asked about a work's rejected units: an order without
-        # work (a new one) has none to read.
-        delivered = delivery_line_ids(order=order) if existing and order.delivery_mode == DeliveryMode.BOPIS else {}
         added = [a for a in allocs if a.pk not in known and a.status == AllocationStatus.RESERVED]
-        works = _works_for(order=order, allocs=added, now=now, existing=existing.values(), delivered=delivered)
+        works = _works_for(order=order, allocs=added, now=now, existing=existing.values())
         events: list[WorkEvent] = []
         lines: list[WorkLine] = []
         fresh = {w.pk for w, is_new in works.values() if is_new}
@@ -110,8 +107,7 @@ def _event(work: Work, kind: str, at: datetime, *, data: dict[str, Any], to_stat
     return WorkEvent(work=work, kind=kind, actor=None, actor_label="system", from_status="", to_status=to_status, at=at, data=data)
 
 
-def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work],
-               delivered: dict) -> dict[int, tuple[Work, bool]]:
+def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work]) -> dict[int, tuple[Work, bool]]:
     """location id → (the order's work there, whether it was created now) for these allocations: its
     new work there when it has one (``existing``: the order's works, locked by the order's lock),
     else a new work (bulk-created, one per location)."""
@@ -127,7 +123,7 @@ def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existin
     slas = work_slas(location_ids=[a.location_id for a in missing])
     created = []
     for alloc in missing:
-        kind, pickup_id = _kind(alloc, order, delivered)
+        kind, pickup_id = _kind(alloc, order)
         created.append(Work(
             order=order, location=alloc.location, pickup_location_id=pickup_id, kind=kind,
             deadline=work_deadline(kind=kind, location=alloc.location, start=now, sla=slas.get(alloc.location_id)),

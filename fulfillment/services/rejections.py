@@ -24,11 +24,12 @@ decision is stored by ``orders`` (``RoutingDecision`` kind ``reroute``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
 
-from fulfillment.models import RejectReason, Work, WorkKind, WorkStatus
+from fulfillment.models import CustomerChoice, RejectReason, Work, WorkKind, WorkStatus
 from inventory.counting.models import CountTaskOrigin
 from inventory.counting.services import count_task_create
 from inventory.models import Location
@@ -56,12 +57,35 @@ def _count_task_request(*, work: Work, location: Any, product: Any, actor: Actor
     return task.pk
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """What a rejection did with the units, for whoever reported it (the store app says it in words):
+    the customer asked to choose (``choice``), units sent on to other locations (code → units),
+    units waiting for stock (their lines backordered), units given up because no other location has
+    them (the channel cancels such units), units the customer cancelled."""
+
+    work: Work
+    choice: CustomerChoice | None = None
+    rerouted: dict[str, int] = field(default_factory=dict)
+    backordered: int = 0
+    cancelled: int = 0
+    customer_cancelled: int = 0
+
+
 def reject(
     *, work: Work | int, quantities: Mapping[int, tuple[int, str]], actor: Actor, note: str = "",
 ) -> Work:
+    """``work_reject``, answering the work as it now is."""
+    return work_reject(work=work, quantities=quantities, actor=actor, note=note).work
+
+
+def work_reject(
+    *, work: Work | int, quantities: Mapping[int, tuple[int, str]], actor: Actor, note: str = "",
+) -> Rejection:
     """Reject units of some lines (work line id → (units, reason)). Each reason's stock effect is
     applied through inventory, the units leave this work, and the order lines are re-routed (except
-    what the customer cancelled). When nothing is left the work is rejected. Bad input changes nothing."""
+    what the customer cancelled). When nothing is left the work is rejected. Bad input changes
+    nothing. Returns what happened to the units (``Rejection``)."""
     if not quantities:
         raise ValidationFailed("Say which units are rejected.", code="invalid", details={"quantities": ["Required."]})
     note = (note or "").strip()
@@ -125,9 +149,12 @@ def reject(
         rerouted_lines: list[dict[str, Any]] = []
         skus = {ln.order_line.line_no: ln.product.sku for ln, _q, _r in wanted}
         units: dict[int, int] = {}
+        customer_cancelled = 0
         for ln, q, r in wanted:
             if r != RejectReason.CUSTOMER_CANCELLED:
                 units[ln.order_line.line_no] = units.get(ln.order_line.line_no, 0) + q
+            else:
+                customer_cancelled += q
         for line_no in sorted(reroute):
             result = order_line_reroute(order=work.order_id, line_no=line_no, actor=label)
             work_event_record(work=work, kind="rerouted", actor=actor, data={
@@ -140,9 +167,16 @@ def reject(
         work_partner_event(work=work, kind="rejected", location=where, lines=rejected_lines, note=note)
         if rerouted_lines:
             work_partner_event(work=work, kind="rerouted", location=where, lines=rerouted_lines)
-        if to_ask:
-            choice_request(work=work, lines=to_ask, where=where, actor=actor)
-        return work
+        choice = choice_request(work=work, lines=to_ask, where=where, actor=actor) if to_ask else None
+        sent: dict[str, int] = {}
+        for ln in rerouted_lines:
+            for to in ln["to"]:
+                sent[to["location"]] = sent.get(to["location"], 0) + to["quantity"]
+        return Rejection(
+            work=work, choice=choice, rerouted=sent, customer_cancelled=customer_cancelled,
+            backordered=sum(ln["quantity"] for ln in rerouted_lines if ln["outcome"] == "backordered"),
+            cancelled=sum(ln["quantity"] for ln in rerouted_lines if ln["outcome"] == "cancelled"),
+        )
 
 
 def _rerouted_line(line_no: int, sku: str, quantity: int, source: Any, result: Any) -> dict[str, Any]:
@@ -152,4 +186,4 @@ def _rerouted_line(line_no: int, sku: str, quantity: int, source: Any, result: A
     moved = [{"location": codes[a.location_id], "quantity": a.quantity} for a in result.allocations]
     outcome = "rerouted" if moved else "cancelled" if result.cancelled else "backordered" if result.backordered else "unchanged"
     return {"line": line_no, "sku": sku, "quantity": quantity,
-            "from": source.code, "to": moved, "outcome": outcome, "reason": result.reason}
+            "from": source.code, "to": moved, "outcome": outcome, "reason": result.reason, **({"mode": result.mode} if result.mode else {})}

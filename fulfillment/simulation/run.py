@@ -35,6 +35,8 @@ from orders.services import (
     OrderInput,
     ReturnItem,
     allocation_cancel,
+    lost_sales_deferred,
+    lost_sales_write,
     order_create,
     order_lines_cancel,
     order_return,
@@ -251,14 +253,17 @@ class Season:
                               delivery_mode=DeliveryMode.BOPIS if pickup else DeliveryMode.STANDARD, pickup_location=pickup)
             order: Order | None = None
             try:
-                order = order_create(channel=self.channels[o.channel], data=data, actor=ACTOR)
-            except InsufficientStock:
+                with lost_sales_deferred():  # a refused pickup is not lost yet: the customer may take delivery
+                    order = order_create(channel=self.channels[o.channel], data=data, actor=ACTOR)
+            except InsufficientStock as refused:
                 if pickup:  # the chosen store lacks it: the customer takes delivery instead
                     data = OrderInput(external_id=o.ref, lines=lines, latitude=o.lat, longitude=o.lon)
                     try:
                         order = order_create(channel=self.channels[o.channel], data=data, actor=ACTOR)
-                    except InsufficientStock:
+                    except InsufficientStock:  # refused again: that refusal is the lost sale (written by intake)
                         order = None
+                else:
+                    lost_sales_write(refused)
             if order is None:
                 log.lost_margin += self._margin(o.lines, day)
                 if view:  # the shop sold it on last night's figure: an oversell

@@ -12,6 +12,7 @@ from django.utils.translation import ngettext
 
 from fulfillment.models import Work, WorkLine, WorkStatus
 from fulfillment.selectors import QueueRow
+from fulfillment.services import Rejection
 from inventory.models import Product
 
 WAITING_FOR_STAFF = frozenset({WorkStatus.NEW, WorkStatus.PICKING, WorkStatus.PICKED, WorkStatus.PACKED})
@@ -82,3 +83,27 @@ def status_label(status: str) -> str:
 
 def units_text(picked: int, wanted: int) -> str:
     return ngettext("%(picked)d of %(n)d unit", "%(picked)d of %(n)d units", wanted) % {"picked": picked, "n": wanted}
+
+
+def rejection_text(outcome: Rejection) -> str:
+    """What a reported issue did with the units, in the words the service's answer gives (never
+    re-derived from the kind of work): the customer asked, sent on, waiting for stock, cancelled."""
+    parts = [_("Reported.")]
+    if outcome.choice is not None:
+        parts.append(_("The customer is asked whether to collect them at another store, have them delivered or cancel."))
+    if outcome.rerouted:
+        places = ", ".join(f"{code} ({n})" for code, n in sorted(outcome.rerouted.items()))
+        parts.append(_("Sent on to %(places)s.") % {"places": places})
+    if outcome.backordered:
+        parts.append(ngettext("No other location has %(count)d unit: the order waits for stock (backordered).",
+                              "No other location has %(count)d units: the order waits for stock (backordered).",
+                              outcome.backordered) % {"count": outcome.backordered})
+    if outcome.cancelled:
+        parts.append(ngettext("No other location has %(count)d unit: it was cancelled.",
+                              "No other location has %(count)d units: they were cancelled.",
+                              outcome.cancelled) % {"count": outcome.cancelled})
+    if outcome.customer_cancelled:
+        parts.append(ngettext("%(count)d unit taken off the order: the customer cancelled it.",
+                              "%(count)d units taken off the order: the customer cancelled them.",
+                              outcome.customer_cancelled) % {"count": outcome.customer_cancelled})
+    return " ".join(parts)

@@ -57,7 +57,8 @@ class OrderLineOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = OrderLine
-        fields = ["line", "sku", "quantity", "unit_price", "status", "status_reason", "quantity_returned", "fulfilled_from"]
+        fields = ["line", "sku", "quantity", "unit_price", "status", "status_reason", "quantity_returned", "delivery_chosen_at",
+                  "fulfilled_from"]
 
 
 class OrderEventOutSerializer(serializers.ModelSerializer):
@@ -145,6 +146,10 @@ class HoldCreateSerializer(serializers.Serializer):
     pickup_location = serializers.CharField(required=False, allow_blank=True, default="")
     latitude = serializers.FloatField(required=False, allow_null=True, default=None)
     longitude = serializers.FloatField(required=False, allow_null=True, default=None)
+    order_ref = serializers.CharField(required=False, allow_blank=True, default="", max_length=128,
+                                      help_text="The order number this cart will be placed under, if known: a cart refused "
+                                      "for want of stock is a lost sale under it, and the order that follows is not "
+                                      "counted again.")
 
 
 class HoldLineOutSerializer(serializers.ModelSerializer):

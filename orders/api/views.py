@@ -223,18 +223,38 @@ def _hold_get(principal: Principal, hold_id: Any) -> Hold:
 class HoldCreateView(APIView):
     permission_classes = [CanPlaceOrders]
 
-    @extend_schema(request=s.HoldCreateSerializer, responses={201: s.HoldOutSerializer})
+    @extend_schema(
+        request=s.HoldCreateSerializer, responses={201: s.HoldOutSerializer}, parameters=[IDEMPOTENCY_KEY_OPTIONAL],
+        description="Reserve a cart's units for a short time, all lines or none. A cart refused for want of stock (409) "
+        "is recorded as a lost sale of the SKUs that lacked, once per order_ref (or per Idempotency-Key).",
+    )
     def post(self, request: Request) -> Response:
         principal = principal_from_request(request)
         body = request.data if isinstance(request.data, dict) else {}
         channel = _channel(principal, body)
-        data = _parse(s.HoldCreateSerializer, body)
-        hold = services.hold_create(
-            channel=channel, lines=[services.HoldLineInput(sku=ln["sku"], quantity=ln["quantity"]) for ln in data["lines"]],
-            ttl_seconds=data["ttl_seconds"], pickup_location=data["pickup_location"], latitude=data["latitude"],
-            longitude=data["longitude"],
+        key = request.headers.get("Idempotency-Key")
+
+        def handler() -> tuple[int, Any]:
+            data = _parse(s.HoldCreateSerializer, body)
+            ref = data["order_ref"].strip() or (f"hold:{key.strip()}" if key and key.strip() else "")
+            hold = services.hold_create(
+                channel=channel, lines=[services.HoldLineInput(sku=ln["sku"], quantity=ln["quantity"]) for ln in data["lines"]],
+                ttl_seconds=data["ttl_seconds"], pickup_location=data["pickup_location"], latitude=data["latitude"],
+                longitude=data["longitude"], lost_sale_ref=ref,
+            )
+            return 201, s.HoldOutSerializer(_hold_get(principal, hold.pk)).data
+
+        if key is None:
+            status, answer = handler()
+            return Response(answer, status=status)
+        idem = services.idempotent_call(
+            channel=channel, key=key, body={"hold": body}, handler=handler,
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
         )
-        return Response(s.HoldOutSerializer(_hold_get(principal, hold.pk)).data, status=201)
+        response = Response(idem.body, status=idem.status)
+        if idem.replayed:
+            response["Idempotent-Replayed"] = "true"
+        return response
 
 
 class HoldDetailView(APIView):

@@ -7,7 +7,7 @@ Each locks the order first, so two changes to one order run one after the other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -366,6 +366,7 @@ class RerouteResult:
     backordered: bool
     reason: str
     cancelled: int = 0  # units given up (the routing profile cancels what nobody has)
+    mode: str = ""  # "delivery" / "pickup" for a pickup order's line routed as the customer chose ("" otherwise)
 
 
 def order_line_reroute(*, order: Order | int, line_no: int, exclude_location_ids: Iterable[int] = (), actor: str = "system") -> RerouteResult:
@@ -396,12 +397,19 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     else:
         exclude |= set(rejected_at)
     needs, facts = line_needs([(line.line_no, line.product, missing)])
-    pickup = order.pickup_location
+    # A pickup order's line whose units the customer chose to have delivered is routed like a
+    # delivery line: any location that ships, to the customer — never the pickup store as a pickup,
+    # nor shipped to it. A pickup order carries no coordinates of its own: its store's area stands in.
+    delivery = order.pickup_location is not None and line.delivered_on_request
+    pickup = None if delivery else order.pickup_location
     bopis_here = pickup is not None and not order.lines.filter(allocations__ship_to_store__isnull=False).exists()
-    destination = ((pickup.latitude, pickup.longitude) if pickup is not None and pickup.latitude is not None
-                   and pickup.longitude is not None
+    near = order.pickup_location if delivery else pickup
+    destination = ((order.latitude, order.longitude) if delivery and order.latitude is not None and order.longitude is not None
+                   else (near.latitude, near.longitude) if near is not None and near.latitude is not None
+                   and near.longitude is not None
                    else (order.latitude, order.longitude) if order.latitude is not None and order.longitude is not None
                    else None)
+    mode = "delivery" if delivery else ""
     line_by_no = {line.line_no: line}
     profile = routing_profile_for(channel=order.channel)
 
@@ -437,9 +445,9 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
     except InsufficientStock as exc:
         reason = f"{kind}: {exc.message}"
         if kind == "reroute" and profile.reroute_shortage == RerouteShortage.CANCEL:
-            return line_units_give_up(order=order, line=line, quantity=missing, actor=actor,
-                            reason=f"No other location has it; the routing profile cancels such units ({exc.message})")
-        return line_backorder(order=order, line=line, actor=actor, reason=reason)
+            return replace(line_units_give_up(order=order, line=line, quantity=missing, actor=actor,
+                           reason=f"No other location has it; the routing profile cancels such units ({exc.message})"), mode=mode)
+        return replace(line_backorder(order=order, line=line, actor=actor, reason=reason), mode=mode)
     decision, allocs = planned.decision, planned.reserved
     decision_record(order=order, decision=decision, kind=kind)
     if line.status == LineStatus.BACKORDERED:
@@ -448,10 +456,10 @@ def _reroute(*, order: Order, line: OrderLine, exclude: set[int], actor: str, ki
                          extra_fields=("status_reason",))
     order_event_record(order=order, kind="line_routed", actor=actor, data={
         "line": line.line_no, "kind": kind, "reason": decision.reason, "attempts": planned.attempts,
-        "plan": [{"location": p.location_code, "quantity": p.quantity} for p in decision.plan]})
+        "plan": [{"location": p.location_code, "quantity": p.quantity} for p in decision.plan], **({"mode": mode} if mode else {})})
     order_status_refresh(order=order)
     allocations_changed_send(order)
-    return RerouteResult(line.line_no, allocs, False, decision.reason)
+    return RerouteResult(line.line_no, allocs, False, decision.reason, mode=mode)
 
 
 def line_backorder(*, order: Order, line: OrderLine, actor: str, reason: str) -> RerouteResult:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 
 from allocation.selectors import channel_location_ids
 from inventory.models import Location
@@ -153,12 +154,25 @@ def _route(*, order: Order, line: OrderLine, quantity: int, only: Location | Non
         transition_apply(obj=line, table=LINE_TRANSITIONS, to=LineStatus.ALLOCATED, what=f"Line {line.line_no}",
                          extra_fields=("status_reason",))
     decision_record(order=order, decision=planned.decision, kind=kind)
+    mode = "pickup" if only is not None else "delivery"
     order_event_record(order=order, kind="line_routed", actor=actor, data={
-        "line": line.line_no, "kind": kind, "reason": planned.decision.reason,
+        "line": line.line_no, "kind": kind, "mode": mode, "reason": planned.decision.reason,
         "plan": [{"location": p.location_code, "quantity": p.quantity} for p in planned.decision.plan]})
     order_status_refresh(order=order)
     allocations_changed_send(order)
-    return RerouteResult(line.line_no, planned.reserved, False, planned.decision.reason)
+    return RerouteResult(line.line_no, planned.reserved, False, planned.decision.reason, mode=mode)
+
+
+def _line_mode_set(line: OrderLine, *, delivery: bool) -> None:
+    """Keep the customer's latest answer on the line (before its units are routed: fulfillment builds
+    the work from it): delivered from now on, or collected again."""
+    if delivery and line.delivery_chosen_at is None:
+        line.delivery_chosen_at = timezone.now()
+    elif not delivery and line.delivery_chosen_at is not None:
+        line.delivery_chosen_at = None
+    else:
+        return
+    line.save(update_fields=["delivery_chosen_at"])
 
 
 def order_line_route_to_pickup(*, order: Order | int, line_no: int, quantity: int, location: Location, actor: str = "system") -> RerouteResult:
@@ -168,15 +182,18 @@ def order_line_route_to_pickup(*, order: Order | int, line_no: int, quantity: in
     with transaction.atomic():
         order = order_lock(order=order)
         line = _open_line(order, line_no, quantity)
+        _line_mode_set(line, delivery=False)
         return _route(order=order, line=line, quantity=quantity, only=location, actor=actor, kind="choice_pickup")
 
 
 def order_line_route_for_delivery(*, order: Order | int, line_no: int, quantity: int, actor: str = "system") -> RerouteResult:
     """The customer has the units delivered: routed to locations that ship (never one that rejected
-    the line)."""
+    the line). The line remembers it (``delivery_chosen_at``): a later re-route or backorder of it
+    goes to any location that ships, never back to the pickup store as a pickup."""
     with transaction.atomic():
         order = order_lock(order=order)
         line = _open_line(order, line_no, quantity)
+        _line_mode_set(line, delivery=True)
         return _route(order=order, line=line, quantity=quantity, only=None, actor=actor, kind="choice_delivery")
 
 

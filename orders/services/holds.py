@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -12,12 +13,13 @@ from django.utils import timezone
 from allocation.models import Channel
 from inventory.models import Location
 from inventory.services import ReservationRequest, reservations_create, reservations_expire, reservations_release
-from omni.errors import ValidationFailed
+from omni.errors import InsufficientStock, ValidationFailed
 from omni.transitions import transition_apply
 from orders.models import DeliveryMode, Hold, HoldLine, HoldStatus
 from orders.routing.engine import RoutingDecision
 
 from .allocating import line_needs, safety_floors
+from .lost_sales import lost_sales_of_refused_order
 from .planning import RouteRequest, plan_and_reserve
 from .status import HOLD_TRANSITIONS
 from .validation import LineInput, OrderInput, order_validate
@@ -38,9 +40,15 @@ def hold_reference(hold: Hold, n: int) -> str:
 
 def hold_create(
     *, channel: Channel, lines: list[HoldLineInput], ttl_seconds: Any = DEFAULT_TTL, pickup_location: str = "",
-    latitude: Any = None, longitude: Any = None, now: datetime | None = None,
+    latitude: Any = None, longitude: Any = None, now: datetime | None = None, lost_sale_ref: str = "",
 ) -> Hold:
-    """Reserve a cart's units until ``now + ttl``; all lines or none (``InsufficientStock``)."""
+    """Reserve a cart's units until ``now + ttl``; all lines or none (``InsufficientStock``).
+
+    A cart refused for want of stock is demand the channel could not serve at checkout: a lost sale
+    of the SKUs that lacked (as an order refused at intake), under ``lost_sale_ref`` — the order
+    number the cart becomes when the shop gives it, else the request's idempotency key. It counts
+    once per reference and SKU: the same request again, or the order that follows under that number
+    refused for the same units, adds nothing (see ``lost_sales``)."""
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not MIN_TTL <= ttl_seconds <= MAX_TTL:
         raise ValidationFailed(f"ttl_seconds must be a whole number between {MIN_TTL} and {MAX_TTL}.", code="invalid",
                                details={"ttl_seconds": [f"Between {MIN_TTL} and {MAX_TTL}."]})
@@ -55,6 +63,18 @@ def hold_create(
     needs, facts = line_needs([(i + 1, p, q) for i, (p, q) in enumerate(zip(checked.products, checked.quantities, strict=True))])
     products = {p.pk: p for p in checked.products}
     pickup = checked.pickup
+    try:
+        return _hold_create(channel=channel, checked=checked, needs=needs, facts=facts, products=products, pickup=pickup,
+                            expires_at=expires_at)
+    except InsufficientStock as exc:  # decided after the rollback, written once (lost_sales)
+        lost_sales_of_refused_order(channel=channel, exc=exc, order_ref=lost_sale_ref,
+                                    lines=[(p, q, p.price or Decimal("0")) for p, q in
+                                           zip(checked.products, checked.quantities, strict=True)])
+        raise
+
+
+def _hold_create(*, channel: Channel, checked: Any, needs: Any, facts: Any, products: dict[int, Any], pickup: Location | None,
+                 expires_at: datetime) -> Hold:
     with transaction.atomic():
         hold = Hold.objects.create(channel=channel, expires_at=expires_at)
 

@@ -21,7 +21,7 @@ from allocation.models import Channel
 from omni.errors import Conflict, OmniError, ValidationFailed
 from orders.models import IdempotencyRecord
 
-from .lost_sales import lost_sales_ensure
+from .lost_sales import lost_sales_deferred, lost_sales_write
 
 
 @dataclass(frozen=True)
@@ -59,10 +59,12 @@ def idempotent_call(
         record = _claim(channel=channel, key=key, fingerprint=fingerprint)
         if record is not None:
             try:
-                with transaction.atomic():
+                with lost_sales_deferred(), transaction.atomic():
                     status, response = handler()
             except OmniError as exc:
-                lost_sales_ensure(exc)  # a refusal's lost sales, undone with the handler's savepoint
+                # The refusal is final now (the handler's savepoint rolled back): its lost sales are
+                # written here, once, with the key's stored answer; a replay runs no handler.
+                lost_sales_write(exc)
                 status, response = exc.status_code, error_body(exc)
             record.response_status, record.response_body = status, response
             record.save(update_fields=["response_status", "response_body"])

@@ -66,7 +66,7 @@ def order_create(*, channel: Channel, data: OrderInput, actor: str = "system") -
     try:
         with transaction.atomic():
             return _order_create(channel=channel, data=data, checked=checked, external_id=external_id, actor=actor)
-    except InsufficientStock as exc:  # refused demand: a lost sale (recorded after the rollback)
+    except InsufficientStock as exc:  # refused demand: a lost sale (decided after the rollback, see lost_sales)
         _refusal_record(channel=channel, checked=checked, exc=exc, external_id=external_id)
         raise
     except IntegrityError as exc:

@@ -59,7 +59,8 @@ def order_line_pin(*, order: Order | int, line_no: int, location: Location, acto
         location = Location.objects.get(pk=location.pk)
         sellable = channel_sellable_location_ids(channel=order.channel)
         refusal = pin_refusal(order=order, location=location, sellable=sellable,
-                              allow_ship_to_store=routing_profile_for(channel=order.channel).allow_ship_to_store)
+                              allow_ship_to_store=routing_profile_for(channel=order.channel).allow_ship_to_store,
+                              delivery=line.delivered_on_request)
         if refusal:
             raise Conflict(refusal, code="pin_not_eligible", details={"location": [refusal]})
         need = pin_need(line=line, location_id=location.pk)
@@ -73,7 +74,7 @@ def order_line_pin(*, order: Order | int, line_no: int, location: Location, acto
         note = f"{label}: {reason}" if reason else label
         moved_from = [(a.location.code, a.quantity) for a in need.moving]
         allocations_withdraw(allocations=need.moving, reason=f"moved to {location.code} ({note})")
-        pickup = order.pickup_location
+        pickup = None if line.delivered_on_request else order.pickup_location  # delivered: never shipped to the store
         try:
             [alloc] = allocations_reserve(
                 plan=[PlannedAllocation(line.line_no, line.product_id, location.pk, location.code, need.units)],

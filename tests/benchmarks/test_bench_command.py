@@ -40,6 +40,7 @@ BENCHES = [
     pytest.param("soak", ["--seconds", "4", "--clients", "4", "--workers", "2", "--skus", "4", "--hot-skus", "2", "--stores", "2"],
                  marks=[PG, pytest.mark.integration], id="soak"),
     pytest.param("store", ["--open", "4", "--requests", "3"], id="store"),
+    pytest.param("eventwait", ["--skus", "60", "--backlogs", "60", "--events", "20"], marks=PG, id="eventwait"),
     pytest.param("dashboard", ["--days", "3", "--stores", "2", "--skus", "20", "--renders", "2", "--baseline-renders", "1"],
                  id="dashboard"),
 ]
@@ -139,6 +140,11 @@ def _check_figures(name: str, result: dict) -> None:
     elif name == "store":
         assert (result["open_items"], result["requests"]) == (4, 3) and result["p95_ms"] > 0
         assert result["queries"] < result["baseline_queries"]  # the queue reads in one query, the baseline per work
+    elif name == "eventwait":
+        [one] = result["rounds"]
+        assert (result["skus"], one["outbox_rows"]) == (60, 60) and one["events_during"] >= 1
+        # the event committed while the round ran waited for it: longer than any event without a drain
+        assert one["max_event_ms"] > result["baseline_p50_ms"] and one["max_event_ms"] >= one["drain_round_ms"] / 2
     elif name == "dashboard":
         assert (result["days"], result["renders"], result["same_figures"]) == (3, 2, True)
         assert 0 < result["p50_ms"] <= result["p95_ms"] and result["queries"] > 0 and result["kpi_fact_rows"] > 0

@@ -28,7 +28,7 @@ def test_a_short_pick_reroutes_the_line_visible_on_the_order_in_the_admin(store_
     page.fill("input[name=quantity]", "1")
     shot(page, f"store-report-issue-{page.device}")
     page.click("button:has-text('Report')")
-    assert "Reported." in page.locator(".messages").inner_text()
+    assert "Reported. Sent on to ST-IZM (1)." in page.locator(".messages").inner_text()  # what the service did
     assert "1 reported missing or damaged" in page.locator(".line").inner_text()
     shot(page, f"store-after-issue-{page.device}")
 

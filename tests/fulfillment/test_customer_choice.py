@@ -257,3 +257,77 @@ def test_the_schema_documents_the_choice_endpoints(api_client, world):
     answer = paths["/api/v1/orders/{id}/choices/{choice_id}"]["post"]
     assert "/api/v1/orders/{id}/choices" in paths
     assert any(p["name"] == "Idempotency-Key" and p["required"] for p in answer["parameters"])
+
+
+def _chose_delivery(world, capture) -> tuple[Work, Work]:
+    """The Istanbul pickup could not be supplied and the customer chose delivery: (pickup, shipment)."""
+    work, choice = rejected_pickup(world, capture)
+    choice_apply(choice=choice, option="delivery", actor="partner:web")
+    return work, Work.objects.exclude(pk=work.pk).get(order=work.order)
+
+
+def test_a_chosen_delivery_rejected_by_its_shipper_is_rerouted_as_a_delivery(world, django_capture_on_commit_callbacks):
+    work, shipment = _chose_delivery(world, django_capture_on_commit_callbacks)
+    line = work.order.lines.get()
+    assert line.delivery_chosen_at is not None  # the choice lives on the line itself
+    with django_capture_on_commit_callbacks(execute=True):
+        reject(work=shipment, quantities={shipment.lines.get().pk: (2, RejectReason.OTHER)}, actor="bob")
+
+    # Not sent back to the pickup store (which rejected) nor backordered: the other shipping location ships it.
+    other = ({world.izm, world.ank} - {shipment.location}).pop()
+    again = Work.objects.exclude(pk__in=[work.pk, shipment.pk]).get(order=work.order)
+    assert (again.location, again.pickup_location, again.pickup_code) == (other, None, "")
+    assert again.kind in (WorkKind.SHIP_FROM_STORE, WorkKind.WAREHOUSE_SHIP)
+    line.refresh_from_db()
+    assert line.status == LineStatus.ALLOCATED and line.delivery_chosen_at is not None
+    assert stock(world.shirt, other)[:2] == (5, 2)
+    told = SyncMessage.objects.filter(event="rerouted").last().payload
+    assert told["lines"][0]["to"] == [{"location": other.code, "quantity": 2}]
+    assert (told["lines"][0]["outcome"], told["lines"][0]["mode"]) == ("rerouted", "delivery")
+    routed = work.order.events.filter(kind="line_routed").last()
+    assert routed.data["mode"] == "delivery"
+    from orders.admin_actions import timeline_html
+
+    assert f"Line 1 routed for delivery (the customer chose it): 2 × {other.code}" in timeline_html(work.order)
+    assert ledger_check() == []
+
+
+def test_a_backordered_chosen_delivery_ships_to_the_customer_not_to_the_pickup_store(world, django_capture_on_commit_callbacks):
+    from orders.services import backorders_allocate
+
+    work, shipment = _chose_delivery(world, django_capture_on_commit_callbacks)
+    other = ({world.izm, world.ank} - {shipment.location}).pop()
+    place(world, "W-TAKE", ("SHIRT", 5), lat=other.latitude, lon=other.longitude)  # the other shipper sells out
+    with django_capture_on_commit_callbacks(execute=True):
+        reject(work=shipment, quantities={shipment.lines.get().pk: (2, RejectReason.OTHER)}, actor="bob")
+    line = work.order.lines.get()
+    assert line.status == LineStatus.BACKORDERED
+
+    receive(world.shirt, other, 3)  # stock arrives at a shipping location: shipped to the customer from there
+    backorders_allocate(product_ids=[world.shirt.pk])
+    line.refresh_from_db()
+    assert line.status == LineStatus.ALLOCATED
+    again = Work.objects.exclude(pk__in=[work.pk, shipment.pk]).filter(order=work.order).get()
+    assert again.kind in (WorkKind.SHIP_FROM_STORE, WorkKind.WAREHOUSE_SHIP) and again.pickup_location is None
+    assert again.location == other
+    assert not Allocation.objects.filter(line=line, ship_to_store__isnull=False).exists()
+    assert ledger_check() == []
+
+
+def test_a_chosen_delivery_pinned_by_hand_ships_to_the_customer(world, django_capture_on_commit_callbacks):
+    from orders.services import order_line_pin
+
+    work, shipment = _chose_delivery(world, django_capture_on_commit_callbacks)
+    other = ({world.izm, world.ank} - {shipment.location}).pop()
+    place(world, "W-TAKE", ("SHIRT", 5), lat=other.latitude, lon=other.longitude)  # the other shipper sells out
+    with django_capture_on_commit_callbacks(execute=True):
+        reject(work=shipment, quantities={shipment.lines.get().pk: (2, RejectReason.OTHER)}, actor="bob")
+    receive(world.shirt, other, 2)
+    order_line_pin(order=work.order_id, line_no=1, location=other, actor="mira")  # not a ship-to-store transfer
+
+    line = work.order.lines.get()
+    [alloc] = Allocation.objects.filter(line=line, status=AllocationStatus.RESERVED)
+    assert (alloc.location, alloc.ship_to_store) == (other, None)
+    pinned = Work.objects.get(order=work.order, location=other)
+    assert pinned.kind in (WorkKind.SHIP_FROM_STORE, WorkKind.WAREHOUSE_SHIP) and pinned.pickup_location is None
+    assert ledger_check() == []

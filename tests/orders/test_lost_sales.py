@@ -66,3 +66,63 @@ def test_units_given_up_after_a_rejection_are_lost_sales(world):
     allocation_reject(allocation=Allocation.objects.get(line__order=order), reason="not found")
     # nowhere else to take them: given up, and the pool still counts IST's two units (not yet written off)
     assert lost() == [("web", "SHIRT", 2, "rejected", 2, True, "L-5")]
+
+
+def test_a_refused_order_sent_again_under_another_key_is_counted_once(world, api_client):
+    receive(world.shirt, world.ist, 1)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(world.web)}")
+    body = {"external_id": "L-6", "latitude": 41.0, "longitude": 29.0, "lines": [{"sku": "SHIRT", "quantity": 2}]}
+    for key in ("lost-a", "lost-b", "lost-a"):  # the shop retries with a new key, then replays the first
+        resp = api_client.post("/api/v1/orders", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+        assert resp.status_code == 409 and resp.json()["error"]["code"] == "insufficient_stock"
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "L-6")]
+
+
+def test_a_refused_order_placed_again_directly_is_counted_once(world):
+    receive(world.shirt, world.ist, 1)
+    receive(world.mug, world.ist, 1)
+    for _ in range(2):
+        with pytest.raises(InsufficientStock):
+            order_create(channel=world.web, data=order_input("L-7", ("SHIRT", 2), ("MUG", 2)))
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "L-7"), ("web", "MUG", 2, "no_atp", 1, False, "L-7")]
+
+
+def test_a_deferred_refusal_is_written_once_when_its_owner_says_it_is_final(world):
+    from orders.services import lost_sales_deferred, lost_sales_write
+
+    receive(world.shirt, world.ist, 1)
+    with pytest.raises(InsufficientStock) as refused, lost_sales_deferred():
+        order_create(channel=world.web, data=order_input("L-8", ("SHIRT", 2)))
+    assert lost() == []  # the caller may still serve the demand another way
+    assert len(lost_sales_write(refused.value)) == 1
+    assert lost_sales_write(refused.value) == []  # once
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "L-8")]
+
+
+def test_a_checkout_hold_refused_for_want_of_stock_is_a_lost_sale_once(world, api_client):
+    from omni.insights.live import lost_sales_today
+
+    receive(world.shirt, world.ist, 1)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(world.web)}")
+    cart = {"lines": [{"sku": "SHIRT", "quantity": 2}], "latitude": 41.0, "longitude": 29.0}
+    for _ in range(2):  # the shop retries the same request: replayed, not counted again
+        resp = api_client.post("/api/v1/holds", {**cart, "order_ref": "CART-9"}, format="json", HTTP_IDEMPOTENCY_KEY="hold-1")
+        assert resp.status_code == 409 and resp.json()["error"]["code"] == "insufficient_stock"
+    assert lost() == [("web", "SHIRT", 2, "no_atp", 1, False, "CART-9")]
+    assert LostSale.objects.get().unit_price == world.shirt.price  # a cart carries no price: the product's
+
+    # The order that follows under the cart's number is refused for the same units: not counted again.
+    order = {"external_id": "CART-9", "latitude": 41.0, "longitude": 29.0, "lines": [{"sku": "SHIRT", "quantity": 2}]}
+    assert api_client.post("/api/v1/orders", order, format="json", HTTP_IDEMPOTENCY_KEY="order-1").status_code == 409
+    assert len(lost()) == 1
+
+    # Without an order number the key names the refused cart: once per key.
+    for key in ("hold-2", "hold-2", "hold-3"):
+        assert api_client.post("/api/v1/holds", cart, format="json", HTTP_IDEMPOTENCY_KEY=key).status_code == 409
+    assert [row[-1] for row in lost()] == ["CART-9", "hold:hold-2", "hold:hold-3"]
+    assert lost_sales_today(channel_id=world.web.pk).units == 6  # the dashboard's figure
+
+    # A hold that is granted is no lost sale.
+    receive(world.shirt, world.ist, 5)
+    assert api_client.post("/api/v1/holds", cart, format="json", HTTP_IDEMPOTENCY_KEY="hold-4").status_code == 201
+    assert len(lost()) == 3

@@ -3,6 +3,9 @@ print its packing slip. Progress lives in the database, so a reload loses nothin
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
@@ -18,7 +21,7 @@ from omni.errors import OmniError
 
 from ..carriers import carrier_backend
 from ..context import StoreRequest, forbidden, store_page
-from ..display import due, size_of, units
+from ..display import due, rejection_text, size_of, units
 from ..feedback import error_text
 from ..forms import ISSUE_REASONS, IssueForm
 
@@ -120,15 +123,16 @@ def pick_line(request: StoreRequest, pk: int, line_pk: int) -> HttpResponse:
     return _after_pick(request, pk, {"ok": True, "text": _("Picked 1 unit.")})
 
 
-def _act(request: StoreRequest, pk: int, action, done: str) -> HttpResponse:
+def _act(request: StoreRequest, pk: int, action, done: str | Callable[[Any], str]) -> HttpResponse:
+    """Run the service; say what it did (``done``, or worded from its answer) or why it refused."""
     if _work(request, pk) is None:
         return _not_here(request)
     try:
-        action()
+        result = action()
     except OmniError as exc:
         messages.error(request, error_text(exc, ""))
     else:
-        messages.success(request, done)
+        messages.success(request, done(result) if callable(done) else done)
     return redirect("store:work", code=request.store.location.code, pk=pk)
 
 
@@ -159,7 +163,7 @@ def ship(request: StoreRequest, pk: int) -> HttpResponse:
 def report_issue(request: StoreRequest, pk: int) -> HttpResponse:
     """"Report an issue": units of one line (or, for a manager, of every line) are not there or
     damaged; the workflow applies the reason's stock effect and re-routes them (a pickup at this
-    store: the customer is asked instead)."""
+    store: the customer is asked instead), and its answer says which happened."""
     work = _work(request, pk)
     if work is None:
         return _not_here(request)
@@ -179,10 +183,8 @@ def report_issue(request: StoreRequest, pk: int) -> HttpResponse:
     if everything and not request.store.is_manager:
         messages.error(request, _("Only the store manager can reject a whole order. Ask them, or report fewer units."))
         return redirect("store:work", code=request.store.location.code, pk=pk)
-    done = (_("Reported. The customer is asked whether to collect them at another store, have them delivered or cancel.")
-            if work.is_pickup and work.pickup_location_id == request.store.location.pk
-            else _("Reported. The units were taken off this order and sent to another store where possible."))
-    return _act(request, pk, lambda: services.reject(work=pk, quantities=wanted, actor=request.user, note=note), done)
+    return _act(request, pk, lambda: services.work_reject(work=pk, quantities=wanted, actor=request.user, note=note),
+                rejection_text)
 
 
 @require_POST

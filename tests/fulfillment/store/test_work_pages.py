@@ -133,12 +133,34 @@ def test_an_associate_reports_a_line_not_found_and_it_is_rerouted(world, staff, 
     receive(world.shirt, world.izm, 5)
     work = place(world, "W-1", ("SHIRT", 2), ("MUG", 1))
     shirt = work.lines.get(product=world.shirt)
-    client.post(url(world, "w", work.pk, "issue"), {"line": shirt.pk, "quantity": 2, "reason": "not_found"})
+    page = client.post(url(world, "w", work.pk, "issue"), {"line": shirt.pk, "quantity": 2, "reason": "not_found"}, follow=True)
+    assert "Reported. Sent on to ST-IZM (2)." in page.content.decode()
     shirt.refresh_from_db()
     assert shirt.rejected == 2
     from orders.models import Allocation
 
     assert Allocation.objects.filter(line=shirt.order_line, location=world.izm, status="reserved", quantity=2).exists()
+
+
+def test_a_report_says_what_happened_to_the_units(world, staff, client):
+    """The message is the service's answer: backordered when no other location has them, taken off
+    when the customer cancelled (even on a pickup here, where other issues ask the customer)."""
+    work = place(world, "W-1", ("SHIRT", 2), ("MUG", 1))
+    shirt = work.lines.get(product=world.shirt)
+    page = client.post(url(world, "w", work.pk, "issue"), {"line": shirt.pk, "quantity": 2, "reason": "damaged"}, follow=True)
+    text = page.content.decode()
+    assert "No other location has 2 units: the order waits for stock (backordered)." in text
+    assert "sent to another store" not in text and "Sent on" not in text
+
+    pickup = place_bopis(world, "B-1", ("MUG", 3))
+    mug = pickup.lines.get()
+    page = client.post(url(world, "w", pickup.pk, "issue"), {"line": mug.pk, "quantity": 1, "reason": "customer_cancelled"},
+                       follow=True)
+    text = page.content.decode()
+    assert "1 unit taken off the order: the customer cancelled it." in text and "The customer is asked" not in text
+
+    page = client.post(url(world, "w", pickup.pk, "issue"), {"line": mug.pk, "quantity": 1, "reason": "other"}, follow=True)
+    assert "Reported. The customer is asked whether to collect them at another store" in page.content.decode()
 
 
 def test_only_a_manager_rejects_a_whole_order(world, staff, client):
