@@ -6,8 +6,13 @@ themed classes; ``ReadOnlyAdmin`` is for records only services write."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
+from django.contrib.admin.filters import FieldListFilter
 from django.contrib.admin.widgets import AutocompleteSelect
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 
 from omni.errors import OmniError
 
@@ -32,12 +37,80 @@ class PlaceholderAutocompleteSelect(AutocompleteSelect):
         return attrs
 
 
+# A list's column and filter headed by a field whose verbose name reads as code ("is active",
+# "allows dropship", "bopis hours") gets these words instead; ``ModelAdmin.column_labels`` adds or
+# overrides per admin. Only plain fields (no choices, no relations): the column shows the raw value
+# the way the admin shows any value (a tick or a cross for a boolean, dates and numbers localized).
+COLUMN_LABELS: dict[str, str] = {
+    "is_active": "Active",
+    "allows_dropship": "Drop-ship",
+    "can_ship": "Ships orders",
+    "can_pickup": "Pickup",
+    "pool_could_cover": "Pool could cover",
+    "bopis_hours": "BOPIS hours",
+    "ship_to_store_hours": "Ship-to-store hours",
+    "external_id": "External ID",
+    "order_ref": "Order",
+    "last_error": "Last error",
+}
+
+
+def _field_column(name: str, label: str, field: models.Field) -> Any:
+    def column(obj: models.Model) -> Any:
+        return getattr(obj, name)
+
+    column.__name__ = column.__qualname__ = name
+    return admin.display(description=label, boolean=isinstance(field, models.BooleanField), ordering=name)(column)
+
+
+def _titled_filter(field: models.Field, title: str) -> type[FieldListFilter]:
+    """The filter Django would pick for this field, under this title."""
+    # the registry Django itself picks from (FieldListFilter.create); the stubs do not declare it
+    base = next(cls for test, cls in FieldListFilter._field_list_filters if test(field))  # type: ignore[attr-defined]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        base.__init__(self, *args, **kwargs)
+        self.title = title
+
+    return type(f"Titled{base.__name__}", (base,), {"__init__": __init__})
+
+
 class ModelAdmin(_UnfoldModelAdmin):
-    """The project's ModelAdmin: the theme's, with rows per page sized for a working list, and
-    autocomplete fields that say what to do while empty ("Type to find a location…")."""
+    """The project's ModelAdmin: the theme's, with rows per page sized for a working list,
+    autocomplete fields that say what to do while empty ("Type to find a location…"), and column
+    and filter headings in words (``COLUMN_LABELS``, ``column_labels``)."""
 
     list_per_page = 50
     warn_unsaved_form = True
+    column_labels: dict[str, str] = {}
+
+    def _label_of(self, name: Any) -> tuple[str, models.Field] | None:
+        if not isinstance(name, str) or name in self.list_editable or name in (self.list_display_links or ()):
+            return None
+        label = self.column_labels.get(name) or COLUMN_LABELS.get(name)
+        if label is None:
+            return None
+        try:
+            field = self.model._meta.get_field(name)
+        except FieldDoesNotExist:
+            return None
+        if field.is_relation or field.choices or not isinstance(field, models.Field):
+            return None
+        return label, field
+
+    def get_list_display(self, request):
+        shown = []
+        for name in super().get_list_display(request):
+            found = self._label_of(name)
+            shown.append(_field_column(name, *found) if found else name)
+        return shown
+
+    def get_list_filter(self, request):
+        shown = []
+        for spec in super().get_list_filter(request):
+            found = self._label_of(spec)
+            shown.append((spec, _titled_filter(found[1], found[0])) if found else spec)
+        return shown
 
     # Why the list may be empty, said on the empty list (None: a sentence built from the model's name
     # and whether it can be added here).

@@ -274,6 +274,7 @@ UNFOLD = {
     "SITE_URL": "/admin/",  # "View site": the dashboard (store staff sign in at the site root)
     "SHOW_VIEW_ON_SITE": False,
     "STYLES": [lambda request: static("omni/console.css")],
+    "SCRIPTS": [lambda request: static("omni/console.js")],
     "DASHBOARD_CALLBACK": "omni.insights.views.dashboard_callback",
     "COLORS": {
         "primary": {

@@ -1,9 +1,11 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from omni import health
+from omni import error_pages, health
+from omni.api import guard
 
 api_v1: list[URLPattern | URLResolver] = [
     path("", include("inventory.api.urls")),
@@ -26,10 +28,20 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("", include("fulfillment.urls")),
 ]
 
+# /api/ answers in JSON (omni.api.guard); a page answers in the look of where it was (omni.error_pages).
 handler400 = "omni.api.guard.api_handler400"
-handler403 = "omni.api.guard.api_handler403"
-handler404 = "omni.api.guard.api_handler404"
-handler500 = "omni.api.guard.api_handler500"
+
+
+def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return guard.api_handler403(request, exception) if guard.is_api(request) else error_pages.forbidden(request, exception)
+
+
+def handler404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return guard.api_handler404(request, exception) if guard.is_api(request) else error_pages.not_found(request, exception)
+
+
+def handler500(request: HttpRequest) -> HttpResponse:
+    return guard.api_handler500(request) if guard.is_api(request) else error_pages.server_error(request)
 
 if settings.DEBUG:
     from django.contrib.staticfiles.urls import staticfiles_urlpatterns

@@ -23,6 +23,7 @@ from allocation.models import Channel
 from allocation.sync.models import MessageKind, MessageStatus, SyncMessage, SyncState
 from fulfillment.models import Work, WorkKind, WorkStatus
 from inventory.models import CycleCount, Location, LocationKind, Product, StockLevel
+from omni.bulk import bulk_update_fields
 from omni.access.groups import MERCHANDISER, OPERATIONS, PLANNER, admin_roles_sync
 from omni.insights.services import kpi_backfill
 from orders.models import (
@@ -118,7 +119,7 @@ def kpi_history(*, seed: int, days: int, now: datetime, orders_per_day: float = 
     Order.objects.bulk_create(orders, batch_size=1000)
     for order, placed in zip(orders, order_times, strict=True):
         order.created_at = placed
-    Order.objects.bulk_update(orders, ["created_at"], batch_size=1000)
+    bulk_update_fields(Order, orders, ["created_at"], batch_size=1000)
 
     order_lines, allocations, events, works, stamps = [], [], [], [], []
 
@@ -182,11 +183,11 @@ def kpi_history(*, seed: int, days: int, now: datetime, orders_per_day: float = 
     OrderEvent.objects.bulk_create(events, batch_size=5000)
     for e, at in zip(events, stamps, strict=True):
         e.created_at = at
-    OrderEvent.objects.bulk_update(events, ["created_at"], batch_size=5000)
+    bulk_update_fields(OrderEvent, events, ["created_at"], batch_size=5000)
     Work.objects.bulk_create(works, batch_size=2000)
     for w, placed in zip(works, order_times, strict=True):
         w.created_at = placed
-    Work.objects.bulk_update(works, ["created_at"], batch_size=2000)
+    bulk_update_fields(Work, works, ["created_at"], batch_size=2000)
 
     counts = _counts(rng, days=days, today=today, now=now)
     pushes = _pushes(rng, channels=list(channels.values()), products=products, days=days, today=today, now=now)
@@ -213,7 +214,7 @@ def _counts(rng: random.Random, *, days: int, today: datetime, now: datetime) ->
     CycleCount.objects.bulk_create(rows, batch_size=2000)
     for row, at in zip(rows, stamps, strict=True):
         row.counted_at = min(at, now)
-    CycleCount.objects.bulk_update(rows, ["counted_at"], batch_size=2000)
+    bulk_update_fields(CycleCount, rows, ["counted_at"], batch_size=2000)
     return len(rows)
 
 
@@ -249,7 +250,7 @@ def _pushes(rng: random.Random, *, channels: list[Channel], products: list[Produ
             state.sequence = seq
             stale.append(state)
     SyncState.objects.bulk_create(new, batch_size=5000)
-    SyncState.objects.bulk_update(stale, ["sequence"], batch_size=5000)
+    bulk_update_fields(SyncState, stale, ["sequence"], batch_size=5000)
     return len(rows)
 
 
@@ -270,7 +271,7 @@ def _acknowledged_figures_now(rng: random.Random, rows: list[SyncMessage]) -> No
         comp = figures.get(channel_id, {}).get(product_id)
         now_figure = comp.atp if comp is not None else 0
         msg.available = max(now_figure + rng.choice((-3, -2, -1, 1, 2, 5)), 0) if rng.random() < 0.03 else now_figure
-    SyncMessage.objects.bulk_update(list(newest.values()), ["available"], batch_size=5000)
+    bulk_update_fields(SyncMessage, list(newest.values()), ["available"], batch_size=5000)
 
 
 def _lost_sales(rng: random.Random, *, channels: list[Channel], products: list[Product], days: int, today: datetime,
@@ -292,7 +293,7 @@ def _lost_sales(rng: random.Random, *, channels: list[Channel], products: list[P
     LostSale.objects.bulk_create(rows, batch_size=2000)
     for row, at in zip(rows, stamps, strict=True):
         row.created_at = at
-    LostSale.objects.bulk_update(rows, ["created_at"], batch_size=2000)
+    bulk_update_fields(LostSale, rows, ["created_at"], batch_size=2000)
     return len(rows)
 
 

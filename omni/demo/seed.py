@@ -94,6 +94,15 @@ def ean13(body12: str) -> str:
     return body12 + str((10 - total % 10) % 10)
 
 
+def _analyze() -> None:
+    """Refresh the planner's statistics once the ledger's hundreds of thousands of rows are in. Without
+    them SQLite reads a day of the ledger through the index on ``reason`` (nearly every row is a sale)
+    instead of the one on ``created_at``: each of the 90 days' KPI snapshot took ~0.1 s instead of a
+    few ms, and the demo's pages read the same way afterwards."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
 def has_demo_data() -> bool:
     return Location.objects.exists() or Product.objects.exists()
 
@@ -118,6 +127,7 @@ def seed_demo(*, seed: int = 42, stores: int = 40, skus: int = 2000, days: int =
         locations = _locations(rng, stores)
         products = _products(rng, skus, today=now.date())
         levels, movements = _stock_and_history(rng, locations, products, days=days, start=start)
+        _analyze()
         channels = _channels(locations)
         summary_users = _users_and_tokens(seed, locations, channels)
         policies = _safety_stock(locations, products, today=now.date())
