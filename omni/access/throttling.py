@@ -1,10 +1,11 @@
 """Per-caller API rate limits (DRF throttling on the cache: Redis when ``REDIS_URL``).
 
 One fixed-window counter per caller and window, not a list of timestamps per request: a partner
-token by its id, a person by their user id, anyone else by address. On Redis the counter is created
-with its expiry and counted in one round trip (``SET … NX EX`` and ``INCR`` in one ``MULTI``); on any
-other cache, ``add`` then ``incr``. Over the limit: 429 ``throttled`` with ``Retry-After`` (seconds
-until the window turns). ``OMNI_API_RATE`` sets the limit, e.g. ``6000/m`` (per second ``s``, minute ``m``, hour ``h``).
+token by its id, a person by their user id, anyone else by address. On Redis the counter is counted
+and, at its first call, given its expiry in one round trip (a Lua script: ``INCR``, then ``EXPIRE``
+when it is 1); on any other cache, ``add`` then ``incr``. Over the limit: 429 ``throttled`` with
+``Retry-After`` (seconds until the window turns). ``OMNI_API_RATE`` sets the limit, e.g. ``6000/m``
+(per second ``s``, minute ``m``, hour ``h``).
 """
 
 from __future__ import annotations
@@ -28,19 +29,25 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), _PERIODS[period.strip()[:1].lower()]
 
 
+# Atomic in Redis: the counter never exists without its expiry. One EVALSHA, one reply.
+_WINDOW_LUA = """
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
+"""
+
+
 def window_count(key: str, *, ttl: int) -> int:
     """Count one more call in the window ``key`` (which lives ``ttl`` seconds from its first call);
     the count so far, this one included."""
     backend = caches[DEFAULT_CACHE_ALIAS]
     if isinstance(backend, RedisCache):
         full = backend.make_and_validate_key(key)
-        client = getattr(backend, "_omni_client", None)
-        if client is None:  # one redis client per cache object (Django's builds one per call)
-            client = backend._omni_client = backend._cache.get_client(full, write=True)  # type: ignore[attr-defined]
-        with client.pipeline(transaction=True) as pipe:  # MULTI … EXEC: no INCR without its expiry
-            pipe.set(full, 0, ex=ttl, nx=True)
-            pipe.incr(full)
-            return int(pipe.execute()[1])
+        script = getattr(backend, "_omni_window_script", None)
+        if script is None:  # one redis client per cache object (Django's builds one per call)
+            client = backend._cache.get_client(full, write=True)
+            script = backend._omni_window_script = client.register_script(_WINDOW_LUA)  # type: ignore[attr-defined]
+        return int(script(keys=[full], args=[ttl]))
     if backend.add(key, 1, timeout=ttl):
         return 1
     try:
