@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.db import connection
 from django.db.models import DateField, IntegerField, QuerySet, Sum, Value
 from django.utils import timezone
 
 from omni.errors import NotFound
+from omni.prepared import execute_prepared
 
 from .models import Location, LocationDayLoad, Product, StockLevel, Transfer, TransferStatus
 
@@ -19,6 +21,20 @@ def product_get_by_sku(*, sku: str) -> Product:
         return Product.objects.get(sku=sku)
     except Product.DoesNotExist:
         raise NotFound(f"Unknown SKU {sku!r}.", code="unknown_sku", details={"sku": [f"No product with SKU {sku!r}."]}) from None
+
+
+_PRODUCT_IDS_SQL = (f'SELECT "id", "sku" FROM "{Product._meta.db_table}" WHERE "sku" = ANY(%s)')
+
+
+def product_ids_by_sku(*, skus: Sequence[str]) -> dict[str, int]:
+    """SKU → product id for those of ``skus`` that exist (one prepared statement on PostgreSQL: the
+    availability reads look their SKUs up on every request)."""
+    if connection.vendor != "postgresql":
+        return dict(Product.objects.filter(sku__in=list(skus)).values_list("sku", "id"))
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _PRODUCT_IDS_SQL, [list(skus)], prefix="omni_inv_",
+                         body=_PRODUCT_IDS_SQL.replace("%s", "$1::text[]"))
+        return {sku: pk for pk, sku in cursor.fetchall()}
 
 
 def location_get_by_code(*, code: str) -> Location:

@@ -55,6 +55,27 @@ def test_a_token_over_its_rate_gets_429_with_retry_after_and_others_are_not_slow
     assert second.get("/api/v1/locations").status_code == 200
 
 
+@pytest.mark.redis
+def test_on_redis_a_window_is_counted_in_one_round_trip_and_expires(settings):
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    from omni.access.throttling import window_count
+
+    backend = caches["default"]
+    assert isinstance(backend, RedisCache)  # the test settings point the cache at the test Redis
+    settings.OMNI_API_RATE = "3/m"
+    client = token_client(ChannelFactory(code="web"))
+    assert [client.get("/api/v1/locations").status_code for _ in range(3)] == [200, 200, 200]
+    res = client.get("/api/v1/locations")
+    assert res.status_code == 429 and res.json()["error"]["code"] == "throttled"
+    assert 1 <= int(res["Retry-After"]) <= 60
+    # The counter carries its expiry from the first call on (never a counter that lives forever).
+    assert [window_count("omni:test-window", ttl=5) for _ in range(3)] == [1, 2, 3]
+    redis = backend._cache.get_client(write=True)
+    assert 0 < redis.ttl(backend.make_and_validate_key("omni:test-window")) <= 5
+
+
 def test_liveness_and_readiness_answer_json(client, local_cache):
     live = client.get("/health/live")
     assert live.status_code == 200 and live.json() == {"status": "ok"}

@@ -7,6 +7,7 @@ names the channel with ``channel=``. Bad input answers 4xx with a stable code, n
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -22,7 +23,8 @@ from allocation.availability.context import channel_contexts
 from allocation.availability.locations import location_availability
 from allocation.availability.pickup import pickup_options
 from allocation.channels.models import Channel
-from inventory.models import Location, Product
+from inventory.models import Location
+from inventory.selectors import product_ids_by_sku
 from omni.access.permissions import CanViewAvailability
 from omni.access.roles import Capability, principal_from_request
 from omni.access.selectors import channel_for_principal
@@ -44,7 +46,12 @@ def _channel_for(request: Request) -> Channel:
                                  capability=Capability.VIEW_AVAILABILITY)
 
 
-def _products(request: Request) -> list[Product]:
+class _Sku(NamedTuple):
+    pk: int
+    sku: str
+
+
+def _products(request: Request) -> list[_Sku]:
     # ?sku=A,B (as every list parameter of the API) or ?sku=A&sku=B
     skus = [s.strip() for value in request.query_params.getlist("sku") for s in value.split(",") if s.strip()]
     skus = list(dict.fromkeys(skus))
@@ -53,11 +60,11 @@ def _products(request: Request) -> list[Product]:
     if len(skus) > MAX_SKUS:
         raise ValidationFailed(f"At most {MAX_SKUS} SKUs per request, got {len(skus)}.", code="too_many_skus",
                                details={"sku": [f"At most {MAX_SKUS}."]})
-    found = {p.sku: p for p in Product.objects.filter(sku__in=skus).only("id", "sku")}
+    found = product_ids_by_sku(skus=skus)
     unknown = [s for s in skus if s not in found]
     if unknown:
         raise NotFound(f"Unknown SKU(s): {', '.join(unknown)}.", code="unknown_sku", details={"sku": unknown})
-    return [found[s] for s in skus]
+    return [_Sku(found[s], s) for s in skus]
 
 
 def _flag(request: Request, name: str) -> bool:

@@ -5,9 +5,6 @@ for the formulas and the public selectors."""
 
 from __future__ import annotations
 
-import hashlib
-import re
-import weakref
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -16,6 +13,7 @@ from django.db import connection
 
 from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
 from inventory.models import MovementReason, StockLevel
+from omni.prepared import execute_prepared, numbered
 
 if TYPE_CHECKING:
     from .context import ChannelContext
@@ -246,7 +244,6 @@ def _atp_query(contexts: Sequence[ChannelContext], product_ids: list[int] | None
 
 
 PREPARE_MAX_SKUS = 200
-_PREPARED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _execute(cursor, sql: str, params: list, product_ids: list[int] | None) -> None:
@@ -268,27 +265,13 @@ def _execute(cursor, sql: str, params: list, product_ids: list[int] | None) -> N
 
 def _execute_prepared(cursor, sql: str, params: list, product_ids: list[int] | None = None) -> None:
     """Execute ``sql`` (``%s`` placeholders; with ``product_ids``, every _PIDS marker is the one array
-    parameter $1) as a named prepared statement of this connection."""
-    raw = getattr(connection, "connection", None)
-    if product_ids is not None:
-        params = [product_ids, *params]
-    if raw is None:  # no live connection object to remember statements on: run it plainly
+    parameter $1) as a named prepared statement of this connection (``omni.prepared``)."""
+    if getattr(connection, "connection", None) is None:  # no live connection object to remember statements on
         text = sql if product_ids is None else sql.replace(_PIDS, _pg_array(product_ids))
-        cursor.execute(text, params if product_ids is None else params[1:])
+        cursor.execute(text, params)
         return
-    names = _PREPARED.setdefault(raw, set())
-    name = "omni_atp_" + hashlib.sha1(sql.encode()).hexdigest()[:24]
-    if name not in names:
-        if len(names) >= 64:
-            cursor.execute("DEALLOCATE ALL")
-            names.clear()
-        first = 2 if product_ids is not None else 1
-        numbered = iter(range(first, len(params) + 1))
-        body = re.sub(r"%s", lambda _: f"${next(numbered)}", sql).replace(_PIDS, "$1::bigint[]")
-        # Only these statements are prepared on a Django connection (it binds client-side), so the
-        # session setting affects nothing else. (Inside a transaction that rolls back, the SET is undone
-        # while the statement stays: then it is merely planned per call again.)
-        cursor.execute("SET plan_cache_mode = force_generic_plan")
-        cursor.execute(f"PREPARE {name} AS {body}")
-        names.add(name)
-    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+    if product_ids is None:
+        execute_prepared(cursor, sql, params, prefix="omni_atp_")
+        return
+    execute_prepared(cursor, sql, [product_ids, *params], prefix="omni_atp_",
+                     body=numbered(sql, first=2).replace(_PIDS, "$1::bigint[]"))

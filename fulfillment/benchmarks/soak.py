@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import random
 import threading
 import time
@@ -50,7 +49,7 @@ SECRET = "soak-secret"
 def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=180.0, help="how long the load runs (default 180)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: 2 × cores + 1)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: gunicorn.conf.py's, cores + 1)")
     parser.add_argument("--skus", type=int, default=60, help="ordinary SKUs (default 60)")
     parser.add_argument("--hot-skus", type=int, default=6, help="SKUs with only a few units, raced for (default 6)")
     parser.add_argument("--stores", type=int, default=6, help="stores (default 6)")
@@ -315,7 +314,6 @@ def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, sku
     if not settings.REDIS_URL:
         raise SystemExit("bench soak needs a broker: run it through `manage.py bench soak` (it starts a private redis-server)")
     load_before = load_average()
-    workers = workers or 2 * (os.cpu_count() or 1) + 1
     receiver = Receiver(secret=SECRET)
     url = receiver.start()
     _use_broker(app, eager=True, url=settings.REDIS_URL)  # set-up commits wake nobody
@@ -328,13 +326,14 @@ def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, sku
 
     served = ServedOmni(workers=workers, broker_url=settings.REDIS_URL, prefix="omni-bench-soak-", request_timeout=120,
                         worker_env={"OMNI_SYNC_SWEEP_SECONDS": "10"})
-    port = served.port
+    port, workers = served.port, served.workers
     shared = _Shared()
     imported: dict[str, Any] = {}
     try:
         served.start()
         _use_broker(app, eager=False, url=settings.REDIS_URL)
-        out(f"gunicorn: {workers} sync workers on 127.0.0.1:{port}; a real Celery worker; {clients} clients for {seconds:g} s")
+        out(f"gunicorn: {workers} workers × {served.threads} threads (gthread, gunicorn.conf.py) on 127.0.0.1:{port}; "
+            f"a real Celery worker; {clients} clients for {seconds:g} s")
         names, weights = list(MIX), list(MIX.values())
         began = time.monotonic()
         deadline = began + seconds

@@ -1,5 +1,6 @@
-"""``bench api``: Omni over HTTP — gunicorn (workers sized to the machine) on PostgreSQL with a real
-Celery worker, load from this process (a separate process from the server) on loopback.
+"""``bench api``: Omni over HTTP — gunicorn as ``gunicorn.conf.py`` runs it in production (threaded
+workers sized to the machine, keep-alive) on PostgreSQL with a real Celery worker, load from this
+process (a separate process from the server) on loopback.
 
 Three phases of ``--seconds`` each, ``--clients`` keep-alive connections: the baseline (``GET
 /health/live``: the HTTP stack and Django with no database, the ceiling of this server on this
@@ -14,7 +15,6 @@ from __future__ import annotations
 import cProfile
 import http.client
 import json
-import os
 import pstats
 import random
 import threading
@@ -41,7 +41,7 @@ PHASES = {
 def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: 2 × cores + 1)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: gunicorn.conf.py's, cores + 1)")
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--stores", type=int, default=20)
     parser.add_argument("--profile-orders", type=int, default=30)
@@ -167,15 +167,15 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
     if not settings.REDIS_URL:
         raise SystemExit("bench api needs a broker: run it through `manage.py bench api` (it starts a private redis-server)")
     load_before = load_average()
-    workers = workers or 2 * (os.cpu_count() or 1) + 1
     out(f"setting up {skus} SKUs at a DC and {stores} stores")
     key, sku_codes = _setup(skus, stores)
     served = ServedOmni(workers=workers, broker_url=settings.REDIS_URL, prefix="omni-bench-api-")
-    port = served.port
+    port, workers = served.port, served.workers
     try:
         served.start()
         auth = {"Authorization": f"Token {key}"}
-        out(f"gunicorn: {workers} sync workers on 127.0.0.1:{port}; a real Celery worker; {clients} clients, {seconds:g} s per phase")
+        out(f"gunicorn: {workers} workers × {served.threads} threads (gthread, gunicorn.conf.py) on 127.0.0.1:{port}; "
+            f"a real Celery worker; {clients} clients, {seconds:g} s per phase")
 
         baseline = _Load(port=port, clients=clients, seconds=seconds,
                          request=lambda rng, n, i: ("GET", "/health/live", None, {})).run()
@@ -193,7 +193,7 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
     out(f"order path in-process: {profile['queries_per_order']} queries, {profile['profile_order_ms']} ms per order; "
         f"phases (ms): {profile['profile_phase_ms']}")
     return {
-        "gunicorn_workers": workers, "clients": clients, "seconds": seconds,
+        "gunicorn_workers": workers, "gunicorn_threads": served.threads, "clients": clients, "seconds": seconds,
         "baseline_rps": baseline["rps"], "baseline_p95_ms": baseline["p95_ms"],
         "availability_ratio_to_baseline": round(avail["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
         "availability_errors": avail["requests"] - avail["ok"], "orders_errors": orders["requests"] - orders["ok"],

@@ -153,3 +153,27 @@ def test_openapi_schema_lists_the_endpoints(api_client, world):
     assert res.status_code == 200
     paths = res.json()["paths"]
     assert "/api/v1/availability" in paths and "/api/v1/availability/pickup" in paths
+
+
+# An availability read, as Django counts it: the token with its user, channel and locations (1), the
+# SKUs (1), the channel's context with its capacity counters (1), the ATP statement (1); the token's
+# `last_used_at` is written at most once a minute. `bench api` reads one SKU per request this way.
+QUERIES_PER_AVAILABILITY_READ = 4
+
+
+def test_a_read_takes_four_queries_and_every_stock_change_shows_at_the_next_read(api_client, world,
+                                                                               django_assert_num_queries):
+    from inventory import services
+
+    auth(api_client, world["web"], "availability:read")
+    assert api_client.get(URL, {"sku": "JEANS-32"}).json()["items"][0]["atp"] == 24  # prepares this connection's statements
+    with django_assert_num_queries(QUERIES_PER_AVAILABILITY_READ):
+        res = api_client.get(URL, {"sku": "JEANS-32,SHIRT-M"})
+    assert [(i["sku"], i["atp"]) for i in res.json()["items"]] == [("JEANS-32", 24), ("SHIRT-M", 1)]
+
+    services.stock_receive(product=world["jeans"], location=world["besiktas"], quantity=4)
+    assert api_client.get(URL, {"sku": "JEANS-32"}).json()["items"][0]["atp"] == 28
+    services.reservation_create(product=world["jeans"], location=world["dc"], quantity=3, reference="test:hold")
+    assert api_client.get(URL, {"sku": "JEANS-32"}).json()["items"][0]["atp"] == 25
+    services.stock_sell(product=world["shirt"], location=world["besiktas"], quantity=1)
+    assert api_client.get(URL, {"sku": "SHIRT-M"}).json()["items"][0]["atp"] == 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import runpy
 import signal
 import socket
 import subprocess
@@ -168,15 +169,25 @@ class WorkerProcess:
                 self._log = None
 
 
+GUNICORN_CONF = BASE_DIR / "gunicorn.conf.py"
+
+
+def web_server_config() -> dict:
+    """The settings ``gunicorn.conf.py`` gives on this machine (workers, worker_class, threads ...)."""
+    return {k: v for k, v in runpy.run_path(str(GUNICORN_CONF)).items() if not k.startswith("_") and k != "os"}
+
+
 class ServedOmni:
     """Omni as production runs it, for the HTTP benchmarks (``bench api``, ``bench soak``): gunicorn
-    with ``workers`` sync workers on a free port of 127.0.0.1 and a real Celery worker, both on the
+    with the repository's ``gunicorn.conf.py`` (threaded workers, keep-alive; ``workers`` processes,
+    0: the file's default) on a free port of 127.0.0.1 and a real Celery worker, both on the
     current ``DATABASE_URL`` and ``broker_url``; logs in a temporary folder. ``start`` returns once
     ``/health/live`` answers; ``stop`` ends both (call it in a ``finally``)."""
 
     def __init__(self, *, workers: int, broker_url: str, prefix: str, request_timeout: int = 60,
                  worker_env: dict[str, str] | None = None) -> None:
-        self.workers = workers
+        self.workers = workers or web_server_config()["workers"]
+        self.threads = web_server_config()["threads"]
         self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
         self.port = free_port()
         self.request_timeout = request_timeout
@@ -191,9 +202,8 @@ class ServedOmni:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self._log = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115
         self.server = subprocess.Popen(
-            [str(gunicorn), "omni.wsgi:application", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--worker-class", "sync", "--keep-alive", "30", "--timeout", str(self.request_timeout),
-             "--access-logfile", "/dev/null"],
+            [str(gunicorn), "--config", str(GUNICORN_CONF), "omni.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers), "--timeout", str(self.request_timeout), "--access-logfile", "/dev/null"],
             cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.worker.start()
