@@ -47,9 +47,14 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> IdempotentAnswer:
 
 def idempotent_call(
     *, channel: Channel, key: str, body: Any, handler: Callable[[], tuple[int, Any]],
-    error_body: Callable[[OmniError], Any],
+    error_body: Callable[[OmniError], Any], handler_is_atomic: bool = False,
 ) -> IdempotentAnswer:
-    """Run ``handler`` once per (channel, key); later calls with the same body get its answer."""
+    """Run ``handler`` once per (channel, key); later calls with the same body get its answer.
+
+    The handler runs in a savepoint, so that a domain error (``OmniError``) rolls its work back and
+    the refusal is stored. ``handler_is_atomic``: the handler already undoes every write of its own
+    that must not survive an ``OmniError`` (order intake runs in its own savepoint): no second one
+    nested in it, two round trips less."""
     key = (key or "").strip()
     if not key or len(key) > 255:
         raise ValidationFailed("An Idempotency-Key header (1–255 characters) is required.", code="idempotency_key_required",
@@ -59,8 +64,11 @@ def idempotent_call(
         record = _claim(channel=channel, key=key, fingerprint=fingerprint)
         if record is not None:
             try:
-                with transaction.atomic():
+                if handler_is_atomic:
                     status, response = handler()
+                else:
+                    with transaction.atomic():
+                        status, response = handler()
             except OmniError as exc:
                 lost_sales_ensure(exc)  # a refusal's lost sales, undone with the handler's savepoint
                 status, response = exc.status_code, error_body(exc)
