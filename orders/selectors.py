@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db import connection
+from django.db.models import Prefetch, Q, QuerySet
 
 from allocation.models import Channel
 from allocation.selectors import channel_sellable_location_ids, location_availability
@@ -23,14 +25,21 @@ from orders.routing.engine import ProfileSpec
 
 def routing_profile_for(*, channel: Channel) -> ProfileSpec:
     """The newest active profile of the channel, else the newest active default, else built-in."""
-    # ONE query: the channel's own profiles sort before the defaults (NULL channel last).
-    profile = (RoutingProfile.objects.filter(Q(channel=channel) | Q(channel__isnull=True), is_active=True)
-               .order_by(F("channel_id").asc(nulls_last=True), "-version").first())
-    if profile is None:
+    # ONE query: the channel's own profiles sort before the defaults (NULL channel last). Plain
+    # SQL: every order reads it, and the ORM took 0.5 ms of CPU to build it and a model.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, name, version, criteria, max_shipments, allow_ship_to_store, reroute_shortage "
+            f"FROM {RoutingProfile._meta.db_table} WHERE (channel_id = %s OR channel_id IS NULL) AND is_active = %s "
+            f"ORDER BY channel_id ASC NULLS LAST, version DESC LIMIT 1", [channel.pk, True])
+        row = cursor.fetchone()
+    if row is None:
         return ProfileSpec()
+    pk, name, version, criteria, max_shipments, allow_ship_to_store, reroute_shortage = row
+    criteria = json.loads(criteria) if isinstance(criteria, (str, bytes)) else criteria  # Django reads JSON as text
     return ProfileSpec(
-        name=profile.name, version=profile.version, criteria=list(profile.criteria), max_shipments=profile.max_shipments,
-        allow_ship_to_store=profile.allow_ship_to_store, profile_id=profile.pk, reroute_shortage=profile.reroute_shortage,
+        name=name, version=version, criteria=list(criteria), max_shipments=max_shipments,
+        allow_ship_to_store=bool(allow_ship_to_store), profile_id=pk, reroute_shortage=reroute_shortage,
     )
 
 

@@ -37,11 +37,16 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
     whose units the order already holds (a checkout hold's): counted, never refused. Returns the
     local day claimed per location. Must run inside ``transaction.atomic()``."""
     force = set(force_ids)
-    rows = (Location.objects.filter(pk__in=set(location_ids) | force, daily_capacity__isnull=False)
-            .order_by("pk").values_list("pk", "code", "timezone", "daily_capacity"))
+    ids = sorted({int(i) for i in location_ids} | force)
     claimed: dict[int, date] = {}
     filled: list[int] = []
+    if not ids:
+        return claimed
     with connection.cursor() as cur:
+        # Plain SQL: every order claims, and the ORM took 0.3 ms of CPU to build this read.
+        cur.execute(f"SELECT id, code, timezone, daily_capacity FROM {Location._meta.db_table} "
+                    f"WHERE daily_capacity IS NOT NULL AND id IN ({', '.join(['%s'] * len(ids))}) ORDER BY id", ids)
+        rows = cur.fetchall()
         for pk, code, tz_name, capacity in rows:
             day = local_day(tz_name, now)
             limit = 2**31 - 1 if pk in force else (capacity or 0)

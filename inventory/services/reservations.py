@@ -165,7 +165,8 @@ def _stock_pass(
         if found is None:
             raise _not_reservable(req, floor=floor)
         created[index] = _reservation(req, *found)
-    for level in StockLevel.objects.filter(pk__in=released_levels).only("product_id", "location_id"):
+    # (only when something was released: building even an empty query cost reserving 0.25 ms of CPU)
+    for level in StockLevel.objects.filter(pk__in=released_levels).only("product_id", "location_id") if released_levels else ():
         outbox_record(product_ids=[level.product_id], location_id=level.location_id, reason="release")
     if requests:
         if pg:

