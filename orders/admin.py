@@ -240,8 +240,9 @@ class IdempotencyRecordAdmin(PlumbingAdmin):
 
 @admin.register(LostSale)
 class LostSaleAdmin(ReadOnlyAdmin):
-    """Demand refused (intake without ATP, quotas, lost scarce SKUs, units given up after a
-    rejection): what the dashboard's lost-sales figure sums."""
+    """Demand refused (intake without ATP, quotas, lost scarce SKUs, checkout holds refused for want
+    of stock — order ref ``hold:<Idempotency-Key>`` unless the shop named the cart's order — units
+    given up after a rejection): what the dashboard's lost-sales figure sums."""
 
     list_display = ["created_at", "channel", "product", "quantity", "reason", "pool_could_cover", "pool_free", "order_ref"]
     list_filter = ["reason", "pool_could_cover", "channel"]

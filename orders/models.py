@@ -337,8 +337,9 @@ class LostSaleReason(models.TextChoices):
 
 
 class LostSale(models.Model):
-    """Demand Omni refused: units of an order (or a line's rest) that no source was allowed to take.
-    Written once, when the refusal happens (order intake refused, units given up after a rejection);
+    """Demand Omni refused: units of an order, a checkout cart (a hold) or a line's rest that no
+    source was allowed to take. Written once the refusal is final (order intake or a hold refused,
+    once per order ref and SKU; units given up after a rejection);
     with whether the pool — on hand less reserved, over every own location — held the units
     elsewhere at that moment (the sale was lost to rules or reach, not to an empty pool)."""
 

@@ -27,9 +27,17 @@ class DrainResult:
 
 
 def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> DrainResult:
-    """Drain pending outbox rows into dirty marks, then publish every channel whose window closed."""
+    """Drain pending outbox rows into dirty marks (one commit), then publish every channel whose
+    window closed, each channel in its own transaction (``sync_channel_publish``).
+
+    Two steps, not one transaction for the round: every partner event of a channel takes that
+    channel's ``ChannelSync`` lock until its own commit (``sync_event_publish``), so a store commit
+    that publishes one waits for whoever holds it. The marking step holds every channel's lock for
+    the outbox read and the dirty marks only; publishing then holds one channel's lock at a time,
+    for that channel's ATP and messages (``bench eventwait``). Nothing is lost between the steps:
+    the dirty marks are committed, and any drain, batch or sweep publishes them."""
     result = DrainResult()
-    with transaction.atomic():  # one commit for marking and publishing
+    with transaction.atomic():  # one commit for the outbox rows taken and their dirty marks
         # Lock order everywhere: ChannelSync rows (by id) before SyncState rows, so the drain and a
         # concurrent batch/resync/event publish cannot deadlock.
         channel_ids = list(Channel.objects.filter(is_active=True).values_list("id", flat=True))
@@ -40,7 +48,7 @@ def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> Drai
             )
             list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("id", flat=True))
         _mark_pending(result, channel_ids=channel_ids, limit=limit)
-        result.published, result.next_due_in = sync_publish_due(now=now)
+    result.published, result.next_due_in = sync_publish_due(now=now)  # a transaction per channel
     return result
 
 
