@@ -102,3 +102,21 @@ def test_answers_built_with_fields_made_once_per_class_keep_each_order_its_own(w
     assert [(ln["sku"], ln["quantity"], [a["location"] for a in ln["fulfilled_from"]]) for ln in second["lines"]] == [
         ("MUG", 3, ["WH-ANK"])]
     assert second["external_id"] == "F-2" and second["events"][0]["data"]["lines"] == [{"line": 1, "sku": "MUG", "quantity": 3}]
+
+
+def test_bodies_parsed_with_fields_made_once_per_class_get_each_their_own_errors(world, web_client):
+    # The input serializers build their fields once per class too: a refused body must leave
+    # nothing behind for the next one, refused or not.
+    receive(world.shirt, world.ist, 5)
+
+    def post(key: str, line: dict):
+        return web_client.post(URL, {"external_id": key, "latitude": 41.0, "longitude": 29.0, "lines": [line]},
+                               format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+    zero = post("E-1", {"sku": "SHIRT", "quantity": 0})
+    good = post("E-2", {"sku": "SHIRT", "quantity": 1})
+    no_sku = post("E-3", {"quantity": 1})
+    assert (zero.status_code, good.status_code, no_sku.status_code) == (400, 201, 400)
+    assert zero.json()["error"]["code"] == "invalid_quantity"
+    assert no_sku.json()["error"]["details"] == {"lines": {"0": {"sku": ["This field is required."]}}}
+    assert good.json()["lines"][0]["quantity"] == 1
