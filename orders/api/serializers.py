@@ -12,13 +12,35 @@ from omni.api.fields import QuantityField, bounded_many
 from orders.models import Allocation, Hold, HoldLine, Order, OrderEvent, OrderLine, OrderReturn, OrderReturnLine
 
 
-class OrderLineInSerializer(serializers.Serializer):
+class FieldsBuiltOnce:
+    """For serializers whose fields depend on their class alone (no context, no request, nothing
+    changed per instance; DRF's fields keep no state while validating or representing): build the
+    fields once per class instead of once per instance. DRF builds a ModelSerializer's fields for
+    every instance (introspecting the model, deep-copying the declared fields), which was most of
+    the cost of an order's answer (1.2 ms of CPU for a one-line order, 0.08 ms now) and of parsing
+    its body (0.37 → 0.06 ms). Put it before the serializer class in the bases. Not for partial
+    updates: the fields read ``partial`` (and ``context``) from the template, not the instance."""
+
+    @property
+    def fields(self) -> BindingDict:
+        cls = type(self)
+        built = cls.__dict__.get("_fields_built_once")
+        if built is None:
+            template: Any = cls()  # bound to a template, not to this instance (no instance kept alive)
+            built = BindingDict(template)
+            for key, value in template.get_fields().items():
+                built[key] = value
+            setattr(cls, "_fields_built_once", built)
+        return built
+
+
+class OrderLineInSerializer(FieldsBuiltOnce, serializers.Serializer):
     sku = serializers.CharField(max_length=64)
     quantity = QuantityField()
     unit_price = serializers.DecimalField(max_digits=12, decimal_places=2, required=False, default=Decimal("0"))
 
 
-class OrderCreateSerializer(serializers.Serializer):
+class OrderCreateSerializer(FieldsBuiltOnce, serializers.Serializer):
     channel = serializers.CharField(required=False, help_text="Merchandisers only; a partner token's channel is implied.")
     external_id = serializers.CharField(max_length=128)
     customer_ref = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
@@ -41,26 +63,6 @@ class OrderCreateSerializer(serializers.Serializer):
     longitude = serializers.FloatField(required=False, allow_null=True, default=None)
     hold_id = serializers.CharField(required=False, allow_blank=True, default="")
     lines = bounded_many(OrderLineInSerializer())
-
-
-class FieldsBuiltOnce:
-    """For answer serializers whose fields depend on their class alone (no context, no request):
-    build the fields once per class instead of once per instance. DRF builds a ModelSerializer's
-    fields for every instance (introspecting the model, deep-copying the declared fields), which was
-    most of the cost of an order's answer: 1.2 ms of CPU for a one-line order, 0.08 ms now. Put it
-    before the serializer class in the bases; only for output (nothing here is per request)."""
-
-    @property
-    def fields(self) -> BindingDict:
-        cls = type(self)
-        built = cls.__dict__.get("_fields_built_once")
-        if built is None:
-            template: Any = cls()  # bound to a template, not to this instance (no instance kept alive)
-            built = BindingDict(template)
-            for key, value in template.get_fields().items():
-                built[key] = value
-            setattr(cls, "_fields_built_once", built)
-        return built
 
 
 class AllocationOutSerializer(FieldsBuiltOnce, serializers.ModelSerializer):

@@ -28,7 +28,14 @@ HELP = "HTTP throughput and p95 of availability reads and order intake under gun
 REQUIRES = ("postgresql", "redis-server")
 
 # Functions whose cumulative time is each phase of an order (cProfile names: file suffix, function).
+# ``idempotency`` contains ``intake`` (order_create), which contains the phases from ``validate``
+# to ``materialize``; ``auth`` and ``throttle`` run before it, in DRF's ``initial``.
 PHASES = {
+    "auth": ("omni/access/auth.py", "authenticate"),
+    "throttle": ("omni/access/throttling.py", "allow_request"),
+    "parse": ("orders/api/views.py", "_parse"),
+    "intake": ("orders/services/intake.py", "order_create"),
+    "materialize": ("fulfillment/services/materialize.py", "materialize"),
     "validate": ("orders/services/validation.py", "order_validate"),
     "channel_atp": ("allocation/availability/atp.py", "atp_for_channel"),
     "route": ("orders/routing/engine.py", "route"),
