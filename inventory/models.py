@@ -328,6 +328,27 @@ class LocationDayLoad(models.Model):
         return f"{self.location_id} on {self.day}: {self.orders} orders"
 
 
+class StockRequestKey(models.Model):
+    """The answer given to one ``Idempotency-Key`` of one caller on the stock API (movement batches,
+    snapshots, CSV imports and their cancel), replayed on retries (``omni.idempotency``). Orders'
+    keys are kept per channel by orders; these are the caller's own (``token:<id>`` for a partner
+    token, ``user:<id>`` for a person): a stock system is not a channel."""
+
+    caller = models.CharField(max_length=64)
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "stock API idempotency key"
+        constraints = [models.UniqueConstraint(fields=["caller", "key"], name="stock_request_key_unique_per_caller")]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.key}"
+
+
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)
 from inventory.snapshots.models import SnapshotLineStatus, StockSnapshot, StockSnapshotLine  # noqa: E402,F401  (inbound counts)
 from inventory.alerts.models import Alert  # noqa: E402,F401  (ledger drift, dead-lettered pushes)

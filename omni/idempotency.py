@@ -1,0 +1,118 @@
+"""Idempotent calls: the same ``Idempotency-Key`` and body get the same answer, however often.
+
+The primitive every app's API uses (a base module: it imports no app). Each app keeps its own
+record table, keyed by a *scope* (orders: the channel; inventory: the caller) and the key, with
+the columns ``key``, ``request_hash``, ``response_status``, ``response_body``, ``created_at`` and a
+unique constraint on (scope columns, key).
+
+The key's row is inserted in the same transaction as the work it guards. A concurrent duplicate
+blocks on the unique index until the first commits, then finds the stored answer and replays it
+(on PostgreSQL). A domain error is stored too (its work is rolled back to a savepoint first), so a
+retry gets the same 4xx; an unexpected crash stores nothing, so the retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
+
+from omni.errors import Conflict, OmniError, ValidationFailed
+
+MAX_KEY_LENGTH = 255
+# The one shape of the header, for the schema of every operation that takes it.
+KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[\x21-\x7e]+$"}
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+def idempotency_key_clean(key: str | None) -> str:
+    """The key as stored, or ``idempotency_key_required`` (400) for an empty or too long one."""
+    key = (key or "").strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise ValidationFailed(f"An Idempotency-Key header (1–{MAX_KEY_LENGTH} characters) is required.",
+                               code="idempotency_key_required", details={"Idempotency-Key": ["Required."]})
+    return key
+
+
+def idempotent_run(
+    *, model: type[models.Model], scope: Mapping[str, Any], key: str, body: Any, handler: Callable[[], tuple[int, Any]],
+    error_body: Callable[[OmniError], Any], on_refusal: Callable[[OmniError], None] | None = None,
+) -> IdempotentAnswer:
+    """Run ``handler`` once per (scope, key) in ``model``'s table; later calls with the same body get
+    its answer (``replayed``), with another body ``409 idempotency_key_reused``.
+
+    ``scope``: the model's scope fields and their values (``{"channel": channel}``). ``on_refusal``
+    runs after a domain error's savepoint was rolled back, in the transaction the record is stored
+    in (to write again what the refusal itself must leave behind)."""
+    key = idempotency_key_clean(key)
+    fingerprint = request_fingerprint(body)
+    with transaction.atomic():
+        record_id = _claim(model=model, scope=scope, key=key, fingerprint=fingerprint)
+        if record_id is not None:
+            try:
+                with transaction.atomic():
+                    status, response = handler()
+            except OmniError as exc:
+                if on_refusal is not None:
+                    on_refusal(exc)
+                status, response = exc.status_code, error_body(exc)
+            # as the client reads it (dates, decimals as the API renders them): the first answer and
+            # every replay are the same bytes
+            response = json.loads(json.dumps(response, cls=JSONEncoder))
+            model._default_manager.filter(pk=record_id).update(response_status=status, response_body=response)
+            return IdempotentAnswer(status, response, False)
+    # The key was taken: by an earlier request, or by a concurrent one we waited for.
+    winner = model._default_manager.filter(**scope, key=key).values("request_hash", "response_status", "response_body").first()
+    if winner is None or winner["response_status"] is None:
+        raise Conflict(f"Idempotency-Key {key!r} is in use by a request still running.", code="idempotency_key_in_use",
+                       details={"Idempotency-Key": ["A request with this key has not answered yet."]})
+    if winner["request_hash"] != fingerprint:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used with a different request body.",
+            code="idempotency_key_reused", details={"Idempotency-Key": ["Already used for a different request."]},
+        )
+    return IdempotentAnswer(winner["response_status"], winner["response_body"], True)
+
+
+def _claim(*, model: type[models.Model], scope: Mapping[str, Any], key: str, fingerprint: str) -> int | None:
+    """Insert the key's row and answer its id, or None when the key is taken: one statement where a
+    look-up and an insert in a savepoint took four round trips. A concurrent request with the same
+    key makes this wait on the unique index until it commits (then None: replay its answer) or
+    rolls back (then this insert goes through)."""
+    meta = model._meta
+    scope_columns: list[str] = []
+    scope_values: list[Any] = []
+    for name, value in scope.items():
+        column = getattr(meta.get_field(name), "column", None)
+        assert isinstance(column, str), f"{meta.label}.{name} is not a column"
+        scope_columns.append(column)
+        scope_values.append(value.pk if isinstance(value, models.Model) else value)
+    qn = connection.ops.quote_name
+    pk_column = (meta.pk.column if meta.pk is not None else None) or "id"
+    columns = [*scope_columns, "key", "request_hash", "response_status", "response_body", "created_at"]
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(scope_columns))}, %s, %s, NULL, NULL, %s) "
+        f"ON CONFLICT ({', '.join(qn(c) for c in [*scope_columns, 'key'])}) DO NOTHING RETURNING {qn(pk_column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*scope_values, key, fingerprint, timezone.now()])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
