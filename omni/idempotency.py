@@ -51,6 +51,17 @@ def idempotency_key_clean(key: str | None) -> str:
     return key
 
 
+def namespaced_key(namespace: str, key: str | None) -> str:
+    """``key`` in its own namespace of a scope's keys (``fulfillment:<key>``), so that the same
+    client key may name one request of each kind. The client's key is checked as sent (1–255
+    characters); one that would not fit with its prefix is stored by its SHA-256."""
+    key = idempotency_key_clean(key)
+    stored = f"{namespace}:{key}"
+    if len(stored) > MAX_KEY_LENGTH:
+        stored = f"{namespace}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return stored
+
+
 def idempotent_run(
     *, model: type[models.Model], scope: Mapping[str, Any], key: str, body: Any, handler: Callable[[], tuple[int, Any]],
     error_body: Callable[[OmniError], Any], on_refusal: Callable[[OmniError], None] | None = None,
