@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from omni.idempotency import IdempotencyRecordBase
+
 
 class LocationKind(models.TextChoices):
     DC = "dc", "Central DC"
@@ -328,18 +330,13 @@ class LocationDayLoad(models.Model):
         return f"{self.location_id} on {self.day}: {self.orders} orders"
 
 
-class StockRequestKey(models.Model):
+class StockRequestKey(IdempotencyRecordBase):
     """The answer given to one ``Idempotency-Key`` of one caller on the stock API (movement batches,
     snapshots, CSV imports and their cancel), replayed on retries (``omni.idempotency``). Orders'
     keys are kept per channel by orders; these are the caller's own (``token:<id>`` for a partner
     token, ``user:<id>`` for a person): a stock system is not a channel."""
 
     caller = models.CharField(max_length=64)
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         verbose_name = "stock API idempotency key"

@@ -1,9 +1,8 @@
 """Idempotent calls: the same ``Idempotency-Key`` and body get the same answer, however often.
 
 The primitive every app's API uses (a base module: it imports no app). Each app keeps its own
-record table, keyed by a *scope* (orders: the channel; inventory: the caller) and the key, with
-the columns ``key``, ``request_hash``, ``response_status``, ``response_body``, ``created_at`` and a
-unique constraint on (scope columns, key).
+record table (an ``IdempotencyRecordBase``), keyed by a *scope* (orders: the channel; inventory:
+the caller) and the key, with a unique constraint on (scope columns, key).
 
 The key's row is inserted in the same transaction as the work it guards. A concurrent duplicate
 blocks on the unique index until the first commits, then finds the stored answer and replays it
@@ -29,6 +28,20 @@ MAX_KEY_LENGTH = 255
 # The one shape of the header, for the schema of every operation that takes it.
 KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[\x21-\x7e]+$"}
 REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotencyRecordBase(models.Model):
+    """The columns ``idempotent_run`` reads and writes; an app's record adds its scope field(s) and
+    a unique constraint on (scope, key)."""
+
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,7 @@ def namespaced_key(namespace: str, key: str | None) -> str:
 
 
 def idempotent_run(
-    *, model: type[models.Model], scope: Mapping[str, Any], key: str, body: Any, handler: Callable[[], tuple[int, Any]],
+    *, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key: str, body: Any, handler: Callable[[], tuple[int, Any]],
     error_body: Callable[[OmniError], Any], on_refusal: Callable[[OmniError], None] | None = None,
 ) -> IdempotentAnswer:
     """Run ``handler`` once per (scope, key) in ``model``'s table; later calls with the same body get
@@ -102,7 +115,7 @@ def idempotent_run(
     return IdempotentAnswer(winner["response_status"], winner["response_body"], True)
 
 
-def _claim(*, model: type[models.Model], scope: Mapping[str, Any], key: str, fingerprint: str) -> int | None:
+def _claim(*, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key: str, fingerprint: str) -> int | None:
     """Insert the key's row and answer its id, or None when the key is taken: one statement where a
     look-up and an insert in a savepoint took four round trips. A concurrent request with the same
     key makes this wait on the unique index until it commits (then None: replay its answer) or

@@ -12,13 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import models
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from omni.api.errors import error_body
-from omni.idempotency import KEY_SCHEMA, REPLAYED_HEADER, IdempotentAnswer, idempotent_run
+from omni.idempotency import KEY_SCHEMA, REPLAYED_HEADER, IdempotencyRecordBase, IdempotentAnswer, idempotent_run
 
 IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
                                    description="Your id of this request: the same key and body get the same answer.")
@@ -37,7 +36,7 @@ def answer_response(answer: IdempotentAnswer) -> Response:
 
 
 def idempotent_response(
-    *, request: Request, model: type[models.Model], scope: Mapping[str, Any], body: Any, handler: Callable[[], tuple[int, Any]],
+    *, request: Request, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], body: Any, handler: Callable[[], tuple[int, Any]],
 ) -> Response:
     """Answer ``handler()``, once per key when the request carries an ``Idempotency-Key`` (the key
     is optional here: without one the handler just runs). ``body`` is what makes two requests the
