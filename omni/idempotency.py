@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +27,7 @@ from omni.errors import Conflict, OmniError, ValidationFailed
 
 MAX_KEY_LENGTH = 255
 # The one shape of the header, for the schema of every operation that takes it.
-KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[\x21-\x7e]+$"}
+KEY_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[\x21-\x7e]+$"}
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
@@ -55,12 +56,18 @@ def request_fingerprint(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
 
 
+_KEY_CHARS = re.compile(KEY_SCHEMA["pattern"])
+
+
 def idempotency_key_clean(key: str | None) -> str:
-    """The key as stored, or ``idempotency_key_required`` (400) for an empty or too long one."""
+    """The key as stored, or ``idempotency_key_required`` (400) for one the schema does not allow:
+    empty, longer than 255 characters, or with a space or a character outside printable ASCII."""
     key = (key or "").strip()
-    if not key or len(key) > MAX_KEY_LENGTH:
-        raise ValidationFailed(f"An Idempotency-Key header (1–{MAX_KEY_LENGTH} characters) is required.",
-                               code="idempotency_key_required", details={"Idempotency-Key": ["Required."]})
+    if not key or len(key) > MAX_KEY_LENGTH or not _KEY_CHARS.fullmatch(key):
+        raise ValidationFailed(
+            f"An Idempotency-Key header (1–{MAX_KEY_LENGTH} printable ASCII characters, no spaces) is required.",
+            code="idempotency_key_required", details={"Idempotency-Key": ["Required: 1–255 printable ASCII characters."]},
+        )
     return key
 
 

@@ -185,3 +185,11 @@ def test_cancelling_an_import_with_a_key_replays_and_the_key_cannot_cancel_anoth
     other = client.post(f"{IMPORTS}/{two}/cancel", HTTP_IDEMPOTENCY_KEY="cancel-1")
     assert other.status_code == 409 and other.json()["error"]["code"] == "idempotency_key_reused"
     assert ImportJob.objects.get(pk=two).status == "queued" and on_hand() == 10
+
+
+@pytest.mark.parametrize("key", ["two words", "k" * 256, "ключ"])
+def test_a_key_the_schema_does_not_allow_is_refused_as_an_empty_one_is(api_client, store, key):
+    client = token_client(api_client, store, Scope.STOCK_WRITE)
+    res = client.post(MOVEMENTS, batch("GRN-1"), format="json", HTTP_IDEMPOTENCY_KEY=key)
+    assert res.status_code == 400 and res.json()["error"]["code"] == "idempotency_key_required"
+    assert on_hand() == 10
