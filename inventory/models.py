@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from omni.idempotency import IdempotencyRecordBase
+
 
 class LocationKind(models.TextChoices):
     DC = "dc", "Central DC"
@@ -326,6 +328,22 @@ class LocationDayLoad(models.Model):
 
     def __str__(self) -> str:
         return f"{self.location_id} on {self.day}: {self.orders} orders"
+
+
+class StockRequestKey(IdempotencyRecordBase):
+    """The answer given to one ``Idempotency-Key`` of one caller on the stock API (movement batches,
+    snapshots, CSV imports and their cancel), replayed on retries (``omni.idempotency``). Orders'
+    keys are kept per channel by orders; these are the caller's own (``token:<id>`` for a partner
+    token, ``user:<id>`` for a person): a stock system is not a channel."""
+
+    caller = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name = "stock API idempotency key"
+        constraints = [models.UniqueConstraint(fields=["caller", "key"], name="stock_request_key_unique_per_caller")]
+
+    def __str__(self) -> str:
+        return f"{self.caller} {self.key}"
 
 
 from inventory.imports.models import ImportJob, ImportMode, ImportStatus  # noqa: E402,F401  (CSV import jobs)

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from allocation.models import Channel
 from inventory.models import Location, Product
+from omni.idempotency import IdempotencyRecordBase
 
 
 class CustomerTier(models.TextChoices):
@@ -259,15 +260,10 @@ class OrderEvent(models.Model):
         return f"{self.kind} by {self.actor}"
 
 
-class IdempotencyRecord(models.Model):
-    """The answer given to one ``Idempotency-Key`` of one channel, replayed on retries."""
+class IdempotencyRecord(IdempotencyRecordBase):
+    """The answer given to one ``Idempotency-Key`` of one channel, replayed on retries (``omni.idempotency``)."""
 
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["channel", "key"], name="idempotency_unique_key_per_channel")]

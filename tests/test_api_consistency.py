@@ -98,3 +98,42 @@ def test_empty_lines_an_empty_key_and_an_empty_sku_are_refused_as_the_schema_say
     sku = next(p for p in schema["paths"]["/api/v1/availability"]["get"]["parameters"] if p["name"] == "sku")
     assert sku["explode"] is False and sku["schema"]["items"]["minLength"] == 1
     assert "404" in schema["paths"]["/api/v1/orders/{id}"]["get"]["responses"]
+
+
+def test_every_state_changing_operation_takes_an_idempotency_key_of_one_shape(merch):
+    """Issue 14: every write documents the same header (1–255 printable ASCII characters): required on
+    order intake, pin, customer answers and fulfilment moves, optional everywhere else."""
+    from omni.idempotency import KEY_SCHEMA
+
+    schema = merch.get("/api/v1/schema/?format=json").json()
+    keys = {}
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            if method in ("post", "put", "patch", "delete"):
+                found = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
+                keys[f"{method.upper()} {path}"] = (found[0]["in"], found[0]["schema"], found[0].get("required", False)) if found else None
+    assert [op for op, key in keys.items() if key is None] == []
+    assert {op for op, (where, shape, _r) in keys.items() if (where, shape) != ("header", KEY_SCHEMA)} == set()
+    optional = {op for op, (_w, _s, required) in keys.items() if not required}
+    assert optional == {"POST /api/v1/holds", "DELETE /api/v1/holds/{id}", "POST /api/v1/orders/{id}/cancel",
+                        "POST /api/v1/orders/{id}/returns", "POST /api/v1/stock-movements", "POST /api/v1/stock-snapshots",
+                        "POST /api/v1/imports/stock", "POST /api/v1/imports/stock/{id}/cancel"}
+
+
+def test_a_key_of_255_characters_is_taken_on_a_fulfilment_move_too(shop):
+    """The schema allows 255 characters; a move's key is kept in its own namespace and still fits."""
+    from fulfillment.models import Work
+
+    from inventory.models import Location
+
+    pk = _order(shop)
+    work = Work.objects.get(order_id=pk)
+    shop = APIClient()  # the store's own system
+    shop.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(work.order.channel, locations=[Location.objects.get(code='ST-A')])}")
+    long_key = "k" * 255
+    first = shop.post(f"/api/v1/fulfillment/works/{work.pk}/start", {}, format="json", HTTP_IDEMPOTENCY_KEY=long_key)
+    again = shop.post(f"/api/v1/fulfillment/works/{work.pk}/start", {}, format="json", HTTP_IDEMPOTENCY_KEY=long_key)
+    assert first.status_code == again.status_code == 200, first.json()
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    too_long = shop.post(f"/api/v1/fulfillment/works/{work.pk}/start", {}, format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
+    assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "idempotency_key_required"

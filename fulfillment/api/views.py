@@ -20,14 +20,16 @@ from fulfillment.selectors import work_for, works_visible
 from omni.access.permissions import CanFulfil, CanPlaceOrders, CanViewOrders, CanViewOrdersOrWork, CanViewWork
 from omni.access.roles import Capability, Principal, principal_from_request
 from omni.api.errors import error_body, first_error
+from omni.api.idempotency import IDEMPOTENCY_KEY
 from omni.api.pagination import DefaultPagination, page_of
 from omni.errors import NotFound, ValidationFailed
+from omni.idempotency import namespaced_key
 from orders.selectors import order_get
 from orders.services import idempotent_call
 
 from . import serializers as s
 
-IDEMPOTENCY = OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)
+IDEMPOTENCY = IDEMPOTENCY_KEY  # required here: every move and answer names its request
 
 
 def _actor(principal: Principal) -> Any:
@@ -138,9 +140,8 @@ def _action_view(action: str) -> type[APIView]:
                 run(work, _parse(shape, body), _actor(principal))
                 return 200, _work_out(principal, pk)
 
-            key = request.headers.get("Idempotency-Key", "")
             answer = idempotent_call(
-                channel=work.order.channel, key=f"fulfillment:{key}" if key.strip() else "",
+                channel=work.order.channel, key=namespaced_key("fulfillment", request.headers.get("Idempotency-Key")),
                 body={"work": pk, "action": action, "body": body}, handler=handler,
                 error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
             )
@@ -217,9 +218,8 @@ class OrderChoiceAnswerView(APIView):
             choice = CustomerChoice.objects.select_related("location").get(pk=choice.pk)
             return 200, s.CustomerChoiceOutSerializer(choice).data
 
-        key = request.headers.get("Idempotency-Key", "")
         answer = idempotent_call(
-            channel=order.channel, key=f"choice:{key}" if key.strip() else "",
+            channel=order.channel, key=namespaced_key("choice", request.headers.get("Idempotency-Key")),
             body={"order": pk, "choice": choice_id, "body": body}, handler=handler,
             error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
         )

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.http import StreamingHttpResponse
 from django.urls import reverse
@@ -23,8 +25,12 @@ from inventory.imports.models import ImportJob, ImportMode, ImportStatus
 from inventory.imports.selectors import import_errors_csv, import_job_progress
 from inventory.imports.services import stock_import_cancel, stock_import_create
 from omni.access.permissions import CanImportStock, CanViewImports
-from omni.errors import NotFound
+from omni.api.errors import first_error
+from omni.api.idempotency import IDEMPOTENCY_KEY_OPTIONAL
+from omni.errors import NotFound, ValidationFailed
 from omni.access.roles import Capability, permitted_location_ids, principal_from_request
+
+from .idempotency import multipart_fingerprint, stock_idempotent
 
 
 class StockImportUploadSerializer(serializers.Serializer):
@@ -84,6 +90,12 @@ ImportJobOutSerializer = inline_serializer("ImportJobOut", {
 })
 
 
+def _invalid(errors: Any) -> ValidationFailed:
+    """A serializer's errors as the API answers them anyway (400 ``invalid``), raised as a domain error
+    so that an idempotent call stores the answer."""
+    return ValidationFailed(str(first_error(errors)), code="invalid", details=dict(errors))
+
+
 def _visible_job(request: Request, pk: int) -> ImportJob:
     principal = principal_from_request(request)
     jobs = ImportJob.objects.select_related("location")
@@ -107,17 +119,29 @@ class StockImportCreateView(APIView):
     permission_classes = [CanImportStock]
     parser_classes = [MultiPartParser]
 
-    @extend_schema(request=StockImportUploadSerializer, responses={202: ImportJobOutSerializer}, summary="Upload a stock CSV (queued job)")
+    @extend_schema(
+        request=StockImportUploadSerializer, responses={202: ImportJobOutSerializer}, summary="Upload a stock CSV (queued job)",
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
+        description="With an Idempotency-Key, the same upload sent again (same fields, the same file byte for byte) "
+        "answers the job it queued the first time (Idempotent-Replayed: true) and queues nothing: a delta file is "
+        "applied once.",
+    )
     def post(self, request: Request) -> Response:
+        return stock_idempotent(request=request, operation="stock_import", body=multipart_fingerprint(request.data),
+                                handler=lambda: self._create(request))
+
+    @staticmethod
+    def _create(request: Request) -> tuple[int, Any]:
         data = StockImportUploadSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            raise _invalid(data.errors)
         job = stock_import_create(
             file=data.validated_data["file"], filename=data.validated_data["file"].name, mode=data.validated_data["mode"],
             location_code=data.validated_data["location"], apply_valid=data.validated_data["apply_valid"],
             note=data.validated_data["note"], source="api", actor=request.user,
             location_ids=permitted_location_ids(principal_from_request(request), Capability.IMPORT_STOCK),
         )
-        return Response(_progress(request, job), status=status.HTTP_202_ACCEPTED)
+        return status.HTTP_202_ACCEPTED, _progress(request, job)
 
 
 class StockImportDetailView(APIView):
@@ -131,10 +155,15 @@ class StockImportDetailView(APIView):
 class StockImportCancelView(APIView):
     permission_classes = [CanImportStock]
 
-    @extend_schema(request=None, responses={200: ImportJobOutSerializer}, summary="Cancel a queued or running stock import")
+    @extend_schema(request=None, responses={200: ImportJobOutSerializer}, summary="Cancel a queued or running stock import",
+                   parameters=[IDEMPOTENCY_KEY_OPTIONAL])
     def post(self, request: Request, pk: int) -> Response:
-        job = stock_import_cancel(job=_visible_job(request, pk))
-        return Response(_progress(request, job))
+        job = _visible_job(request, pk)
+
+        def handler() -> tuple[int, Any]:
+            return 200, _progress(request, stock_import_cancel(job=job))
+
+        return stock_idempotent(request=request, operation="stock_import_cancel", body={"import": job.pk}, handler=handler)
 
 
 class StockImportErrorsView(APIView):

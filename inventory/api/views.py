@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from omni.access.permissions import CanMoveStock, CanViewStock, IsMerchandiser
 from omni.api.errors import first_error
+from omni.api.idempotency import IDEMPOTENCY_KEY_OPTIONAL
 from omni.api.schema import error_responses
 from omni.errors import ValidationFailed
 from omni.access.roles import (
@@ -30,6 +31,7 @@ from .. import services
 from ..batch import ItemInvalid, MovementInput, stock_movements_apply
 from ..models import Location, Product, ProductBarcode, StockLevel, StockMovement
 from ..selectors import stock_levels
+from .idempotency import stock_idempotent
 from .filters import LocationFilter, ProductFilter, StockLevelFilter, StockMovementFilter
 from .serializers import (
     LedgerCheckSerializer,
@@ -140,9 +142,13 @@ class StockMovementBatchView(generics.ListAPIView):
             "Each item is applied on its own and reported on its own: `applied`, `replayed` (the same external_id "
             "was applied before: nothing changed) or `error` (with code, message and field: nothing changed for that "
             "item). The batch is NOT all-or-nothing. 200 when every item succeeded, 207 when at least one failed. "
-            "A partner token posts as its channel code and only for its locations; store staff only for their stores."
+            "A partner token posts as its channel code and only for its locations; store staff only for their stores. "
+            "Each item's external_id already makes a resent item change nothing; an Idempotency-Key on the batch "
+            "also answers a resent batch exactly as the first time (Idempotent-Replayed: true) and refuses the key "
+            "for a different batch (409 idempotency_key_reused). With a key the batch is answered in one transaction."
         ),
         request=StockMovementBatchSerializer,
+        parameters=[IDEMPOTENCY_KEY_OPTIONAL],
         responses={
             200: StockMovementBatchResultSerializer,
             207: OpenApiResponse(StockMovementBatchResultSerializer, description="At least one item failed."),
@@ -160,6 +166,10 @@ class StockMovementBatchView(generics.ListAPIView):
         ],
     )
     def post(self, request: Request) -> Response:
+        return stock_idempotent(request=request, operation="stock_movements", body=request.data,
+                                handler=lambda: self._apply(request))
+
+    def _apply(self, request: Request) -> tuple[int, Any]:
         principal = principal_from_request(request)
         data = request.data
         if isinstance(data, list):
@@ -182,7 +192,7 @@ class StockMovementBatchView(generics.ListAPIView):
             "failed": sum(o.status == "error" for o in outcomes),
         }
         body = StockMovementBatchResultSerializer({"source": source, "summary": summary, "results": outcomes}).data
-        return Response(body, status=status.HTTP_207_MULTI_STATUS if summary["failed"] else status.HTTP_200_OK)
+        return (status.HTTP_207_MULTI_STATUS if summary["failed"] else status.HTTP_200_OK), body
 
     @staticmethod
     def _parse(raw) -> MovementInput | ValidationFailed:

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from inventory.api.idempotency import stock_idempotent
 from inventory.selectors import location_get_by_code
+from omni.api.errors import first_error
+from omni.api.idempotency import IDEMPOTENCY_KEY_OPTIONAL
 from omni.api.fields import QuantityField, bounded_many
 from omni.access.permissions import CanMoveStock
 from omni.access.roles import Capability, movement_source_for, principal_from_request, require
+from omni.errors import ValidationFailed
 
 from .models import StockSnapshot
 from .services import SnapshotLineInput, stock_snapshot_apply
@@ -46,10 +52,21 @@ class StockSnapshotOutSerializer(serializers.Serializer):
 class StockSnapshotView(APIView):
     permission_classes = [CanMoveStock]
 
-    @extend_schema(request=StockSnapshotInSerializer, responses={201: StockSnapshotOutSerializer})
+    @extend_schema(
+        request=StockSnapshotInSerializer, responses={201: StockSnapshotOutSerializer}, parameters=[IDEMPOTENCY_KEY_OPTIONAL],
+        description="Record a location's full count and reconcile every line against the ledger. The same "
+        "external_id (per source) answers the first snapshot again; an Idempotency-Key does so for a snapshot "
+        "sent without one, and answers the first time's figures exactly (Idempotent-Replayed: true).",
+    )
     def post(self, request):
+        return stock_idempotent(request=request, operation="stock_snapshot", body=request.data,
+                                handler=lambda: self._apply(request))
+
+    @staticmethod
+    def _apply(request) -> tuple[int, Any]:
         data = StockSnapshotInSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            raise ValidationFailed(str(first_error(data.errors)), code="invalid", details=dict(data.errors))
         values = data.validated_data
         location = location_get_by_code(code=values["location"])
         principal = principal_from_request(request)
@@ -60,4 +77,4 @@ class StockSnapshotView(APIView):
             source=source, actor=request.user, external_id=values.get("external_id", ""),
         )
         snapshot = StockSnapshot.objects.select_related("location").prefetch_related("lines__product").get(pk=snapshot.pk)
-        return Response(StockSnapshotOutSerializer(snapshot).data, status=status.HTTP_201_CREATED)
+        return status.HTTP_201_CREATED, StockSnapshotOutSerializer(snapshot).data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -14,6 +15,7 @@ from rest_framework.views import APIView
 from allocation.models import Channel
 from inventory.selectors import location_get_by_code
 from omni.api.errors import error_body, first_error
+from omni.api.idempotency import IDEMPOTENCY_KEY, IDEMPOTENCY_KEY_OPTIONAL, answer_response
 from omni.api.pagination import DefaultPagination, page_of
 from omni.access.permissions import CanPlaceOrders, CanViewOrders, by_method
 from omni.errors import NotFound, ValidationFailed
@@ -26,11 +28,20 @@ from orders.selectors import order_get, orders_visible
 from . import serializers as s
 
 
-_KEY_SCHEMA = {"type": "string", "minLength": 1, "maxLength": 255, "pattern": r"^[\x21-\x7e]+$"}
-IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", _KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
-                                   description="Your id of this request: the same key and body get the same answer.")
-IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter("Idempotency-Key", _KEY_SCHEMA, OpenApiParameter.HEADER, required=False,
-                                            description="Optional: the same key and body get the same answer.")
+
+
+def _keyed(*, request: Request, channel: Channel, body: Any, handler: Callable[[], tuple[int, Any]],
+           required: bool = False, handler_is_atomic: bool = False) -> Response:
+    """Answer ``handler()`` once per (channel, Idempotency-Key); without a key (where it is optional) just run it.
+    ``handler_is_atomic``: see ``idempotent_call``."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None and not required:
+        status, answer = handler()
+        return Response(answer, status=status)
+    return answer_response(services.idempotent_call(
+        channel=channel, key=key or "", body=body, handler=handler,
+        error_body=lambda exc: error_body(exc.code, exc.message, exc.details), handler_is_atomic=handler_is_atomic,
+    ))
 
 
 def actor_label(principal: Principal) -> str:
@@ -98,15 +109,8 @@ class OrderListCreateView(APIView):
             return 201, s.OrderOutSerializer(services.order_as_written(order)).data
 
         # The handler writes only through order_create, which is all or nothing in a savepoint of
-        # its own (the lost sales of a refusal, written after its rollback, are meant to stay).
-        answer = services.idempotent_call(
-            channel=channel, key=request.headers.get("Idempotency-Key", ""), body=body, handler=handler,
-            error_body=lambda exc: error_body(exc.code, exc.message, exc.details), handler_is_atomic=True,
-        )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        # its own (the lost sales of a refusal are written once it is final, with the key's answer).
+        return _keyed(request=request, channel=channel, body=body, handler=handler, required=True, handler_is_atomic=True)
 
 
 class OrderDetailView(APIView):
@@ -139,18 +143,7 @@ class OrderCancelView(APIView):
                 services.order_cancel(order=order, actor=actor, reason=data["reason"])
             return 200, _order_out(principal, pk)
 
-        key = request.headers.get("Idempotency-Key")
-        if key is None:
-            status, answer = handler()
-            return Response(answer, status=status)
-        answer = services.idempotent_call(
-            channel=order.channel, key=key, body={"cancel_order": pk, **body}, handler=handler,
-            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
-        )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return _keyed(request=request, channel=order.channel, body={"cancel_order": pk, **body}, handler=handler)
 
 
 class OrderLinePinView(APIView):
@@ -178,24 +171,24 @@ class OrderLinePinView(APIView):
             services.order_line_pin(order=order, line_no=line_no, location=location, actor=actor, reason=data["reason"])
             return 200, _order_out(principal, pk)
 
-        answer = services.idempotent_call(
-            channel=order.channel, key=request.headers.get("Idempotency-Key", ""),
-            body={"pin_order": pk, "line": line_no, **body}, handler=handler,
-            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
-        )
-        response = Response(answer.body, status=answer.status)
-        if answer.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return _keyed(request=request, channel=order.channel, body={"pin_order": pk, "line": line_no, **body},
+                      handler=handler, required=True)
 
 
 class OrderReturnView(APIView):
     """A customer return at any location. Partners return their own channel's orders; store staff
     take returns of any channel's order at their own location."""
 
-    @extend_schema(request=s.OrderReturnSerializer, responses=s.OrderOutSerializer)
+    @extend_schema(
+        request=s.OrderReturnSerializer, responses=s.OrderOutSerializer, parameters=[IDEMPOTENCY_KEY_OPTIONAL],
+        description="Record a customer return. The same external_id again changes nothing (with other items: 409 "
+        "duplicate_external_id). An Idempotency-Key makes a return sent without an external_id safe to resend too; "
+        "the key must agree with the external_id (the same key with another external_id or other items: 409 "
+        "idempotency_key_reused).",
+    )
     def post(self, request: Request, pk: int) -> Response:
         principal = principal_from_request(request)
+        body = request.data if isinstance(request.data, dict) else {}
         data = _parse(s.OrderReturnSerializer, request.data)
         location = location_get_by_code(code=data["location"])
         if principal.is_partner:
@@ -206,9 +199,14 @@ class OrderReturnView(APIView):
             order = order_get(principal=principal, order_id=pk, any_channel=True)
         items = [services.ReturnItem(line_no=i["line"], quantity=i["quantity"], resellable=i["resellable"],
                                      refund_amount=i["refund_amount"]) for i in data["items"]]
-        services.order_return(order=order, items=items, location=location, actor=actor_label(principal),
-                              external_id=data["external_id"], reason=data["reason"])
-        return Response(s.OrderOutSerializer(order_get(principal=principal, order_id=pk, any_channel=not principal.is_partner)).data)
+
+        def handler() -> tuple[int, Any]:
+            services.order_return(order=order, items=items, location=location, actor=actor_label(principal),
+                                  external_id=data["external_id"], reason=data["reason"])
+            return 200, s.OrderOutSerializer(order_get(principal=principal, order_id=pk, any_channel=not principal.is_partner)).data
+
+        # the order's channel owns the key, as for cancel
+        return _keyed(request=request, channel=order.channel, body={"return_order": pk, **body}, handler=handler)
 
 
 def _hold_get(principal: Principal, hold_id: Any) -> Hold:
@@ -227,8 +225,9 @@ class HoldCreateView(APIView):
 
     @extend_schema(
         request=s.HoldCreateSerializer, responses={201: s.HoldOutSerializer}, parameters=[IDEMPOTENCY_KEY_OPTIONAL],
-        description="Reserve a cart's units for a short time, all lines or none. A cart refused for want of stock (409) "
-        "is recorded as a lost sale of the SKUs that lacked, once per order_ref (or per Idempotency-Key).",
+        description="Reserve a cart for ttl_seconds (first reserve wins). With an Idempotency-Key a resent request "
+        "(after a lost answer) answers the hold made the first time and holds nothing more. A cart refused for want of "
+        "stock (409) is recorded as a lost sale of the SKUs that lacked, once per order_ref (or per Idempotency-Key).",
     )
     def post(self, request: Request) -> Response:
         principal = principal_from_request(request)
@@ -246,17 +245,7 @@ class HoldCreateView(APIView):
             )
             return 201, s.HoldOutSerializer(_hold_get(principal, hold.pk)).data
 
-        if key is None:
-            status, answer = handler()
-            return Response(answer, status=status)
-        idem = services.idempotent_call(
-            channel=channel, key=key, body={"hold": body}, handler=handler,
-            error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
-        )
-        response = Response(idem.body, status=idem.status)
-        if idem.replayed:
-            response["Idempotent-Replayed"] = "true"
-        return response
+        return _keyed(request=request, channel=channel, body={"hold": body}, handler=handler)
 
 
 class HoldDetailView(APIView):
@@ -266,11 +255,18 @@ class HoldDetailView(APIView):
     def get(self, request: Request, pk: str) -> Response:
         return Response(s.HoldOutSerializer(_hold_get(principal_from_request(request), pk)).data)
 
-    @extend_schema(responses={200: s.HoldOutSerializer}, description="Release the hold's units; answers the hold as it now is.")
+    @extend_schema(responses={200: s.HoldOutSerializer}, parameters=[IDEMPOTENCY_KEY_OPTIONAL],
+                   description="Release the hold's units; answers the hold as it now is (releasing a released hold "
+                   "confirms it). With an Idempotency-Key a resend answers the first answer again.")
     def delete(self, request: Request, pk: str) -> Response:
         principal = principal_from_request(request)
-        hold = services.hold_release(hold=_hold_get(principal, pk))
-        return Response(s.HoldOutSerializer(_hold_get(principal, hold.pk)).data)
+        hold = _hold_get(principal, pk)
+
+        def handler() -> tuple[int, Any]:
+            services.hold_release(hold=hold)
+            return 200, s.HoldOutSerializer(_hold_get(principal, hold.pk)).data
+
+        return _keyed(request=request, channel=hold.channel, body={"release_hold": str(hold.pk)}, handler=handler)
 
 
 

@@ -163,3 +163,62 @@ def test_concurrent_api_batches_with_the_same_ids_apply_once(db):
     assert StockLevel.objects.get().on_hand == 40
     assert services.ledger_check() == []
     assert connection.vendor == "postgresql"
+
+
+def test_a_duplicate_movement_batch_waits_for_the_first_and_replays_it():
+    """A stock system resends its batch (same Idempotency-Key) while the first is still waiting for
+    a busy stock row: the resend waits on the first one's key, then answers its answer (replayed).
+    The receipt is booked once."""
+    import time
+
+    from django.db import transaction
+    from rest_framework.test import APIClient
+
+    from omni.access.models import Scope
+    from tests.access.factories import issue_token
+    from tests.allocation.factories import ChannelFactory
+
+    loc = LocationFactory(code="MV-DUP")
+    services.stock_receive(product=ProductFactory(sku="MV-SKU"), location=loc, quantity=5)
+    token = issue_token(ChannelFactory(code="wms-dup"), Scope.STOCK_WRITE, locations=[loc])
+    batch = {"movements": [{"external_id": "GRN-1", "kind": "receipt", "sku": "MV-SKU", "location": "MV-DUP", "quantity": 7}]}
+    results: dict[str, object] = {}
+
+    def send(name):
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+            res = client.post("/api/v1/stock-movements", batch, format="json", HTTP_IDEMPOTENCY_KEY="batch-7")
+            results[name] = (res.status_code, res.json(), res.headers.get("Idempotent-Replayed"))
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[name] = exc
+        finally:
+            connection.close()
+
+    def waiting() -> int:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            return cursor.fetchone()[0]
+
+    def until(count):
+        deadline = time.monotonic() + 30
+        while waiting() != count:
+            assert time.monotonic() < deadline, f"never {count} waiting"
+            time.sleep(0.02)
+
+    first, second = threading.Thread(target=send, args=("first",)), threading.Thread(target=send, args=("second",))
+    with transaction.atomic():
+        StockLevel.objects.select_for_update(of=("self",)).get(location=loc)  # the row is busy
+        first.start()
+        until(1)
+        second.start()
+        until(2)
+        assert first.is_alive() and second.is_alive()
+    first.join(10)
+    second.join(10)
+    status, body, replayed = results["first"]
+    assert (status, replayed, body["summary"]["applied"]) == (200, None, 1), body
+    assert results["second"] == (200, body, "true")
+    assert StockLevel.objects.get(location=loc).on_hand == 12
+    assert StockMovement.objects.filter(external_id="GRN-1").count() == 1

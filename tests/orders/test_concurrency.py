@@ -122,3 +122,65 @@ def test_concurrent_duplicates_of_one_idempotency_key_place_one_order():
     assert {(s, b["id"]) for s, b, _r in results} == {(201, Order.objects.get().pk)}
     assert sum(1 for *_x, replayed in results if not replayed) == 1
     assert StockLevel.objects.get().reserved == 2
+
+
+def _waiting_on_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees its first snapshot only
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+        return cursor.fetchone()[0]
+
+
+def _until(predicate, seconds=30.0):
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def test_a_duplicate_hold_request_waits_for_the_first_and_replays_it():
+    """Two partner requests with one Idempotency-Key, the second sent while the first is still
+    reserving: the second waits for the first to commit, then answers its hold (replayed). The
+    units are held once."""
+    from django.db import transaction
+    from rest_framework.test import APIClient
+
+    from orders.models import Hold
+    from tests.access.factories import issue_token
+
+    ch = ChannelFactory(code="hold-dup")
+    loc = LocationFactory(code="HOLD-DUP", latitude=41.0, longitude=29.0)
+    make_visible(ch, loc)
+    receive(ProductFactory(sku="HOLD-SKU"), loc, 10)
+    token = issue_token(ch)
+    results: dict[str, object] = {}
+
+    def send(name):
+        try:
+            client = APIClient()
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+            res = client.post("/api/v1/holds", {"lines": [{"sku": "HOLD-SKU", "quantity": 3}], "ttl_seconds": 300},
+                              format="json", HTTP_IDEMPOTENCY_KEY="cart-42")
+            results[name] = (res.status_code, res.json(), res.headers.get("Idempotent-Replayed"))
+        except Exception as exc:  # noqa: BLE001 - reported to the test
+            results[name] = exc
+        finally:
+            connection.close()
+
+    first, second = threading.Thread(target=send, args=("first",)), threading.Thread(target=send, args=("second",))
+    with transaction.atomic():
+        # the stock row is busy: the first request claims the key, then waits at its reservation
+        StockLevel.objects.select_for_update(of=("self",)).get(location=loc)
+        first.start()
+        _until(lambda: _waiting_on_locks() == 1)
+        second.start()  # same key: waits on the first one's key row
+        _until(lambda: _waiting_on_locks() == 2)
+        assert first.is_alive() and second.is_alive()
+    first.join(10)
+    second.join(10)
+    status, body, replayed = results["first"]
+    assert (status, replayed) == (201, None), body
+    assert results["second"] == (201, body, "true")
+    assert Hold.objects.count() == 1 and StockLevel.objects.get(location=loc).reserved == 3

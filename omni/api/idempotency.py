@@ -1,0 +1,51 @@
+"""The ``Idempotency-Key`` header at the API edge: its schema, and one way to answer with it.
+
+Every state-changing operation takes the header (required on order intake, pin, customer answers
+and fulfilment moves; optional elsewhere). With a key, ``omni.idempotency`` runs the work once per
+(scope, key) and a repeat with the same body gets the first answer again, with
+``Idempotent-Replayed: true``; the same key with another body is ``409 idempotency_key_reused``; an
+empty key is ``400 idempotency_key_required``. Without an optional key the work simply runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from omni.api.errors import error_body
+from omni.idempotency import KEY_SCHEMA, REPLAYED_HEADER, IdempotencyRecordBase, IdempotentAnswer, idempotent_run
+
+IDEMPOTENCY_KEY = OpenApiParameter("Idempotency-Key", KEY_SCHEMA, OpenApiParameter.HEADER, required=True,
+                                   description="Your id of this request: the same key and body get the same answer.")
+IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
+    "Idempotency-Key", KEY_SCHEMA, OpenApiParameter.HEADER, required=False,
+    description="Optional: the same key and body get the same answer (header Idempotent-Replayed: true); the same key "
+    "with another body is refused (409 idempotency_key_reused).",
+)
+
+
+def answer_response(answer: IdempotentAnswer) -> Response:
+    response = Response(answer.body, status=answer.status)
+    if answer.replayed:
+        response[REPLAYED_HEADER] = "true"
+    return response
+
+
+def idempotent_response(
+    *, request: Request, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], body: Any, handler: Callable[[], tuple[int, Any]],
+) -> Response:
+    """Answer ``handler()``, once per key when the request carries an ``Idempotency-Key`` (the key
+    is optional here: without one the handler just runs). ``body`` is what makes two requests the
+    same: name the operation and its target in it, not only the request body."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        status, answer = handler()
+        return Response(answer, status=status)
+    return answer_response(idempotent_run(
+        model=model, scope=scope, key=key, body=body, handler=handler,
+        error_body=lambda exc: error_body(exc.code, exc.message, exc.details),
+    ))

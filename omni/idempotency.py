@@ -1,0 +1,169 @@
+"""Idempotent calls: the same ``Idempotency-Key`` and body get the same answer, however often.
+
+The primitive every app's API uses (a base module: it imports no app). Each app keeps its own
+record table (an ``IdempotencyRecordBase``), keyed by a *scope* (orders: the channel; inventory:
+the caller) and the key, with a unique constraint on (scope columns, key).
+
+The key's row is inserted in the same transaction as the work it guards. A concurrent duplicate
+blocks on the unique index until the first commits, then finds the stored answer and replays it
+(on PostgreSQL). A domain error is stored too (its work is rolled back to a savepoint first), so a
+retry gets the same 4xx; an unexpected crash stores nothing, so the retry runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.utils import timezone
+from rest_framework.utils.encoders import JSONEncoder
+
+from omni.errors import Conflict, OmniError, ValidationFailed
+
+MAX_KEY_LENGTH = 255
+# The one shape of the header, for the schema of every operation that takes it.
+KEY_SCHEMA: dict[str, Any] = {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH, "pattern": r"^[\x21-\x7e]+$"}
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+
+class IdempotencyRecordBase(models.Model):
+    """The columns ``idempotent_run`` reads and writes; an app's record adds its scope field(s) and
+    a unique constraint on (scope, key)."""
+
+    key = models.CharField(max_length=MAX_KEY_LENGTH)
+    request_hash = models.CharField(max_length=64)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+
+@dataclass(frozen=True)
+class IdempotentAnswer:
+    status: int
+    body: Any
+    replayed: bool
+
+
+def request_fingerprint(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+
+
+_KEY_CHARS = re.compile(KEY_SCHEMA["pattern"])
+
+
+def idempotency_key_clean(key: str | None) -> str:
+    """The key as stored, or ``idempotency_key_required`` (400) for one the schema does not allow:
+    empty, longer than 255 characters, or with a space or a character outside printable ASCII."""
+    key = (key or "").strip()
+    if not key or len(key) > MAX_KEY_LENGTH or not _KEY_CHARS.fullmatch(key):
+        raise ValidationFailed(
+            f"An Idempotency-Key header (1–{MAX_KEY_LENGTH} printable ASCII characters, no spaces) is required.",
+            code="idempotency_key_required", details={"Idempotency-Key": ["Required: 1–255 printable ASCII characters."]},
+        )
+    return key
+
+
+def namespaced_key(namespace: str, key: str | None) -> str:
+    """``key`` in its own namespace of a scope's keys (``fulfillment:<key>``), so that the same
+    client key may name one request of each kind. The client's key is checked as sent (1–255
+    characters); one that would not fit with its prefix is stored by its SHA-256."""
+    key = idempotency_key_clean(key)
+    stored = f"{namespace}:{key}"
+    if len(stored) > MAX_KEY_LENGTH:
+        stored = f"{namespace}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return stored
+
+
+def idempotent_run(
+    *, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key: str, body: Any, handler: Callable[[], tuple[int, Any]],
+    error_body: Callable[[OmniError], Any], on_refusal: Callable[[OmniError], None] | None = None,
+    handler_is_atomic: bool = False, around: Callable[[], AbstractContextManager[Any]] | None = None,
+) -> IdempotentAnswer:
+    """Run ``handler`` once per (scope, key) in ``model``'s table; later calls with the same body get
+    its answer (``replayed``), with another body ``409 idempotency_key_reused``.
+
+    ``scope``: the model's scope fields and their values (``{"channel": channel}``). ``on_refusal``
+    runs after a domain error's savepoint was rolled back, in the transaction the record is stored
+    in (to write what the refusal itself must leave behind, once it is final). ``handler_is_atomic``:
+    the handler already undoes every write of its own that must not survive an ``OmniError`` (order
+    intake runs in its own savepoint), so no second savepoint is nested around it (two round trips
+    less). ``around``: a context the handler runs in (orders: ``lost_sales_deferred``)."""
+    key = idempotency_key_clean(key)
+    fingerprint = request_fingerprint(body)
+    with transaction.atomic():
+        record_id = _claim(model=model, scope=scope, key=key, fingerprint=fingerprint)
+        if record_id is not None:
+            try:
+                with around() if around is not None else nullcontext():
+                    if handler_is_atomic:
+                        status, response = handler()
+                    else:
+                        with transaction.atomic():
+                            status, response = handler()
+            except OmniError as exc:
+                if on_refusal is not None:
+                    on_refusal(exc)
+                status, response = exc.status_code, error_body(exc)
+            # as the client reads it (dates, decimals as the API renders them): the first answer and
+            # every replay are the same bytes
+            response = json.loads(json.dumps(response, cls=JSONEncoder))
+            _answer_store(model=model, record_id=record_id, status=status, response=response)
+            return IdempotentAnswer(status, response, False)
+    # The key was taken: by an earlier request, or by a concurrent one we waited for.
+    winner = model._default_manager.filter(**scope, key=key).values("request_hash", "response_status", "response_body").first()
+    if winner is None or winner["response_status"] is None:
+        raise Conflict(f"Idempotency-Key {key!r} is in use by a request still running.", code="idempotency_key_in_use",
+                       details={"Idempotency-Key": ["A request with this key has not answered yet."]})
+    if winner["request_hash"] != fingerprint:
+        raise Conflict(
+            f"Idempotency-Key {key!r} was already used with a different request body.",
+            code="idempotency_key_reused", details={"Idempotency-Key": ["Already used for a different request."]},
+        )
+    return IdempotentAnswer(winner["response_status"], winner["response_body"], True)
+
+
+def _answer_store(*, model: type[IdempotencyRecordBase], record_id: int, status: int, response: Any) -> None:
+    """``filter(pk=…).update(status, body)`` in plain SQL (0.3 ms of CPU less per request)."""
+    meta = model._meta
+    body = meta.get_field("response_body").get_db_prep_save(response, connection)
+    qn = connection.ops.quote_name
+    pk_column = (meta.pk.column if meta.pk is not None else None) or "id"
+    with connection.cursor() as cursor:
+        cursor.execute(f"UPDATE {qn(meta.db_table)} SET {qn('response_status')} = %s, {qn('response_body')} = %s "
+                       f"WHERE {qn(pk_column)} = %s", [status, body, record_id])
+
+
+def _claim(*, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key: str, fingerprint: str) -> int | None:
+    """Insert the key's row and answer its id, or None when the key is taken: one statement where a
+    look-up and an insert in a savepoint took four round trips. A concurrent request with the same
+    key makes this wait on the unique index until it commits (then None: replay its answer) or
+    rolls back (then this insert goes through)."""
+    meta = model._meta
+    scope_columns: list[str] = []
+    scope_values: list[Any] = []
+    for name, value in scope.items():
+        column = getattr(meta.get_field(name), "column", None)
+        assert isinstance(column, str), f"{meta.label}.{name} is not a column"
+        scope_columns.append(column)
+        scope_values.append(value.pk if isinstance(value, models.Model) else value)
+    qn = connection.ops.quote_name
+    pk_column = (meta.pk.column if meta.pk is not None else None) or "id"
+    columns = [*scope_columns, "key", "request_hash", "response_status", "response_body", "created_at"]
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(qn(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(scope_columns))}, %s, %s, NULL, NULL, %s) "
+        f"ON CONFLICT ({', '.join(qn(c) for c in [*scope_columns, 'key'])}) DO NOTHING RETURNING {qn(pk_column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*scope_values, key, fingerprint, timezone.now()])
+        row = cursor.fetchone()
+    return None if row is None else int(row[0])
