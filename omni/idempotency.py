@@ -85,7 +85,7 @@ def namespaced_key(namespace: str, key: str | None) -> str:
 
 def idempotent_run(
     *, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key: str, body: Any, handler: Callable[[], tuple[int, Any]],
-    error_body: Callable[[OmniError], Any], on_refusal: Callable[[OmniError], None] | None = None,
+    error_body: Callable[[OmniError], Any], on_refusal: Callable[[OmniError], object] | None = None,
     handler_is_atomic: bool = False, around: Callable[[], AbstractContextManager[Any]] | None = None,
 ) -> IdempotentAnswer:
     """Run ``handler`` once per (scope, key) in ``model``'s table; later calls with the same body get
