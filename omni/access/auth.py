@@ -73,8 +73,11 @@ def _converters() -> tuple[tuple[Any, ...], ...]:
 def token_for_hash(key_hash: str) -> PartnerToken | None:
     """The token with this key hash, its ``user`` and ``channel`` loaded and ``location_id_list`` set
     (PostgreSQL: one prepared statement); None when there is none."""
-    if connection.vendor != "postgresql":
-        return _tokens().filter(key_hash=key_hash).first()
+    if connection.vendor != "postgresql":  # the embedded SQLite default: two plain queries
+        found = _tokens().filter(key_hash=key_hash).first()
+        if found is not None:
+            found.location_id_list = sorted(found.locations.values_list("id", flat=True))  # type: ignore[attr-defined]
+        return found
     with connection.cursor() as cursor:
         execute_prepared(cursor, _token_sql(), [key_hash], prefix="omni_auth_")
         row = cursor.fetchone()
