@@ -50,11 +50,11 @@ def _token_sql() -> str:
     channel, user = _joined()[1][1]._meta, _joined()[2][1]._meta
     return (
         f'SELECT {", ".join(columns)}, '
-        f'ARRAY(SELECT l."{loc}" FROM "{through.db_table}" l WHERE l."{own}" = t."id" ORDER BY 1) '
+        f'ARRAY(SELECT l."{loc}" FROM "{through.db_table}" l WHERE l."{own}" = t."{PartnerToken._meta.pk.column}" ORDER BY 1) '
         f'FROM "{PartnerToken._meta.db_table}" t '
         f'JOIN "{channel.db_table}" c ON c."{channel.pk.column}" = t."{PartnerToken._meta.get_field("channel").column}" '
         f'JOIN "{user.db_table}" u ON u."{user.pk.column}" = t."{PartnerToken._meta.get_field("user").column}" '
-        f'WHERE t."key_hash" = %s'
+        f'WHERE t."{PartnerToken._meta.get_field("key_hash").column}" = %s'
     )
 
 
