@@ -50,11 +50,11 @@ def _token_sql() -> str:
     channel, user = _joined()[1][1]._meta, _joined()[2][1]._meta
     return (
         f'SELECT {", ".join(columns)}, '
-        f'ARRAY(SELECT l."{loc}" FROM "{through.db_table}" l WHERE l."{own}" = t."id" ORDER BY 1) '
+        f'ARRAY(SELECT l."{loc}" FROM "{through.db_table}" l WHERE l."{own}" = t."{PartnerToken._meta.pk.column}" ORDER BY 1) '
         f'FROM "{PartnerToken._meta.db_table}" t '
         f'JOIN "{channel.db_table}" c ON c."{channel.pk.column}" = t."{PartnerToken._meta.get_field("channel").column}" '
         f'JOIN "{user.db_table}" u ON u."{user.pk.column}" = t."{PartnerToken._meta.get_field("user").column}" '
-        f'WHERE t."key_hash" = %s'
+        f'WHERE t."{PartnerToken._meta.get_field("key_hash").column}" = %s'
     )
 
 
@@ -73,8 +73,11 @@ def _converters() -> tuple[tuple[Any, ...], ...]:
 def token_for_hash(key_hash: str) -> PartnerToken | None:
     """The token with this key hash, its ``user`` and ``channel`` loaded and ``location_id_list`` set
     (PostgreSQL: one prepared statement); None when there is none."""
-    if connection.vendor != "postgresql":
-        return _tokens().filter(key_hash=key_hash).first()
+    if connection.vendor != "postgresql":  # the embedded SQLite default: two plain queries
+        found = _tokens().filter(key_hash=key_hash).first()
+        if found is not None:
+            found.location_id_list = sorted(found.locations.values_list("id", flat=True))  # type: ignore[attr-defined]
+        return found
     with connection.cursor() as cursor:
         execute_prepared(cursor, _token_sql(), [key_hash], prefix="omni_auth_")
         row = cursor.fetchone()
