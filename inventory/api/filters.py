@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import django_filters
+from django import forms
+from django_filters.fields import IsoDateTimeField
 
 from ..models import Location, LocationKind, MovementReason, Product, StockLevel, StockMovement, VelocityClass
 
@@ -50,14 +54,36 @@ class StockLevelFilter(django_filters.FilterSet):
         return queryset.filter(on_hand__gt=0) if value else queryset.filter(on_hand=0)
 
 
+class _BoundedIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time the database can compare with: an offset within ±14:00 (every real time zone;
+    PostgreSQL refuses ±16:00 and beyond) and a year that stays a year once in UTC."""
+
+    def to_python(self, value):
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        offset = parsed.utcoffset()
+        if offset is not None and abs(offset) > timedelta(hours=14):
+            raise forms.ValidationError("A time zone offset between -14:00 and +14:00.", code="invalid")
+        try:
+            parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("A time between the years 1 and 9999.", code="invalid") from None
+        return parsed
+
+
+class BoundedIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = _BoundedIsoDateTimeField
+
+
 class StockMovementFilter(django_filters.FilterSet):
     sku = CodeListFilter(field_name="stock_level__product__sku", help_text="One SKU or a comma-separated list.")
     location = CodeListFilter(field_name="stock_level__location__code", help_text="One location code or a comma-separated list.")
     reason = django_filters.MultipleChoiceFilter(choices=MovementReason.choices)
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive.")
-    until = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive.")
+    since = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="gte", help_text="ISO 8601, inclusive.")
+    until = BoundedIsoDateTimeFilter(field_name="created_at", lookup_expr="lt", help_text="ISO 8601, exclusive.")
 
     class Meta:
         model = StockMovement

@@ -220,3 +220,20 @@ def test_cancel_works_in_every_phase(world, settings):
     ImportJob.objects.filter(pk=running.pk).update(status=ImportStatus.QUEUED)  # (as if its worker picks it up again)
     assert stock_import_run(job_id=running.pk).status == ImportStatus.CANCELLED
     assert state()[1] == [("TEE-M", "ST-A", 10)]
+
+
+# --- times ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("since", ["0520-03-14T10:58:39.7-21:58", "2026-01-01T00:00:00+15:00", "0001-01-01T00:00:00+01:00"])
+def test_a_ledger_filter_time_the_database_cannot_compare_is_a_400_naming_the_parameter(merch, world, since):
+    """Found by the stateful schema fuzz: an offset past ±15:59 reached PostgreSQL and answered 500."""
+    res = merch.get("/api/v1/stock-movements", {"since": since})
+    assert res.status_code == 400, res.content
+    assert res.json()["error"]["code"] == "invalid"
+    assert "since" in res.json()["error"]["details"]
+
+
+def test_a_ledger_filter_time_with_a_real_offset_still_filters(merch, world):
+    assert len(merch.get("/api/v1/stock-movements", {"since": "2000-01-01T00:00:00+14:00"}).json()["results"]) == 1
+    assert merch.get("/api/v1/stock-movements", {"until": "2000-01-01T00:00:00-12:00"}).json()["results"] == []
