@@ -44,4 +44,4 @@ def test_the_batch_pick_list_is_sorted_by_shelf(shelved, client):
     html = client.get(f"/s/{world.ist.code}/batch/", {"w": [a.pk, b.pk]}).content.decode()
     order = [html.index(f'data-sku="{sku}"') for sku in ("MUG", "SHIRT", "CAP")]
     assert order == sorted(order)
-    assert '<td class="mono">A-2-3</td>' in html and '<td class="mono">—</td>' in html
+    assert '<td class="mono nowrap">A-2-3</td>' in html and '<td class="mono nowrap">—</td>' in html
