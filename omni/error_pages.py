@@ -113,6 +113,26 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     return render(request, "store/404.html", {"title": _("Page not found"), "message": message}, status=404)
 
 
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent from a page that has expired (its security token no longer matches: the page was
+    open a long time, or the session ended): say so and how to go on, not Django's bare CSRF page.
+    ``CSRF_FAILURE_VIEW``; ``reason`` is for developers and stays in the log."""
+    if request.path.startswith(ADMIN_PREFIX) and _is_admin_user(request):
+        return _admin_render(request, "admin/omni_expired.html", 403, title="This form has expired")
+    return render(request, "store/403.html", {
+        "title": _("This page has expired"),
+        "message": _("Nothing was saved. Go back, reload the page and try again; if you were signed out, sign in first."),
+    }, status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith(ADMIN_PREFIX) and _is_admin_user(request):
+        return _admin_render(request, "admin/omni_404.html", 400, title="This request could not be read",
+                             message="The address or the form sent was malformed. Go back and try again.")
+    return render(request, "store/404.html", {"title": _("This request could not be read"),
+                                              "message": _("Go back and try again.")}, status=400)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
     """No database, no request context: the error may have come from either."""
     return HttpResponse(loader.get_template("500.html").render(), status=500)
