@@ -118,3 +118,11 @@ def test_an_expired_admin_form_says_so_in_the_admins_look(people):
     assert res.status_code == 403
     html = res.content.decode()
     assert "This form has expired" in html and "Inventory &amp; orders" in html and "Nothing was saved" in html
+
+
+def test_a_page_no_role_opens_says_that_omni_writes_those_records(people):
+    res = _as(people["merch"]).get(reverse("admin:inventory_stockmovement_add"))
+    assert res.status_code == 403
+    html = res.content.decode()
+    assert "Nobody does this here" in html and "no role can add stock ledger in the admin" in html  # its verbose name
+    assert "Who can help" not in html  # no role to ask for
