@@ -18,8 +18,8 @@ from omni.admin import ImportExportMixin, ModelAdmin, PlumbingAdmin, ReadOnlyAdm
 from omni.errors import OmniError
 
 from . import services
-from .forms import StockOperationForm
-from .resources import LocationResource, ProductResource, StockLevelResource
+from .forms import StockOperationForm, StockShelfForm
+from .resources import LocationResource, ProductResource, StockLevelResource, StockShelfResource
 from .models import (
     Bucket,
     CycleCount,
@@ -78,21 +78,28 @@ class ProductAdmin(ImportExportMixin, ModelAdmin):
 
 @admin.register(StockLevel)
 class StockLevelAdmin(ImportExportMixin, ModelAdmin):
-    resource_classes = [StockLevelResource]  # imports go through the count service
+    resource_classes = [StockLevelResource, StockShelfResource]  # counts go through the count service, shelves through theirs
     # Our list template: the "Stock operation" button next to import/export (stock rows have no "add").
     import_export_change_list_template = "admin/inventory/stocklevel/change_list.html"
-    list_display = ["product", "location", "on_hand", "reserved", "available", "damaged", "quarantine", "updated_at"]
+    list_display = ["product", "location", "shelf", "on_hand", "reserved", "available", "damaged", "quarantine", "updated_at"]
     list_select_related = ["product", "location"]
     list_filter = ["location__kind", "product__velocity_class", "location"]
-    search_fields = ["product__sku", "product__name", "location__code", "location__name"]
+    search_fields = ["product__sku", "product__name", "location__code", "location__name", "=shelf"]
     autocomplete_fields = ["product", "location"]
-    readonly_fields = ["product", "location", "on_hand", "reserved", "damaged", "quarantine", "updated_at"]
+    # Only the shelf is edited here (through its service); stock moves through the stock operation.
+    fields = ["product", "location", "shelf", "on_hand", "reserved", "damaged", "quarantine", "last_received_at", "updated_at"]
+    readonly_fields = ["product", "location", "on_hand", "reserved", "damaged", "quarantine", "last_received_at", "updated_at"]
+    form = StockShelfForm
     actions = ["stock_operation_action"]
     show_full_result_count = False
     list_per_page = 100
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # stock rows appear when stock is first received
+
+    def save_model(self, request, obj: StockLevel, form, change: bool) -> None:
+        """Never ``save()`` the stock row (the figures on the form may be stale by now): the shelf only."""
+        services.stock_shelf_set(product=obj.product, location=obj.location, shelf=form.cleaned_data.get("shelf", ""))
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

@@ -113,6 +113,11 @@ class StockLevel(models.Model):
         help_text="When units last arrived here: the time of this row's latest receipt or transfer in in the ledger, "
                   "set with that ledger row (routing reads the age of the stock from it).",
     )
+    shelf = models.CharField(
+        max_length=32, blank=True, default="", db_default="",
+        help_text="Where the item sits at this location, e.g. A-03-2 (aisle, bay, level): store pick lists show it "
+                  "and walk the store in its order. Not stock: set without a ledger row.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

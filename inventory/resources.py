@@ -117,3 +117,51 @@ class BulkStockLevelResource(StockLevelResource):
         skip_diff = True
         skip_html_diff = True
         force_init_instance = False
+
+
+class StockShelfResource(resources.ModelResource):
+    """Columns: sku, location, shelf: where each item sits (an empty shelf clears it). Set through
+    ``stock_shelf_set`` (no ledger row: it is not stock); a SKU with no stock row at that location
+    yet is refused with its line."""
+
+    product = fields.Field(attribute="product", column_name="sku", widget=widgets.ForeignKeyWidget(Product, field="sku"))
+    location = fields.Field(attribute="location", column_name="location", widget=widgets.ForeignKeyWidget(Location, field="code"))
+    shelf = fields.Field(attribute="shelf", column_name="shelf")
+
+    class Meta:
+        model = StockLevel
+        name = "Shelves (sku, location, shelf)"
+        import_id_fields = ("product", "location")
+        fields = ("product", "location", "shelf")
+        export_order = fields
+        skip_unchanged = True
+        report_skipped = True
+
+    def get_queryset(self):
+        return StockLevel.objects.select_related("product", "location")
+
+    def import_instance(self, instance: StockLevel, row, **kwargs: Any) -> None:
+        super().import_instance(instance, row, **kwargs)
+        errors = {}
+        if instance.product_id is None:
+            errors["sku"] = "Unknown SKU."
+        if instance.location_id is None:
+            errors["location"] = "Unknown location."
+        elif instance.pk is None and not errors:
+            errors["location"] = "No stock of this SKU here yet: a shelf is kept on the stock row, which appears when stock first arrives."
+        try:
+            instance.shelf = services.shelf_clean(instance.shelf)
+        except OmniError as exc:
+            errors["shelf"] = exc.message
+        if errors:
+            raise ValidationError(errors)
+
+    def save_instance(self, instance: StockLevel, is_create: bool, row, **kwargs: Any) -> None:
+        """Never ``save()`` the stock row (its figures may be stale by now): only the shelf is written."""
+        self.before_save_instance(instance, row, **kwargs)
+        if self._is_using_transactions(kwargs) or not self._is_dry_run(kwargs):
+            try:
+                services.stock_shelf_set(product=instance.product, location=instance.location, shelf=instance.shelf)
+            except OmniError as exc:
+                raise ValidationError({"shelf": exc.message}) from exc
+        self.after_save_instance(instance, row, **kwargs)

@@ -104,6 +104,12 @@ def locations_at_capacity(*, location_ids: Iterable[int] | None = None, now: dat
                      if cap is not None and (cap == 0 or (day == local_day(tz_name, now) and n >= cap)))
 
 
+def shelves_at(*, location_id: int, product_ids: Iterable[int]) -> dict[int, str]:
+    """Product id -> where it sits at this location (only products whose stock row names a shelf)."""
+    return dict(StockLevel.objects.filter(location_id=location_id, product_id__in=list(product_ids))
+                .exclude(shelf="").values_list("product_id", "shelf"))
+
+
 def product_by_code(*, code: str) -> Product | None:
     """The product a typed or scanned code names: its SKU (any case), its primary barcode or one of
     its other barcodes. ``None`` when nothing matches."""

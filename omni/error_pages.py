@@ -10,6 +10,7 @@ and whom to ask, instead of reading a bare "403 Forbidden"."""
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,6 +41,7 @@ class Needed:
     roles: list[str] = field(default_factory=list)
     people: list[str] = field(default_factory=list)
     more_people: int = 0
+    nobody: bool = False  # the admin refuses this page to everyone (records only Omni writes)
 
 
 def _is_admin_user(request: HttpRequest) -> bool:
@@ -66,6 +68,33 @@ def _people(query: Q) -> tuple[list[str], int]:
     return names, max(users.count() - MAX_NAMES, 0)
 
 
+class _Everyone:
+    """A user with every permission: asks whether a model's admin opens a page to anyone at all."""
+
+    is_active = is_staff = is_superuser = is_authenticated = True
+
+    def has_perm(self, perm: str, obj: Any = None) -> bool:
+        return True
+
+    def has_perms(self, perms: Any, obj: Any = None) -> bool:
+        return True
+
+    def has_module_perms(self, app_label: str) -> bool:
+        return True
+
+
+def _open_to_anyone(model: Any, kind: str, request: HttpRequest) -> bool:
+    model_admin = admin.site._registry[model]
+    probe = copy.copy(request)
+    probe.user = _Everyone()  # type: ignore[assignment]
+    check = {"add": model_admin.has_add_permission, "delete": model_admin.has_delete_permission}.get(
+        kind, model_admin.has_view_or_change_permission)
+    try:
+        return bool(check(probe))
+    except Exception:  # an admin's own check that needs more than a request: assume it may open
+        return True
+
+
 def admin_needed(request: HttpRequest) -> Needed:
     page = _admin_page(request)
     if page is None:
@@ -73,6 +102,10 @@ def admin_needed(request: HttpRequest) -> Needed:
         return Needed(people=names, more_people=more)
     model, kind = page
     meta = model._meta
+    if not _open_to_anyone(model, kind, request):
+        noun = meta.verbose_name_plural
+        return Needed(what=f"{_DOING[kind]} {noun}" if kind in ("add", "changelist") else f"{_DOING[kind]} a {meta.verbose_name}",
+                      nobody=True)
     codenames = [f"{action}_{meta.model_name}" for action in _ACTIONS[kind]]
     perms = Permission.objects.filter(content_type__app_label=meta.app_label, codename__in=codenames).order_by("codename")
     holds = Q(permissions__content_type__app_label=meta.app_label, permissions__codename__in=codenames)
@@ -111,6 +144,26 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
     if request.path.startswith(ADMIN_PREFIX) and _is_admin_user(request):
         return _admin_render(request, "admin/omni_404.html", 404, title="Page not found", message=message)
     return render(request, "store/404.html", {"title": _("Page not found"), "message": message}, status=404)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """A form sent from a page that has expired (its security token no longer matches: the page was
+    open a long time, or the session ended): say so and how to go on, not Django's bare CSRF page.
+    ``CSRF_FAILURE_VIEW``; ``reason`` is for developers and stays in the log."""
+    if request.path.startswith(ADMIN_PREFIX) and _is_admin_user(request):
+        return _admin_render(request, "admin/omni_expired.html", 403, title="This form has expired")
+    return render(request, "store/403.html", {
+        "title": _("This page has expired"),
+        "message": _("Nothing was saved. Go back, reload the page and try again; if you were signed out, sign in first."),
+    }, status=403)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith(ADMIN_PREFIX) and _is_admin_user(request):
+        return _admin_render(request, "admin/omni_404.html", 400, title="This request could not be read",
+                             message="The address or the form sent was malformed. Go back and try again.")
+    return render(request, "store/404.html", {"title": _("This request could not be read"),
+                                              "message": _("Go back and try again.")}, status=400)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

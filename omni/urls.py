@@ -29,7 +29,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
 ]
 
 # /api/ answers in JSON (omni.api.guard); a page answers in the look of where it was (omni.error_pages).
-handler400 = "omni.api.guard.api_handler400"
+
+
+def handler400(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return guard.api_handler400(request, exception) if guard.is_api(request) else error_pages.bad_request(request, exception)
 
 
 def handler403(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

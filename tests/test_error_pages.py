@@ -95,3 +95,34 @@ def test_a_broken_page_is_styled_and_needs_no_database(people, settings, django_
         res = handler500(RequestFactory().get("/s/ST-Q/"))
     assert res.status_code == 500
     assert b"Something went wrong on our side" in res.content and b"store/store.css" in res.content
+
+
+def test_an_expired_store_form_says_so_in_the_store_apps_look(people):
+    store = LocationFactory(code="ST-Q")
+    clerk = UserFactory(username="clerk")
+    StaffAssignment.objects.create(user=clerk, location=store)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(clerk)
+    res = client.post("/s/ST-Q/counts/new/", {"codes": "X"})  # no token: the page it came from has expired
+    assert res.status_code == 403
+    html = res.content.decode()
+    assert "store/store.css" in html and "This page has expired" in html and "Nothing was saved" in html
+    tr = client.post("/s/ST-Q/counts/new/", {"codes": "X"}, HTTP_ACCEPT_LANGUAGE="tr")
+    assert "Bu sayfanın süresi doldu" in tr.content.decode()  # the store app speaks Turkish too
+
+
+def test_an_expired_admin_form_says_so_in_the_admins_look(people):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(people["merch"])
+    res = client.post(reverse("admin:inventory_product_add"), {"sku": "X"})
+    assert res.status_code == 403
+    html = res.content.decode()
+    assert "This form has expired" in html and "Inventory &amp; orders" in html and "Nothing was saved" in html
+
+
+def test_a_page_no_role_opens_says_that_omni_writes_those_records(people):
+    res = _as(people["merch"]).get(reverse("admin:inventory_stockmovement_add"))
+    assert res.status_code == 403
+    html = res.content.decode()
+    assert "Nobody does this here" in html and "no role can add stock ledger in the admin" in html  # its verbose name
+    assert "Who can help" not in html  # no role to ask for

@@ -71,6 +71,10 @@ def test_small_seed_is_ledger_clean_with_expected_shape():
     assert store_policies.filter(effective_quantity__gt=0, demand_sigma__gt=0).exists()
     assert SafetyStockPolicy.objects.filter(scope="pool").count() == 12
     assert "60 safety-stock policies" in out
+    # every stock row of the history says where its SKU sits (the store pick lists walk by it)
+    assert not StockLevel.objects.filter(shelf="", id__in=StockMovement.objects.filter(note="demo history")
+                                         .values("stock_level_id")).exists()
+    assert StockLevel.objects.filter(location__kind="store").values("shelf").distinct().count() > 10
 
 
 @pytest.mark.django_db(transaction=True)  # --reset flushes the database (TRUNCATE), outside a test transaction

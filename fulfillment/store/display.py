@@ -3,6 +3,7 @@ Plain functions over the fulfillment models (no queries of their own)."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,13 @@ def size_of(product: Product) -> str:
     """The size: the SKU's last part (``TS-00001-XL`` → ``XL``), as the catalogue codes it."""
     head, _sep, tail = product.sku.rpartition("-")
     return tail if head and 0 < len(tail) <= 4 else ""
+
+
+def shelf_order(shelf: str) -> tuple:
+    """The order a picker walks the shelves in: A-2 before A-10 (numbers as numbers, letters without
+    case); items without a shelf last."""
+    parts = [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", shelf) if t]
+    return (not shelf, parts)
 
 
 def _span(minutes: int) -> str:

@@ -10,6 +10,7 @@ external id is given. By sub-domain:
 - ``transfers``: ship and receive between locations;
 - ``reservations``: conditional reservations, release, consume, hand-over, expiry;
 - ``capacity``: a location's daily capacity, claimed on a per-local-day counter like stock;
+- ``shelves``: where each item sits at a location (the store pick lists' walking order);
 - ``operations``: the one table from a stock operation kind to its service (admin, API batch, imports);
 - ``ledger``: reconciliation of stock rows with the ledger and of reservations with their owners.
 """
@@ -42,6 +43,7 @@ from .reservations import (
     reservations_reassign,
     reservations_release,
 )
+from .shelves import SHELF_MAX, shelf_clean, stock_shelf_set
 from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
 
 __all__ = [
@@ -52,5 +54,5 @@ __all__ = [
     "ReservationMove", "ReservationRequest", "TransferResult", "cycle_count_record", "ledger_check", "reservation_consume",
     "reservation_create", "reservation_release", "reservations_create", "reservations_expire", "reservations_reassign",
     "reservations_release", "stock_adjust", "stock_arrivals_refresh", "stock_mark_damaged", "stock_receive", "stock_return", "stock_sell",
-    "transfer_receive", "transfer_ship", "validate_quantity",
+    "transfer_receive", "transfer_ship", "validate_quantity", "SHELF_MAX", "shelf_clean", "stock_shelf_set",
 ]

@@ -227,7 +227,7 @@ def _stock_and_history(rng: random.Random, locations: list[Location], products: 
             klass = product.velocity_class
             if rng.random() >= carries[klass]:
                 continue
-            plans.append((StockLevel(product=product, location=loc, on_hand=0), _simulate(
+            plans.append((StockLevel(product=product, location=loc, on_hand=0, shelf=_shelf(product)), _simulate(
                 rng, loc.kind, klass, rates[klass], channels, weights, days=days, start=start,
             )))
     for level, events in plans:  # the stock rows' figures are the simulation's last balances
@@ -240,6 +240,17 @@ def _stock_and_history(rng: random.Random, locations: list[Location], products: 
         (level.pk, event) for level, events in plans for event in events
     )
     return len(levels), n_movements
+
+
+_AISLES = {prefix: chr(ord("A") + i) for i, (prefix, *_rest) in enumerate(CATEGORIES)}
+
+
+def _shelf(product: Product) -> str:
+    """Where the SKU sits (the same plan in every building, no random draw: the demo's other figures
+    stay as they were): an aisle per category, then bay and level from the SKU's number, e.g. ``C-07-2``."""
+    prefix, number = product.sku.split("-")[:2]
+    n = int(number)
+    return f"{_AISLES.get(prefix, 'Z')}-{n % 15 + 1:02d}-{n // 15 % 4 + 1}"
 
 
 def _insert_movements(rows: Iterator[tuple[int, tuple]]) -> int:

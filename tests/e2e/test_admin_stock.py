@@ -42,7 +42,9 @@ def test_receiving_units_shows_new_on_hand_and_ledger_row_with_the_merchandiser(
     assert page.url.endswith(f"/admin/inventory/stocklevel/{level.pk}/change/")
     title = "TEE-RED-M · Red tee M at ST-IST · Istanbul store"
     assert page.locator("#content h2").inner_text() == title  # the row is named, not "1@1"
-    assert page.locator("[name=_save]").count() == 0  # nothing here is edited as a number
+    # nothing here is edited as a number: the shelf is the one field the form saves
+    assert page.locator("#stocklevel_form [name=on_hand], #stocklevel_form [name=reserved]").count() == 0
+    assert page.locator("#stocklevel_form input[name=shelf]").count() == 1
     assert level.on_hand == 12 and level.reserved == 0
     on_hand_row = page.locator(".form-row", has=page.locator("label", has_text="On hand"))
     assert on_hand_row.locator("label").inner_text().strip().lower().startswith("on hand")

@@ -14,11 +14,11 @@ from fulfillment import services
 from fulfillment.models import Work, WorkStatus
 from fulfillment.selectors import queue
 from inventory.models import Product
-from inventory.selectors import product_by_code
+from inventory.selectors import product_by_code, shelves_at
 from omni.errors import OmniError
 
 from ..context import StoreRequest, store_page
-from ..display import size_of
+from ..display import shelf_order, size_of
 from ..feedback import error_text
 
 PICKABLE = (WorkStatus.NEW, WorkStatus.PICKING)
@@ -28,6 +28,7 @@ PICKABLE = (WorkStatus.NEW, WorkStatus.PICKING)
 class BatchRow:
     product: Product
     size: str
+    shelf: str = ""
     wanted: int = 0
     picked: int = 0
     orders: list[str] = field(default_factory=list)
@@ -42,7 +43,8 @@ def _selected(request: StoreRequest, ids: list[str]) -> list[Work]:
     return [w for w in queue(location=request.store.location) if w.pk in wanted]
 
 
-def _rows(works: list[Work]) -> list[BatchRow]:
+def _rows(works: list[Work], location_id: int) -> list[BatchRow]:
+    """One row per SKU, in the order of a walk through the store (by shelf), the picked ones last."""
     rows: dict[int, BatchRow] = {}
     for w in works:
         for ln in w.lines.all():
@@ -51,11 +53,14 @@ def _rows(works: list[Work]) -> list[BatchRow]:
             row.picked += min(ln.picked, ln.wanted)
             if w.order.external_id not in row.orders:
                 row.orders.append(w.order.external_id)
-    return sorted(rows.values(), key=lambda r: (r.done, r.product.sku))
+    shelves = shelves_at(location_id=location_id, product_ids=rows)
+    for pid, row in rows.items():
+        row.shelf = shelves.get(pid, "")
+    return sorted(rows.values(), key=lambda r: (r.done, shelf_order(r.shelf), r.product.sku))
 
 
 def _render(request: StoreRequest, works: list[Work], feedback: dict | None = None) -> HttpResponse:
-    rows = _rows(works)
+    rows = _rows(works, request.store.location.pk)
     context = {"works": works, "rows": rows, "feedback": feedback, "section": "queue",
                "picked": sum(r.picked for r in rows), "wanted": sum(r.wanted for r in rows)}
     return render(request, "store/_batch_panel.html" if request.htmx else "store/batch.html", context)

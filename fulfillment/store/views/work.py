@@ -17,11 +17,12 @@ from django.views.decorators.http import require_POST
 from fulfillment import services
 from fulfillment.models import Work, WorkKind, WorkStatus
 from fulfillment.selectors import store_settings_get, work_for
+from inventory.selectors import shelves_at
 from omni.errors import OmniError
 
 from ..carriers import carrier_backend
 from ..context import StoreRequest, forbidden, store_page
-from ..display import due, rejection_text, size_of, units
+from ..display import due, rejection_text, shelf_order, size_of, units
 from ..feedback import error_text
 from ..forms import ISSUE_REASONS, IssueForm
 
@@ -44,8 +45,11 @@ def _not_here(request: StoreRequest) -> HttpResponse:
 
 def _context(request: StoreRequest, work: Work, **extra) -> dict:
     lines = list(work.lines.all())
+    shelves = shelves_at(location_id=work.location_id, product_ids={ln.product_id for ln in lines})
     for ln in lines:
         ln.size = size_of(ln.product)  # type: ignore[attr-defined]
+        ln.shelf = shelves.get(ln.product_id, "")  # type: ignore[attr-defined]
+    lines.sort(key=lambda ln: (shelf_order(ln.shelf), ln.pk))  # type: ignore[attr-defined]  # one walk through the store
     picked, wanted = units(lines)
     return {
         "work": work, "lines": lines, "picked_units": picked, "wanted_units": wanted, "due": due(work),
