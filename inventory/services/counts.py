@@ -26,12 +26,17 @@ class CountResult:
 def _replay(*, product: Product, location: Location, counted: int | None, source: str, external_id: str) -> CountResult | None:
     if not external_id:
         return None
-    previous = CycleCount.objects.filter(source=source, external_id=external_id).select_related("stock_level").first()
+    counts = CycleCount.objects.filter(source=source, external_id=external_id).select_related("stock_level")
+    previous = counts.first()
     if previous is None:
-        # the id may already name another kind of movement from this source (a sale, a receipt …)
-        if StockMovement.objects.filter(source=source, external_id=external_id).exists():
+        if not StockMovement.objects.filter(source=source, external_id=external_id).exists():
+            return None
+        # A movement holds the id: a concurrent report of this count that committed between the two
+        # reads (its count and its movement commit together: read the count again), or another kind
+        # of movement from this source (a sale, a receipt …) — a conflict.
+        previous = counts.first()
+        if previous is None:
             raise duplicate_external_id(source=source, external_id=external_id)
-        return None
     if (previous.stock_level.product_id, previous.stock_level.location_id, previous.counted) != (product.pk, location.pk, counted):
         raise duplicate_external_id(source=source, external_id=external_id, what="count")
     movements = list(StockMovement.objects.filter(stock_level_id=previous.stock_level_id, reason=MovementReason.COUNT,
