@@ -21,6 +21,16 @@ from . import services
 from .models import Location, Product, StockLevel
 
 
+
+def _unknown_sku_or_location(instance: StockLevel) -> dict[str, str]:
+    """A row's errors for a SKU or a location code that matched nothing."""
+    errors: dict[str, str] = {}
+    if instance.product_id is None:
+        errors["sku"] = "Unknown SKU."
+    if instance.location_id is None:
+        errors["location"] = "Unknown location."
+    return errors
+
 class LocationResource(resources.ModelResource):
     class Meta:
         model = Location
@@ -79,11 +89,7 @@ class StockLevelResource(resources.ModelResource):
 
     def import_instance(self, instance: StockLevel, row, **kwargs: Any) -> None:
         super().import_instance(instance, row, **kwargs)
-        errors = {}
-        if instance.product_id is None:
-            errors["sku"] = "Unknown SKU."
-        if instance.location_id is None:
-            errors["location"] = "Unknown location."
+        errors = _unknown_sku_or_location(instance)
         if instance.on_hand is None:
             errors["on_hand"] = "Required: the counted quantity."
         elif instance.on_hand < 0:
@@ -142,12 +148,8 @@ class StockShelfResource(resources.ModelResource):
 
     def import_instance(self, instance: StockLevel, row, **kwargs: Any) -> None:
         super().import_instance(instance, row, **kwargs)
-        errors = {}
-        if instance.product_id is None:
-            errors["sku"] = "Unknown SKU."
-        if instance.location_id is None:
-            errors["location"] = "Unknown location."
-        elif instance.pk is None and not errors:
+        errors = _unknown_sku_or_location(instance)
+        if instance.pk is None and not errors:
             errors["location"] = "No stock of this SKU here yet: a shelf is kept on the stock row, which appears when stock first arrives."
         try:
             instance.shelf = services.shelf_clean(instance.shelf)
