@@ -99,8 +99,12 @@ def _reservation_ids_write(allocations: Sequence[Allocation]) -> None:
     if not allocations:
         return
     table = connection.ops.quote_name(Allocation._meta.db_table)
-    rows = ", ".join(["(%s, %s)"] * len(allocations))
     with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":  # SQLite names no columns of a VALUES list
+            cursor.executemany(f"UPDATE {table} SET reservation_id = %s WHERE id = %s",
+                               [(a.reservation_id, a.pk) for a in allocations])
+            return
+        rows = ", ".join(["(%s, %s)"] * len(allocations))
         cursor.execute(f"UPDATE {table} SET reservation_id = v.r FROM (VALUES {rows}) AS v(id, r) WHERE {table}.id = v.id",
                        [x for a in allocations for x in (a.pk, a.reservation_id)])
 
