@@ -53,6 +53,12 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
             if not classes:
                 continue
         due_before = now - timedelta(seconds=window)
+        if classes is None and oldest_by_channel[channel.id] > due_before:
+            # Nothing of this channel is due yet (its oldest dirty mark is inside the window): no
+            # publish transaction, and the oldest mark is the one read above.
+            due_in = max((oldest_by_channel[channel.id] + timedelta(seconds=window) - now).total_seconds(), 0.05)
+            next_due = due_in if next_due is None else min(next_due, due_in)
+            continue
         written = sync_channel_publish(channel=channel, due_before=due_before, velocity_classes=classes)
         if written:
             published[channel.id] = written
@@ -80,8 +86,7 @@ def sync_channel_publish(
     cursor relies on this) and sequences never collide.
     """
     with transaction.atomic():
-        ChannelSync.objects.get_or_create(channel=channel)
-        cfg = for_update(ChannelSync.objects.filter(channel=channel)).get()
+        cfg = _config_locked(channel)
         if full:
             product_ids = list(Product.objects.filter(is_active=True).values_list("id", flat=True))
             SyncState.objects.bulk_create([SyncState(channel=channel, product_id=p) for p in product_ids], ignore_conflicts=True)
@@ -133,6 +138,16 @@ def sync_channel_publish(
     return len(messages)
 
 
+def _config_locked(channel: Channel) -> ChannelSync:
+    """The channel's ``ChannelSync`` row, locked until the caller's transaction ends; created
+    first if the channel has none yet (one query when it exists, which is nearly always)."""
+    try:
+        return for_update(ChannelSync.objects.filter(channel=channel)).get()
+    except ChannelSync.DoesNotExist:
+        ChannelSync.objects.get_or_create(channel=channel)
+        return for_update(ChannelSync.objects.filter(channel=channel)).get()
+
+
 def _states_save(states: list[SyncState]) -> None:
     """Write back sequence/published and clear dirty marks: one ``UPDATE … FROM (VALUES …)`` on
     PostgreSQL (Django's bulk_update builds a CASE per row, costly at high rates)."""
@@ -172,8 +187,7 @@ def sync_event_publish(*, channel: Channel, kind: str, payload: dict[str, Any]) 
     if not isinstance(payload, dict):
         raise ValidationFailed("An event payload must be a JSON object.", details={"payload": ["Must be an object."]})
     with transaction.atomic():
-        ChannelSync.objects.get_or_create(channel=channel)
-        cfg = for_update(ChannelSync.objects.filter(channel=channel)).get()
+        cfg = _config_locked(channel)
         cfg.event_sequence += 1
         cfg.save(update_fields=["event_sequence"])
         now = timezone.now()
