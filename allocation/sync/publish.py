@@ -140,11 +140,13 @@ def sync_channel_publish(
 
 def _config_locked(channel: Channel) -> ChannelSync:
     """The channel's ``ChannelSync`` row, locked until the caller's transaction ends; created
-    first if the channel has none yet (one query when it exists, which is nearly always)."""
+    first if the channel has none yet (one query when it exists, which is nearly always; as many as before when it does not)."""
     try:
         return for_update(ChannelSync.objects.filter(channel=channel)).get()
     except ChannelSync.DoesNotExist:
-        ChannelSync.objects.get_or_create(channel=channel)
+        cfg, created = ChannelSync.objects.get_or_create(channel=channel)
+        if created:  # inserted by this transaction: no other can lock (or even see) it before we commit
+            return cfg
         return for_update(ChannelSync.objects.filter(channel=channel)).get()
 
 
