@@ -37,13 +37,23 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
     now = now or timezone.now()
     published: dict[int, int] = {}
     next_due: float | None = None
+    # Each dirty channel's oldest mark with its mode and window, in one query: a near-real-time
+    # channel whose window is still open (what most drains find) needs nothing more — no Channel
+    # read, no publish transaction; the others are read and published below.
     dirty = (
         SyncState.objects.filter(dirty_since__isnull=False, channel__is_active=True)
-        .values("channel_id").annotate(oldest=Min("dirty_since"))
+        .values("channel_id", "channel__sync_mode", "channel__sync_window_seconds").annotate(oldest=Min("dirty_since"))
     )
-    oldest_by_channel = {row["channel_id"]: row["oldest"] for row in dirty}
+    oldest_by_channel: dict[int, datetime] = {}
+    for row in dirty:
+        oldest, window = row["oldest"], row["channel__sync_window_seconds"]
+        if row["channel__sync_mode"] == SyncMode.NEAR_REALTIME and oldest > now - timedelta(seconds=window):
+            due_in = max((oldest + timedelta(seconds=window) - now).total_seconds(), 0.05)
+            next_due = due_in if next_due is None else min(next_due, due_in)
+        else:
+            oldest_by_channel[row["channel_id"]] = oldest
     if not oldest_by_channel:
-        return published, None
+        return published, next_due
     for channel in Channel.objects.filter(id__in=list(oldest_by_channel)).select_related("sync_config"):
         window = 0 if channel.sync_mode == SyncMode.REALTIME else channel.sync_window_seconds
         classes = None
@@ -53,12 +63,6 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
             if not classes:
                 continue
         due_before = now - timedelta(seconds=window)
-        if classes is None and oldest_by_channel[channel.id] > due_before:
-            # Nothing of this channel is due yet (its oldest dirty mark is inside the window): no
-            # publish transaction, and the oldest mark is the one read above.
-            due_in = max((oldest_by_channel[channel.id] + timedelta(seconds=window) - now).total_seconds(), 0.05)
-            next_due = due_in if next_due is None else min(next_due, due_in)
-            continue
         written = sync_channel_publish(channel=channel, due_before=due_before, velocity_classes=classes)
         if written:
             published[channel.id] = written
