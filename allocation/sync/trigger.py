@@ -99,6 +99,11 @@ def followup_schedule(countdown: float) -> None:
     try:
         from allocation.sync.tasks import sync_drain
 
+        client = _redis()
+        if client is not None and client.exists(PENDING_KEY):
+            # a drain is queued (woken by a commit since this one started): it runs within a
+            # micro-batch, publishes what is due by then and schedules the next follow-up itself
+            return
         _enqueue_once(FOLLOWUP_KEY, max(int(countdown * 1000), 50), sync_drain, countdown=countdown)
     except Exception:  # noqa: BLE001
         logger.warning("sync: could not schedule the follow-up drain; the sweep will", exc_info=False)
