@@ -47,6 +47,17 @@ def outbox_take_pending(*, limit: int) -> list[tuple[int, datetime]]:
     caller's transaction: ``(product_id, created_at)`` of each. Rows another drain holds are
     skipped (``FOR UPDATE SKIP LOCKED``, this table's rows only), so two drains never take the same
     row; if the caller's transaction rolls back, the rows are pending again and nothing is lost."""
+    if connection.vendor == "postgresql":
+        # One statement where a locking read and an update took two (every drain runs it).
+        table = OutboxEvent._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS o SET processed_at = %s FROM (SELECT id FROM {table} WHERE processed_at IS NULL "  # noqa: S608
+                f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) AS p WHERE o.id = p.id RETURNING o.id, o.product_id, o.created_at",
+                [timezone.now(), limit],
+            )
+            taken = sorted(cursor.fetchall())  # RETURNING has no order: oldest first, as documented
+        return [(product_id, created_at) for _, product_id, created_at in taken]
     pending = OutboxEvent.objects.filter(processed_at__isnull=True).order_by("id")
     if connection.features.has_select_for_update_skip_locked:
         pending = pending.select_for_update(skip_locked=True, of=("self",))

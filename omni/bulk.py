@@ -1,4 +1,5 @@
-"""Writing many rows' fields at once, fast (imports no app).
+"""Writing many rows' fields at once, fast (imports no app): ``bulk_update_fields`` and
+``bulk_insert``.
 
 ``QuerySet.bulk_update`` sends one ``UPDATE … SET f = CASE WHEN pk = 1 THEN … WHEN pk = 2 THEN …``
 per batch, and builds and resolves a ``When`` expression for every object and field first: a few
@@ -13,7 +14,7 @@ only when named), it sends no signals, and the caller owns the transaction."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connections, models, router
 
@@ -49,3 +50,61 @@ def bulk_update_fields(model: type[models.Model], objs: Sequence[models.Model], 
         for start in range(0, len(rows), batch_size):
             cursor.executemany(sql, rows[start:start + batch_size])
     return len(rows)
+
+
+# (model, database alias) → (the insert's SQL head, one row's placeholders, the fields written, pk)
+_INSERTS: dict[tuple[type[models.Model], str], tuple[str, str, list[models.Field], models.Field]] = {}
+
+
+def _insert_plan(model: type[models.Model], alias: str) -> tuple[str, str, list[models.Field], models.Field]:
+    plan = _INSERTS.get((model, alias))
+    if plan is None:
+        meta = model._meta
+        pk = meta.pk
+        assert pk is not None and pk.column is not None
+        fields = [f for f in meta.concrete_fields if f is not pk and not getattr(f, "generated", False)]
+        if any(getattr(f, "db_default", models.NOT_PROVIDED) is not models.NOT_PROVIDED for f in fields):
+            raise ValueError(f"bulk_insert does not write database defaults ({meta.label}): use bulk_create.")
+        quote = connections[alias].ops.quote_name
+        head = f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(str(f.column)) for f in fields)}) VALUES "
+        plan = (head, f"({', '.join(['%s'] * len(fields))})", fields, pk)
+        _INSERTS[(model, alias)] = plan
+    return plan
+
+
+_M = TypeVar("_M", bound=models.Model)
+
+
+def bulk_insert(model: type[_M], objs: Sequence[_M]) -> list[_M]:
+    """Insert new objects (no primary key yet; an auto-incremented one) in ONE statement and set
+    their primary keys: what ``bulk_create`` does for them on PostgreSQL, without building the
+    statement's expression tree anew every call (0.1–0.2 ms of CPU per insert on the order path).
+
+    Each value is prepared by its field as ``bulk_create`` prepares it (``pre_save`` with
+    ``add=True``, so ``auto_now_add`` is stamped on the instance; then ``get_db_prep_save``); a
+    related object assigned before it had a primary key is taken by its key now. No signals, no
+    ``save()``, the caller's transaction. PostgreSQL only (``RETURNING``); elsewhere, and for a
+    model with database defaults, ``bulk_create``."""
+    objs = list(objs)
+    if not objs:
+        return objs
+    alias = router.db_for_write(model)
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        return model._default_manager.bulk_create(objs)
+    head, row, fields, pk = _insert_plan(model, alias)
+    params: list[Any] = []
+    for obj in objs:
+        if obj.pk is not None:
+            raise ValueError("bulk_insert inserts new objects only (no primary key set).")
+        obj._prepare_related_fields_for_save(operation_name="bulk_insert")  # type: ignore[attr-defined]
+        params += [f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]
+    sql = f"{head}{', '.join([row] * len(objs))} RETURNING {connection.ops.quote_name(str(pk.column))}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = [r[0] for r in cursor.fetchall()]
+    for obj, pk_value in zip(objs, ids, strict=True):  # PostgreSQL returns the rows in VALUES order
+        setattr(obj, pk.attname, pk_value)
+        obj._state.adding = False
+        obj._state.db = alias
+    return objs

@@ -37,13 +37,23 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
     now = now or timezone.now()
     published: dict[int, int] = {}
     next_due: float | None = None
+    # Each dirty channel's oldest mark with its mode and window, in one query: a near-real-time
+    # channel whose window is still open (what most drains find) needs nothing more — no Channel
+    # read, no publish transaction; the others are read and published below.
     dirty = (
         SyncState.objects.filter(dirty_since__isnull=False, channel__is_active=True)
-        .values("channel_id").annotate(oldest=Min("dirty_since"))
+        .values("channel_id", "channel__sync_mode", "channel__sync_window_seconds").annotate(oldest=Min("dirty_since"))
     )
-    oldest_by_channel = {row["channel_id"]: row["oldest"] for row in dirty}
+    oldest_by_channel: dict[int, datetime] = {}
+    for row in dirty:
+        oldest, window = row["oldest"], row["channel__sync_window_seconds"]
+        if row["channel__sync_mode"] == SyncMode.NEAR_REALTIME and oldest > now - timedelta(seconds=window):
+            due_in = max((oldest + timedelta(seconds=window) - now).total_seconds(), 0.05)
+            next_due = due_in if next_due is None else min(next_due, due_in)
+        else:
+            oldest_by_channel[row["channel_id"]] = oldest
     if not oldest_by_channel:
-        return published, None
+        return published, next_due
     for channel in Channel.objects.filter(id__in=list(oldest_by_channel)).select_related("sync_config"):
         window = 0 if channel.sync_mode == SyncMode.REALTIME else channel.sync_window_seconds
         classes = None
@@ -80,8 +90,7 @@ def sync_channel_publish(
     cursor relies on this) and sequences never collide.
     """
     with transaction.atomic():
-        ChannelSync.objects.get_or_create(channel=channel)
-        cfg = for_update(ChannelSync.objects.filter(channel=channel)).get()
+        cfg = _config_locked(channel)
         if full:
             product_ids = list(Product.objects.filter(is_active=True).values_list("id", flat=True))
             SyncState.objects.bulk_create([SyncState(channel=channel, product_id=p) for p in product_ids], ignore_conflicts=True)
@@ -133,6 +142,18 @@ def sync_channel_publish(
     return len(messages)
 
 
+def _config_locked(channel: Channel) -> ChannelSync:
+    """The channel's ``ChannelSync`` row, locked until the caller's transaction ends; created
+    first if the channel has none yet (one query when it exists, which is nearly always; as many as before when it does not)."""
+    try:
+        return for_update(ChannelSync.objects.filter(channel=channel)).get()
+    except ChannelSync.DoesNotExist:
+        cfg, created = ChannelSync.objects.get_or_create(channel=channel)
+        if created:  # inserted by this transaction: no other can lock (or even see) it before we commit
+            return cfg
+        return for_update(ChannelSync.objects.filter(channel=channel)).get()
+
+
 def _states_save(states: list[SyncState]) -> None:
     """Write back sequence/published and clear dirty marks: one ``UPDATE … FROM (VALUES …)`` on
     PostgreSQL (Django's bulk_update builds a CASE per row, costly at high rates)."""
@@ -172,8 +193,7 @@ def sync_event_publish(*, channel: Channel, kind: str, payload: dict[str, Any]) 
     if not isinstance(payload, dict):
         raise ValidationFailed("An event payload must be a JSON object.", details={"payload": ["Must be an object."]})
     with transaction.atomic():
-        ChannelSync.objects.get_or_create(channel=channel)
-        cfg = for_update(ChannelSync.objects.filter(channel=channel)).get()
+        cfg = _config_locked(channel)
         cfg.event_sequence += 1
         cfg.save(update_fields=["event_sequence"])
         now = timezone.now()

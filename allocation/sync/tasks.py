@@ -32,7 +32,10 @@ TRANSIENT_DB = (OperationalError, InterfaceError)
              max_retries=10, ignore_result=True)
 def sync_drain() -> int:
     drain_started()
-    run = sync_drain_run(on_published=push_wake)
+    # No wake-up per published channel here: a publish whose messages have an endpoint to go to
+    # wakes that channel's pusher itself, on commit (``sync_channel_publish``); the others (feed
+    # only, no endpoint) have nothing to push — waking them cost a push task per drain.
+    run = sync_drain_run()
     if run.next_due_in is not None:
         followup_schedule(run.next_due_in)
     return run.events

@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from omni.bulk import bulk_insert
 from fulfillment.models import Work, WorkEvent, WorkKind, WorkLine, WorkStatus
 from inventory.models import LocationKind
 from orders.models import Allocation, AllocationStatus, DeliveryMode, Order
@@ -93,8 +94,8 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
                 wl.save(update_fields=["cancelled"])
                 events.append(_event(work, "line_cancelled", now, data={
                     "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": gone, "reason": alloc.reason}))
-        WorkLine.objects.bulk_create(lines)
-        WorkEvent.objects.bulk_create(events)
+        bulk_insert(WorkLine, lines)
+        bulk_insert(WorkEvent, events)
         # A work created just now owes every unit of its lines: nothing to settle there.
         for pk in sorted(set(touched) - fresh):
             work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=pk), actor="system")
@@ -129,6 +130,6 @@ def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existin
             deadline=work_deadline(kind=kind, location=alloc.location, start=now, sla=slas.get(alloc.location_id)),
             pickup_code=pickup_code_new() if kind in (WorkKind.BOPIS, WorkKind.SHIP_TO_STORE) else "",
         ))
-    for work in Work.objects.bulk_create(created):
+    for work in bulk_insert(Work, created):
         out[work.location_id] = (work, True)
     return out

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cProfile
 import http.client
 import json
+import os
 import pstats
 import random
 import threading
@@ -129,6 +130,86 @@ class _Load:
                 "statuses": {str(k): v for k, v in sorted(self.statuses.items())}}
 
 
+def _proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a process (all its threads) so far, from ``/proc/<pid>/stat``."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def _group_pids(pgid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid:  # field 5 of stat: the process group
+                pids.append(int(entry))
+    return pids
+
+
+class _CpuByProcess:
+    """CPU spent during a phase by each process that serves it: gunicorn (master and workers, its
+    process group), the Celery worker (with its embedded beat), the PostgreSQL backends connected
+    to this database, and this load generator. Per-process deltas of ``/proc/<pid>/stat``; a
+    backend that connects and exits inside the phase is missed (Django keeps them for
+    ``CONN_MAX_AGE``). Linux only: on other systems nothing is reported."""
+
+    def __init__(self, served) -> None:
+        self.served = served
+        self.before: dict[str, dict[int, float]] = {}
+        self.load_before = 0.0
+
+    def _pids(self) -> dict[str, list[int]]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            backends = [row[0] for row in cursor.fetchall()]
+        assert self.served.server is not None and self.served.worker.process is not None, "started"
+        return {"gunicorn": _group_pids(self.served.server.pid), "worker": _group_pids(self.served.worker.process.pid),
+                "postgresql": backends}
+
+    def _sample(self) -> dict[str, dict[int, float]]:
+        sample: dict[str, dict[int, float]] = {}
+        for name, pids in self._pids().items():
+            sample[name] = {}
+            for pid in pids:
+                cpu = _proc_cpu_seconds(pid)
+                if cpu is not None:
+                    sample[name][pid] = cpu
+        return sample
+
+    def start(self) -> None:
+        if os.path.exists("/proc/self/stat"):
+            self.before = self._sample()
+        self.load_before = time.process_time()
+
+    def ms_per(self, count: int) -> dict[str, float]:
+        """CPU per ``count`` orders, once the worker has drained what the phase left in the outbox
+        (its work for those orders counts too; at most 10 s more)."""
+        if not self.before or not count:
+            return {}
+        from inventory.outbox import outbox_pending_exists
+
+        deadline = time.monotonic() + 10
+        while outbox_pending_exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)  # the drain's last publish, after its outbox read
+        after = self._sample()
+        spent = {name: sum(cpu - self.before[name].get(pid, 0.0) for pid, cpu in pids.items()) for name, pids in after.items()}
+        spent["load_generator"] = time.process_time() - self.load_before
+        result = {name: round(seconds * 1000 / count, 2) for name, seconds in spent.items()}
+        result["total"] = round(sum(spent.values()) * 1000 / count, 2)
+        return result
+
+
 def _profile_orders(*, key: str, skus: list[str], n: int) -> dict[str, Any]:
     """Queries per order and time per phase, in-process through the real view (Django's test client)."""
     from django.db import connection
@@ -190,10 +271,14 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
         avail = _Load(port=port, clients=clients, seconds=seconds, request=lambda rng, n, i: (
             "GET", f"/api/v1/availability?sku={rng.choice(sku_codes)}", None, auth)).run()
         out(f"availability: {avail['rps']} rps, p95 {avail['p95_ms']} ms ({avail['statuses']})")
+        cpu = _CpuByProcess(served)
+        cpu.start()
         orders = _Load(port=port, clients=clients, seconds=seconds, request=lambda rng, n, i: (
             "POST", "/api/v1/orders", _order_body(rng, sku_codes, f"load-{n}-{i}"),
             {**auth, "Content-Type": "application/json", "Idempotency-Key": f"load-{n}-{i}"})).run()
-        out(f"orders: {orders['rps']} rps, p95 {orders['p95_ms']} ms ({orders['statuses']})")
+        orders_cpu = cpu.ms_per(orders["ok"])
+        out(f"orders: {orders['rps']} rps, p95 {orders['p95_ms']} ms ({orders['statuses']}); "
+            f"CPU ms per order by process: {orders_cpu}")
     finally:
         served.stop()
     profile = _profile_orders(key=key, skus=sku_codes, n=profile_orders)
@@ -204,6 +289,7 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
         "baseline_rps": baseline["rps"], "baseline_p95_ms": baseline["p95_ms"],
         "availability_ratio_to_baseline": round(avail["rps"] / baseline["rps"], 3) if baseline["rps"] else None,
         "availability_errors": avail["requests"] - avail["ok"], "orders_errors": orders["requests"] - orders["ok"],
+        "orders_cpu_ms_per_order": orders_cpu,
         **profile,
         "load_avg_1m": [load_before, load_average()],
         "availability_rps": avail["rps"], "availability_p95_ms": avail["p95_ms"],

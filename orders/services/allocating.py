@@ -11,6 +11,7 @@ from django.db.models import Q
 from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
+from omni.bulk import bulk_insert
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
 from orders.routing.criteria import LineNeed, ProductFacts
@@ -59,7 +60,7 @@ def allocations_reserve(
         return []
     with transaction.atomic(savepoint=False):
         capacity_claim_for_order(plan=plan, held=held, lines_by_index=lines_by_index, new_order=new_order)
-        allocations = Allocation.objects.bulk_create([
+        allocations = bulk_insert(Allocation, [
             Allocation(
                 line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
                 ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None,
@@ -134,9 +135,10 @@ def safety_floors(requests: Sequence[ReservationRequest]) -> dict[int, int]:
 
 
 def decision_record(*, order: Order, decision: RoutingDecision, kind: str) -> RoutingDecisionRecord:
-    return RoutingDecisionRecord.objects.create(
+    [record] = bulk_insert(RoutingDecisionRecord, [RoutingDecisionRecord(
         order=order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
         candidates=decision.stored_candidates(), candidate_count=decision.candidate_count,
         plan=[{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
         reason=decision.reason,
-    )
+    )])
+    return record

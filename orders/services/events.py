@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from omni.bulk import bulk_insert
 from orders.models import Order, OrderEvent
 
 
@@ -24,5 +25,5 @@ class OrderEventBatch:
         self.events.append(OrderEvent(order=self.order, kind=kind, actor=(actor or "system")[:150], data=data or {}))
 
     def flush(self) -> list[OrderEvent]:
-        written, self.events = OrderEvent.objects.bulk_create(self.events), []
+        written, self.events = bulk_insert(OrderEvent, self.events), []
         return written

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from allocation.models import Channel
 from allocation.selectors import atp_for_channel, planning_context
+from omni.bulk import bulk_insert
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
 from inventory.models import Location
@@ -97,7 +98,9 @@ def _held_units(hold_lines: list[HoldLine], lines: list[OrderLine], open_qty: di
 
 def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, external_id: str, actor: str) -> Order:
     hold = _lock_hold(channel=channel, hold_id=data.hold_id) if data.hold_id else None
-    order = Order.objects.create(
+    # ``bulk_insert``: the same rows as ``create``/``bulk_create``, without rebuilding the
+    # statement's expression tree on every order (omni/bulk.py)
+    [order] = bulk_insert(Order, [Order(
         channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
         delivery_mode=data.delivery_mode, pickup_location=checked.pickup, ship_name=(data.ship_name or "")[:200],
         customer_email=(data.customer_email or "").strip()[:254], customer_phone=(data.customer_phone or "").strip()[:32],
@@ -107,8 +110,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         latitude=checked.destination[0] if checked.destination and data.delivery_mode != DeliveryMode.BOPIS else None,
         longitude=checked.destination[1] if checked.destination and data.delivery_mode != DeliveryMode.BOPIS else None,
         routing_profile_id=checked.profile.profile_id, hold=hold,
-    )
-    lines = OrderLine.objects.bulk_create([
+    )])
+    lines = bulk_insert(OrderLine, [
         OrderLine(order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
         for i, (p, q, price) in enumerate(zip(checked.products, checked.quantities, checked.prices, strict=True))
     ])

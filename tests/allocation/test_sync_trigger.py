@@ -85,3 +85,39 @@ def test_hook_does_nothing_in_embedded_mode(settings, django_capture_on_commit_c
     call_command("sync_drain", stdout=io.StringIO())
     assert OutboxEvent.objects.filter(processed_at__isnull=True).count() == 0
     assert messages(web) == [("TEE", 1, 1, 1, "feed")]
+
+
+@pytest.fixture
+def real_broker():
+    """The Redis of this test run as the broker (skipped without one); the sync queue emptied after."""
+    import os
+
+    from omni.celery import app
+
+    url = os.environ.get("REDIS_URL", "")
+    if not url.startswith("redis://"):
+        pytest.skip("needs REDIS_URL")
+    saved = (app.conf.task_always_eager, app.conf.broker_url)
+    app._pool = None
+    app.conf.task_always_eager = False
+    app.conf.broker_url = url
+    from allocation.sync.trigger import FOLLOWUP_KEY, PENDING_KEY, _redis
+
+    client = _redis()
+    client.delete(FOLLOWUP_KEY, PENDING_KEY)
+    yield client
+    client.delete(FOLLOWUP_KEY, PENDING_KEY, "sync")
+    app._pool = None
+    app.conf.task_always_eager, app.conf.broker_url = saved
+
+
+def test_a_follow_up_drain_waits_a_micro_batch_and_is_not_queued_behind_a_queued_drain(real_broker):
+    from allocation.sync.trigger import FOLLOWUP_KEY, PENDING_KEY, followup_schedule
+
+    real_broker.set(PENDING_KEY, b"1", px=5000)  # a commit queued a drain that has not started
+    followup_schedule(0.01)
+    assert not real_broker.exists(FOLLOWUP_KEY)  # that drain schedules the next follow-up itself
+
+    real_broker.delete(PENDING_KEY)
+    followup_schedule(0.01)  # a window closing in 10 ms: the follow-up comes a micro-batch later
+    assert 50 < real_broker.pttl(FOLLOWUP_KEY) <= 100

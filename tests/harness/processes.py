@@ -191,8 +191,12 @@ class ServedOmni:
         self.workdir = Path(tempfile.mkdtemp(prefix=prefix))
         self.port = free_port()
         self.request_timeout = request_timeout
+        # The worker sweeps as often as production does (allocation/sync/schedules.py: 30 s), not
+        # every second as the sync integration tests' worker does (they kill it and the broker and
+        # wait for the sweep): a benchmark must not pay for more sweeps than production would.
         self.worker = WorkerProcess(database_url=os.environ["DATABASE_URL"], broker_url=broker_url,
-                                    logfile=self.workdir / "worker.log", concurrency=2, extra_env=worker_env)
+                                    logfile=self.workdir / "worker.log", concurrency=2,
+                                    extra_env={"OMNI_SYNC_SWEEP_SECONDS": "30", **(worker_env or {})})
         self.server: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
 
