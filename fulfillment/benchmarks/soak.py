@@ -49,7 +49,7 @@ SECRET = "soak-secret"
 def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=180.0, help="how long the load runs (default 180)")
     parser.add_argument("--clients", type=int, default=64, help="concurrent clients (default 64)")
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: gunicorn.conf.py's, cores + 1)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: omni/gunicorn.py's, cores + 1)")
     parser.add_argument("--skus", type=int, default=60, help="ordinary SKUs (default 60)")
     parser.add_argument("--hot-skus", type=int, default=6, help="SKUs with only a few units, raced for (default 6)")
     parser.add_argument("--stores", type=int, default=6, help="stores (default 6)")
@@ -332,7 +332,7 @@ def run(*, out, seconds: float = 180.0, clients: int = 64, workers: int = 0, sku
     try:
         served.start()
         _use_broker(app, eager=False, url=settings.REDIS_URL)
-        out(f"gunicorn: {workers} workers × {served.threads} threads (gthread, gunicorn.conf.py) on 127.0.0.1:{port}; "
+        out(f"gunicorn: {workers} workers × {served.threads} threads (gthread, omni/gunicorn.py) on 127.0.0.1:{port}; "
             f"a real Celery worker; {clients} clients for {seconds:g} s")
         names, weights = list(MIX), list(MIX.values())
         began = time.monotonic()

@@ -1,4 +1,4 @@
-"""``bench api``: Omni over HTTP — gunicorn as ``gunicorn.conf.py`` runs it in production (threaded
+"""``bench api``: Omni over HTTP — gunicorn as ``omni/gunicorn.py`` runs it in production (threaded
 workers sized to the machine, keep-alive) on PostgreSQL with a real Celery worker, load from this
 process (a separate process from the server) on loopback.
 
@@ -49,7 +49,7 @@ PHASES = {
 def add_arguments(parser) -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--clients", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: gunicorn.conf.py's, cores + 1)")
+    parser.add_argument("--workers", type=int, default=0, help="gunicorn workers (0: omni/gunicorn.py's, cores + 1)")
     parser.add_argument("--skus", type=int, default=200)
     parser.add_argument("--stores", type=int, default=20)
     parser.add_argument("--profile-orders", type=int, default=30)
@@ -262,7 +262,7 @@ def run(*, out, seconds: float = 8.0, clients: int = 16, workers: int = 0, skus:
     try:
         served.start()
         auth = {"Authorization": f"Token {key}"}
-        out(f"gunicorn: {workers} workers × {served.threads} threads (gthread, gunicorn.conf.py) on 127.0.0.1:{port}; "
+        out(f"gunicorn: {workers} workers × {served.threads} threads (gthread, omni/gunicorn.py) on 127.0.0.1:{port}; "
             f"a real Celery worker; {clients} clients, {seconds:g} s per phase")
 
         baseline = _Load(port=port, clients=clients, seconds=seconds,

@@ -39,6 +39,8 @@ BENCHES = [
     pytest.param("movements", ["--items", "4", "--rows", "2"], id="movements"),
     pytest.param("soak", ["--seconds", "4", "--clients", "4", "--workers", "2", "--skus", "4", "--hot-skus", "2", "--stores", "2"],
                  marks=[PG, pytest.mark.integration], id="soak"),
+    pytest.param("api", ["--seconds", "1", "--clients", "2", "--workers", "1", "--skus", "6", "--stores", "2",
+                         "--profile-orders", "2"], marks=[PG, pytest.mark.integration], id="api"),
     pytest.param("store", ["--open", "4", "--requests", "3"], id="store"),
     pytest.param("eventwait", ["--skus", "60", "--backlogs", "60", "--events", "20"], marks=PG, id="eventwait"),
     pytest.param("dashboard", ["--days", "3", "--stores", "2", "--skus", "20", "--renders", "2", "--baseline-renders", "1"],
@@ -131,6 +133,11 @@ def _check_figures(name: str, result: dict) -> None:
         assert (result["ledger_ok"], result["channels_converged"], result["capacity_exceeded"]) == (True, True, 0)
         assert result["requests"] == sum(sum(s.values()) for s in result["statuses"].values()) > 0
         assert set(result["p95_ms"]) == set(result["statuses"]) and result["hot_units_sold_or_reserved"] <= result["hot_units"]
+    elif name == "api":
+        assert (result["clients"], result["gunicorn_workers"], result["availability_errors"], result["orders_errors"]) == (2, 1, 0, 0)
+        assert min(result["baseline_rps"], result["availability_rps"], result["orders_rps"]) > 0
+        assert 0 < result["availability_p95_ms"] and 0 < result["orders_p95_ms"] and result["queries_per_order"] > 0
+        assert result["orders_cpu_ms_per_order"]["total"] > 0 and result["profile_phase_ms"]["intake"] > 0
     elif name == "sync":
         assert (result["changes"], result["lost"], result["stale_applied"], result["baseline_lost"]) == (30, 0, 0, 0)
         assert result["updates_received"] > 0 and result["baseline_updates"] > 0 and result["baseline_polls"] >= 2

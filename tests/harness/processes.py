@@ -169,17 +169,17 @@ class WorkerProcess:
                 self._log = None
 
 
-GUNICORN_CONF = BASE_DIR / "gunicorn.conf.py"
+GUNICORN_CONF = BASE_DIR / "omni" / "gunicorn.py"
 
 
 def web_server_config() -> dict:
-    """The settings ``gunicorn.conf.py`` gives on this machine (workers, worker_class, threads ...)."""
+    """The settings ``omni/gunicorn.py`` gives on this machine (workers, worker_class, threads ...)."""
     return {k: v for k, v in runpy.run_path(str(GUNICORN_CONF)).items() if not k.startswith("_") and k != "os"}
 
 
 class ServedOmni:
     """Omni as production runs it, for the HTTP benchmarks (``bench api``, ``bench soak``): gunicorn
-    with the repository's ``gunicorn.conf.py`` (threaded workers, keep-alive; ``workers`` processes,
+    with ``omni/gunicorn.py`` (threaded workers, keep-alive; ``workers`` processes,
     0: the file's default) on a free port of 127.0.0.1 and a real Celery worker, both on the
     current ``DATABASE_URL`` and ``broker_url``; logs in a temporary folder. ``start`` returns once
     ``/health/live`` answers; ``stop`` ends both (call it in a ``finally``)."""
@@ -206,7 +206,7 @@ class ServedOmni:
         gunicorn = Path(sys.executable).with_name("gunicorn")
         self._log = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115
         self.server = subprocess.Popen(
-            [str(gunicorn), "--config", str(GUNICORN_CONF), "omni.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
+            [str(gunicorn), "--config", "python:omni.gunicorn", "omni.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
              "--workers", str(self.workers), "--timeout", str(self.request_timeout), "--access-logfile", "/dev/null"],
             cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )

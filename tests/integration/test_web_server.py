@@ -1,4 +1,4 @@
-"""The web server as production runs it (gunicorn with the repository's ``gunicorn.conf.py``, as
+"""The web server as production runs it (gunicorn with ``omni/gunicorn.py``, as
 ``bench api`` and ``bench soak`` start it): threaded workers that keep a client's connection open
 between requests (sync workers closed it after every answer, so every request paid for a new TCP
 connection)."""
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.processes import BASE_DIR, GUNICORN_CONF, free_port, wait_for, web_server_config
+from tests.harness.processes import BASE_DIR, free_port, wait_for, web_server_config
 
 pytestmark = pytest.mark.integration
 
@@ -27,7 +27,7 @@ def test_gunicorn_conf_serves_keep_alive_connections_with_threaded_workers(tmp_p
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "omni.settings", "WEB_WORKERS": "1", "WEB_THREADS": "2"}
     with open(tmp_path / "gunicorn.log", "wb") as log:
         server = subprocess.Popen(
-            [str(Path(sys.executable).with_name("gunicorn")), "--config", str(GUNICORN_CONF), "omni.wsgi:application",
+            [str(Path(sys.executable).with_name("gunicorn")), "--config", "python:omni.gunicorn", "omni.wsgi:application",
              "--bind", f"127.0.0.1:{port}"], cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             def answers() -> bool:

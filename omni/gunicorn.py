@@ -1,6 +1,6 @@
-"""gunicorn's settings for Omni's web processes. gunicorn reads this file when started from the
-repository root (``gunicorn omni.wsgi:application --bind 0.0.0.0:8000``), and the HTTP benchmarks
-(``bench api``, ``bench soak``) start it with this file too, so what is measured is what runs.
+"""gunicorn's settings for Omni's web processes: ``gunicorn -c python:omni.gunicorn omni.wsgi:application
+--bind 0.0.0.0:8000``. The HTTP benchmarks (``bench api``, ``bench soak``) start gunicorn with this
+module too, so what is measured is what runs.
 
 Threaded workers (``gthread``), sized to the machine: ``cores + 1`` processes of ``WEB_THREADS``
 threads each. Unlike the sync worker, which answers each request with ``Connection: close`` (a new
