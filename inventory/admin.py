@@ -97,6 +97,10 @@ class StockLevelAdmin(ImportExportMixin, ModelAdmin):
     def has_add_permission(self, request, obj=None) -> bool:
         return False  # stock rows appear when stock is first received
 
+    def get_queryset(self, request):
+        # the change page's title and breadcrumb name the SKU and the location (StockLevel.__str__)
+        return super().get_queryset(request).select_related("product", "location")
+
     def save_model(self, request, obj: StockLevel, form, change: bool) -> None:
         """Never ``save()`` the stock row (the figures on the form may be stale by now): the shelf only."""
         services.stock_shelf_set(product=obj.product, location=obj.location, shelf=form.cleaned_data.get("shelf", ""))

@@ -133,7 +133,12 @@ class StockLevel(models.Model):
         indexes = [models.Index(fields=["location", "product"], name="stocklevel_loc_prod")]
 
     def __str__(self) -> str:
-        return f"{self.product_id}@{self.location_id}: {self.on_hand} on hand, {self.reserved} reserved"
+        # SKU and location code when they are loaded (the admin's pages select them), ids otherwise:
+        # never a query of its own
+        cache = self._state.fields_cache
+        product = cache["product"].sku if cache.get("product") else f"product {self.product_id}"
+        location = cache["location"].code if cache.get("location") else f"location {self.location_id}"
+        return f"{product} @ {location}: {self.on_hand} on hand, {self.reserved} reserved"
 
     @property
     def unreserved(self) -> int:

@@ -62,6 +62,7 @@ def test_the_admin_edits_the_shelf_only_and_never_writes_a_stale_figure(client, 
     url = reverse("admin:inventory_stocklevel_change", args=[level.pk])
     page = client.get(url)
     assert page.status_code == 200 and 'name="shelf"' in page.content.decode()
+    assert "TEE-S @ ST-01: 10 on hand" in page.content.decode()  # the breadcrumb names the row, not ids
     assert 'name="on_hand"' not in page.content.decode()
     services.stock_receive(product=tee, location=store, quantity=5, source="wms")  # while the form is open
     res = client.post(url, {"shelf": " D-12-1 ", "on_hand": "0"})
