@@ -11,6 +11,10 @@ BEAT_SCHEDULE = {
         "task": "inventory.tasks.capacity_reopenings_announce",
         "schedule": crontab(minute="*/15"),
     },
+    "inventory-stock-request-keys-prune": {
+        "task": "inventory.tasks.stock_request_keys_prune",
+        "schedule": crontab(hour=3, minute=20),
+    },
     "inventory-imports-reap": {
         "task": "inventory.tasks.imports_reap",
         "schedule": 60.0,

@@ -39,3 +39,11 @@ def capacity_reopenings_announce() -> int:
     from inventory.services import capacity_reopenings_announce as announce
 
     return len(announce())
+
+
+@shared_task(name="inventory.tasks.stock_request_keys_prune", ignore_result=True)
+def stock_request_keys_prune() -> int:
+    """Beat, nightly: forget the stock API's idempotency keys past their keeping time."""
+    from inventory.services import stock_request_keys_prune as prune
+
+    return prune()

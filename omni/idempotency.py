@@ -167,3 +167,15 @@ def _claim(*, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key:
         cursor.execute(sql, [*scope_values, key, fingerprint, timezone.now()])
         row = cursor.fetchone()
     return None if row is None else int(row[0])
+
+
+def idempotency_records_prune(*, model: type[IdempotencyRecordBase], older_than: Any, batch: int = 5000) -> int:
+    """Forget the keys answered before ``older_than`` (a resend with such a key runs again), in
+    batches so that no statement holds many rows; how many went."""
+    removed = 0
+    manager = model._default_manager
+    while True:
+        ids = list(manager.filter(created_at__lt=older_than).order_by("pk").values_list("pk", flat=True)[:batch])
+        if not ids:
+            return removed
+        removed += manager.filter(pk__in=ids).delete()[0]

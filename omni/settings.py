@@ -383,5 +383,8 @@ OMNI_PICKUP_EXPIRY_DAYS = int(os.environ.get("OMNI_PICKUP_EXPIRY_DAYS", "7"))
 # A pickup store rejected units: the customer has this long to choose (another store, delivery,
 # cancel) before the channel's shortage rule applies; a channel may set its own (ChannelChoicePolicy).
 OMNI_CUSTOMER_CHOICE_HOURS = int(os.environ.get("OMNI_CUSTOMER_CHOICE_HOURS", "48"))
+# How long an Idempotency-Key's answer is kept for replay (orders' per channel, the stock API's per
+# caller); a nightly job forgets older ones, after which the same key runs the request again.
+OMNI_IDEMPOTENCY_KEEP_DAYS = int(os.environ.get("OMNI_IDEMPOTENCY_KEEP_DAYS", "7"))
 # A customer message stuck "being sent" this long (its worker died) is marked failed and sent again.
 OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS = int(os.environ.get("OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS", "600"))

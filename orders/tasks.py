@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from orders.services import backorders_allocate, holds_expire
+from orders.services import backorders_allocate, holds_expire, idempotency_keys_prune
 
 
 @shared_task(name="orders.tasks.holds_expire")
@@ -16,3 +16,8 @@ def holds_expire_task() -> int:
 def backorders_allocate_task() -> int:
     """Give stock that arrived to waiting backorders, highest priority first; returns how many lines got it."""
     return sum(1 for r in backorders_allocate() if not r.backordered)
+
+
+@shared_task(name="orders.tasks.idempotency_keys_prune")
+def idempotency_keys_prune_task() -> int:
+    return idempotency_keys_prune()

@@ -43,6 +43,7 @@ from .reservations import (
     reservations_reassign,
     reservations_release,
 )
+from .request_keys import stock_request_keys_prune
 from .shelves import SHELF_MAX, shelf_clean, stock_shelf_set
 from .transfers import TRANSFER_TRANSITIONS, TransferResult, transfer_receive, transfer_ship
 
@@ -55,4 +56,5 @@ __all__ = [
     "reservation_create", "reservation_release", "reservations_create", "reservations_expire", "reservations_reassign",
     "reservations_release", "stock_adjust", "stock_arrivals_refresh", "stock_mark_damaged", "stock_receive", "stock_return", "stock_sell",
     "transfer_receive", "transfer_ship", "validate_quantity", "SHELF_MAX", "shelf_clean", "stock_shelf_set",
+    "stock_request_keys_prune",
 ]

@@ -21,7 +21,7 @@ from .changes import (
 )
 from .events import order_event_record
 from .holds import HoldLineInput, hold_create, hold_release, holds_expire
-from .idempotency import IdempotentAnswer, idempotent_call, request_fingerprint
+from .idempotency import IdempotentAnswer, idempotency_keys_prune, idempotent_call, request_fingerprint
 from .intake import order_as_written, order_create
 from .pinning import PIN_KIND, PinResult, order_line_pin
 from .lost_sales import lost_sales_deferred, lost_sales_of_refused_order, lost_sales_record, lost_sales_write
@@ -35,7 +35,7 @@ __all__ = [
     "ALLOCATION_TRANSITIONS", "lost_sales_deferred", "lost_sales_write", "lost_sales_of_refused_order", "lost_sales_record", "PIN_KIND", "PinResult", "allocations_withdraw", "order_line_pin", "HOLD_TRANSITIONS", "LINE_TRANSITIONS", "ORDER_TRANSITIONS", "ROUTE_ATTEMPTS",
     "CheckedOrder", "HoldLineInput", "IdempotentAnswer", "LineInput", "OrderInput", "Planned", "RerouteResult", "ReturnItem",
     "AllocationStep", "RouteRequest", "allocation_arrive", "allocation_cancel", "allocation_dispatch", "allocation_fulfil", "allocation_lock", "allocation_reject", "allocations_settle", "backorders_allocate", "hold_create", "hold_release",
-    "holds_expire", "idempotent_call", "order_as_written", "order_cancel", "order_create", "order_event_record", "order_line_cancel",
+    "holds_expire", "idempotency_keys_prune", "idempotent_call", "order_as_written", "order_cancel", "order_create", "order_event_record", "order_line_cancel",
     "order_lines_cancel", "order_line_reroute", "order_lock", "order_return", "order_status_refresh", "order_validate",
     "plan_and_reserve", "request_fingerprint", "routing_profile_save",
 ]

@@ -8,16 +8,20 @@ written once, after the handler's savepoint rolled back (``lost_sales_deferred``
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
 
 from allocation.models import Channel
 from omni.errors import OmniError
-from omni.idempotency import IdempotentAnswer, idempotent_run, request_fingerprint
+from omni.idempotency import IdempotentAnswer, idempotency_records_prune, idempotent_run, request_fingerprint
 from orders.models import IdempotencyRecord
 
 from .lost_sales import lost_sales_deferred, lost_sales_write
 
-__all__ = ["IdempotentAnswer", "idempotent_call", "request_fingerprint"]
+__all__ = ["IdempotentAnswer", "idempotency_keys_prune", "idempotent_call", "request_fingerprint"]
 
 
 def idempotent_call(
@@ -33,3 +37,9 @@ def idempotent_call(
     return idempotent_run(model=IdempotencyRecord, scope={"channel": channel}, key=key, body=body, handler=handler,
                           error_body=error_body, on_refusal=lost_sales_write, handler_is_atomic=handler_is_atomic,
                           around=lost_sales_deferred)
+
+
+def idempotency_keys_prune(*, now: datetime | None = None) -> int:
+    """Forget the channels' keys older than ``OMNI_IDEMPOTENCY_KEEP_DAYS`` (nightly beat job)."""
+    cutoff = (now or timezone.now()) - timedelta(days=settings.OMNI_IDEMPOTENCY_KEEP_DAYS)
+    return idempotency_records_prune(model=IdempotencyRecord, older_than=cutoff)

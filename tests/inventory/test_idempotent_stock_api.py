@@ -193,3 +193,28 @@ def test_a_key_the_schema_does_not_allow_is_refused_as_an_empty_one_is(api_clien
     res = client.post(MOVEMENTS, batch("GRN-1"), format="json", HTTP_IDEMPOTENCY_KEY=key)
     assert res.status_code == 400 and res.json()["error"]["code"] == "idempotency_key_required"
     assert on_hand() == 10
+
+
+def test_stock_keys_past_their_keeping_time_are_forgotten_by_the_nightly_job(api_client, store, settings):
+    """After ``OMNI_IDEMPOTENCY_KEEP_DAYS`` a key no longer replays its answer: the batch's items
+    are still protected by their external ids (replayed per item, nothing moves twice)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from inventory.models import StockRequestKey
+    from inventory.schedules import BEAT_SCHEDULE
+    from inventory.tasks import stock_request_keys_prune
+
+    settings.OMNI_IDEMPOTENCY_KEEP_DAYS = 7
+    client = token_client(api_client, store, Scope.STOCK_WRITE)
+    client.post(MOVEMENTS, batch("GRN-1"), format="json", HTTP_IDEMPOTENCY_KEY="batch-old")
+    client.post(MOVEMENTS, batch("GRN-2"), format="json", HTTP_IDEMPOTENCY_KEY="batch-new")
+    StockRequestKey.objects.filter(key="batch-old").update(created_at=timezone.now() - timedelta(days=8))
+
+    assert stock_request_keys_prune() == 1
+    assert any(e["task"] == "inventory.tasks.stock_request_keys_prune" for e in BEAT_SCHEDULE.values())
+    assert client.post(MOVEMENTS, batch("GRN-2"), format="json", HTTP_IDEMPOTENCY_KEY="batch-new")["Idempotent-Replayed"] == "true"
+    old = client.post(MOVEMENTS, batch("GRN-1"), format="json", HTTP_IDEMPOTENCY_KEY="batch-old")
+    assert "Idempotent-Replayed" not in old and old.json()["summary"] == {"applied": 0, "replayed": 1, "failed": 0}
+    assert on_hand() == 14

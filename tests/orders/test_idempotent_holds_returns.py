@@ -131,3 +131,30 @@ def test_a_return_key_must_agree_with_its_external_id(world, web_client, deliver
     same = web_client.post(url, {**item, "external_id": "RMA-1"}, format="json", HTTP_IDEMPOTENCY_KEY="rma-key-2")
     assert same.status_code == 200 and "Idempotent-Replayed" not in same
     assert OrderReturn.objects.count() == 1 and on_hand_izm(world) == 1
+
+
+def test_keys_past_their_keeping_time_are_forgotten_and_recent_ones_still_replay(world, web_client, settings):
+    """The nightly prune (``OMNI_IDEMPOTENCY_KEEP_DAYS``): an old key no longer replays — its resend
+    runs again — while a recent one still answers its first answer; the task is on beat."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders.models import IdempotencyRecord
+    from orders.schedules import BEAT_SCHEDULE
+    from orders.tasks import idempotency_keys_prune_task
+
+    settings.OMNI_IDEMPOTENCY_KEEP_DAYS = 7
+    receive(world.shirt, world.ist, 5)
+    web_client.post(HOLDS, hold_body(1), format="json", HTTP_IDEMPOTENCY_KEY="cart-old")
+    web_client.post(HOLDS, hold_body(1), format="json", HTTP_IDEMPOTENCY_KEY="cart-new")
+    IdempotencyRecord.objects.filter(key__endswith="cart-old").update(created_at=timezone.now() - timedelta(days=8))
+    IdempotencyRecord.objects.filter(key__endswith="cart-new").update(created_at=timezone.now() - timedelta(days=6))
+
+    assert idempotency_keys_prune_task() == 1
+    assert any(e["task"] == "orders.tasks.idempotency_keys_prune" for e in BEAT_SCHEDULE.values())
+    recent = web_client.post(HOLDS, hold_body(1), format="json", HTTP_IDEMPOTENCY_KEY="cart-new")
+    assert recent["Idempotent-Replayed"] == "true" and Hold.objects.count() == 2
+    old = web_client.post(HOLDS, hold_body(1), format="json", HTTP_IDEMPOTENCY_KEY="cart-old")
+    assert old.status_code == 201 and "Idempotent-Replayed" not in old  # ran again: a third hold
+    assert Hold.objects.count() == 3 and reserved(world) == 3
