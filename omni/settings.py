@@ -206,7 +206,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "omni.api.schema.postprocess_errors",
-                           "omni.api.schema.postprocess_links"],
+                           "omni.api.schema.postprocess_links", "omni.api.schema.postprocess_replayed_header"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a field called "status"; each choice set gets its own stable name.
     # Swagger UI and ReDoc from the installed drf-spectacular-sidecar package: the docs work offline.

@@ -137,3 +137,16 @@ def test_a_key_of_255_characters_is_taken_on_a_fulfilment_move_too(shop):
     assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
     too_long = shop.post(f"/api/v1/fulfillment/works/{work.pk}/start", {}, format="json", HTTP_IDEMPOTENCY_KEY="k" * 256)
     assert too_long.status_code == 400 and too_long.json()["error"]["code"] == "idempotency_key_required"
+
+
+def test_every_call_that_takes_an_idempotency_key_documents_the_replay_header(merch):
+    """A partner reads from the schema which answers may carry ``Idempotent-Replayed: true``."""
+    schema = merch.get("/api/v1/schema/?format=json").json()
+    keyed = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()
+             if any(p.get("name") == "Idempotency-Key" for p in op.get("parameters", []))]
+    assert len(keyed) >= 15
+    for path, method, op in keyed:
+        for status, response in op["responses"].items():
+            documented = "Idempotent-Replayed" in response.get("headers", {})
+            replayable = status.startswith("2") or status in ("400", "404", "409", "422")
+            assert documented == replayable, (method, path, status)

@@ -193,3 +193,30 @@ def postprocess_links(result: dict, generator, request, public) -> dict:
         if response is not None and published:
             response["links"] = published
     return result
+
+
+REPLAYED_HEADER_SCHEMA = {
+    "description": "`true` when this answer is the stored answer of an earlier request with the same "
+    "Idempotency-Key (nothing was done again); absent on the first answer.",
+    "schema": {"type": "string", "enum": ["true"]},
+}
+
+
+# Refusals decided by the request's own work are stored and replayed; 401/403/413/429 … are
+# answered before the key is looked at, so never replayed.
+REPLAYABLE_REFUSALS = ("400", "404", "409", "422")
+
+
+def postprocess_replayed_header(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: every operation that takes an ``Idempotency-Key`` documents the
+    ``Idempotent-Replayed`` header on each of its answers (a replay repeats the first answer, refusals included)."""
+    for item in result.get("paths", {}).values():
+        for method, op in item.items():
+            if method not in ("post", "put", "patch", "delete"):
+                continue
+            if not any(p.get("in") == "header" and p.get("name") == "Idempotency-Key" for p in op.get("parameters", [])):
+                continue
+            for status, response in op.get("responses", {}).items():
+                if (status.startswith("2") or status in REPLAYABLE_REFUSALS) and "$ref" not in response:
+                    response.setdefault("headers", {})["Idempotent-Replayed"] = REPLAYED_HEADER_SCHEMA
+    return result
