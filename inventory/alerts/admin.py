@@ -9,29 +9,19 @@ from omni.admin import ModelAdmin
 
 from .models import Alert
 
-KIND_LABELS = {
-    "ledger_drift": "Stock figure differs from its ledger",
-    "sync_dead_letter": "Channel message given up (dead letter)",
-}
-
 
 @admin.register(Alert)
 class AlertAdmin(ModelAdmin):
     """Alerts are raised by the checks, never typed in: no add page; acknowledging is the one change."""
 
     empty_message = "No alerts: the nightly ledger check raises one when a stock figure and its ledger disagree."
-    list_display = ("id", "what", "message", "created_at", "acknowledged_at")
+    list_display = ("id", "kind", "message", "created_at", "acknowledged_at")
     list_filter = ("kind", "acknowledged_at")
     readonly_fields = ("kind", "message", "details", "created_at", "acknowledged_at")
     actions = ("acknowledge",)
 
     def has_add_permission(self, request) -> bool:
         return False
-
-    @admin.display(description="Kind", ordering="kind")
-    def what(self, obj: Alert) -> str:
-        """The kind in words (the checks raise them by code: ``ledger_drift``, ``sync_dead_letter``)."""
-        return KIND_LABELS.get(obj.kind, obj.kind.replace("_", " ").capitalize())
 
     @admin.action(description="Acknowledge")
     def acknowledge(self, request, queryset):
