@@ -237,11 +237,10 @@ class HoldCreateView(APIView):
 
         def handler() -> tuple[int, Any]:
             data = _parse(s.HoldCreateSerializer, body)
-            ref = data["order_ref"].strip() or (f"hold:{key.strip()}" if key and key.strip() else "")
             hold = services.hold_create(
                 channel=channel, lines=[services.HoldLineInput(sku=ln["sku"], quantity=ln["quantity"]) for ln in data["lines"]],
                 ttl_seconds=data["ttl_seconds"], pickup_location=data["pickup_location"], latitude=data["latitude"],
-                longitude=data["longitude"], lost_sale_ref=ref,
+                longitude=data["longitude"], order_ref=data["order_ref"], idempotency_key=key or "",
             )
             return 201, s.HoldOutSerializer(_hold_get(principal, hold.pk)).data
 

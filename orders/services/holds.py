@@ -40,13 +40,13 @@ def hold_reference(hold: Hold, n: int) -> str:
 
 def hold_create(
     *, channel: Channel, lines: list[HoldLineInput], ttl_seconds: Any = DEFAULT_TTL, pickup_location: str = "",
-    latitude: Any = None, longitude: Any = None, now: datetime | None = None, lost_sale_ref: str = "",
+    latitude: Any = None, longitude: Any = None, now: datetime | None = None, order_ref: str = "", idempotency_key: str = "",
 ) -> Hold:
     """Reserve a cart's units until ``now + ttl``; all lines or none (``InsufficientStock``).
 
     A cart refused for want of stock is demand the channel could not serve at checkout: a lost sale
-    of the SKUs that lacked (as an order refused at intake), under ``lost_sale_ref`` — the order
-    number the cart becomes when the shop gives it, else the request's idempotency key. It counts
+    of the SKUs that lacked (as an order refused at intake), under ``order_ref`` — the order number
+    the cart becomes, when the shop gives it — else ``hold:<idempotency_key>``. It counts
     once per reference and SKU: the same request again, or the order that follows under that number
     refused for the same units, adds nothing (see ``lost_sales``)."""
     if isinstance(ttl_seconds, bool) or not isinstance(ttl_seconds, int) or not MIN_TTL <= ttl_seconds <= MAX_TTL:
@@ -67,6 +67,7 @@ def hold_create(
         return _hold_create(channel=channel, checked=checked, needs=needs, facts=facts, products=products, pickup=pickup,
                             expires_at=expires_at)
     except InsufficientStock as exc:  # decided after the rollback, written once (lost_sales)
+        lost_sale_ref = order_ref.strip() or (f"hold:{idempotency_key.strip()}" if idempotency_key.strip() else "")
         lost_sales_of_refused_order(channel=channel, exc=exc, order_ref=lost_sale_ref,
                                     lines=[(p, q, p.price or Decimal("0")) for p, q in
                                            zip(checked.products, checked.quantities, strict=True)])
