@@ -386,5 +386,11 @@ OMNI_CUSTOMER_CHOICE_HOURS = int(os.environ.get("OMNI_CUSTOMER_CHOICE_HOURS", "4
 # How long an Idempotency-Key's answer is kept for replay (orders' per channel, the stock API's per
 # caller); a nightly job forgets older ones, after which the same key runs the request again.
 OMNI_IDEMPOTENCY_KEEP_DAYS = int(os.environ.get("OMNI_IDEMPOTENCY_KEEP_DAYS", "7"))
+# Read-mostly configuration every order reads (routing profiles, locations, capacity, SLAs) is kept
+# in each process this many seconds (omni/config_cache.py): another process sees a change within
+# it, the process that made it at once; 0: read every time. The locations' "not found" counts
+# (routing's 90-day accuracy score) are kept OMNI_ACCURACY_CACHE_SECONDS (off when either is 0).
+OMNI_CONFIG_CACHE_SECONDS = float(os.environ.get("OMNI_CONFIG_CACHE_SECONDS", "10"))
+OMNI_ACCURACY_CACHE_SECONDS = float(os.environ.get("OMNI_ACCURACY_CACHE_SECONDS", "60"))
 # A customer message stuck "being sent" this long (its worker died) is marked failed and sent again.
 OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS = int(os.environ.get("OMNI_NOTIFICATION_SENDING_TIMEOUT_SECONDS", "600"))

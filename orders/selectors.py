@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 from django.db.models import Prefetch, Q, QuerySet
@@ -14,6 +16,7 @@ from allocation.models import Channel
 from allocation.selectors import channel_sellable_location_ids, location_availability
 from inventory.models import Location
 from inventory.selectors import capacity_used
+from omni.config_cache import ConfigCache
 from omni.errors import NotFound
 from omni.geo import haversine_km
 from omni.access.roles import Principal
@@ -23,24 +26,46 @@ from orders.models import (
 from orders.routing.engine import ProfileSpec
 
 
+# channel id → the row of the profile it routes with (None: the built-in one). Cleared on every save
+# or delete of a profile in this process (``routing_profile_save``'s retiring ``update`` too).
+_PROFILE_ROWS: ConfigCache[int, tuple[Any, ...] | None] = ConfigCache("routing profile by channel")
+_PROFILE_ROWS.clear_on_change(RoutingProfile)
+
+
+def routing_profiles_changed() -> None:
+    """Profiles were written without ``save()`` (``QuerySet.update``): the next order reads them again."""
+    _PROFILE_ROWS.clear_now_and_on_commit()
+
+
 def routing_profile_for(*, channel: Channel) -> ProfileSpec:
-    """The newest active profile of the channel, else the newest active default, else built-in."""
-    # ONE query: the channel's own profiles sort before the defaults (NULL channel last). Plain
-    # SQL: every order reads it, and the ORM took 0.5 ms of CPU to build it and a model.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, name, version, criteria, max_shipments, allow_ship_to_store, reroute_shortage "
-            f"FROM {RoutingProfile._meta.db_table} WHERE (channel_id = %s OR channel_id IS NULL) AND is_active = %s "
-            f"ORDER BY channel_id ASC NULLS LAST, version DESC LIMIT 1", [channel.pk, True])
-        row = cursor.fetchone()
+    """The newest active profile of the channel, else the newest active default, else built-in.
+    Kept per process (``omni.config_cache``): every order reads it, profiles change rarely."""
+    row = _PROFILE_ROWS.get_many([channel.pk], _profile_rows, missing=None)[channel.pk]
     if row is None:
         return ProfileSpec()
     pk, name, version, criteria, max_shipments, allow_ship_to_store, reroute_shortage = row
-    criteria = json.loads(criteria) if isinstance(criteria, (str, bytes)) else criteria  # Django reads JSON as text
+    # Parsed anew for each caller: the cached row is text, a criteria list of dicts is mutable.
+    criteria = json.loads(criteria) if isinstance(criteria, (str, bytes)) else copy.deepcopy(criteria)
     return ProfileSpec(
         name=name, version=version, criteria=list(criteria), max_shipments=max_shipments,
         allow_ship_to_store=bool(allow_ship_to_store), profile_id=pk, reroute_shortage=reroute_shortage,
     )
+
+
+def _profile_rows(channel_ids: list[int]) -> dict[int, tuple[Any, ...]]:
+    # ONE query per channel: its own profiles sort before the defaults (NULL channel last). Plain
+    # SQL: the ORM took 0.5 ms of CPU to build it and a model.
+    rows = {}
+    with connection.cursor() as cursor:
+        for channel_id in channel_ids:
+            cursor.execute(
+                f"SELECT id, name, version, criteria, max_shipments, allow_ship_to_store, reroute_shortage "
+                f"FROM {RoutingProfile._meta.db_table} WHERE (channel_id = %s OR channel_id IS NULL) AND is_active = %s "
+                f"ORDER BY channel_id ASC NULLS LAST, version DESC LIMIT 1", [channel_id, True])
+            row = cursor.fetchone()
+            if row is not None:
+                rows[channel_id] = tuple(row)
+    return rows
 
 
 def orders_visible(*, principal: Principal) -> QuerySet[Order]:

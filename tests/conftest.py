@@ -100,3 +100,14 @@ def _no_rate_limit(settings):
     """The per-caller rate limit keeps counters in the shared cache (Redis); tests that are about
     it (tests/test_operations.py) set ``OMNI_API_RATE`` themselves."""
     settings.OMNI_API_RATE = ""
+
+
+@pytest.fixture(autouse=True)
+def _config_caches_cleared():
+    """The per-process configuration caches (``omni.config_cache``) hold rows of the database: a
+    rolled-back test's routing profiles, locations and SLAs must not reach the next test."""
+    from omni.config_cache import clear_all
+
+    clear_all()
+    yield
+    clear_all()

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -22,6 +23,7 @@ from allocation.accuracy.selectors import LocationAccuracy
 from allocation.selectors import ChannelContext, available_sql, channel_location_ids, location_policy_join
 from inventory.models import Location, StockLevel
 from inventory.selectors import capacity_used
+from omni.config_cache import ConfigCache, config_cache_seconds
 from omni.errors import InsufficientStock
 
 from .criteria import (
@@ -226,31 +228,61 @@ def load_used_capacity(*, candidates: list[Candidate], now: datetime | None = No
 NOT_FOUND_REASON = "not_found"  # how a "not found" rejection's reason starts (fulfillment writes it)
 
 
+def _accuracy_cache_seconds() -> float:
+    return 0.0 if config_cache_seconds() <= 0 else float(settings.OMNI_ACCURACY_CACHE_SECONDS)
+
+
+# Location id → its "not found" rejections over the accuracy window, kept per process for
+# OMNI_ACCURACY_CACHE_SECONDS (60): the window is 90 days, so a minute's lag for a rejection
+# recorded by another process changes no score anyone could notice. One recorded by this process
+# counts at once (``rejections_recorded``, called where orders closes an allocation as rejected):
+# the store that just could not find the units must not win the very next order here.
+_NOT_FOUND_COUNTS: ConfigCache[int, int] = ConfigCache("not-found rejections by location", seconds=_accuracy_cache_seconds)
+
+
+def rejections_recorded(*, location_ids: Iterable[int]) -> None:
+    """These locations rejected units: their next accuracy read in this process counts them."""
+    _NOT_FOUND_COUNTS.clear_now_and_on_commit(location_ids)
+
+
 def load_accuracy(*, candidates: list[Candidate], now: datetime | None = None,
                   counts: Mapping[int, LocationAccuracy] | None = None) -> None:
     """Fill ``accuracy`` of the candidates: their cycle counts (as allocation materializes them) and
-    the units they rejected as "not found" over the accuracy window. Two small queries (one when
-    ``counts``, the materialized counts, were already read in this request)."""
-    from allocation.accuracy.selectors import ACCURACY_DAYS, location_accuracy
-    from orders.models import Allocation, AllocationStatus
+    the units they rejected as "not found" over the accuracy window (kept per process, see
+    ``_NOT_FOUND_COUNTS``; read afresh when ``now`` is given). At most two small queries (none when
+    ``counts``, the materialized counts, were already read in this request and the rejections are
+    cached)."""
+    from allocation.accuracy.selectors import location_accuracy
 
     if not candidates:
         return
     ids = [c.location_id for c in candidates]
     if counts is None:
         counts = location_accuracy(location_ids=ids)
-    since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
-    # Plain SQL (every order routes): the ORM's aggregate took 0.55 ms of CPU to build, this 0.1.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT location_id, COUNT(*) FROM {Allocation._meta.db_table} WHERE location_id IN ({', '.join(['%s'] * len(ids))}) "
-            "AND status = %s AND created_at >= %s AND substr(reason, 1, %s) = %s GROUP BY location_id",
-            [*ids, AllocationStatus.REJECTED.value, since, len(NOT_FOUND_REASON), NOT_FOUND_REASON])
-        missed = dict(cursor.fetchall())
+    if now is None:
+        missed = _NOT_FOUND_COUNTS.get_many(ids, _not_found_counts, missing=0)
+    else:
+        missed = _not_found_counts(ids, now=now)
     for c in candidates:
         acc = counts.get(c.location_id)
         n, ok = (acc.counts, acc.accurate) if acc is not None else (0, 0)
         c.accuracy = (ok + 1) / (n + missed.get(c.location_id, 0) + 1)
+
+
+def _not_found_counts(location_ids: list[int], *, now: datetime | None = None) -> dict[int, int]:
+    """location id → its allocations rejected as "not found" over the accuracy window (those with some)."""
+    from allocation.accuracy.selectors import ACCURACY_DAYS
+    from orders.models import Allocation, AllocationStatus
+
+    since = (now or timezone.now()) - timedelta(days=ACCURACY_DAYS)
+    # Plain SQL: the ORM's aggregate took 0.55 ms of CPU to build, this 0.1.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT location_id, COUNT(*) FROM {Allocation._meta.db_table} "
+            f"WHERE location_id IN ({', '.join(['%s'] * len(location_ids))}) "
+            "AND status = %s AND created_at >= %s AND substr(reason, 1, %s) = %s GROUP BY location_id",
+            [*location_ids, AllocationStatus.REJECTED.value, since, len(NOT_FOUND_REASON), NOT_FOUND_REASON])
+        return {int(pk): int(n) for pk, n in cursor.fetchall()}
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ from orders.models import (
     Allocation, AllocationStatus, LineStatus, LostSaleReason, Order, OrderLine, OrderReturn, OrderReturnLine, OrderStatus,
     RerouteShortage,
 )
-from orders.routing.engine import RoutingDecision
+from orders.routing.engine import RoutingDecision, rejections_recorded
 from orders.routing.scarcity import priority_key
 from orders.selectors import routing_profile_for
 
@@ -99,6 +99,8 @@ def _allocations_close(allocs: Sequence[Allocation], to: str, reason: str = "") 
         alloc.closed_at, alloc.reason = now, reason[:255]
         transition_apply(obj=alloc, table=ALLOCATION_TRANSITIONS, to=to, what=f"Allocation {alloc.pk}",
                          extra_fields=("closed_at", "reason"))
+    if to == AllocationStatus.REJECTED:
+        rejections_recorded(location_ids={a.location_id for a in allocs})
 
 
 def allocations_withdraw(*, allocations: Sequence[Allocation], reason: str) -> None:
@@ -238,6 +240,8 @@ def allocation_settle(alloc: Allocation, quantity: int, to: str, reason: str = "
     closed allocation split off it (the rest stays reserved, still held by the same reservation).
     The caller holds the allocation's lock (``allocation_lock``) and settles the line after."""
     transition_check(table=ALLOCATION_TRANSITIONS, current=alloc.status, to=to, what=f"Allocation {alloc.pk}")
+    if to == AllocationStatus.REJECTED:  # a "not found" lowers the location's accuracy at once
+        rejections_recorded(location_ids=[alloc.location_id])
     now = timezone.now()
     if quantity == alloc.quantity:
         alloc.closed_at, alloc.reason = now, reason[:255] or alloc.reason

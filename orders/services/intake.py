@@ -16,7 +16,7 @@ from allocation.selectors import atp_for_channel, planning_context
 from omni.bulk import bulk_insert
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
-from inventory.models import Location
+from inventory.selectors import locations_by_id
 from orders.models import (
     Allocation, DeliveryMode, Hold, HoldLine, HoldStatus, LineStatus, Order, OrderEvent, OrderLine, OrderStatus,
 )
@@ -214,11 +214,8 @@ def _keep_in_hand(*, order: Order, lines: list[OrderLine], allocations: list[All
     """Keep what intake wrote with ``order`` (each allocation with its location, its line and
     product): fulfilment builds the work from it and the API answers from it (``order_as_written``)
     instead of reading back, in three and five queries, what this transaction has just written.
-    One query for the allocations' locations."""
-    ids = sorted({a.location_id for a in allocations})
-    # ``raw`` builds the same instances at half the CPU of ``in_bulk``'s query (0.36 → 0.17 ms)
-    locations = {loc.pk: loc for loc in Location.objects.raw(
-        f"SELECT * FROM {Location._meta.db_table} WHERE id IN ({', '.join(['%s'] * len(ids))})", ids)} if ids else {}
+    The allocations' locations come from the process's cache of location rows (no query)."""
+    locations = locations_by_id(location_ids={a.location_id for a in allocations})
     for alloc in allocations:
         alloc.location = locations[alloc.location_id]
     order._as_written = (list(lines), sorted(allocations, key=lambda a: a.pk), sorted(events, key=lambda e: e.pk))  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from allocation.models import Channel
 from omni.errors import ValidationFailed
 from orders.models import RoutingProfile
 from orders.routing.criteria import build_criteria
+from orders.selectors import routing_profiles_changed
 
 
 def routing_profile_save(
@@ -29,6 +30,7 @@ def routing_profile_save(
         list(RoutingProfile.objects.select_for_update(of=("self",)).filter(name=name))
         latest = RoutingProfile.objects.filter(name=name).aggregate(v=Max("version"))["v"] or 0
         RoutingProfile.objects.filter(name=name, is_active=True).update(is_active=False)
+        routing_profiles_changed()
         return RoutingProfile.objects.create(
             name=name, channel=channel, version=latest + 1, criteria=criteria, max_shipments=max_shipments,
             allow_ship_to_store=allow_ship_to_store, is_active=True,

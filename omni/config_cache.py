@@ -1,0 +1,129 @@
+"""A small per-process cache of read-mostly configuration that every order reads (the channel's
+routing profile, the locations' rows and capacity, their SLAs), as Django keeps ``Site`` and
+``ContentType`` in memory: one statement less per order each, for a change that happens a few
+times a day.
+
+- Keyed (a location, a channel); each entry lives ``OMNI_CONFIG_CACHE_SECONDS`` (10 s): another
+  process sees a change within that time.
+- The process that makes the change sees it at once: ``clear_on_change`` clears the cache on
+  ``post_save`` / ``post_delete`` of its models (and again when the transaction commits, so that
+  a read in another thread between the write and its commit cannot keep the old row for the whole
+  TTL); code that writes those models with ``QuerySet.update`` calls ``clear()`` itself.
+- Values are immutable (tuples of column values, ints, ``None``): a caller builds its own model
+  instance from them, so no two requests ever share a mutable object.
+- ``OMNI_CONFIG_CACHE_SECONDS = 0`` turns every cache off: each read goes to the database.
+
+Per process and per database alias ``default``: the order path reads only that one. Tests clear
+every cache before each test (``tests/conftest.py``), as a rolled-back test's rows must not
+survive it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterable, Mapping
+from typing import Any, Generic, TypeVar
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_save
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# The cache's clock (seconds, monotonic). Tests travel in time by replacing it.
+clock: Callable[[], float] = time.monotonic
+
+DEFAULT_SECONDS = 10.0
+
+_caches: list[ConfigCache[Any, Any]] = []
+
+
+def config_cache_seconds() -> float:
+    """How long a configuration entry lives (``OMNI_CONFIG_CACHE_SECONDS``; 0: no cache)."""
+    return float(getattr(settings, "OMNI_CONFIG_CACHE_SECONDS", DEFAULT_SECONDS))
+
+
+class ConfigCache(Generic[K, V]):
+    """Entries ``key → value`` that expire ``seconds()`` after they were read (default: the
+    setting). ``name`` is for people reading a traceback or a debugger."""
+
+    def __init__(self, name: str, *, seconds: Callable[[], float] = config_cache_seconds) -> None:
+        self.name = name
+        self.seconds = seconds
+        self._entries: dict[K, tuple[float, V]] = {}
+        # Bumped by every clear: a load that started before a clear does not store what it read.
+        self._generation = 0
+        self._lock = threading.Lock()
+        _caches.append(self)
+
+    def __repr__(self) -> str:
+        return f"<ConfigCache {self.name}: {len(self._entries)} entries>"
+
+    def get_many(self, keys: Iterable[K], load: Callable[[list[K]], Mapping[K, V]], *, missing: V) -> dict[K, V]:
+        """The value of each key: fresh entries from memory, the others with ONE call of ``load``
+        (given the keys it must read; a key it leaves out gets ``missing``, cached as well —
+        "this location has no SLA" is configuration too)."""
+        wanted = list(dict.fromkeys(keys))
+        ttl = self.seconds()
+        if ttl <= 0:
+            loaded = load(wanted) if wanted else {}
+            return {k: loaded.get(k, missing) for k in wanted}
+        now = clock()
+        out: dict[K, V] = {}
+        stale: list[K] = []
+        entries = self._entries
+        for k in wanted:
+            entry = entries.get(k)
+            if entry is not None and entry[0] > now:
+                out[k] = entry[1]
+            else:
+                stale.append(k)
+        if stale:
+            generation = self._generation
+            loaded = load(stale)
+            expires = now + ttl
+            with self._lock:
+                keep = generation == self._generation
+                for k in stale:
+                    value = loaded.get(k, missing)
+                    out[k] = value
+                    if keep:
+                        entries[k] = (expires, value)
+        return out
+
+    def clear(self, keys: Iterable[K] | None = None) -> None:
+        """Forget every entry (or those of ``keys``): the next read goes to the database."""
+        with self._lock:
+            self._generation += 1
+            if keys is None:
+                self._entries.clear()
+            else:
+                for k in keys:
+                    self._entries.pop(k, None)
+
+    def clear_now_and_on_commit(self, keys: Iterable[K] | None = None) -> None:
+        """``clear`` now (this request's next read sees the change) and again when the current
+        transaction commits (a read in another thread of this process may have cached the row as
+        it was before the commit)."""
+        keys = None if keys is None else list(keys)
+        self.clear(keys)
+        if transaction.get_connection().in_atomic_block:
+            transaction.on_commit(lambda: self.clear(keys), robust=True)
+
+    def clear_on_change(self, *model_classes: type[models.Model]) -> None:
+        """Clear the whole cache whenever a row of these models is saved or deleted in this process."""
+        def receiver(sender: type[models.Model], **kwargs: Any) -> None:
+            self.clear_now_and_on_commit()
+
+        for model in model_classes:
+            uid = f"omni.config_cache:{self.name}:{model._meta.label}"
+            post_save.connect(receiver, sender=model, weak=False, dispatch_uid=f"{uid}:save")
+            post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=f"{uid}:delete")
+
+
+def clear_all() -> None:
+    """Forget every configuration cache of this process (tests, between two of them)."""
+    for cache in _caches:
+        cache.clear()
