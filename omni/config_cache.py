@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_migrate, post_save
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -123,7 +123,12 @@ class ConfigCache(Generic[K, V]):
             post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=f"{uid}:delete")
 
 
-def clear_all() -> None:
-    """Forget every configuration cache of this process (tests, between two of them)."""
+def clear_all(**_signal: Any) -> None:
+    """Forget every configuration cache of this process (tests, between two of them; after
+    ``migrate`` or ``flush``, whose rows come back with the same ids without any ``save()``:
+    ``seed_demo`` flushes, then bulk-creates)."""
     for cache in _caches:
         cache.clear()
+
+
+post_migrate.connect(clear_all, weak=False, dispatch_uid="omni.config_cache.clear_all")
