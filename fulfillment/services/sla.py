@@ -14,8 +14,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fulfillment.models import LocationSLA, WorkKind
-from omni.config_cache import ConfigCache
 from inventory.models import Location
+from omni.config_cache import ConfigCache
 
 # Hours from the work's creation until it must be ready (pickup) or shipped, without a LocationSLA.
 DEFAULT_PROMISE_HOURS: dict[str, int] = {
