@@ -120,6 +120,10 @@ TEMPLATES = [
 DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))}
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with savepoints sent with the next statement instead of on their own
+        # (five round trips less per order placed over the API; omni/db/postgresql/base.py says how)
+        DATABASES["default"]["ENGINE"] = "omni.db.postgresql"
 else:
     if PRODUCTION:
         raise ImproperlyConfigured("DJANGO_ENV=production needs DATABASE_URL (PostgreSQL).")

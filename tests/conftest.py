@@ -52,7 +52,7 @@ def _redis_reachable() -> bool:
 
 
 def _on_postgres() -> bool:
-    return settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    return settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -46,7 +46,7 @@ def _test_database_settings():
     from django.conf import settings
 
     db = settings.DATABASES["default"]
-    if db["ENGINE"] != "django.db.backends.postgresql":
+    if not db["ENGINE"].endswith("postgresql"):
         return None, None
     test_name = (db.get("TEST") or {}).get("NAME") or f"test_{db['NAME']}"
     return db, f"{test_name}_template"[:63]

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import OuterRef, QuerySet, Subquery
 
+from omni.prepared import execute_prepared
+
 from allocation.safety_stock.models import SafetyStockPolicy, SafetyStockScope
 from inventory.models import LocationKind, StockLevel
 
@@ -103,11 +105,16 @@ def reservable_levels(*, pairs: Iterable[tuple[int, int]]) -> dict[tuple[int, in
     # Plain SQL: the order path runs this on every order, and the ORM's OR of pairs with a
     # subquery took 0.9 ms of CPU to build (0.1 ms this way). A location policy is unique per
     # stock row, so the join adds no row.
-    sql = (f"WITH {_values('k', ['product_id', 'location_id'], keys, [])} "
-           f"SELECT sl.product_id, sl.location_id, sl.id, ss.effective_quantity FROM {STOCK_TABLE} sl "
-           f"JOIN k ON k.product_id = sl.product_id AND k.location_id = sl.location_id {location_policy_join()}")
+    select = (f"SELECT sl.product_id, sl.location_id, sl.id, ss.effective_quantity FROM {STOCK_TABLE} sl "
+              f"JOIN k ON k.product_id = sl.product_id AND k.location_id = sl.location_id {location_policy_join()}")
     with connection.cursor() as cursor:
-        cursor.execute(sql)
+        if connection.vendor == "postgresql":
+            # A prepared statement (its text is fixed, the pairs travel as two arrays): planning it
+            # took 0.25 ms of PostgreSQL's time per order, running it 0.03.
+            execute_prepared(cursor, "WITH k AS (SELECT * FROM unnest(%s::bigint[], %s::bigint[]) AS t(product_id, location_id)) "
+                             + select, [[p for p, _ in keys], [loc for _, loc in keys]], prefix="omni_levels_")
+        else:
+            cursor.execute(f"WITH {_values('k', ['product_id', 'location_id'], keys, [])} {select}")
         rows = cursor.fetchall()
     return {(p, loc): (pk, ss if ss and ss > 0 else 0) for p, loc, pk, ss in rows}
 

@@ -16,11 +16,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from omni.errors import IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from omni.prepared import execute_prepared
 
 from ..models import Bucket, Location, MovementReason, Product, Reservation, ReservationStatus, StockLevel
 from ..outbox import outbox_kick, outbox_record
@@ -79,17 +80,24 @@ def _on_postgres() -> bool:
     return transaction.get_connection().vendor == "postgresql"
 
 
+_RESERVE_ARGS = ("qty", "product", "location", "floor", "ref", "expires")
+# ``RESERVE_SQL`` with ``$n`` placeholders, as PostgreSQL prepares it
+_RESERVE_BODY = RESERVE_SQL
+for _n, _arg in enumerate(_RESERVE_ARGS, start=1):
+    _RESERVE_BODY = _RESERVE_BODY.replace(f"%({_arg})s", f"${_n}")
+
+
 def _reserve_pg(*, product_id: int, location_id: int, quantity: int, floor: int, reference: str,
                 expires_at: datetime | None) -> tuple[int, int] | None:
-    """``RESERVE_SQL`` as a prepared statement. Returns (reservation id, stock row id), or None."""
-    import psycopg
+    """``RESERVE_SQL`` as a named prepared statement of the connection (``omni.prepared``: parsed and
+    planned once per connection, not per reservation). Returns (reservation id, stock row id), or None.
 
-    connection = transaction.get_connection()
-    connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cur:  # server-side binding: planned once per connection
-        cur.execute(RESERVE_SQL, {"qty": quantity, "product": product_id, "location": location_id, "floor": floor,
-                                  "ref": reference[:128], "expires": expires_at}, prepare=True)
-        row = cur.fetchone()
+    (It ran on a psycopg cursor with ``prepare=True``, which did nothing: Django turns psycopg's
+    preparation off, ``prepare_threshold=None``, and PostgreSQL planned it on every call.)"""
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, RESERVE_SQL, [quantity, product_id, location_id, floor, reference[:128], expires_at],
+                         prefix="omni_reserve_", body=_RESERVE_BODY)
+        row = cursor.fetchone()
     return (row[0], row[1]) if row else None
 
 

@@ -25,6 +25,7 @@ from inventory.models import Location, StockLevel
 from inventory.selectors import capacity_used
 from omni.config_cache import ConfigCache, config_cache_seconds
 from omni.errors import InsufficientStock
+from omni.prepared import execute_prepared
 
 from .criteria import (
     DEFAULT_CRITERIA,
@@ -133,33 +134,32 @@ def load_candidates(
         where.append("l.can_ship")
     if pg:
         # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
-        params: Any = {"products": "{" + ",".join(map(str, product_ids)) + "}",
-                       "locations": "{" + ",".join(map(str, location_ids)) + "}", "now": now}
+        params: list[Any] = []
         used = "0"  # today's orders come from the capacity counters (load_used_capacity)
         loc_where = " AND ".join(w for w in where if w.startswith("l."))
         if destination is not None:
-            params["dlat"], params["dlon"] = float(destination[0]), float(destination[1])
+            params += [float(destination[0]), float(destination[0]), float(destination[1])]
             # Haversine, as omni.geo.haversine_km (least() would ignore a NULL: guard it).
             dist = ("CASE WHEN l.latitude IS NULL OR l.longitude IS NULL THEN NULL ELSE "
-                    "2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %(dlat)s) / 2), 2) "
-                    "+ cos(radians(%(dlat)s)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %(dlon)s) / 2), 2)))) END")
+                    "2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %s::float8) / 2), 2) "
+                    "+ cos(radians(%s::float8)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %s::float8) / 2), 2)))) END")
         else:
             dist = "NULL::float8"
-        ages = (f"array_agg(extract(epoch FROM %(now)s::timestamptz - {last_in})::float8 / 86400.0)" if with_age
+        if with_age:
+            params.append(now)
+        ages = (f"array_agg(extract(epoch FROM %s::timestamptz - {last_in})::float8 / 86400.0)" if with_age
                 else "NULL::float8[]")
+        params += ["{" + ",".join(map(str, product_ids)) + "}", "{" + ",".join(map(str, location_ids)) + "}"]
         # Stock rows of the order's SKUs aggregated per location (a hash aggregate), joined to the locations.
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
                f"{dist}, st.pids, st.avail, st.ages FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
-               f"array_agg({avail}) AS avail, {ages} AS ages FROM {sl} s {ss_join} WHERE s.product_id = ANY(%(products)s::bigint[]) "
-               f"AND s.location_id = ANY(%(locations)s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
+               f"array_agg({avail}) AS avail, {ages} AS ages FROM {sl} s {ss_join} WHERE s.product_id = ANY(%s::bigint[]) "
+               f"AND s.location_id = ANY(%s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
                f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
-        import psycopg
-
-        connection.ensure_connection()
-        # A server-side-binding driver cursor: the statement is planned once per connection and the
-        # few hundred rows skip Django's per-row wrapper work.
-        with psycopg.Cursor(connection.connection) as cur:
-            cur.execute(sql, params, prepare=True, binary=True)
+        # A named prepared statement (one text per flag combination): PostgreSQL planned it on every
+        # order (0.35–0.4 ms), for a run of 0.26 ms.
+        with connection.cursor() as cur:
+            execute_prepared(cur, sql, params, prefix="omni_route_")
             rows = cur.fetchall()
     else:
         where[:0] = [f"s.product_id IN ({','.join(['%s'] * len(product_ids))})",

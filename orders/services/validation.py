@@ -10,11 +10,13 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
+from django.db import connection
 
 from allocation.models import Channel
 from inventory.models import Location, Product
 from omni.errors import ValidationFailed
 from omni.limits import MAX_QUANTITY
+from omni.prepared import execute_prepared
 from orders.models import CustomerTier, DeliveryMode, PostalCentroid
 from orders.routing.engine import ProfileSpec
 from orders.selectors import routing_profile_for
@@ -95,6 +97,25 @@ def _destination(data: OrderInput) -> tuple[float, float] | None:
     return None
 
 
+_PRODUCT_FIELDS = [f.attname for f in Product._meta.concrete_fields]
+_PRODUCTS_BY_SKU = (f"SELECT {', '.join(str(f.column) for f in Product._meta.concrete_fields)} FROM {Product._meta.db_table} "
+                    "WHERE sku = ANY(%s::varchar[])")
+
+
+def _products_by_sku(wanted: list[str]) -> dict[str, Product]:
+    """The products of these SKUs (every order reads them). On PostgreSQL a prepared statement
+    (one text whatever the number of SKUs: planned once per connection, not per order), elsewhere
+    ``raw``: either way the same instances at half the CPU of the ORM's query."""
+    if connection.vendor != "postgresql":
+        return {p.sku: p for p in Product.objects.raw(
+            f"SELECT * FROM {Product._meta.db_table} WHERE sku IN ({', '.join(['%s'] * len(wanted))})", wanted)}
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, _PRODUCTS_BY_SKU, [wanted], prefix="omni_sku_")
+        rows = cursor.fetchall()
+    products = (Product.from_db(connection.alias, _PRODUCT_FIELDS, row) for row in rows)
+    return {p.sku: p for p in products}
+
+
 def order_validate(*, channel: Channel, data: OrderInput, require_destination: bool = True) -> CheckedOrder:
     """Every check that needs no stock; raises a clear error naming the field."""
     if not channel.is_active:
@@ -123,10 +144,7 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
     for i, sku in enumerate(skus):
         if not isinstance(sku, str) or not sku.strip():
             raise _bad(f"Line {i + 1}: sku is required.", "invalid", f"lines[{i}].sku", "Required.")
-    # ``raw``: the same instances at half the CPU of the ORM's query (every order reads them)
-    wanted = sorted(set(skus))
-    by_sku = {p.sku: p for p in Product.objects.raw(
-        f"SELECT * FROM {Product._meta.db_table} WHERE sku IN ({', '.join(['%s'] * len(wanted))})", wanted)}
+    by_sku = _products_by_sku(sorted(set(skus)))
     products, quantities, prices = [], [], []
     for i, ln in enumerate(data.lines):
         product = by_sku.get(ln.sku)

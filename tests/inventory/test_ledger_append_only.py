@@ -11,6 +11,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inventory import services
+from omni.db.postgresql.base import statement_of
 from inventory.models import StockMovement, Transfer
 
 from .factories import LocationFactory, ProductFactory
@@ -21,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _ledger_writes(ctx) -> list[str]:
-    return [q["sql"].split(" ", 1)[0] for q in ctx.captured_queries if '"inventory_stockmovement"' in q["sql"]
-            and not q["sql"].startswith("SELECT")]
+    sqls = [statement_of(q["sql"]) for q in ctx.captured_queries]
+    return [sql.split(" ", 1)[0] for sql in sqls if '"inventory_stockmovement"' in sql and not sql.startswith("SELECT")]
 
 
 def test_transfer_ship_writes_its_ledger_row_once_naming_the_transfer():

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from inventory import services
+from omni.db.postgresql.base import statement_of
 from inventory.models import OutboxEvent, Reservation, StockLevel
 from omni.errors import IllegalTransition, InsufficientStock
 
@@ -56,8 +57,8 @@ def test_release_many_updates_stock_rows_in_primary_key_order(stock):
     level_ids = sorted(StockLevel.objects.values_list("pk", flat=True))
     with CaptureQueriesContext(connection) as ctx:
         services.reservations_release(reservations=[rb, ra])
-    updated = [int(q["sql"].rsplit("=", 1)[1].strip(" )")) for q in ctx.captured_queries
-               if q["sql"].startswith('UPDATE "inventory_stocklevel"')]
+    sqls = [statement_of(q["sql"]) for q in ctx.captured_queries]
+    updated = [int(sql.rsplit("=", 1)[1].strip(" )")) for sql in sqls if sql.startswith('UPDATE "inventory_stocklevel"')]
     assert updated == level_ids
 
 

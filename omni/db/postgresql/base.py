@@ -1,0 +1,187 @@
+"""Django's PostgreSQL backend with savepoints that ride on the next statement.
+
+Every ``transaction.atomic()`` nested in another is a savepoint: Django sends ``SAVEPOINT x`` when
+the block opens and ``RELEASE SAVEPOINT x`` when it closes, each a round trip of its own. An order
+placed over the API opens three (the idempotency key's transaction holds intake's, which holds
+routing's reservation attempt): five round trips of ~30, each costing the server a parse and two
+socket calls and the client a query's worth of CPU, to do nothing a partner can see.
+
+Here the savepoint statements are *pending* until the connection next sends a statement, and then
+go in the same simple-protocol message, in front of it (``SAVEPOINT x; INSERT …``): the server runs
+them in order, exactly as if sent one by one, and the cursor steps past their results
+(``nextset``). What never reaches the server is what could not matter:
+
+- a savepoint released or rolled back before any statement ran inside it (nothing to undo);
+- releases still pending at ``COMMIT`` (a commit releases every savepoint) or at ``ROLLBACK``.
+
+A rollback to a savepoint that was sent drops the pending statements first (they concern
+savepoints nested inside it, which the rollback discards) and is sent on its own: after an error
+the transaction accepts nothing else. A statement that fails after its prefix leaves the prefix
+done (a savepoint exists, a release happened), which is the state Django believes in.
+
+Only Django's client-side-binding cursors carry the prefix (the only ones Omni uses for
+statements). Anything that talks to the driver another way — a named server-side cursor, COPY —
+first sends what is pending on its own (``DatabaseWrapper.pending_flush``).
+
+``ENGINE = "omni.db.postgresql"``: the settings use it for every PostgreSQL ``DATABASE_URL``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.db.backends.postgresql import base as postgresql
+
+# django-stubs leave most of the psycopg 3 cursor and of the backend's transaction methods untyped
+_DjangoCursor: Any = postgresql.Cursor
+_DjangoWrapper: Any = postgresql.DatabaseWrapper
+_PENDING = "_omni_pending_sql"  # on the psycopg connection: the statements waiting for the next one
+
+
+def _pending(raw: Any) -> list[tuple[str, str]]:
+    pending = getattr(raw, _PENDING, None)
+    if pending is None:
+        pending = []
+        setattr(raw, _PENDING, pending)
+    return pending
+
+
+class Cursor(_DjangoCursor):
+    """Django's cursor (client-side binding), sending the connection's pending savepoint statements
+    in front of the next statement."""
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        pending = getattr(self.connection, _PENDING, None)
+        if not pending or not isinstance(query, str) or kwargs.get("binary"):
+            if pending:
+                _send(self, pending)
+            return super().execute(query, params, **kwargs)
+        prefix = "".join(f"{sql}; " for _op, sql in pending)
+        count = len(pending)
+        pending.clear()
+        if params is None:
+            # no parameters: psycopg sends the text as it is ('%' needs no escaping)
+            result = super().execute(prefix + query, None, **kwargs)
+        else:
+            result = super().execute(prefix.replace("%", "%%") + query, params, **kwargs)
+        for _ in range(count):
+            self.nextset()
+        return result
+
+    def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+        pending = getattr(self.connection, _PENDING, None)
+        if pending:
+            _send(self, pending)
+        return super().executemany(query, params_seq, **kwargs)
+
+    def copy(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        pending = getattr(self.connection, _PENDING, None)
+        if pending:
+            _send(self, pending)
+        return super().copy(statement, *args, **kwargs)
+
+
+def _send(cursor: Any, pending: list[tuple[str, str]]) -> None:
+    sql = "; ".join(s for _op, s in pending)
+    pending.clear()
+    _DjangoCursor.execute(cursor, sql)
+
+
+class DatabaseWrapper(_DjangoWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unsent: set[str] = set()  # savepoints rolled back before they were ever sent
+
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        if params.get("cursor_factory") is _DjangoCursor:
+            params["cursor_factory"] = Cursor
+        return params
+
+    def _pending(self) -> list[tuple[str, str]] | None:
+        return _pending(self.connection) if self.connection is not None else None
+
+    def pending_flush(self) -> None:
+        """Send the pending savepoint statements now (before using the driver other than through a
+        Django cursor)."""
+        pending = self._pending()
+        if pending:
+            with self.wrap_database_errors:
+                cursor = self.connection.cursor()
+                try:
+                    _send(cursor, pending)
+                finally:
+                    cursor.close()
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        if name:
+            self.pending_flush()
+        return super().create_cursor(name)
+
+    def _savepoint(self, sid: str) -> None:
+        pending = self._pending()
+        if pending is None:
+            super()._savepoint(sid)
+            return
+        pending.append(("create:" + sid, self.ops.savepoint_create_sql(sid)))
+
+    def _savepoint_commit(self, sid: str) -> None:
+        pending = self._pending()
+        if pending is None:
+            super()._savepoint_commit(sid)
+            return
+        if sid in self._unsent or _drop_unsent(pending, sid):
+            self._unsent.discard(sid)  # never created: nothing to release
+            return
+        pending.append(("release:" + sid, self.ops.savepoint_commit_sql(sid)))
+
+    def _savepoint_rollback(self, sid: str) -> None:
+        pending = self._pending()
+        if pending is not None:
+            if sid in self._unsent or _drop_unsent(pending, sid):
+                # never created, nothing to undo; Django releases it next (``Atomic.__exit__``)
+                self._unsent.add(sid)
+                return
+            # what is pending concerns savepoints inside this one, which the rollback discards
+            pending.clear()
+        super()._savepoint_rollback(sid)
+
+    def _commit(self) -> None:
+        self._unsent.clear()
+        pending = self._pending()
+        if pending:
+            pending.clear()  # releases (a commit releases every savepoint), or savepoints with nothing in them
+        super()._commit()
+
+    def _rollback(self) -> None:
+        self._unsent.clear()
+        pending = self._pending()
+        if pending:
+            pending.clear()
+        super()._rollback()
+
+    def _set_autocommit(self, autocommit: bool) -> None:
+        pending = self._pending()
+        if pending:
+            pending.clear()
+        super()._set_autocommit(autocommit)
+
+
+def _drop_unsent(pending: list[tuple[str, str]], sid: str) -> bool:
+    """Forget savepoint ``sid`` if its creation was never sent (no statement ran inside it): True."""
+    op = "create:" + sid
+    for i, (name, _sql) in enumerate(pending):
+        if name == op:
+            del pending[i:]
+            return True
+    return False
+
+
+_PREFIX = re.compile(r'^(?:(?:SAVEPOINT|RELEASE SAVEPOINT) "[^"]+"; )+')
+
+
+def statement_of(sql: str) -> str:
+    """A logged query's own statement, without the savepoint statements sent in front of it
+    (``connection.queries`` shows what was sent)."""
+    return _PREFIX.sub("", sql)

@@ -1,0 +1,90 @@
+"""Omni's PostgreSQL backend (omni/db/postgresql): savepoints travel with the next statement, and
+every transaction still behaves as Django's own — what rolls back rolls back, what commits stays."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from inventory.models import Product
+from omni.db.postgresql.base import statement_of
+
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+
+def _skus() -> list[str]:
+    return sorted(Product.objects.values_list("sku", flat=True))
+
+
+def test_a_savepoint_costs_no_round_trip_of_its_own():
+    with CaptureQueriesContext(connection) as ctx:
+        with transaction.atomic():
+            Product.objects.create(sku="DB-1", name="one")
+        Product.objects.create(sku="DB-2", name="two")
+    sent = [q["sql"] for q in ctx.captured_queries]
+    assert len(sent) == 2  # two inserts; the savepoint and its release rode on them
+    assert sent[0].startswith('SAVEPOINT "') and statement_of(sent[0]).startswith('INSERT INTO "inventory_product"')
+    assert sent[1].startswith('RELEASE SAVEPOINT "') and "DB-2" in statement_of(sent[1])
+    assert _skus() == ["DB-1", "DB-2"]
+
+
+def test_what_a_rolled_back_savepoint_wrote_is_gone_and_the_rest_stays():
+    Product.objects.create(sku="DB-KEEP", name="kept")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            Product.objects.create(sku="DB-GONE", name="gone")
+            raise RuntimeError("undo")
+    assert _skus() == ["DB-KEEP"]
+
+
+def test_a_failing_statement_rolls_back_to_the_savepoint_sent_with_it():
+    Product.objects.create(sku="DB-DUP", name="first")
+    with pytest.raises(IntegrityError):
+        with transaction.atomic():
+            Product.objects.create(sku="DB-DUP", name="again")  # sent as "SAVEPOINT …; INSERT …", the insert fails
+    Product.objects.create(sku="DB-AFTER", name="after")  # the transaction goes on
+    assert _skus() == ["DB-AFTER", "DB-DUP"]
+
+
+def test_savepoints_with_nothing_in_them_are_never_sent():
+    with CaptureQueriesContext(connection) as ctx:
+        with transaction.atomic():
+            with transaction.atomic():
+                pass
+        with pytest.raises(ValueError):
+            with transaction.atomic():
+                raise ValueError("before any statement")  # rolled back, then released: neither is sent
+        assert Product.objects.count() == 0
+    assert [statement_of(q["sql"]) for q in ctx.captured_queries] == [q["sql"] for q in ctx.captured_queries]
+    assert len(ctx.captured_queries) == 1
+
+
+def test_nested_savepoints_keep_their_own_outcome():
+    with transaction.atomic():
+        Product.objects.create(sku="DB-OUTER", name="outer")
+        with pytest.raises(RuntimeError):
+            with transaction.atomic():
+                Product.objects.create(sku="DB-INNER", name="inner")
+                with transaction.atomic():
+                    Product.objects.create(sku="DB-INNERMOST", name="innermost")
+                raise RuntimeError("undo the inner block")
+        with transaction.atomic():
+            Product.objects.create(sku="DB-SIBLING", name="sibling")
+    assert _skus() == ["DB-OUTER", "DB-SIBLING"]
+
+
+def test_a_server_side_cursor_and_copy_run_after_what_is_pending():
+    Product.objects.create(sku="DB-SEEN", name="seen")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            # a named cursor (iterator) and COPY go to the driver another way: the pending SAVEPOINT
+            # is sent before them, so rolling it back undoes what COPY wrote
+            with connection.cursor() as cursor:
+                with cursor.cursor.copy("COPY inventory_product (sku, name, barcode, velocity_class, unit_cost, price, "
+                                        "lead_time_days, season, is_active, created_at) FROM STDIN") as copy:
+                    copy.write_row(("DB-COPIED", "copied", "", "B", 0, 0, 7, "", True, "2026-01-01T00:00:00Z"))
+            assert [p.sku for p in Product.objects.order_by("sku").iterator(chunk_size=1)] == ["DB-COPIED", "DB-SEEN"]
+            assert _skus() == ["DB-COPIED", "DB-SEEN"]
+            raise RuntimeError("undo the copy")
+    assert _skus() == ["DB-SEEN"]
