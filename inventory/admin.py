@@ -30,6 +30,7 @@ from .models import (
     Reservation,
     StockLevel,
     StockMovement,
+    StockRequestKey,
     Transfer,
     TransferStatus,
 )
@@ -296,6 +297,20 @@ class OutboxEventAdmin(PlumbingAdmin):
     list_filter = ["reason", ("processed_at", admin.EmptyFieldListFilter)]
     search_fields = ["product__sku", "location__code"]
     show_full_result_count = False
+
+
+@admin.register(StockRequestKey)
+class StockRequestKeyAdmin(PlumbingAdmin):
+    """The stock API's Idempotency-Keys per caller (orders' keys per channel are beside orders):
+    operations looks one up by the key a partner quotes ("did our retry run twice?"), or lists a
+    caller's keys of the last days; kept OMNI_IDEMPOTENCY_KEEP_DAYS, then forgotten nightly."""
+
+    list_display = ["caller", "key", "response_status", "created_at"]
+    list_filter = ["caller", "created_at"]
+    search_fields = ["key"]
+    readonly_fields = ["caller", "key", "request_hash", "response_status", "response_body", "created_at"]
+    empty_message = ("No stock API idempotency keys: one is kept for each Idempotency-Key a caller sends with a "
+                     "movement batch, a snapshot or a CSV import, so that a retry gets the first answer again.")
 
 
 from . import admin_imports  # noqa: E402,F401  (stock-file import pages, ImportJob admin)

@@ -104,6 +104,15 @@ class OrderAdmin(ReadOnlyAdmin):
     actions = ["cancel_orders"]
     actions_detail = ["action_cancel", "action_cancel_lines", "action_reroute", "action_pin", "action_allocate_now", "action_resend_event"]
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """The page is titled by the order's number and channel, in the page itself and in the browser's
+        tab: the header's breadcrumb gives way to the order's actions at 1280 px and is cut short on a phone."""
+        extra_context = extra_context or {}
+        found = Order.objects.filter(pk=object_id).values_list("external_id", "channel__name").first() if object_id else None
+        if found is not None:
+            extra_context["subtitle"] = "Order {} · {}".format(*found)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
     def get_inlines(self, request, obj):
         """The returns table only where something came back (an empty table with headers says nothing)."""
         if obj is not None and not obj.returns.exists():

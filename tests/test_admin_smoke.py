@@ -107,6 +107,13 @@ def some_of_everything(settings, tmp_path):
         format="json", HTTP_IDEMPOTENCY_KEY="smoke-order-9",
     )
     assert refused.status_code == 409, refused.content
+    # a movement batch sent with an Idempotency-Key (the stock API keeps the key per caller)
+    stock_system = APIClient()
+    stock_system.credentials(HTTP_AUTHORIZATION=f"Token {issue_token(web, Scope.STOCK_WRITE, locations=[dc])}")
+    batch = stock_system.post("/api/v1/stock-movements", {"movements": [
+        {"external_id": "GRN-SMOKE-1", "kind": "receipt", "sku": "SMOKE-1", "location": "DC-1", "quantity": 1}]},
+        format="json", HTTP_IDEMPOTENCY_KEY="smoke-batch-1")
+    assert batch.status_code == 200 and batch.json()["summary"]["applied"] == 1, batch.content
     # a finished stock-file import
     import io
 

@@ -6,8 +6,8 @@
   not the sync endpoints or partner tokens.
 - planner: reads everything a merchandiser reads; changes only safety stock and channel quotas.
 - operations: sync endpoints, sync messages and dead letters (resend), partner tokens, staff
-  assignments, and the technical records (idempotency records, outbox, routing decisions, postal
-  centroids, KPI snapshots), read-only.
+  assignments, and the technical records (orders' and the stock API's idempotency keys, outbox,
+  routing decisions, postal centroids, KPI snapshots), read-only.
 
 Names are strings ("app_label.model"), so this module imports no app."""
 
@@ -47,6 +47,7 @@ _OPERATIONS_EDIT = ["allocation.channelsync", "access.partnertoken", "access.sta
 _OPERATIONS_VIEW = [
     "allocation.syncmessage", "allocation.syncstate", "orders.idempotencyrecord", "orders.routingdecision",
     "orders.postalcentroid", "inventory.outboxevent", "insights.kpifact", "auth.user", "auth.group",
+    "inventory.stockrequestkey",
 ]
 
 

@@ -61,6 +61,7 @@ GROUPS: list[tuple[str, list[tuple[str, str]]]] = [
         ("auth.group", "group"),
         ("orders.routingdecision", "account_tree"),
         ("orders.idempotencyrecord", "fingerprint"),
+        ("inventory.stockrequestkey", "key_vertical"),
         ("inventory.outboxevent", "outbox"),
         ("insights.kpifact", "database"),
         ("orders.postalcentroid", "pin_drop"),

@@ -127,6 +127,9 @@ def test_reroute_and_cancel_from_the_order_page_change_the_order_and_its_stock(
     assert not re.search(r"\d+/1: 2 ×", lines.inner_text())
     # a view-only page's "Close" bar sits at the end instead of floating over the allocations
     assert page.evaluate("getComputedStyle(document.getElementById('submit-row')).position") == "static"
+    # the order's actions fill the header bar: the page itself says which order this is
+    title = f"Order WEB-77 · {world.web.name}"
+    assert page.locator("#order-title").inner_text().strip() == title and page.locator("#order-title").is_visible()
     shot(page, "console-order-1280")
 
     # re-route the shirts away from Istanbul: Izmir reserves them, Istanbul gets them back
@@ -159,6 +162,8 @@ def test_reroute_and_cancel_from_the_order_page_change_the_order_and_its_stock(
     assert _reserved(world.shirt, world.izm) == 0
     assert ledger_check() == []
     page.set_viewport_size({"width": 390, "height": 844})
+    title_box = page.locator("#order-title").bounding_box()  # whole, on a phone too
+    assert page.locator("#order-title").inner_text().strip() == title and title_box and title_box["x"] + title_box["width"] <= 390
     shot(page, "console-order-390")
 
 
@@ -278,3 +283,31 @@ def test_the_merchandiser_s_pages_fit_and_name_themselves_once(browser_page, liv
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     assert page.locator(".field-location .select2-selection__placeholder").inner_text().strip() == "Type to find a location…"
     shot(page, "console-counttask-add-390")
+
+
+def test_an_alert_s_whole_message_reads_on_the_phone_card_and_the_desktop_row(browser_page, live_server):
+    """The phone's row card gave each cell one 45 px line: a dead letter's message (with its address)
+    was cut after a line; it wraps and the card grows. The desktop table keeps its columns."""
+    from inventory.alerts.services import alert_raise
+
+    message = ("2 update(s) for channel web dead-lettered after 5 attempt(s): HTTP 410 from "
+               "https://shop.example.com/omni/stock-events/receiver-for-the-long-address")
+    alert_raise(kind="sync_dead_letter", message=message)
+    _role_user("mara", MERCHANDISER)
+    page = browser_page
+    admin_login(page, live_server, "mara")
+    cell = page.locator("#result_list td.field-message")
+    whole = "c => c.scrollHeight <= c.clientHeight + 1 && c.scrollWidth <= c.clientWidth + 1"
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/admin/inventory/alert/")
+    assert cell.inner_text().strip() == message
+    assert cell.evaluate(whole), "the message is cut on the phone card"
+    assert cell.evaluate("c => c.getBoundingClientRect().height") > 45  # wrapped over several lines
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    shot(page, "console-alerts-390")
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(f"{live_server.url}/admin/inventory/alert/")
+    assert cell.evaluate(whole) and cell.evaluate("c => getComputedStyle(c).display") == "table-cell"
+    table = page.locator("#result_list")
+    assert table.evaluate("t => t.scrollWidth <= t.parentElement.clientWidth + 1")
+    shot(page, "console-alerts-1280")

@@ -218,3 +218,36 @@ def test_stock_keys_past_their_keeping_time_are_forgotten_by_the_nightly_job(api
     old = client.post(MOVEMENTS, batch("GRN-1"), format="json", HTTP_IDEMPOTENCY_KEY="batch-old")
     assert "Idempotent-Replayed" not in old and old.json()["summary"] == {"applied": 0, "replayed": 1, "failed": 0}
     assert on_hand() == 14
+
+
+def test_operations_finds_a_stock_key_in_the_admin_by_the_key_a_partner_quotes(api_client, store, client):
+    """The stock API's keys are in the admin beside orders' (read-only): operations searches by the
+    key and filters by caller; a merchandiser does not see these technical records."""
+    from django.contrib.auth.models import Group, Permission
+
+    from inventory.models import StockRequestKey
+    from omni.access.groups import MERCHANDISER, OPERATIONS, admin_roles_sync
+    from tests.inventory.factories import UserFactory
+
+    token = token_client(api_client, store, Scope.STOCK_WRITE)
+    token.post(MOVEMENTS, batch("GRN-1"), format="json", HTTP_IDEMPOTENCY_KEY="batch-grn-1")
+    token.post(MOVEMENTS, batch("GRN-2"), format="json", HTTP_IDEMPOTENCY_KEY="batch-grn-2")
+    caller = StockRequestKey.objects.get(key="batch-grn-1").caller
+    assert caller.startswith("token:")
+    admin_roles_sync(group_model=Group, permission_model=Permission)
+    ops, merch = UserFactory(username="ops", is_staff=True), UserFactory(username="merch", is_staff=True)
+    ops.groups.set([Group.objects.get(name=OPERATIONS)])
+    merch.groups.set([Group.objects.get(name=MERCHANDISER)])
+
+    client.force_login(ops)
+    found = client.get("/admin/inventory/stockrequestkey/", {"q": "batch-grn-1"})
+    assert found.status_code == 200
+    assert list(found.context["cl"].result_list.values_list("key", flat=True)) == ["batch-grn-1"]
+    by_caller = client.get("/admin/inventory/stockrequestkey/", {"caller": caller})
+    assert sorted(by_caller.context["cl"].result_list.values_list("key", flat=True)) == ["batch-grn-1", "batch-grn-2"]
+    page = client.get(f"/admin/inventory/stockrequestkey/{StockRequestKey.objects.get(key='batch-grn-1').pk}/change/")
+    assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # read-only
+    assert "Stock API idempotency keys" in client.get("/admin/").content.decode()  # in the operations menu
+
+    client.force_login(merch)
+    assert client.get("/admin/inventory/stockrequestkey/").status_code == 403

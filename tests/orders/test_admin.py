@@ -5,6 +5,8 @@ button that would answer 403."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.contrib import admin
 from django.test import RequestFactory
@@ -114,3 +116,13 @@ def test_the_pin_page_lists_each_location_with_its_atp_and_distance_and_pins_the
     assert order.routing_decisions.filter(kind="manual_pin", reason="manual pin by merch via admin: IST short-staffed").exists()
     assert "pinned to ST-IZM by hand" in client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
     assert ledger_check() == []
+
+
+def test_the_order_page_is_titled_by_its_number_and_channel(merchandiser, placed, client, world):
+    """The header's breadcrumb gives way to the order's actions at 1280 px: the page names the order itself."""
+    order, _hold = placed
+    client.force_login(merchandiser)
+    html = client.get(reverse("admin:orders_order_change", args=[order.pk])).content.decode()
+    title = f"Order AD-1 · {world.web.name}"
+    assert '<h2 id="order-title"' in html and f">{title}</h2>" in html
+    assert re.search(rf"<title>\s*{re.escape(title)} \|", html)  # and the browser's tab
