@@ -95,3 +95,71 @@ def test_bulk_insert_stores_what_bulk_create_stores_and_sets_the_keys():
         bulk_insert(OrderEvent, [ours[0]])
     with pytest.raises(ValueError, match="database defaults"):
         bulk_insert(CycleCount, [CycleCount()])
+
+
+def test_bulk_insert_chain_writes_parents_and_children_in_one_statement():
+    """``bulk_insert_chain`` (the order path's order + lines, work + lines + events): the same rows
+    as ``bulk_create`` table by table, each child with ITS parent's new key — several parents, the
+    children interleaved — every instance keyed and marked saved, in one statement on PostgreSQL."""
+    from django.db import IntegrityError, connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from omni.bulk import bulk_insert_chain
+    from orders.models import Order, OrderEvent, OrderLine, RoutingDecision
+    from tests.allocation.factories import ChannelFactory
+    from tests.inventory.factories import ProductFactory
+
+    channel = ChannelFactory(code="web")
+    tee, cap = ProductFactory(sku="TEE"), ProductFactory(sku="CAP")
+
+    def rows(tag: str) -> tuple[list[Order], list[OrderLine], list[OrderEvent], list[RoutingDecision]]:
+        a, b = Order(channel=channel, external_id=f"{tag}-A", city="Köln"), Order(channel=channel, external_id=f"{tag}-B")
+        lines = [OrderLine(order=b, line_no=1, product=cap, quantity=3, unit_price=Decimal("4.50")),
+                 OrderLine(order=a, line_no=1, product=tee, quantity=1, unit_price=Decimal("19.90")),
+                 OrderLine(order=b, line_no=2, product=tee, quantity=2, unit_price=Decimal("0"), status_reason="it's ‘quoted’")]
+        events = [OrderEvent(order=a, kind="created", data={"lines": [1]}), OrderEvent(order=b, kind="created", data={})]
+        decisions = [RoutingDecision(order=b, kind="intake", profile_name="default", candidates=[{"x": 1.5}], plan=[], reason="")]
+        return [a, b], lines, events, decisions
+
+    orders, lines, events, decisions = rows("ours")
+    with CaptureQueriesContext(connection) as ctx:
+        bulk_insert_chain((Order, orders), (OrderLine, lines), (OrderEvent, events), (RoutingDecision, decisions))
+    if connection.vendor == "postgresql":
+        assert len(ctx.captured_queries) == 1
+    theirs = rows("theirs")
+    for model, objs in zip((Order, OrderLine, OrderEvent, RoutingDecision), theirs, strict=True):
+        model._default_manager.bulk_create(objs)
+
+    for ours_group, their_group in zip((orders, lines, events, decisions), theirs, strict=True):
+        assert all(o.pk and not o._state.adding and o._state.db == "default" for o in ours_group)
+        assert [o.pk for o in ours_group] == sorted(o.pk for o in ours_group)  # keyed in the order given
+        model = type(ours_group[0])
+        skip = {"id", "created_at", "updated_at", "external_id"}
+        columns = [f.attname for f in model._meta.concrete_fields if f.name not in skip]
+
+        def stored(group: list, columns: list[str] = columns, model: type = model) -> list[tuple]:
+            by_pk = {o.pk: o for o in model._default_manager.filter(pk__in=[o.pk for o in group])}
+            return [tuple(getattr(by_pk[o.pk], c) for c in columns) for o in group]
+
+        # the same values, with each reference to a parent pointing at the corresponding parent
+        mine = [tuple(x.replace("ours", "theirs") if isinstance(x, str) else x for x in row) for row in stored(ours_group)]
+        pk_map = {o.pk: t.pk for o, t in zip(orders, theirs[0], strict=True)}
+        if "order_id" in columns:
+            at = columns.index("order_id")
+            mine = [(*row[:at], pk_map[row[at]], *row[at + 1:]) for row in mine]
+        assert mine == stored(their_group)
+    assert [ln.order_id for ln in lines] == [orders[1].pk, orders[0].pk, orders[1].pk]
+    assert lines[0].order is orders[1] and decisions[0].order_id == orders[1].pk
+    assert list(OrderLine.objects.filter(order=orders[1]).values_list("line_no", "product__sku")) == [(1, "CAP"), (2, "TEE")]
+
+    # all or nothing: a line refused by a constraint leaves no order either
+    order = Order(channel=channel, external_id="C-3")
+    twice = [OrderLine(order=order, line_no=1, product=tee, quantity=1, unit_price=0) for _ in range(2)]
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk_insert_chain((Order, [order]), (OrderLine, twice))
+    assert not Order.objects.filter(external_id="C-3").exists()
+
+    # a related object that neither has a key nor is written earlier in the chain is refused
+    with pytest.raises(ValueError, match="unsaved related object 'order'"):
+        bulk_insert_chain((OrderEvent, [OrderEvent(order=Order(channel=channel, external_id="D-4"), kind="x")]))
+    bulk_insert_chain((Order, []), (OrderLine, []))  # nothing to write: no statement

@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from omni.bulk import bulk_insert
+from omni.bulk import bulk_insert_chain
 from fulfillment.models import Work, WorkEvent, WorkKind, WorkLine, WorkStatus
 from inventory.models import LocationKind
 from orders.models import Allocation, AllocationStatus, DeliveryMode, Order
@@ -47,7 +47,8 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
 
     A few queries whatever the number of allocations (the order path runs this on every intake):
     the order lock, its allocations, its work lines, the new works' locations' open work and SLAs,
-    then one bulk insert each for works, lines and events.
+    then ONE statement inserting the new works, lines and events (``bulk_insert_chain``: a line
+    or an event of a new work takes its key inside that statement).
 
     ``new_order_allocations``: ``order`` (an instance) was inserted in the caller's transaction,
     with these allocations (each with its line, product and location loaded). No other
@@ -67,13 +68,14 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
             for line in WorkLine.objects.filter(work_id__in=list(existing)):
                 line.work = existing[line.work_id]
                 known[line.allocation_id] = line
-        touched: dict[int, Work] = {}
+        touched: dict[int, Work] = {}  # id() of the work → work (a new work has no key until the insert)
         now = timezone.now()
         added = [a for a in allocs if a.pk not in known and a.status == AllocationStatus.RESERVED]
         works = _works_for(order=order, allocs=added, now=now, existing=existing.values())
         events: list[WorkEvent] = []
         lines: list[WorkLine] = []
-        fresh = {w.pk for w, is_new in works.values() if is_new}
+        created = [w for w, is_new in works.values() if is_new]
+        fresh = {id(w) for w in created}
         for alloc in allocs:
             wl = known.get(alloc.pk)
             if wl is None and alloc.status == AllocationStatus.RESERVED:
@@ -82,22 +84,21 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
                     works[alloc.location_id] = (work, False)
                     events.append(_event(work, "created", now, to_status=WorkStatus.NEW, data={
                         "kind": work.kind, "location": alloc.location.code, "deadline": work.deadline.isoformat()}))
-                touched.setdefault(work.pk, work)
+                touched.setdefault(id(work), work)
                 lines.append(WorkLine(work=work, allocation_id=alloc.pk, order_line=alloc.line, product=alloc.line.product,
                                       quantity=alloc.quantity))
                 events.append(_event(work, "line_added", now, data={
                     "allocation": alloc.pk, "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": alloc.quantity}))
             elif wl is not None and alloc.status == AllocationStatus.CANCELLED and wl.open_quantity and wl.work.is_open:
-                work = touched.setdefault(wl.work_id, wl.work)
+                work = touched.setdefault(id(wl.work), wl.work)
                 gone = wl.open_quantity
                 wl.cancelled += gone
                 wl.save(update_fields=["cancelled"])
                 events.append(_event(work, "line_cancelled", now, data={
                     "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": gone, "reason": alloc.reason}))
-        bulk_insert(WorkLine, lines)
-        bulk_insert(WorkEvent, events)
+        bulk_insert_chain((Work, created), (WorkLine, lines), (WorkEvent, events))
         # A work created just now owes every unit of its lines: nothing to settle there.
-        for pk in sorted(set(touched) - fresh):
+        for pk in sorted(w.pk for key, w in touched.items() if key not in fresh):
             work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=pk), actor="system")
         if existing:
             choices_close_moot(order=order)
@@ -109,9 +110,9 @@ def _event(work: Work, kind: str, at: datetime, *, data: dict[str, Any], to_stat
 
 
 def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work]) -> dict[int, tuple[Work, bool]]:
-    """location id → (the order's work there, whether it was created now) for these allocations: its
-    new work there when it has one (``existing``: the order's works, locked by the order's lock),
-    else a new work (bulk-created, one per location)."""
+    """location id → (the order's work there, whether it is new) for these allocations: its new
+    work there when it has one (``existing``: the order's works, locked by the order's lock), else
+    a new work, one per location, not stored yet (the caller inserts it with its lines)."""
     if not allocs:
         return {}
     first: dict[int, Allocation] = {}
@@ -130,6 +131,6 @@ def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existin
             deadline=work_deadline(kind=kind, location=alloc.location, start=now, sla=slas.get(alloc.location_id)),
             pickup_code=pickup_code_new() if kind in (WorkKind.BOPIS, WorkKind.SHIP_TO_STORE) else "",
         ))
-    for work in bulk_insert(Work, created):
+    for work in created:
         out[work.location_id] = (work, True)
     return out

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from omni.bulk import bulk_insert
-from orders.models import Order, OrderEvent
+from omni.bulk import bulk_insert_chain
+from orders.models import Order, OrderEvent, RoutingDecision
 
 
 def order_event_record(*, order: Order, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> OrderEvent:
@@ -15,15 +15,23 @@ def order_event_record(*, order: Order, kind: str, actor: str = "system", data: 
 class OrderEventBatch:
     """Events of one service call, written together in ONE insert (``flush``) in the order they were
     added: the timeline reads the same as with ``order_event_record`` one by one, for a round trip
-    per event less. Flush before the transaction ends (nothing is written otherwise)."""
+    per event less. The routing decisions of the call (``decision_record(batch=…)``) go into the
+    same statement. Flush before the transaction ends (nothing is written otherwise)."""
 
     def __init__(self, order: Order) -> None:
         self.order = order
         self.events: list[OrderEvent] = []
+        self.decisions: list[RoutingDecision] = []
 
     def add(self, *, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> None:
         self.events.append(OrderEvent(order=self.order, kind=kind, actor=(actor or "system")[:150], data=data or {}))
 
+    def add_decision(self, record: RoutingDecision) -> None:
+        """A routing decision record (not stored yet) to write with the events."""
+        self.decisions.append(record)
+
     def flush(self) -> list[OrderEvent]:
-        written, self.events = bulk_insert(OrderEvent, self.events), []
+        written, decisions = self.events, self.decisions
+        self.events, self.decisions = [], []
+        bulk_insert_chain((RoutingDecision, decisions), (OrderEvent, written))
         return written

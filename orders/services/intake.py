@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from allocation.models import Channel
 from allocation.selectors import atp_for_channel, planning_context
-from omni.bulk import bulk_insert
+from omni.bulk import bulk_insert_chain
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
 from inventory.selectors import locations_by_id
@@ -98,9 +98,9 @@ def _held_units(hold_lines: list[HoldLine], lines: list[OrderLine], open_qty: di
 
 def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, external_id: str, actor: str) -> Order:
     hold = _lock_hold(channel=channel, hold_id=data.hold_id) if data.hold_id else None
-    # ``bulk_insert``: the same rows as ``create``/``bulk_create``, without rebuilding the
-    # statement's expression tree on every order (omni/bulk.py)
-    [order] = bulk_insert(Order, [Order(
+    # ``bulk_insert_chain``: the same rows as ``create``/``bulk_create``, the order and its lines
+    # in ONE statement (each line takes the order's new key inside it; omni/bulk.py)
+    order = Order(
         channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
         delivery_mode=data.delivery_mode, pickup_location=checked.pickup, ship_name=(data.ship_name or "")[:200],
         customer_email=(data.customer_email or "").strip()[:254], customer_phone=(data.customer_phone or "").strip()[:32],
@@ -110,11 +110,12 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         latitude=checked.destination[0] if checked.destination and data.delivery_mode != DeliveryMode.BOPIS else None,
         longitude=checked.destination[1] if checked.destination and data.delivery_mode != DeliveryMode.BOPIS else None,
         routing_profile_id=checked.profile.profile_id, hold=hold,
-    )])
-    lines = bulk_insert(OrderLine, [
+    )
+    lines = [
         OrderLine(order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
         for i, (p, q, price) in enumerate(zip(checked.products, checked.quantities, checked.prices, strict=True))
-    ])
+    ]
+    bulk_insert_chain((Order, [order]), (OrderLine, lines))
     by_no = {ln.line_no: ln for ln in lines}
     products = {p.pk: p for p in checked.products}
     events = OrderEventBatch(order)  # the timeline, written in one insert below
@@ -187,7 +188,7 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         )
         decision = planned.decision
         allocations = planned.reserved
-        decision_record(order=order, decision=decision, kind="intake")
+        decision_record(order=order, decision=decision, kind="intake", batch=events)
         events.add(kind="routed", actor="system", data={
             "profile": f"{decision.profile.name} v{decision.profile.version}" if decision.profile.version else decision.profile.name,
             "plan": [{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],

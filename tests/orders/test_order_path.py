@@ -17,20 +17,21 @@ pytestmark = pytest.mark.django_db
 URL = "/api/v1/orders"
 # A three-line order split over two locations, as Django counts them: auth with the token's
 # locations (1), the idempotency key's claim (one insert … on conflict do nothing) and answer (2),
-# validation (2), the order and its lines (2), the planning context, the channel's ATP and the
-# locations' candidates and accuracy (4), capacity, allocations, floors with their stock rows, one
-# reservation per allocation (3) and the reservation ids (8), the decision and the timeline (2), the work from the allocations in hand: their
-# locations, SLAs, works, lines, events (5), three savepoints and their releases (6: the
-# idempotent call's transaction, a savepoint inside the test's; intake's; plan_and_reserve's — the
-# API no longer wraps intake in a second one). The answer is built from what intake wrote.
+# validation (2), the order with its lines (1: one chained insert), the planning context, the
+# channel's ATP, the locations' candidates and accuracy (4), capacity, allocations, floors with
+# their stock rows, one reservation per allocation (3) and the reservation ids (8), the decision
+# with the timeline (1), the work from the allocations in hand: their locations, SLAs, and the
+# works with their lines and events (3). The answer is built from what intake wrote.
 # `bench api` counted 60 per order at first, 41 after one planning context per request and
 # bulk-written timelines and work, 29 after the second pass, 27 after the third. Since the fifth
 # pass the routing candidates and the reservations are named prepared statements run through
 # Django's cursor, so they are counted here too (they were driver round trips before); the
-# savepoints travel in front of the next statement (omni.db.postgresql), and the routing profile,
-# the locations, their SLAs and "not found" counts come from the per-process configuration cache
-# once warm (omni.config_cache; this test warms it only in part): 24 round trips as counted here.
-MAX_QUERIES_PER_ORDER = 25
+# savepoints travel in front of the next statement (omni.db.postgresql: the three savepoints and
+# two releases cost no round trip of their own); the routing profile, the locations, their SLAs
+# and "not found" counts come from the per-process configuration cache once warm
+# (omni.config_cache; this test warms it only in part); the inserts are chained
+# (omni.bulk.bulk_insert_chain): 20 round trips as counted here, 31 before the fifth pass.
+MAX_QUERIES_PER_ORDER = 20
 
 
 def _post(client, external_id: str, lines: list[tuple[str, int]]):
