@@ -38,7 +38,6 @@ import re
 from typing import Any
 
 from django.db.backends.postgresql import base as postgresql
-from django.db.backends.utils import debug_transaction
 
 # django-stubs leave most of the psycopg 3 cursor and of the backend's transaction methods untyped
 _DjangoCursor: Any = postgresql.Cursor
@@ -99,11 +98,6 @@ class DatabaseWrapper(_DjangoWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unsent: set[str] = set()  # savepoints rolled back before they were ever sent
-        # BEGIN rides on the first statement too, unless the settings ask for an isolation level
-        # (psycopg's BEGIN carries it) or a pool (which manages the driver's transaction state)
-        options = self.settings_dict.get("OPTIONS") or {}
-        self._fold_begin = not options.get("isolation_level") and not options.get("pool")
-        self._virtual = False  # in a transaction Django opened while the driver stays in autocommit
 
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
@@ -129,12 +123,6 @@ class DatabaseWrapper(_DjangoWrapper):
     def create_cursor(self, name: str | None = None) -> Any:
         if name:
             self.pending_flush()
-            if self._virtual:
-                # Django declares a named cursor WITH HOLD when the driver is in autocommit (to use
-                # it outside a transaction); this one is inside the transaction Django opened.
-                cursor = super().create_cursor(name)
-                cursor._withhold = False
-                return cursor
         return super().create_cursor(name)
 
     def _savepoint(self, sid: str) -> None:
@@ -166,51 +154,24 @@ class DatabaseWrapper(_DjangoWrapper):
         super()._savepoint_rollback(sid)
 
     def _commit(self) -> None:
-        self._end("COMMIT")
-
-    def _rollback(self) -> None:
-        self._end("ROLLBACK")
-
-    def _end(self, command: str) -> None:
-        """Commit or roll back. Pending releases are dropped (the end of a transaction releases
-        every savepoint), and so are savepoints with nothing in them; a transaction whose BEGIN was
-        never sent ran no statement, so there is nothing to end."""
         self._unsent.clear()
         pending = self._pending()
-        if not self._virtual:
-            if pending:
-                pending.clear()
-            super()._commit() if command == "COMMIT" else super()._rollback()
-            return
-        begun = not (pending and pending[0][0] == "begin")
+        if pending:
+            pending.clear()  # releases (a commit releases every savepoint), or savepoints with nothing in them
+        super()._commit()
+
+    def _rollback(self) -> None:
+        self._unsent.clear()
+        pending = self._pending()
         if pending:
             pending.clear()
-        if begun and self.connection is not None:
-            with debug_transaction(self, command), self.wrap_database_errors:
-                self.connection.execute(command)
-        # still out of autocommit (Django switches it back after the outermost block): the next
-        # statement opens the next transaction, as the driver would
-        self._begin_pending()
-
-    def _begin_pending(self) -> None:
-        pending = self._pending()
-        if pending is not None:
-            pending.insert(0, ("begin", "BEGIN"))
+        super()._rollback()
 
     def _set_autocommit(self, autocommit: bool) -> None:
         pending = self._pending()
         if pending:
             pending.clear()
-        if not self._fold_begin or self.connection is None:
-            super()._set_autocommit(autocommit)
-            return
-        # The driver stays in autocommit; leaving autocommit, Django's transaction opens with the
-        # first statement, its BEGIN sent in front of it (psycopg sends BEGIN on its own first).
-        if not self.connection.autocommit:
-            super()._set_autocommit(True)
-        self._virtual = not autocommit
-        if self._virtual:
-            self._begin_pending()
+        super()._set_autocommit(autocommit)
 
 
 def _drop_unsent(pending: list[tuple[str, str]], sid: str) -> bool:
@@ -223,10 +184,10 @@ def _drop_unsent(pending: list[tuple[str, str]], sid: str) -> bool:
     return False
 
 
-_PREFIX = re.compile(r'^(?:BEGIN; )?(?:(?:SAVEPOINT|RELEASE SAVEPOINT) "[^"]+"; )*')
+_PREFIX = re.compile(r'^(?:(?:SAVEPOINT|RELEASE SAVEPOINT) "[^"]+"; )+')
 
 
 def statement_of(sql: str) -> str:
-    """A logged query's own statement, without the BEGIN and savepoint statements sent in front of
-    it (``connection.queries`` shows what was sent)."""
+    """A logged query's own statement, without the savepoint statements sent in front of it
+    (``connection.queries`` shows what was sent)."""
     return _PREFIX.sub("", sql)
