@@ -1,4 +1,4 @@
-"""Django's PostgreSQL backend with BEGIN and savepoints that ride on the next statement.
+"""Django's PostgreSQL backend with savepoints that ride on the next statement.
 
 Every ``transaction.atomic()`` nested in another is a savepoint: Django sends ``SAVEPOINT x`` when
 the block opens and ``RELEASE SAVEPOINT x`` when it closes, each a round trip of its own. An order
@@ -13,12 +13,6 @@ them in order, exactly as if sent one by one, and the cursor steps past their re
 
 - a savepoint released or rolled back before any statement ran inside it (nothing to undo);
 - releases still pending at ``COMMIT`` (a commit releases every savepoint) or at ``ROLLBACK``.
-
-The same goes for ``BEGIN``: psycopg sent it in a round trip of its own before a transaction's
-first statement. The driver stays in autocommit; when Django leaves autocommit, ``BEGIN`` is
-pending, ``COMMIT`` and ``ROLLBACK`` are sent as statements (not at all when nothing was sent), and
-for a manual transaction the next ``BEGIN`` is pending again after each. Not when ``OPTIONS`` name
-an isolation level (psycopg's ``BEGIN`` carries it) or a pool.
 
 A rollback to a savepoint that was sent drops the pending statements first (they concern
 savepoints nested inside it, which the rollback discards) and is sent on its own: after an error
