@@ -43,6 +43,9 @@ class Candidate:
     # product_id -> days since units of it last arrived here (receipt or transfer in, from the ledger):
     # every unit on hand has been here at least that long. Absent: no inbound movement known.
     age_days: dict[int, float] = field(default_factory=dict)
+    # product_id -> (stock row id, its location safety stock): what reserving there needs, read with
+    # the availability (no second look-up when the plan is reserved)
+    stock_rows: dict[int, tuple[int, int]] = field(default_factory=dict)
 
     def coverable_units(self, needs: Mapping[int, int]) -> int:
         """How many of the needed units (product_id -> qty) this location can supply."""

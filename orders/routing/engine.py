@@ -89,6 +89,9 @@ class RoutingDecision:
     reason: str
     profile: ProfileSpec
     candidate_count: int = 0  # how many candidates were scored
+    # (product id, location id) -> (stock row id, location safety stock) of every planned allocation,
+    # as routing read them (``allocations_reserve(stock_rows=…)``: no second look-up)
+    stock_rows: dict[tuple[int, int], tuple[int, int]] = field(default_factory=dict)
 
     @property
     def shipments(self) -> int:
@@ -152,8 +155,9 @@ def load_candidates(
         params += ["{" + ",".join(map(str, product_ids)) + "}", "{" + ",".join(map(str, location_ids)) + "}"]
         # Stock rows of the order's SKUs aggregated per location (a hash aggregate), joined to the locations.
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
-               f"{dist}, st.pids, st.avail, st.ages FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
-               f"array_agg({avail}) AS avail, {ages} AS ages FROM {sl} s {ss_join} WHERE s.product_id = ANY(%s::bigint[]) "
+               f"{dist}, st.pids, st.avail, st.ages, st.lids, st.floors FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
+               f"array_agg({avail}) AS avail, {ages} AS ages, array_agg(s.id) AS lids, "
+               f"array_agg(COALESCE(ss.effective_quantity, 0)) AS floors FROM {sl} s {ss_join} WHERE s.product_id = ANY(%s::bigint[]) "
                f"AND s.location_id = ANY(%s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
                f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
         # A named prepared statement (one text per flag combination): PostgreSQL planned it on every
@@ -167,15 +171,16 @@ def load_candidates(
         used = "0"
         last = last_in if with_age else "NULL"
         sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost, {used}, "
-               f"s.product_id, {avail}, {last} FROM {sl} s {ss_join} JOIN {loc} l ON l.id = s.location_id "
-               f"WHERE {' AND '.join(where)}")
+               f"s.product_id, {avail}, {last}, s.id, COALESCE(ss.effective_quantity, 0) FROM {sl} s {ss_join} "
+               f"JOIN {loc} l ON l.id = s.location_id WHERE {' AND '.join(where)}")
         with connection.cursor() as cur:
             cur.execute(sql, [*product_ids, *location_ids])
             dlat, dlon = destination if destination is not None else (None, None)
             rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and dlon is not None and r[3] is not None
-                     and r[4] is not None else None, [r[8]], [r[9]], [_days_since(now, r[10])]) for r in cur.fetchall()]
+                     and r[4] is not None else None, [r[8]], [r[9]], [_days_since(now, r[10])], [r[11]], [r[12]])
+                    for r in cur.fetchall()]
     by_loc: dict[int, Candidate] = {}
-    for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails, ages in rows:
+    for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails, ages, lids, floors in rows:
         cand = by_loc.get(loc_id)
         if cand is None:
             cand = by_loc[loc_id] = Candidate(
@@ -187,6 +192,7 @@ def load_candidates(
             cand.available.update(zip(pids, avails, strict=True))
         if ages:
             cand.age_days.update((p, a) for p, a in zip(pids, ages, strict=True) if a is not None)
+        cand.stock_rows.update((p, (int(lid), max(int(floor), 0))) for p, lid, floor in zip(pids, lids, floors, strict=True))
     candidates = list(by_loc.values())
     if counters is None:
         load_used_capacity(candidates=candidates, now=now)
@@ -428,8 +434,11 @@ def decide(
         )
         reason = f"Split into {len(picks)} shipments because {why}: {steps}. {n} candidate(s) scored."
     top = order[:TOP_CANDIDATES] + sorted(picked - set(order[:TOP_CANDIDATES]), key=order.index)
+    by_location = {c.location_id: c for c in admitted}
+    rows = {(p.product_id, p.location_id): row for p in plan
+            if (row := by_location[p.location_id].stock_rows.get(p.product_id)) is not None}
     return RoutingDecision(plan=plan, candidates=[candidate_score(i) for i in top], reason=reason, profile=profile,
-                           candidate_count=n)
+                           candidate_count=n, stock_rows=rows)
 
 
 # --------------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ def line_needs(lines: Sequence[tuple[int, Product, int]]) -> tuple[list[LineNeed
 def allocations_reserve(
     *, plan: Sequence[PlannedAllocation], lines_by_index: Mapping[int, OrderLine], products: Mapping[int, Product],
     ship_to_store: Location | None = None, held: Sequence[HeldUnits] = (), release_rest_of: Sequence[int] = (),
-    new_order: bool = False,
+    new_order: bool = False, stock_rows: Mapping[tuple[int, int], tuple[int, int]] | None = None,
 ) -> list[Allocation]:
     """Create the allocations of ``plan`` and reserve their units, and those of ``held`` whose units
     a hold's reservations hand over (what those reservations, and the ones in ``release_rest_of``,
@@ -53,7 +53,9 @@ def allocations_reserve(
     The order also claims a day's capacity slot at each location it newly gets units at
     (``capacity_exhausted`` when one has none left: routing then tries again without it), before
     any stock row is taken; a hold's locations are counted but never refused (its units are held).
-    ``new_order``: the order has no allocations yet (saves looking).
+    ``new_order``: the order has no allocations yet (saves looking). ``stock_rows``: (product id,
+    location id) → (stock row id, location safety stock) as routing read them with the availability
+    (``RoutingDecision.stock_rows``); when they cover the plan, they are not looked up again.
 
     Runs in the caller's transaction without a savepoint of its own (two round trips saved per
     order): every caller reserves through ``plan_and_reserve``, whose savepoint rolls a lost race
@@ -86,7 +88,10 @@ def allocations_reserve(
         else:
             # one query for the floors and the stock row ids; the reservations run in the savepoint
             # of plan_and_reserve (see above), which an InsufficientStock rolls back
-            levels = reservable_levels(pairs=[(r.product.pk, r.location.pk) for r in requests])
+            pairs = [(r.product.pk, r.location.pk) for r in requests]
+            levels = ({pair: stock_rows[pair] for pair in pairs}
+                      if stock_rows is not None and all(pair in stock_rows for pair in pairs)
+                      else reservable_levels(pairs=pairs))
             reservations = reservations_create(
                 requests=requests, floor_by_level={lid: ss for lid, ss in levels.values() if ss},
                 level_ids={pair: lid for pair, (lid, _ss) in levels.items()}, in_callers_savepoint=True)

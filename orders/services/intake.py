@@ -171,7 +171,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     def reserve(decision: RoutingDecision | None) -> list[Allocation]:
         try:
             return allocations_reserve(plan=decision.plan if decision else [], lines_by_index=by_no, products=products,
-                                ship_to_store=ship_to_store, held=held, release_rest_of=hold_reservations, new_order=True)
+                                ship_to_store=ship_to_store, held=held, release_rest_of=hold_reservations, new_order=True,
+                                stock_rows=decision.stock_rows if decision else None)
         except IllegalTransition:  # a hold reservation was released meanwhile (expired)
             raise Conflict(f"Hold {hold_id} expired while the order was placed.", code="hold_not_active",
                            details={"hold_id": ["Expired."]}) from None

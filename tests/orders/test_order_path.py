@@ -18,8 +18,8 @@ URL = "/api/v1/orders"
 # A three-line order split over two locations, as Django counts them: auth with the token's
 # locations (1), the idempotency key's claim (one insert … on conflict do nothing) and answer (2),
 # validation (2), the order with its lines (1: one chained insert), the planning context, the
-# channel's ATP, the locations' candidates and accuracy (4), capacity, allocations, floors with
-# their stock rows, one reservation per allocation (3) and the reservation ids (8), the decision
+# channel's ATP, the locations' candidates (with the stock rows and floors reserving needs) and
+# accuracy (4), capacity, allocations, one reservation per allocation (3) and the reservation ids (6), the decision
 # with the timeline (1), the work from the allocations in hand: their locations, SLAs, and the
 # works with their lines and events (3). The answer is built from what intake wrote.
 # `bench api` counted 60 per order at first, 41 after one planning context per request and
@@ -30,8 +30,10 @@ URL = "/api/v1/orders"
 # two releases cost no round trip of their own); the routing profile, the locations, their SLAs
 # and "not found" counts come from the per-process configuration cache once warm
 # (omni.config_cache; this test warms it only in part); the inserts are chained
-# (omni.bulk.bulk_insert_chain): 20 round trips as counted here, 31 before the fifth pass.
-MAX_QUERIES_PER_ORDER = 20
+# (omni.bulk.bulk_insert_chain); the stock rows to reserve, with their location safety stock,
+# come with routing's candidates (no look-up of their own): 19 round trips as counted here, 31
+# before the fifth pass.
+MAX_QUERIES_PER_ORDER = 19
 
 
 def _post(client, external_id: str, lines: list[tuple[str, int]]):
@@ -138,16 +140,15 @@ def _prepared(pattern: str) -> list[tuple[str, int]]:
 
 @pytest.mark.postgres
 def test_the_order_paths_fixed_statements_are_planned_once_per_connection_not_per_order(world, web_client):
-    # The reservation and routing's candidates run on psycopg cursors with ``prepare=True``: with
+    # The reservation and routing's candidates ran on psycopg cursors with ``prepare=True``: with
     # Django's default (prepare_threshold None) that flag did nothing and PostgreSQL planned them on
-    # every order. Settings turn preparation on; the product and stock-row look-ups are named
-    # prepared statements (omni.prepared).
+    # every order. They, and the product look-up, are named prepared statements (omni.prepared).
     receive(world.shirt, world.ist, 50)
     receive(world.mug, world.ank, 50)
     for n in range(8):
         assert _post(web_client, f"P-{n}", [("SHIRT", 1), ("MUG", 1)]).status_code == 201
     for pattern in ("%UPDATE inventory_stocklevel SET reserved = reserved +%", "%array_agg(s.product_id)%",
-                    "%FROM inventory_product WHERE sku = ANY%", "%unnest($1::bigint[], $2::bigint[])%"):
+                    "%FROM inventory_product WHERE sku = ANY%"):
         found = _prepared(pattern)
         assert found, f"not a prepared statement: {pattern}"
         assert max(plans for _stmt, plans in found) >= 1
