@@ -4,7 +4,7 @@ every transaction still behaves as Django's own — what rolls back rolls back, 
 from __future__ import annotations
 
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from inventory.models import Product
@@ -45,6 +45,16 @@ def test_a_failing_statement_rolls_back_to_the_savepoint_sent_with_it():
             Product.objects.create(sku="DB-DUP", name="again")  # sent as "SAVEPOINT …; INSERT …", the insert fails
     Product.objects.create(sku="DB-AFTER", name="after")  # the transaction goes on
     assert _skus() == ["DB-AFTER", "DB-DUP"]
+
+
+def test_a_parameter_the_driver_refuses_leaves_the_savepoint_to_roll_back_to():
+    # psycopg refuses a NUL byte before sending anything: the SAVEPOINT meant to go with the
+    # statement is still pending, the block rolls back cleanly and the transaction goes on.
+    with pytest.raises(DataError):
+        with transaction.atomic():
+            Product.objects.create(sku="DB-\x00", name="nul")
+    Product.objects.create(sku="DB-NEXT", name="next")
+    assert _skus() == ["DB-NEXT"]
 
 
 def test_savepoints_with_nothing_in_them_are_never_sent():

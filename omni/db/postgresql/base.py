@@ -57,14 +57,14 @@ class Cursor(_DjangoCursor):
             if pending:
                 _send(self, pending)
             return super().execute(query, params, **kwargs)
+        if params is not None:
+            # merged first (as execute would): a parameter refused here (a NUL byte, say) leaves
+            # the pending statements pending, as nothing reached the server
+            query, params = self.mogrify(query, params), None
         prefix = "".join(f"{sql}; " for _op, sql in pending)
         count = len(pending)
         pending.clear()
-        if params is None:
-            # no parameters: psycopg sends the text as it is ('%' needs no escaping)
-            result = super().execute(prefix + query, None, **kwargs)
-        else:
-            result = super().execute(prefix.replace("%", "%%") + query, params, **kwargs)
+        result = super().execute(prefix + query, None, **kwargs)  # no parameters: sent as it is
         for _ in range(count):
             self.nextset()
         return result
