@@ -98,3 +98,49 @@ def test_a_server_side_cursor_and_copy_run_after_what_is_pending():
             assert _skus() == ["DB-COPIED", "DB-SEEN"]
             raise RuntimeError("undo the copy")
     assert _skus() == ["DB-SEEN"]
+
+
+def _rename(sku: str, name: str) -> None:
+    from omni.db import execute_deferred
+
+    execute_deferred("UPDATE inventory_product SET name = %s WHERE sku = %s", [name, sku])
+
+
+def _names() -> dict[str, str]:
+    return dict(Product.objects.values_list("sku", "name"))
+
+
+def test_a_deferred_write_rides_on_the_next_statement_and_is_seen_by_it():
+    Product.objects.create(sku="DF-1", name="before")
+    with CaptureQueriesContext(connection) as ctx:
+        with transaction.atomic():
+            _rename("DF-1", "after")
+            assert _names() == {"DF-1": "after"}  # the read carries the write in front of it
+    sent = [q["sql"] for q in ctx.captured_queries]
+    assert len(sent) == 1 and sent[0].count("UPDATE inventory_product") == 1
+
+
+def test_a_deferred_write_is_undone_with_its_savepoint_and_kept_with_a_released_one():
+    Product.objects.create(sku="DF-2", name="first")
+    with pytest.raises(RuntimeError):
+        with transaction.atomic():
+            Product.objects.filter(sku="DF-2").exists()  # the savepoint is sent
+            _rename("DF-2", "rolled back")
+            raise RuntimeError("undo")
+    assert _names() == {"DF-2": "first"}
+    with transaction.atomic():
+        _rename("DF-2", "kept")  # nothing else ran in this savepoint: it must still be created and released
+    assert _names() == {"DF-2": "kept"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deferred_write_with_nothing_after_it_is_committed():
+    Product.objects.create(sku="DF-3", name="first")
+    with transaction.atomic():
+        _rename("DF-3", "committed")
+    other = connection.settings_dict
+    import psycopg
+
+    with psycopg.connect(host=other["HOST"], port=other["PORT"] or 5432, user=other["USER"],
+                         password=other["PASSWORD"] or None, dbname=other["NAME"]) as conn:
+        assert conn.execute("SELECT name FROM inventory_product WHERE sku = 'DF-3'").fetchone() == ("committed",)

@@ -1,2 +1,21 @@
 """Omni's database backends: ``omni.db.postgresql`` is Django's PostgreSQL backend with savepoints
 that cost no round trip of their own (see its ``base``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, connections
+
+
+def execute_deferred(sql: str, params: Any = None, *, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Run a write whose result nobody reads with the connection's next statement instead of in a
+    round trip of its own (``omni.db.postgresql``; in its place in the transaction, before
+    ``COMMIT``). Elsewhere, and outside a transaction, it runs at once."""
+    connection = connections[using]
+    deferred = getattr(connection, "execute_deferred", None)
+    if deferred is not None:
+        deferred(sql, params)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)

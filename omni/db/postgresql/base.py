@@ -103,8 +103,8 @@ class DatabaseWrapper(_DjangoWrapper):
         return _pending(self.connection) if self.connection is not None else None
 
     def pending_flush(self) -> None:
-        """Send the pending savepoint statements now (before using the driver other than through a
-        Django cursor)."""
+        """Send the pending savepoint statements and deferred writes now (before using the driver
+        other than through a Django cursor)."""
         pending = self._pending()
         if pending:
             with self.wrap_database_errors:
@@ -113,6 +113,27 @@ class DatabaseWrapper(_DjangoWrapper):
                     _send(cursor, pending)
                 finally:
                     cursor.close()
+
+    def execute_deferred(self, sql: str, params: Any = None) -> None:
+        """Run ``sql`` (a write whose result nobody reads) with the connection's next statement, in
+        the same message, instead of in a round trip of its own; at once outside a transaction.
+        Exactly where it was issued in the transaction's order of statements: before anything
+        issued after it, inside the savepoint it was issued in (a rollback to that savepoint drops
+        it), always before ``COMMIT``. An error it raises surfaces on the statement it rides on."""
+        if not self.in_atomic_block:
+            with self.cursor() as cursor:
+                cursor.execute(sql, params)
+            return
+        self.ensure_connection()
+        with self.wrap_database_errors:
+            raw = self.connection.cursor()
+            try:
+                merged = raw.mogrify(sql, params) if params is not None else sql
+            finally:
+                raw.close()
+        pending = self._pending()
+        assert pending is not None
+        pending.append(("deferred:", merged))
 
     def create_cursor(self, name: str | None = None) -> Any:
         if name:
@@ -131,7 +152,7 @@ class DatabaseWrapper(_DjangoWrapper):
         if pending is None:
             super()._savepoint_commit(sid)
             return
-        if sid in self._unsent or _drop_unsent(pending, sid):
+        if sid in self._unsent or _drop_unsent(pending, sid, keep_deferred=True):
             self._unsent.discard(sid)  # never created: nothing to release
             return
         pending.append(("release:" + sid, self.ops.savepoint_commit_sql(sid)))
@@ -151,6 +172,8 @@ class DatabaseWrapper(_DjangoWrapper):
         self._unsent.clear()
         pending = self._pending()
         if pending:
+            if any(op == "deferred:" for op, _sql in pending):
+                self.pending_flush()  # deferred writes are part of what commits
             pending.clear()  # releases (a commit releases every savepoint), or savepoints with nothing in them
         super()._commit()
 
@@ -168,11 +191,14 @@ class DatabaseWrapper(_DjangoWrapper):
         super()._set_autocommit(autocommit)
 
 
-def _drop_unsent(pending: list[tuple[str, str]], sid: str) -> bool:
-    """Forget savepoint ``sid`` if its creation was never sent (no statement ran inside it): True."""
+def _drop_unsent(pending: list[tuple[str, str]], sid: str, *, keep_deferred: bool = False) -> bool:
+    """Forget savepoint ``sid`` if its creation was never sent (no statement ran inside it): True.
+    ``keep_deferred`` (a release): not when a deferred write waits inside it, which must still run."""
     op = "create:" + sid
     for i, (name, _sql) in enumerate(pending):
         if name == op:
+            if keep_deferred and any(later == "deferred:" for later, _s in pending[i + 1:]):
+                return False
             del pending[i:]
             return True
     return False
