@@ -24,6 +24,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 from rest_framework.utils.encoders import JSONEncoder
 
+from omni.db import execute_deferred
 from omni.errors import Conflict, OmniError, ValidationFailed
 
 MAX_KEY_LENGTH = 255
@@ -132,14 +133,14 @@ def idempotent_run(
 
 
 def _answer_store(*, model: type[IdempotencyRecordBase], record_id: int, status: int, response: Any) -> None:
-    """``filter(pk=…).update(status, body)`` in plain SQL (0.3 ms of CPU less per request)."""
+    """``filter(pk=…).update(status, body)`` in plain SQL (0.3 ms of CPU less per request), sent
+    with what follows it — the transaction's COMMIT (``execute_deferred``: no round trip of its own)."""
     meta = model._meta
     body = meta.get_field("response_body").get_db_prep_save(response, connection)
     qn = connection.ops.quote_name
     pk_column = (meta.pk.column if meta.pk is not None else None) or "id"
-    with connection.cursor() as cursor:
-        cursor.execute(f"UPDATE {qn(meta.db_table)} SET {qn('response_status')} = %s, {qn('response_body')} = %s "
-                       f"WHERE {qn(pk_column)} = %s", [status, body, record_id])
+    execute_deferred(f"UPDATE {qn(meta.db_table)} SET {qn('response_status')} = %s, {qn('response_body')} = %s "
+                     f"WHERE {qn(pk_column)} = %s", [status, body, record_id])
 
 
 def _claim(*, model: type[IdempotencyRecordBase], scope: Mapping[str, Any], key: str, fingerprint: str) -> int | None:

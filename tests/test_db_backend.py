@@ -136,8 +136,12 @@ def test_a_deferred_write_is_undone_with_its_savepoint_and_kept_with_a_released_
 @pytest.mark.django_db(transaction=True)
 def test_a_deferred_write_with_nothing_after_it_is_committed():
     Product.objects.create(sku="DF-3", name="first")
-    with transaction.atomic():
-        _rename("DF-3", "committed")
+    with CaptureQueriesContext(connection) as ctx:
+        with transaction.atomic():
+            _rename("DF-3", "committed")
+    # one message: the write and the COMMIT
+    assert [q["sql"] for q in ctx.captured_queries if "DF-3" in q["sql"] or "COMMIT" in q["sql"]] == [
+        "UPDATE inventory_product SET name = 'committed' WHERE sku = 'DF-3'; COMMIT"]
     other = connection.settings_dict
     import psycopg
 

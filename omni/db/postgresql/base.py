@@ -32,6 +32,7 @@ import re
 from typing import Any
 
 from django.db.backends.postgresql import base as postgresql
+from django.db.backends.utils import debug_transaction
 
 # django-stubs leave most of the psycopg 3 cursor and of the backend's transaction methods untyped
 _DjangoCursor: Any = postgresql.Cursor
@@ -119,7 +120,8 @@ class DatabaseWrapper(_DjangoWrapper):
         the same message, instead of in a round trip of its own; at once outside a transaction.
         Exactly where it was issued in the transaction's order of statements: before anything
         issued after it, inside the savepoint it was issued in (a rollback to that savepoint drops
-        it), always before ``COMMIT``. An error it raises surfaces on the statement it rides on."""
+        it), always before ``COMMIT`` (with it, when nothing else follows). An error it raises
+        surfaces on the statement it rides on."""
         if not self.in_atomic_block:
             with self.cursor() as cursor:
                 cursor.execute(sql, params)
@@ -171,9 +173,19 @@ class DatabaseWrapper(_DjangoWrapper):
     def _commit(self) -> None:
         self._unsent.clear()
         pending = self._pending()
+        if pending and any(op == "deferred:" for op, _sql in pending):
+            # deferred writes are part of what commits: they go with the COMMIT, in one message
+            # (the driver's own commit would find the transaction ended and send nothing)
+            sql = "; ".join([*(s for _op, s in pending), "COMMIT"])
+            pending.clear()
+            with debug_transaction(self, sql), self.wrap_database_errors:
+                cursor = self.connection.cursor()
+                try:
+                    _DjangoCursor.execute(cursor, sql)
+                finally:
+                    cursor.close()
+            return
         if pending:
-            if any(op == "deferred:" for op, _sql in pending):
-                self.pending_flush()  # deferred writes are part of what commits
             pending.clear()  # releases (a commit releases every savepoint), or savepoints with nothing in them
         super()._commit()
 
