@@ -43,6 +43,14 @@ def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "
     if connection.vendor != "postgresql" or raw is None:
         cursor.execute(sql, params)
         return
+    name = prepared_name(cursor, sql, prefix=prefix, body=body)
+    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+
+
+def prepared_name(cursor, sql: str, *, prefix: str = "omni_", body: str | None = None) -> str:
+    """The name of ``sql`` as a prepared statement of this PostgreSQL connection, prepared now if
+    it is not yet (for a caller that sends several ``EXECUTE``s of it in one message)."""
+    raw = connection.connection
     names = _PREPARED.setdefault(raw, set())
     name = prefix + hashlib.sha1(sql.encode()).hexdigest()[:24]
     if name not in names:
@@ -55,4 +63,4 @@ def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "
         cursor.execute("SET plan_cache_mode = force_generic_plan")
         cursor.execute(f"PREPARE {name} AS {body if body is not None else numbered(sql)}")
         names.add(name)
-    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+    return name

@@ -21,7 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from omni.errors import IllegalTransition, InsufficientStock, NotFound, ValidationFailed
-from omni.prepared import execute_prepared
+from omni.prepared import execute_prepared, prepared_name
 
 from ..models import Bucket, Location, MovementReason, Product, Reservation, ReservationStatus, StockLevel
 from ..outbox import outbox_kick, outbox_record
@@ -101,6 +101,25 @@ def _reserve_pg(*, product_id: int, location_id: int, quantity: int, floor: int,
     return (row[0], row[1]) if row else None
 
 
+def _reserve_pg_many(items: Sequence[tuple[ReservationRequest, int]]) -> list[tuple[int, int] | None]:
+    """``_reserve_pg`` for several (request, floor) pairs in ONE message (one ``EXECUTE`` each, run
+    in this order by the server, as if sent one by one): (reservation id, stock row id), or None
+    for each. Inside a transaction only — the caller rolls all of it back when one finds too few."""
+    with connection.cursor() as cursor:
+        name = prepared_name(cursor, RESERVE_SQL, prefix="omni_reserve_", body=_RESERVE_BODY)
+        cursor.execute("; ".join(
+            cursor.mogrify(f"EXECUTE {name}(%s, %s, %s, %s, %s, %s)",
+                           [req.quantity, req.product.pk, req.location.pk, floor, req.reference[:128], req.expires_at])
+            for req, floor in items))
+        found: list[tuple[int, int] | None] = []
+        for n in range(len(items)):
+            if n:
+                cursor.nextset()
+            row = cursor.fetchone()
+            found.append((row[0], row[1]) if row else None)
+    return found
+
+
 def _reserve_orm(*, level_id: int | None, req: ReservationRequest, floor: int) -> tuple[int, int] | None:
     if not level_id or not StockLevel.objects.filter(
         pk=level_id, on_hand__gte=F("reserved") + req.quantity + floor
@@ -158,6 +177,16 @@ def _stock_pass(
     created: list[Reservation | None] = [None] * len(requests)
     pg = _on_postgres()
     released_levels = []
+    if pg and not releases and len(requests) > 1:
+        # every reservation in one message, in primary-key order as below (one round trip, not one each)
+        ordered = sorted(steps)
+        floors = [floor_by_level.get(level_id, 0) if level_id else 0 for level_id, _kind, _i in ordered]
+        outcomes = _reserve_pg_many([(requests[index], floor) for (_l, _k, index), floor in zip(ordered, floors, strict=True)])
+        for (_level_id, _kind, index), floor, found in zip(ordered, floors, outcomes, strict=True):
+            if found is None:
+                raise _not_reservable(requests[index], floor=floor)
+            created[index] = _reservation(requests[index], *found)
+        steps = []
     for level_id, kind, index in sorted(steps):
         if kind == 0:
             StockLevel.objects.filter(pk=level_id).update(reserved=F("reserved") - releases[level_id], updated_at=timezone.now())

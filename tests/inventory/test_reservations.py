@@ -110,3 +110,24 @@ def test_reassign_refuses_a_closed_reservation_and_changes_nothing(stock):
         services.reservations_reassign(moves=[services.ReservationMove(reservation_id=held.pk, quantity=2, reference="o")])
     assert err.value.code == "reservation_closed"
     assert state() == before
+
+
+def test_several_reservations_take_one_round_trip_and_all_or_nothing(stock):
+    a, b, store = stock
+    with CaptureQueriesContext(connection) as ctx:
+        made = services.reservations_create(requests=[
+            services.ReservationRequest(product=b, location=store, quantity=4, reference="multi:b"),
+            services.ReservationRequest(product=a, location=store, quantity=3, reference="multi:a"),
+        ])
+    assert [(r.reference, r.quantity) for r in made] == [("multi:b", 4), ("multi:a", 3)]  # in the order asked
+    reserving = [q["sql"] for q in ctx.captured_queries if "EXECUTE omni_reserve_" in q["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(reserving) == 1 and reserving[0].count("EXECUTE omni_reserve_") == 2
+    before = state()
+    # the first (in row order) fits, the second does not: neither stays reserved
+    with pytest.raises(InsufficientStock, match="RS-B"):
+        services.reservations_create(requests=[
+            services.ReservationRequest(product=a, location=store, quantity=1, reference="multi:a2"),
+            services.ReservationRequest(product=b, location=store, quantity=7, reference="multi:b2"),
+        ])
+    assert state() == before

@@ -19,7 +19,7 @@ URL = "/api/v1/orders"
 # locations (1), the idempotency key's claim (one insert … on conflict do nothing) and answer (2),
 # validation (2), the order with its lines (1: one chained insert), the planning context, the
 # channel's ATP, the locations' candidates (with the stock rows and floors reserving needs) and
-# accuracy (4), capacity, allocations, one reservation per allocation (3) (5), the reservation ids with the decision
+# accuracy (4), capacity, allocations, the reservations (one message: 3), the reservation ids with the decision
 # and the timeline (1), the work from the allocations in hand: their locations, SLAs, and the
 # works with their lines and events (3). The answer is built from what intake wrote.
 # `bench api` counted 60 per order at first, 41 after one planning context per request and
@@ -33,9 +33,9 @@ URL = "/api/v1/orders"
 # (omni.bulk.bulk_insert_chain); the stock rows to reserve, with their location safety stock,
 # come with routing's candidates (no look-up of their own), and the reservation ids are written
 # with the next statement (omni.db.execute_deferred), as is the idempotency key's answer (with
-# the commit; inside this test's transaction, with the next test statement): 17 round trips as
-# counted here, 31 before the fifth pass.
-MAX_QUERIES_PER_ORDER = 17
+# the commit; inside this test's transaction, with the next test statement), and the three
+# reservations go in one message: 15 round trips as counted here, 31 before the fifth pass.
+MAX_QUERIES_PER_ORDER = 15
 
 
 def _post(client, external_id: str, lines: list[tuple[str, int]]):
