@@ -1,5 +1,5 @@
 """Omni's database backends: ``omni.db.postgresql`` is Django's PostgreSQL backend with savepoints
-that cost no round trip of their own (see its ``base``)."""
+and deferred writes that cost no round trip of their own (see its ``base``)."""
 
 from __future__ import annotations
 

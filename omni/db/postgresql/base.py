@@ -1,4 +1,4 @@
-"""Django's PostgreSQL backend with savepoints that ride on the next statement.
+"""Django's PostgreSQL backend with savepoints (and deferred writes) that ride on the next statement.
 
 Every ``transaction.atomic()`` nested in another is a savepoint: Django sends ``SAVEPOINT x`` when
 the block opens and ``RELEASE SAVEPOINT x`` when it closes, each a round trip of its own. An order
@@ -18,6 +18,10 @@ A rollback to a savepoint that was sent drops the pending statements first (they
 savepoints nested inside it, which the rollback discards) and is sent on its own: after an error
 the transaction accepts nothing else. A statement that fails after its prefix leaves the prefix
 done (a savepoint exists, a release happened), which is the state Django believes in.
+
+A write whose result nobody reads can wait the same way (``execute_deferred``): it goes in front
+of the next statement, or with the ``COMMIT`` when nothing else follows; a rollback to the
+savepoint it was issued in drops it.
 
 Only Django's client-side-binding cursors carry the prefix (the only ones Omni uses for
 statements). Anything that talks to the driver another way — a named server-side cursor, COPY —
