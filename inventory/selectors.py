@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -11,7 +10,7 @@ from django.db import connection
 from django.db.models import DateField, IntegerField, QuerySet, Sum, Value
 from django.utils import timezone
 
-from omni.config_cache import ConfigCache
+from omni.config_cache import ModelRows
 from omni.errors import NotFound
 from omni.prepared import execute_prepared
 
@@ -39,28 +38,21 @@ def product_ids_by_sku(*, skus: Sequence[str]) -> dict[str, int]:
         return {sku: pk for pk, sku in cursor.fetchall()}
 
 
-# Location id → its row (every concrete column, as the ORM converts it), kept per process: every
-# order reads its locations' rows (capacity, the answer's locations), and they change rarely.
-# Cleared on every save or delete of a location in this process, and by ``location_capacity_set``.
-_LOCATION_FIELDS = [f.attname for f in Location._meta.concrete_fields]
-_LOCATION_ROWS: ConfigCache[int, tuple[Any, ...] | None] = ConfigCache("location rows")
-_LOCATION_ROWS.clear_on_change(Location)
+# Location id → its row, kept per process: every order reads its locations' rows (capacity, the
+# answer's locations), and they change rarely. Cleared on every save or delete of a location in
+# this process, and by ``location_capacity_set``.
+_LOCATIONS = ModelRows(Location)
 
 
 def locations_by_id(*, location_ids: Iterable[int]) -> dict[int, Location]:
     """id → location, for those of these ids that exist: a new instance for each caller, built from
     the process's cached rows (``omni.config_cache``; a change elsewhere shows within its TTL)."""
-    rows = _LOCATION_ROWS.get_many(sorted({int(i) for i in location_ids}), _location_rows, missing=None)
-    return {pk: Location.from_db("default", _LOCATION_FIELDS, row) for pk, row in rows.items() if row is not None}
+    return _LOCATIONS.by_key(location_ids)
 
 
 def locations_changed(*, location_ids: Iterable[int] | None = None) -> None:
     """Locations were written without ``save()`` (``QuerySet.update``): read them again next time."""
-    _LOCATION_ROWS.clear_now_and_on_commit(location_ids)
-
-
-def _location_rows(location_ids: list[int]) -> dict[int, tuple[Any, ...]]:
-    return {row[0]: tuple(row) for row in Location.objects.filter(pk__in=location_ids).values_list(*_LOCATION_FIELDS)}
+    _LOCATIONS.cache.clear_now_and_on_commit(location_ids)
 
 
 def location_get_by_code(*, code: str) -> Location:

@@ -183,6 +183,10 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
         for model, objs in chain:
             model._default_manager.bulk_create(objs)
         return
+    for model, _objs in chain:
+        # the returned keys are matched to the rows by their order: only a sequence gives them in VALUES order
+        if not isinstance(model._meta.pk, models.AutoField):
+            raise ValueError(f"bulk_insert_chain needs a sequence primary key ({model._meta.label}).")
     quote = connection.ops.quote_name
     pending: dict[int, _Ref] = {}
     links: list[tuple[models.Model, models.Field, _Ref]] = []

@@ -123,6 +123,33 @@ class ConfigCache(Generic[K, V]):
             post_delete.connect(receiver, sender=model, weak=False, dispatch_uid=f"{uid}:delete")
 
 
+_M = TypeVar("_M", bound=models.Model)
+
+
+class ModelRows(Generic[_M]):
+    """Rows of ``model`` by a unique column (``key``: its primary key, or a one-to-one's column),
+    kept in a ``ConfigCache`` as column values and handed out as NEW instances for each caller, so
+    no two requests share a mutable object. Cleared on every save or delete of the model in this
+    process."""
+
+    def __init__(self, model: type[_M], *, key: str = "pk") -> None:
+        self.model = model
+        self.fields = [f.attname for f in model._meta.concrete_fields]
+        self.key = model._meta.pk.attname if key == "pk" else key
+        self._key_at = self.fields.index(self.key)
+        self.cache: ConfigCache[int, tuple[Any, ...] | None] = ConfigCache(f"{model._meta.label} rows by {self.key}")
+        self.cache.clear_on_change(model)
+
+    def by_key(self, keys: Iterable[int]) -> dict[int, _M]:
+        """key → a new instance, for those of ``keys`` that have a row (no query while fresh)."""
+        rows = self.cache.get_many(sorted({int(k) for k in keys}), self._load, missing=None)
+        return {k: self.model.from_db("default", self.fields, row) for k, row in rows.items() if row is not None}
+
+    def _load(self, keys: list[int]) -> dict[int, tuple[Any, ...]]:
+        rows = self.model._default_manager.filter(**{f"{self.key}__in": keys}).values_list(*self.fields)
+        return {row[self._key_at]: tuple(row) for row in rows}
+
+
 def clear_all(**_signal: Any) -> None:
     """Forget every configuration cache of this process (tests, between two of them; after
     ``migrate`` or ``flush``, whose rows come back with the same ids without any ``save()``:

@@ -163,3 +163,16 @@ def test_bulk_insert_chain_writes_parents_and_children_in_one_statement():
     with pytest.raises(ValueError, match="unsaved related object 'order'"):
         bulk_insert_chain((OrderEvent, [OrderEvent(order=Order(channel=channel, external_id="D-4"), kind="x")]))
     bulk_insert_chain((Order, []), (OrderLine, []))  # nothing to write: no statement
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_bulk_insert_chain_refuses_a_model_whose_keys_do_not_come_from_a_sequence():
+    from django.db import models
+
+    from omni.bulk import bulk_insert_chain
+    from orders.models import Hold
+
+    assert not isinstance(Hold._meta.pk, models.AutoField)  # a UUID key
+    with pytest.raises(ValueError, match="sequence primary key"):
+        bulk_insert_chain((Hold, [Hold()]))

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fulfillment.models import LocationSLA, WorkKind
 from inventory.models import Location
-from omni.config_cache import ConfigCache
+from omni.config_cache import ModelRows
 
 # Hours from the work's creation until it must be ready (pickup) or shipped, without a LocationSLA.
 DEFAULT_PROMISE_HOURS: dict[str, int] = {
@@ -57,24 +57,15 @@ def opening_hours_add(*, sla: LocationSLA, zone: ZoneInfo, start: datetime, hour
 _LOOK_UP: Any = object()
 
 
-# Location id → its SLA row (None: the defaults), kept per process: every order's work reads it and
+# Location id → its SLA row (none: the defaults), kept per process: every order's work reads it and
 # SLAs change rarely. Cleared on every save or delete of an SLA in this process (the admin's).
-_SLA_FIELDS = [f.attname for f in LocationSLA._meta.concrete_fields]
-_SLA_ROWS: ConfigCache[int, tuple[Any, ...] | None] = ConfigCache("location SLAs")
-_SLA_ROWS.clear_on_change(LocationSLA)
+_SLAS = ModelRows(LocationSLA, key="location_id")
 
 
 def work_slas(*, location_ids: Iterable[int]) -> dict[int, LocationSLA]:
     """location id → its SLA, for those of these locations that have one: new instances for each
     caller, from the process's cache (``omni.config_cache``; no query while it is fresh)."""
-    rows = _SLA_ROWS.get_many(sorted(set(location_ids)), _sla_rows, missing=None)
-    return {pk: LocationSLA.from_db("default", _SLA_FIELDS, row) for pk, row in rows.items() if row is not None}
-
-
-def _sla_rows(location_ids: list[int]) -> dict[int, tuple[Any, ...]]:
-    fields = _SLA_FIELDS
-    pk_at = fields.index("location_id")
-    return {row[pk_at]: tuple(row) for row in LocationSLA.objects.filter(location_id__in=location_ids).values_list(*fields)}
+    return _SLAS.by_key(location_ids)
 
 
 def work_deadline(*, kind: str, location: Location, start: datetime, sla: LocationSLA | None = _LOOK_UP) -> datetime:
