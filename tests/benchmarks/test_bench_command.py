@@ -40,7 +40,8 @@ BENCHES = [
     pytest.param("soak", ["--seconds", "4", "--clients", "4", "--workers", "2", "--skus", "4", "--hot-skus", "2", "--stores", "2"],
                  marks=[PG, pytest.mark.integration], id="soak"),
     pytest.param("api", ["--seconds", "1", "--clients", "2", "--workers", "1", "--skus", "6", "--stores", "2",
-                         "--profile-orders", "2"], marks=[PG, pytest.mark.integration], id="api"),
+                         "--profile-orders", "2", "--availability-rate", "20", "--orders-rate", "6",
+                         "--paced-connections", "3"], marks=[PG, pytest.mark.integration], id="api"),
     pytest.param("store", ["--open", "4", "--requests", "3"], id="store"),
     pytest.param("eventwait", ["--skus", "60", "--backlogs", "60", "--events", "20"], marks=PG, id="eventwait"),
     pytest.param("dashboard", ["--days", "3", "--stores", "2", "--skus", "20", "--renders", "2", "--baseline-renders", "1"],
@@ -137,6 +138,10 @@ def _check_figures(name: str, result: dict) -> None:
         assert (result["clients"], result["gunicorn_workers"], result["availability_errors"], result["orders_errors"]) == (2, 1, 0, 0)
         assert min(result["baseline_rps"], result["availability_rps"], result["orders_rps"]) > 0
         assert 0 < result["availability_p95_ms"] and 0 < result["orders_p95_ms"] and result["queries_per_order"] > 0
+        # the paced phases offered what was asked and their latencies count from when each request was due
+        assert (result["availability_offered_rps"], result["orders_offered_rps"], result["paced_connections"]) == (20, 6, 3)
+        assert 0 < result["orders_paced_served_rps"] <= 6 * 1.2 and 0 < result["availability_paced_served_rps"] <= 20 * 1.2
+        assert 0 < result["orders_paced_p50_ms"] <= result["orders_p95_ms"] <= result["orders_paced_p99_ms"]
         assert result["orders_cpu_ms_per_order"]["total"] > 0 and result["profile_phase_ms"]["intake"] > 0
     elif name == "sync":
         assert (result["changes"], result["lost"], result["stale_applied"], result["baseline_lost"]) == (30, 0, 0, 0)
