@@ -153,7 +153,9 @@ class _Paced:
     """An open loop: request ``i`` is due at ``start + i / rate`` for ``seconds``, sent by whichever
     of ``connections`` threads is free (each with its own keep-alive connection), and its latency
     counts from when it was due. When every connection is busy the next request goes out late and
-    its wait is part of its latency, as a user arriving at that moment would see it."""
+    its wait is part of its latency, as a user arriving at that moment would see it. A server so far
+    behind that the phase would last more than twice its time (and 5 s) is not waited for: what is
+    not sent by then counts as unanswered (status 0), with its wait so far as its latency."""
 
     def __init__(self, *, port: int, rate: float, seconds: float, connections: int, request) -> None:
         self.port, self.rate, self.seconds, self.request = port, rate, seconds, request
@@ -169,6 +171,15 @@ class _Paced:
     def _take(self) -> int | None:
         with self.lock:
             if self.next_index >= self.total:
+                return None
+            now = time.perf_counter()
+            if now > self.start + 2 * self.seconds + 5:
+                # far behind: stop sending; each request not sent yet counts as waiting until now (a
+                # lower bound of what it would have waited) and as not answered
+                waits = [(now - (self.start + i / self.rate)) * 1000 for i in range(self.next_index, self.total)]
+                self.latencies.extend(waits)
+                self.statuses[0] = self.statuses.get(0, 0) + len(waits)
+                self.next_index = self.total
                 return None
             self.next_index += 1
             return self.next_index - 1
