@@ -207,7 +207,7 @@ class ServedOmni:
         self._log = open(self.workdir / "gunicorn.log", "wb")  # noqa: SIM115
         self.server = subprocess.Popen(
             [str(gunicorn), "--config", "python:omni.gunicorn", "omni.wsgi:application", "--bind", f"127.0.0.1:{self.port}",
-             "--workers", str(self.workers), "--timeout", str(self.request_timeout), "--access-logfile", "/dev/null"],
+             "--workers", str(self.workers), "--timeout", str(self.request_timeout)],
             cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         self.worker.start()
