@@ -299,16 +299,78 @@ class OutboxEventAdmin(PlumbingAdmin):
     show_full_result_count = False
 
 
+def with_caller_names(queryset):
+    """Each key's caller ("token:<id>" or "user:<id>", inventory/api/idempotency.py) with the partner
+    token's or the person's name beside it, in the same query."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import CharField, OuterRef, Subquery, Value
+    from django.db.models.functions import Cast, Concat
+
+    from omni.access.models import PartnerToken
+
+    def name_of(model, prefix: str, field: str) -> Subquery:
+        refs = model.objects.annotate(ref=Concat(Value(prefix), Cast("pk", CharField())))
+        return Subquery(refs.filter(ref=OuterRef("caller")).values(field)[:1])
+
+    return queryset.annotate(token_name=name_of(PartnerToken, "token:", "name"),
+                             user_name=name_of(get_user_model(), "user:", "username"))
+
+
+def caller_label(caller: str, token_name: str | None, user_name: str | None) -> str:
+    if token_name:
+        return f"partner token “{token_name}”"
+    if user_name:
+        return f"user {user_name}"
+    return f"{caller} (removed)"
+
+
+class CallerFilter(admin.SimpleListFilter):
+    """The callers that have keys, by name (not by their stored "token:3")."""
+
+    title = "caller"
+    parameter_name = "caller"
+
+    def lookups(self, request, model_admin):
+        from django.contrib.auth import get_user_model
+
+        from omni.access.models import PartnerToken
+
+        callers = list(StockRequestKey.objects.order_by().values_list("caller", flat=True).distinct()[:200])
+        ids = {kind: [int(c.split(":", 1)[1]) for c in callers if c.startswith(f"{kind}:") and c.split(":", 1)[1].isdigit()]
+               for kind in ("token", "user")}
+        tokens = dict(PartnerToken.objects.filter(pk__in=ids["token"]).values_list("pk", "name"))
+        users = dict(get_user_model().objects.filter(pk__in=ids["user"]).values_list("pk", "username"))
+
+        def label(caller: str) -> str:
+            kind, _, pk = caller.partition(":")
+            number = int(pk) if pk.isdigit() else None
+            return caller_label(caller, tokens.get(number) if kind == "token" else None,
+                                users.get(number) if kind == "user" else None)
+
+        return sorted(((caller, label(caller)) for caller in callers), key=lambda item: item[1].lower())
+
+    def queryset(self, request, queryset):
+        return queryset.filter(caller=self.value()) if self.value() else queryset
+
+
 @admin.register(StockRequestKey)
 class StockRequestKeyAdmin(PlumbingAdmin):
     """The stock API's Idempotency-Keys per caller (orders' keys per channel are beside orders):
     operations looks one up by the key a partner quotes ("did our retry run twice?"), or lists a
     caller's keys of the last days; kept OMNI_IDEMPOTENCY_KEEP_DAYS, then forgotten nightly."""
 
-    list_display = ["caller", "key", "response_status", "created_at"]
-    list_filter = ["caller", "created_at"]
+    list_display = ["caller_name", "key", "response_status", "created_at"]
+    list_filter = [CallerFilter, "created_at"]
     search_fields = ["key"]
-    readonly_fields = ["caller", "key", "request_hash", "response_status", "response_body", "created_at"]
+    readonly_fields = ["caller_name", "key", "request_hash", "response_status", "response_body", "created_at"]
+    exclude = ["caller"]
+
+    def get_queryset(self, request):
+        return with_caller_names(super().get_queryset(request))
+
+    @admin.display(description="caller", ordering="caller")
+    def caller_name(self, obj: StockRequestKey) -> str:
+        return caller_label(obj.caller, getattr(obj, "token_name", None), getattr(obj, "user_name", None))
     empty_message = ("No stock API idempotency keys: one is kept for each Idempotency-Key a caller sends with a "
                      "movement batch, a snapshot or a CSV import, so that a retry gets the first answer again.")
 

@@ -243,8 +243,17 @@ class RoutingDecisionAdmin(PlumbingAdmin):
 
 @admin.register(IdempotencyRecord)
 class IdempotencyRecordAdmin(PlumbingAdmin):
+    """The order API's Idempotency-Keys per channel (the stock API's are beside stock): operations
+    looks one up by the key a partner quotes ("did our retry create a second order?")."""
+
     list_display = ["channel", "key", "response_status", "created_at"]
-    readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body"]
+    list_filter = ["channel", "created_at"]
+    list_select_related = ["channel"]
+    search_fields = ["key"]
+    readonly_fields = ["channel", "key", "request_hash", "response_status", "response_body", "created_at"]
+    empty_message = ("No order API idempotency keys: one is kept for each Idempotency-Key a channel sends with an "
+                     "order, a cancellation, a return, a checkout hold or a store's work step, so that a retry gets the "
+                     "first answer again.")
 
 
 @admin.register(LostSale)

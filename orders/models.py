@@ -266,6 +266,8 @@ class IdempotencyRecord(IdempotencyRecordBase):
     channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
 
     class Meta:
+        verbose_name = "order API idempotency key"
+        verbose_name_plural = "order API idempotency keys"
         constraints = [models.UniqueConstraint(fields=["channel", "key"], name="idempotency_unique_key_per_channel")]
 
 

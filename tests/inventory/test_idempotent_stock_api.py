@@ -226,6 +226,7 @@ def test_operations_finds_a_stock_key_in_the_admin_by_the_key_a_partner_quotes(a
     from django.contrib.auth.models import Group, Permission
 
     from inventory.models import StockRequestKey
+    from omni.access.models import PartnerToken
     from omni.access.groups import MERCHANDISER, OPERATIONS, admin_roles_sync
     from tests.inventory.factories import UserFactory
 
@@ -245,6 +246,10 @@ def test_operations_finds_a_stock_key_in_the_admin_by_the_key_a_partner_quotes(a
     assert list(found.context["cl"].result_list.values_list("key", flat=True)) == ["batch-grn-1"]
     by_caller = client.get("/admin/inventory/stockrequestkey/", {"caller": caller})
     assert sorted(by_caller.context["cl"].result_list.values_list("key", flat=True)) == ["batch-grn-1", "batch-grn-2"]
+    # the caller is shown by the token's name, in the rows and in the filter, not as its stored "token:<id>"
+    token_name = PartnerToken.objects.get(pk=int(caller.split(":")[1])).name
+    listing = by_caller.content.decode()
+    assert f"partner token “{token_name}”" in listing and f">{caller}<" not in listing
     page = client.get(f"/admin/inventory/stockrequestkey/{StockRequestKey.objects.get(key='batch-grn-1').pk}/change/")
     assert page.status_code == 200 and 'name="_save"' not in page.content.decode()  # read-only
     assert "Stock API idempotency keys" in client.get("/admin/").content.decode()  # in the operations menu
