@@ -343,7 +343,7 @@ class CallerFilter(admin.SimpleListFilter):
 
         def label(caller: str) -> str:
             kind, _, pk = caller.partition(":")
-            number = int(pk) if pk.isdigit() else None
+            number = int(pk) if pk.isdigit() else 0
             return caller_label(caller, tokens.get(number) if kind == "token" else None,
                                 users.get(number) if kind == "user" else None)
 
