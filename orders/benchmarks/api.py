@@ -239,6 +239,24 @@ def _proc_cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
+def _redis_server_pids(url: str) -> list[int]:
+    """The private redis-server the bench started (``--port`` of the broker's URL), found by its command line."""
+    from urllib.parse import urlsplit
+
+    port = str(urlsplit(url).port or 6379)
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as f:
+                    argv = f.read().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"redis-server") and port.encode() in argv:
+                pids.append(int(entry))
+    return pids
+
+
 def _group_pids(pgid: int) -> list[int]:
     pids = []
     for entry in os.listdir("/proc"):
@@ -256,7 +274,8 @@ def _group_pids(pgid: int) -> list[int]:
 class _CpuByProcess:
     """CPU spent during a phase by each process that serves it: gunicorn (master and workers, its
     process group), the Celery worker (with its embedded beat), the PostgreSQL backends connected
-    to this database, and this load generator. Per-process deltas of ``/proc/<pid>/stat``; a
+    to this database, the bench's private redis-server (broker, cache, throttle counters), and this
+    load generator. Per-process deltas of ``/proc/<pid>/stat``; a
     backend that connects and exits inside the phase is missed (Django keeps them for
     ``CONN_MAX_AGE``). Linux only: on other systems nothing is reported."""
 
@@ -272,8 +291,10 @@ class _CpuByProcess:
             cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
             backends = [row[0] for row in cursor.fetchall()]
         assert self.served.server is not None and self.served.worker.process is not None, "started"
+        from django.conf import settings
+
         return {"gunicorn": _group_pids(self.served.server.pid), "worker": _group_pids(self.served.worker.process.pid),
-                "postgresql": backends}
+                "postgresql": backends, "redis": _redis_server_pids(settings.REDIS_URL)}
 
     def _sample(self) -> dict[str, dict[int, float]]:
         sample: dict[str, dict[int, float]] = {}

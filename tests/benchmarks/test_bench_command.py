@@ -143,6 +143,8 @@ def _check_figures(name: str, result: dict) -> None:
         assert 0 < result["orders_paced_served_rps"] <= 6 * 1.2 and 0 < result["availability_paced_served_rps"] <= 20 * 1.2
         assert 0 < result["orders_paced_p50_ms"] <= result["orders_p95_ms"] <= result["orders_paced_p99_ms"]
         assert result["orders_cpu_ms_per_order"]["total"] > 0 and result["profile_phase_ms"]["intake"] > 0
+        # every process that serves an order is charged, the private redis-server too
+        assert set(result["orders_cpu_ms_per_order"]) == {"gunicorn", "worker", "postgresql", "redis", "load_generator", "total"}
     elif name == "sync":
         assert (result["changes"], result["lost"], result["stale_applied"], result["baseline_lost"]) == (30, 0, 0, 0)
         assert result["updates_received"] > 0 and result["baseline_updates"] > 0 and result["baseline_polls"] >= 2
