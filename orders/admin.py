@@ -31,6 +31,7 @@ from .models import (
     RoutingDecision,
     RoutingProfile,
 )
+from .selectors import lost_sales_with_bought_later
 from .services import hold_release, order_cancel, routing_profile_save
 
 
@@ -262,8 +263,17 @@ class LostSaleAdmin(ReadOnlyAdmin):
     of stock — order ref ``hold:<Idempotency-Key>`` unless the shop named the cart's order — units
     given up after a rejection): what the dashboard's lost-sales figure sums."""
 
-    list_display = ["created_at", "channel", "product", "quantity", "reason", "pool_could_cover", "pool_free", "order_ref"]
+    list_display = ["created_at", "channel", "product", "quantity", "reason", "pool_could_cover", "pool_free", "order_ref",
+                    "bought_later"]
     list_filter = ["reason", "pool_could_cover", "channel"]
+
+    def get_queryset(self, request):
+        return lost_sales_with_bought_later(super().get_queryset(request))
+
+    @admin.display(boolean=True, description="bought later", ordering="bought_later")
+    def bought_later(self, obj: LostSale) -> bool:
+        """Ordered under the same number once stock came back: not counted lost on the dashboard."""
+        return bool(getattr(obj, "bought_later", False))
     list_select_related = ["channel", "product"]
     search_fields = ["order_ref", "product__sku"]
     date_hierarchy = "created_at"

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from allocation.models import Channel
 from allocation.selectors import channel_sellable_location_ids, location_availability
@@ -21,7 +21,8 @@ from omni.errors import NotFound
 from omni.geo import haversine_km
 from omni.access.roles import Principal
 from orders.models import (
-    Allocation, AllocationStatus, DeliveryMode, Hold, HoldStatus, Order, OrderLine, OrderReturn, RoutingProfile,
+    Allocation, AllocationStatus, DeliveryMode, Hold, HoldStatus, LostSale, LostSaleReason, Order, OrderLine, OrderReturn,
+    RoutingProfile,
 )
 from orders.routing.engine import ProfileSpec
 
@@ -66,6 +67,28 @@ def _profile_rows(channel_ids: list[int]) -> dict[int, tuple[Any, ...]]:
             if row is not None:
                 rows[channel_id] = tuple(row)
     return rows
+
+
+INTAKE_LOST_REASONS = (LostSaleReason.NO_ATP, LostSaleReason.QUOTA, LostSaleReason.SCARCITY)
+
+
+def lost_sales_not_bought_later(queryset: QuerySet[LostSale]) -> QuerySet[LostSale]:
+    """Lost sales less those the customer bought after all: a checkout cart or an order refused at
+    intake under an order number, then an order accepted under that number in the same channel, at
+    or after the refusal, with a line of that SKU (the shop retried once stock came back). A
+    rejected line's units given up stay lost: the order they belonged to exists by definition."""
+    return queryset.exclude(_bought_later())
+
+
+def lost_sales_with_bought_later(queryset: QuerySet[LostSale]) -> QuerySet[LostSale]:
+    """Each lost sale with ``bought_later`` (see ``lost_sales_not_bought_later``), for the admin's list."""
+    return queryset.annotate(bought_later=_bought_later())
+
+
+def _bought_later() -> Q:
+    bought = OrderLine.objects.filter(order__channel_id=OuterRef("channel_id"), order__external_id=OuterRef("order_ref"),
+                                      product_id=OuterRef("product_id"), order__created_at__gte=OuterRef("created_at"))
+    return Q(Exists(bought), reason__in=INTAKE_LOST_REASONS) & ~Q(order_ref="")
 
 
 def orders_visible(*, principal: Principal) -> QuerySet[Order]:

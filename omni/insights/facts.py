@@ -25,6 +25,7 @@ from allocation.sync.models import SyncMessage
 from fulfillment.models import Work, WorkKind, WorkStatus
 from inventory.models import Bucket, CycleCount, Location, LocationKind, MovementReason, StockLevel, StockMovement
 from orders.models import Allocation, DeliveryMode, LineStatus, LostSale, Order, OrderEvent, OrderLine, OrderStatus
+from orders.selectors import lost_sales_not_bought_later
 
 # Cycle-count tolerance by ABC class (percent of the system quantity); variances never netted.
 TOLERANCE_PERCENT = {"A": 1, "B": 3, "C": 5}
@@ -239,9 +240,10 @@ def _oversold_and_lost(out: DayFacts, start: datetime, end: datetime) -> None:
 
 def lost_sales_facts(out: DayFacts, start: datetime, end: datetime) -> None:
     """Demand refused this day (``orders.LostSale``: intake without ATP, quotas, lost scarce SKUs,
-    units given up after a rejection), per channel: ``lost_sales_units`` counts the units the pool
+    units given up after a rejection; not what the customer bought after all under the same order
+    number, ``orders.selectors.lost_sales_not_bought_later``), per channel: ``lost_sales_units`` counts the units the pool
     held elsewhere (count) among all refused units (total); ``lost_sales_value`` the same in cents."""
-    rows = (LostSale.objects.filter(created_at__gte=start, created_at__lt=end)
+    rows = (lost_sales_not_bought_later(LostSale.objects.filter(created_at__gte=start, created_at__lt=end))
             .values_list("channel_id", "quantity", "unit_price", "pool_could_cover"))
     for ch, qty, price, covered in rows:
         cents = _cents(price * qty)

@@ -22,6 +22,7 @@ from allocation.selectors import availability_for_channels
 from allocation.sync.models import ChannelSync, EndpointMode, MessageKind, SyncMessage
 from inventory.models import Product
 from orders.models import LostSale
+from orders.selectors import lost_sales_not_bought_later
 
 from .facts import day_bounds
 
@@ -91,7 +92,7 @@ class LostToday:
 
 def lost_sales_today(*, channel_id: int | None = None, now: datetime | None = None) -> LostToday:
     start, end = day_bounds((now or timezone.now()).date())
-    qs = LostSale.objects.filter(created_at__gte=start, created_at__lt=end)
+    qs = lost_sales_not_bought_later(LostSale.objects.filter(created_at__gte=start, created_at__lt=end))
     if channel_id:
         qs = qs.filter(channel_id=channel_id)
     agg = qs.aggregate(units=Sum("quantity"), held=Sum("quantity", filter=Q(pool_could_cover=True)))

@@ -126,3 +126,25 @@ def test_a_checkout_hold_refused_for_want_of_stock_is_a_lost_sale_once(world, ap
     receive(world.shirt, world.ist, 5)
     assert api_client.post("/api/v1/holds", cart, format="json", HTTP_IDEMPOTENCY_KEY="hold-4").status_code == 201
     assert len(lost()) == 3
+
+    # The shop retries CART-9 once the stock is back and the order is accepted: the customer bought
+    # after all, so the dashboard no longer counts those 2 units lost (the row stays, for the record).
+    assert api_client.post("/api/v1/orders", order, format="json", HTTP_IDEMPOTENCY_KEY="order-2").status_code == 201
+    assert len(lost()) == 3
+    assert lost_sales_today(channel_id=world.web.pk).units == 4
+    from orders.selectors import lost_sales_with_bought_later
+    assert [ls.order_ref for ls in lost_sales_with_bought_later(LostSale.objects.all()) if ls.bought_later] == ["CART-9"]
+
+
+def test_units_given_up_after_a_rejection_stay_lost_though_their_order_exists(world):
+    """Only refusals at the door can be bought later: a rejected line's units given up belong to an
+    order that exists, and stay lost."""
+    from omni.insights.live import lost_sales_today
+    from orders.selectors import lost_sales_not_bought_later
+
+    receive(world.shirt, world.ist, 1)
+    order = order_create(channel=world.web, data=order_input("R-1", ("SHIRT", 1)))
+    LostSale.objects.create(channel=world.web, product=world.shirt, quantity=1, reason="rejected", pool_free=0,
+                            pool_could_cover=False, order_ref=order.external_id)
+    assert lost_sales_not_bought_later(LostSale.objects.all()).count() == 1
+    assert lost_sales_today(channel_id=world.web.pk).units == 1
