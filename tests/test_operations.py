@@ -76,6 +76,54 @@ def test_on_redis_a_window_is_counted_in_one_round_trip_and_expires(settings):
     assert 0 < redis.ttl(backend.make_and_validate_key("omni:test-window")) <= 5
 
 
+@pytest.fixture
+def no_leases():
+    from omni.access import throttling
+
+    throttling._leases.clear()
+    yield
+    throttling._leases.clear()
+
+
+@pytest.mark.redis
+def test_a_high_rate_is_counted_a_lease_per_round_trip_and_never_lets_more_than_the_limit_through(no_leases):
+    import time
+
+    from django.core.cache import cache
+
+    from omni.access.throttling import lease_size, window_allow, window_count
+
+    assert lease_size(5000) == 10 and lease_size(3) == 1 and lease_size(10**6) == 50
+    key, ends = f"omni:test-lease:{time.time_ns()}", time.time() + 60
+    assert all(window_allow(key, limit=5000, ttl=60, ends_at=ends) for _ in range(25))
+    assert cache.get(key) == 30  # 3 round trips (leases of 10) for 25 calls, not 25
+
+    other = f"omni:test-lease-full:{time.time_ns()}"
+    window_count(other, ttl=60, by=4995)  # other processes have let 4,995 calls through
+    assert [window_allow(other, limit=5000, ttl=60, ends_at=ends) for _ in range(8)] == [True] * 5 + [False] * 3
+    assert cache.get(other) == 5015  # the refused calls asked Redis once, not once each
+
+
+@pytest.mark.redis
+def test_a_token_at_a_high_rate_is_refused_at_its_limit_with_retry_after(settings, no_leases):
+    import time
+
+    from omni.access.models import PartnerToken
+    from omni.access.throttling import window_count
+
+    settings.OMNI_API_RATE = "5000/h"
+    channel = ChannelFactory(code="web")
+    client = token_client(channel)
+    token = PartnerToken.objects.get(channel=channel)
+    # other processes have let 4,995 of this hour's calls through
+    window_count(f"omni:throttle:token:{token.pk}:{int(time.time() // 3600)}", ttl=3601, by=4995)
+    statuses = [client.get("/api/v1/locations").status_code for _ in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    res = client.get("/api/v1/locations")
+    assert res.status_code == 429 and res.json()["error"]["code"] == "throttled"
+    assert 1 <= int(res["Retry-After"]) <= 3600
+
+
 def test_liveness_and_readiness_answer_json(client, local_cache):
     live = client.get("/health/live")
     assert live.status_code == 200 and live.json() == {"status": "ok"}
