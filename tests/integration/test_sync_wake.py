@@ -37,7 +37,7 @@ def worker_without_sweep(django_db_setup, tmp_path):
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager = False
     app.conf.broker_url = server.url
-    app._pool = None
+    app._pool = app.amqp._producer_pool = None  # kombu keeps pools per broker; Celery caches the first
     trigger._drain_due_at = 0.0
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -49,7 +49,7 @@ def worker_without_sweep(django_db_setup, tmp_path):
         yield proc
     finally:
         proc.stop()
-        app._pool = None
+        app._pool = app.amqp._producer_pool = None
         app.conf.task_always_eager, app.conf.broker_url = saved
         trigger._drain_due_at = 0.0
         server.stop()
