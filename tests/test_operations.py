@@ -121,6 +121,19 @@ def test_a_high_rate_is_counted_a_lease_per_round_trip_and_never_lets_more_than_
 
 
 @pytest.mark.redis
+def test_leases_of_windows_that_have_turned_are_forgotten(no_leases):
+    import time
+
+    from omni.access import throttling
+
+    turned = f"omni:test-turned:{time.time_ns()}"
+    assert throttling.window_allow(turned, limit=5000, ttl=5, ends_at=time.time() - 0.001)
+    throttling._next_prune = 0.0
+    assert throttling.window_allow(f"omni:test-current:{time.time_ns()}", limit=5000, ttl=60, ends_at=time.time() + 60)
+    assert turned not in throttling._leases  # a process serving many callers does not keep their old windows
+
+
+@pytest.mark.redis
 def test_a_token_at_a_high_rate_is_refused_at_its_limit_with_retry_after(settings, no_leases):
     from omni.access.throttling import window_count
 

@@ -2,12 +2,12 @@
 
 One fixed-window counter per caller and window, not a list of timestamps per request: a partner
 token by its id, a person by their user id, anyone else by address. On Redis the counter is counted
-and, at its first call, given its expiry in one round trip (a Lua script: ``INCR``, then ``EXPIRE``
-when it is 1); on any other cache, ``add`` then ``incr``. Over the limit: 429 ``throttled`` with
+and, at its first call, given its expiry in one round trip (a Lua script: ``INCRBY``, then ``EXPIRE``
+when it is the first); on any other cache, ``add`` then ``incr``. Over the limit: 429 ``throttled`` with
 ``Retry-After`` (seconds until the window turns). ``OMNI_API_RATE`` sets the limit, e.g. ``6000/m``
 (per second ``s``, minute ``m``, hour ``h``).
 
-Leases: above 1,000 requests per window a process counts several calls at once (``INCRBY``, a lease of
+Leases: from 1,000 calls per window on, a process counts several calls at once (``INCRBY``, a lease of
 up to 50, one 500th of the limit) and spends them locally, so most requests make no round trip at
 all. The limit still holds across processes — no window ever lets more than ``limit`` calls through —
 but a caller may be refused up to (processes − 1) × (lease − 1) calls early, the slots the other
@@ -73,6 +73,7 @@ def lease_size(limit: int) -> int:
 _EXHAUSTED = -1
 _leases: dict[str, tuple[float, int]] = {}  # window key → (the window's end, calls this process may still let through)
 _leases_lock = threading.Lock()
+_next_prune = 0.0
 
 
 def window_allow(key: str, *, limit: int, ttl: int, ends_at: float) -> bool:
@@ -90,9 +91,11 @@ def window_allow(key: str, *, limit: int, ttl: int, ends_at: float) -> bool:
             return False
     count = window_count(key, ttl=ttl, by=lease)
     granted = min(lease, max(limit - (count - lease), 0))  # this lease's calls that fit under the limit
+    global _next_prune
     with _leases_lock:
-        if len(_leases) > 1000:
-            now = time.time()
+        now = time.time()
+        if now >= _next_prune:  # windows that have turned, at most once a second
+            _next_prune = now + 1
             for stale in [k for k, (end, _) in _leases.items() if end <= now]:
                 del _leases[stale]
         _, left = _leases.get(key, (ends_at, 0))
