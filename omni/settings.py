@@ -344,6 +344,9 @@ CONTENT_SECURITY_POLICY = {
 OMNI_OUTBOX_HOOK = "allocation.sync.kick"
 # A woken drain waits this long so that one drain takes a whole burst of commits.
 OMNI_SYNC_MICRO_BATCH_MS = int(os.environ.get("OMNI_SYNC_MICRO_BATCH_MS", "100"))
+# A web process that knows a drain is queued skips waking it until this long before the drain's ETA
+# (allocation/sync/trigger.py): keep it above the clock difference between web and worker machines.
+OMNI_SYNC_WAKE_MARGIN_MS = int(os.environ.get("OMNI_SYNC_WAKE_MARGIN_MS", "25"))
 
 # --- Health (omni/health.py, /health/live and /health/ready) ---------------------------------
 HEALTH_CHECK = {"DISABLE_THREADING": True}

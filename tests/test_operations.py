@@ -55,6 +55,20 @@ def test_a_token_over_its_rate_gets_429_with_retry_after_and_others_are_not_slow
     assert second.get("/api/v1/locations").status_code == 200
 
 
+def forget_windows(channel, *, period: int) -> str:
+    """Delete the current window's counter of the channel's token (the test Redis outlives the test
+    database, and an earlier run's token may have had the same id); its key."""
+    import time
+
+    from django.core.cache import cache
+
+    from omni.access.models import PartnerToken
+
+    key = f"omni:throttle:token:{PartnerToken.objects.get(channel=channel).pk}:{int(time.time() // period)}"
+    cache.delete(key)
+    return key
+
+
 @pytest.mark.redis
 def test_on_redis_a_window_is_counted_in_one_round_trip_and_expires(settings):
     from django.core.cache import caches
@@ -65,7 +79,9 @@ def test_on_redis_a_window_is_counted_in_one_round_trip_and_expires(settings):
     backend = caches["default"]
     assert isinstance(backend, RedisCache)  # the test settings point the cache at the test Redis
     settings.OMNI_API_RATE = "3/m"
-    client = token_client(ChannelFactory(code="web"))
+    channel = ChannelFactory(code="web")
+    client = token_client(channel)
+    forget_windows(channel, period=60)
     assert [client.get("/api/v1/locations").status_code for _ in range(3)] == [200, 200, 200]
     res = client.get("/api/v1/locations")
     assert res.status_code == 429 and res.json()["error"]["code"] == "throttled"
@@ -74,6 +90,62 @@ def test_on_redis_a_window_is_counted_in_one_round_trip_and_expires(settings):
     assert [window_count("omni:test-window", ttl=5) for _ in range(3)] == [1, 2, 3]
     redis = backend._cache.get_client(write=True)
     assert 0 < redis.ttl(backend.make_and_validate_key("omni:test-window")) <= 5
+
+
+@pytest.fixture
+def no_leases():
+    from omni.access import throttling
+
+    throttling._leases.clear()
+    yield
+    throttling._leases.clear()
+
+
+@pytest.mark.redis
+def test_a_high_rate_is_counted_a_lease_per_round_trip_and_never_lets_more_than_the_limit_through(no_leases):
+    import time
+
+    from django.core.cache import cache
+
+    from omni.access.throttling import lease_size, window_allow, window_count
+
+    assert lease_size(5000) == 10 and lease_size(3) == 1 and lease_size(10**6) == 50
+    key, ends = f"omni:test-lease:{time.time_ns()}", time.time() + 60
+    assert all(window_allow(key, limit=5000, ttl=60, ends_at=ends) for _ in range(25))
+    assert cache.get(key) == 30  # 3 round trips (leases of 10) for 25 calls, not 25
+
+    other = f"omni:test-lease-full:{time.time_ns()}"
+    window_count(other, ttl=60, by=4995)  # other processes have let 4,995 calls through
+    assert [window_allow(other, limit=5000, ttl=60, ends_at=ends) for _ in range(8)] == [True] * 5 + [False] * 3
+    assert cache.get(other) == 5015  # the refused calls asked Redis once, not once each
+
+
+@pytest.mark.redis
+def test_leases_of_windows_that_have_turned_are_forgotten(no_leases):
+    import time
+
+    from omni.access import throttling
+
+    turned = f"omni:test-turned:{time.time_ns()}"
+    assert throttling.window_allow(turned, limit=5000, ttl=5, ends_at=time.time() - 0.001)
+    throttling._next_prune = 0.0
+    assert throttling.window_allow(f"omni:test-current:{time.time_ns()}", limit=5000, ttl=60, ends_at=time.time() + 60)
+    assert turned not in throttling._leases  # a process serving many callers does not keep their old windows
+
+
+@pytest.mark.redis
+def test_a_token_at_a_high_rate_is_refused_at_its_limit_with_retry_after(settings, no_leases):
+    from omni.access.throttling import window_count
+
+    settings.OMNI_API_RATE = "5000/h"
+    channel = ChannelFactory(code="web")
+    client = token_client(channel)
+    window_count(forget_windows(channel, period=3600), ttl=3601, by=4995)  # other processes have let 4,995 of this hour's calls through
+    statuses = [client.get("/api/v1/locations").status_code for _ in range(8)]
+    assert statuses == [200] * 5 + [429] * 3
+    res = client.get("/api/v1/locations")
+    assert res.status_code == 429 and res.json()["error"]["code"] == "throttled"
+    assert 1 <= int(res["Retry-After"]) <= 3600
 
 
 def test_liveness_and_readiness_answer_json(client, local_cache):

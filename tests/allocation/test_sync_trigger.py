@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import socket
+import time
 
 import pytest
 from django.core.management import call_command
@@ -101,12 +102,14 @@ def real_broker():
     app._pool = None
     app.conf.task_always_eager = False
     app.conf.broker_url = url
-    from allocation.sync.trigger import FOLLOWUP_KEY, PENDING_KEY, _redis
+    from allocation.sync import trigger
 
-    client = _redis()
-    client.delete(FOLLOWUP_KEY, PENDING_KEY)
+    client = trigger._redis()
+    client.delete(trigger.FOLLOWUP_KEY, trigger.PENDING_KEY, "sync")
+    trigger._drain_due_at = 0.0  # this process knows of no queued drain
     yield client
-    client.delete(FOLLOWUP_KEY, PENDING_KEY, "sync")
+    trigger._drain_due_at = 0.0
+    client.delete(trigger.FOLLOWUP_KEY, trigger.PENDING_KEY, "sync")
     app._pool = None
     app.conf.task_always_eager, app.conf.broker_url = saved
 
@@ -119,5 +122,72 @@ def test_a_follow_up_drain_waits_a_micro_batch_and_is_not_queued_behind_a_queued
     assert not real_broker.exists(FOLLOWUP_KEY)  # that drain schedules the next follow-up itself
 
     real_broker.delete(PENDING_KEY)
+    before = time.time()
     followup_schedule(0.01)  # a window closing in 10 ms: the follow-up comes a micro-batch later
-    assert 50 < real_broker.pttl(FOLLOWUP_KEY) <= 100
+    after = time.time()
+    assert 0 < real_broker.pttl(FOLLOWUP_KEY) <= 100
+    # (its ETA, not the mark's remaining time: a cold first publish on a busy machine took > 50 ms)
+    [eta] = queued_drain_etas(real_broker)
+    assert before + 0.1 <= eta <= after + 0.1
+
+
+def queued_drain_etas(client) -> list[float]:
+    """The ETAs (epoch seconds) of the drains waiting in the broker's sync queue."""
+    import json
+    from datetime import datetime
+
+    etas = []
+    for raw in client.lrange("sync", 0, -1):
+        headers = json.loads(raw)["headers"]
+        assert headers["task"] == "allocation.sync.tasks.sync_drain"
+        etas.append(datetime.fromisoformat(headers["eta"]).timestamp())
+    return etas
+
+
+def test_commits_before_the_queued_drains_eta_queue_nothing_more_and_skip_redis(real_broker, settings):
+    from allocation.sync.trigger import PENDING_KEY, drain_wake
+
+    settings.OMNI_SYNC_MICRO_BATCH_MS = 2000
+    settings.OMNI_SYNC_WAKE_MARGIN_MS = 25
+    drain_wake()  # the first commit queues a drain for 2 s from now; the mark holds its ETA
+    [eta] = queued_drain_etas(real_broker)
+    marked = int(real_broker.get(PENDING_KEY)) / 1000
+    assert marked <= eta < marked + 0.05  # the worker holds the drain until at least the marked ETA
+
+    real_broker.delete(PENDING_KEY)  # had the next commit asked Redis, it would have queued a second drain
+    for _ in range(5):
+        drain_wake()
+    assert not real_broker.exists(PENDING_KEY)
+    assert queued_drain_etas(real_broker) == [eta]  # the queued drain reads the outbox after these commits
+
+
+def test_a_commit_within_the_margin_of_the_eta_asks_redis_again(real_broker, settings):
+    from allocation.sync.trigger import PENDING_KEY, drain_wake
+
+    settings.OMNI_SYNC_MICRO_BATCH_MS = 2000
+    settings.OMNI_SYNC_WAKE_MARGIN_MS = 2000  # every commit is "too close" to the ETA: no shortcut
+    drain_wake()
+    real_broker.delete(PENDING_KEY)
+    drain_wake()
+    assert len(queued_drain_etas(real_broker)) == 2
+
+
+def test_the_eta_of_a_drain_another_process_queued_comes_with_the_mark(real_broker, settings):
+    from allocation.sync.trigger import PENDING_KEY, drain_wake
+
+    settings.OMNI_SYNC_MICRO_BATCH_MS = 100
+    settings.OMNI_SYNC_WAKE_MARGIN_MS = 25
+    real_broker.set(PENDING_KEY, b"1", px=5000)  # a mark without an ETA says only "queued, not started"
+    drain_wake()
+    real_broker.delete(PENDING_KEY)
+    drain_wake()
+    assert len(queued_drain_etas(real_broker)) == 1  # nothing was assumed from the mark without an ETA
+
+    real_broker.delete("sync", PENDING_KEY)
+    other_eta_ms = int((time.time() + 2) * 1000)
+    real_broker.set(PENDING_KEY, str(other_eta_ms).encode(), px=5000)  # another process queued a drain
+    drain_wake()
+    assert int(real_broker.get(PENDING_KEY)) == other_eta_ms  # left as it was
+    real_broker.delete(PENDING_KEY)
+    drain_wake()
+    assert queued_drain_etas(real_broker) == []  # that drain, due in 2 s, will see this commit
