@@ -5,11 +5,18 @@ it enqueues the task, so a burst of 200 commits enqueues one drain, not 200. The
 mark *before* it reads the outbox, so a change committed after that read sets the mark again and
 queues the next drain: no change waits for the sweep unless Redis or the broker is down, and then
 nothing is lost either, because the outbox rows stay until a drain processes them.
+
+The mark holds the id of the task it queued, and a task deletes the mark only if it is its own.
+Any drain used to delete it: a drain that did not own the mark (a follow-up, one the sweep or a
+retry ran) let the next commit queue a second drain while the mark's own was still queued, and
+each of the two then re-armed the mark for one more — under steady orders these chains never
+ended, and each added ~10 drains a second (most of them finding the lock taken, or nothing to do).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from functools import lru_cache
 
 logger = logging.getLogger(__name__)
@@ -47,17 +54,33 @@ def _micro_batch_seconds() -> float:
 
 
 def _enqueue_once(key: str, ttl_ms: int, task, *, args: list | None = None, countdown: float = 0) -> None:
-    """Queue ``task`` unless a queued one (marked by ``key`` in Redis) will do the same work. If
-    queueing fails the mark is removed, so the next wake-up tries again; errors are raised."""
+    """Queue ``task`` unless a queued one (marked by ``key`` in Redis) will do the same work. The
+    mark holds the new task's id (``_mark_release``). If queueing fails the mark is removed, so the
+    next wake-up tries again; errors are raised."""
     client = _redis()
-    if client is not None and not client.set(key, b"1", nx=True, px=ttl_ms):
+    task_id = uuid.uuid4().hex
+    if client is not None and not client.set(key, task_id, nx=True, px=ttl_ms):
         return
     try:
-        task.apply_async(args=args or [], countdown=countdown, retry=False)
+        task.apply_async(args=args or [], countdown=countdown, retry=False, task_id=task_id)
     except Exception:
         if client is not None:
-            client.delete(key)
+            _mark_release(client, key, task_id)
         raise
+
+
+# Deletes the mark only if it still names this task: a mark set for another queued task stays.
+_RELEASE_LUA = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0"
+
+
+@lru_cache(maxsize=4)
+def _release_script(client):
+    return client.register_script(_RELEASE_LUA)
+
+
+def _mark_release(client, key: str, task_id: str | None) -> None:
+    if task_id:
+        _release_script(client)(keys=[key], args=[task_id])
 
 
 def drain_wake() -> None:
@@ -75,12 +98,12 @@ def drain_wake() -> None:
         logger.warning("sync: could not queue a drain (%s); the sweep will pick the change up", exc)
 
 
-def drain_started() -> None:
-    """Called by the drain before it reads the outbox (see the module docstring)."""
+def drain_started(task_id: str | None) -> None:
+    """Called by the drain task (its id) before it reads the outbox (see the module docstring)."""
     try:
         client = _redis()
         if client is not None:
-            client.delete(PENDING_KEY)
+            _mark_release(client, PENDING_KEY, task_id)
     except Exception:  # noqa: BLE001
         pass
 
@@ -95,15 +118,21 @@ def followup_schedule(countdown: float) -> None:
 
     if app.conf.task_always_eager:
         return
-    countdown = max(countdown, _micro_batch_seconds())
+    micro_batch = _micro_batch_seconds()
+    countdown = max(countdown, micro_batch)
     try:
         from allocation.sync.tasks import sync_drain
 
+        if countdown <= micro_batch:
+            # Due within a micro-batch (nearly always under steady load): the follow-up is the
+            # queued drain a commit would have woken — it takes the commits' mark, so a commit
+            # meanwhile queues no second drain; if a commit's drain is already queued (the mark is
+            # set), that one runs within a micro-batch and schedules the next follow-up itself.
+            _enqueue_once(PENDING_KEY, PENDING_TTL_MS, sync_drain, countdown=countdown)
+            return
         client = _redis()
         if client is not None and client.exists(PENDING_KEY):
-            # a drain is queued (woken by a commit since this one started): it runs within a
-            # micro-batch, publishes what is due by then and schedules the next follow-up itself
-            return
+            return  # a drain woken by a commit is queued: it schedules the next follow-up itself
         _enqueue_once(FOLLOWUP_KEY, max(int(countdown * 1000), 50), sync_drain, countdown=countdown)
     except Exception:  # noqa: BLE001
         logger.warning("sync: could not schedule the follow-up drain; the sweep will", exc_info=False)
@@ -129,10 +158,10 @@ def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
         logger.warning("sync: could not queue a push (%s); the sweep will", exc)
 
 
-def push_started(channel_id: int) -> None:
+def push_started(channel_id: int, task_id: str | None) -> None:
     try:
         client = _redis()
         if client is not None:
-            client.delete(PUSH_KEY.format(channel_id))
+            _mark_release(client, PUSH_KEY.format(channel_id), task_id)
     except Exception:  # noqa: BLE001
         pass

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from allocation.sync import kick
@@ -104,20 +107,62 @@ def real_broker():
     from allocation.sync.trigger import FOLLOWUP_KEY, PENDING_KEY, _redis
 
     client = _redis()
-    client.delete(FOLLOWUP_KEY, PENDING_KEY)
+    client.delete(FOLLOWUP_KEY, PENDING_KEY, "sync")
     yield client
     client.delete(FOLLOWUP_KEY, PENDING_KEY, "sync")
     app._pool = None
     app.conf.task_always_eager, app.conf.broker_url = saved
 
 
+def _queued(client) -> list[dict]:
+    """The headers (task id, eta …) of the tasks waiting in the sync queue."""
+    return [json.loads(raw)["headers"] for raw in client.lrange("sync", 0, -1)]
+
+
 def test_a_follow_up_drain_waits_a_micro_batch_and_is_not_queued_behind_a_queued_drain(real_broker):
     from allocation.sync.trigger import FOLLOWUP_KEY, PENDING_KEY, followup_schedule
 
-    real_broker.set(PENDING_KEY, b"1", px=5000)  # a commit queued a drain that has not started
+    real_broker.set(PENDING_KEY, b"queued-drain", px=5000)  # a commit queued a drain that has not started
     followup_schedule(0.01)
-    assert not real_broker.exists(FOLLOWUP_KEY)  # that drain schedules the next follow-up itself
+    assert _queued(real_broker) == []  # that drain schedules the next follow-up itself
+    assert real_broker.get(PENDING_KEY) == b"queued-drain"
 
     real_broker.delete(PENDING_KEY)
+    followup_schedule(1.5)  # the earliest window closes in 1.5 s: a follow-up then
+    assert 1400 < real_broker.pttl(FOLLOWUP_KEY) <= 1500
+    assert len(_queued(real_broker)) == 1
+
+
+def test_a_follow_up_due_within_a_micro_batch_is_the_drain_the_next_commit_would_queue(real_broker):
+    """Under steady orders a window closes every few milliseconds: the follow-up (a micro-batch
+    later) holds the commits' mark, so the commits meanwhile queue no second drain — it reads them."""
+    from allocation.sync.trigger import PENDING_KEY, drain_wake, followup_schedule
+
     followup_schedule(0.01)  # a window closing in 10 ms: the follow-up comes a micro-batch later
-    assert 50 < real_broker.pttl(FOLLOWUP_KEY) <= 100
+    [followup] = _queued(real_broker)
+    assert real_broker.get(PENDING_KEY).decode() == followup["id"]
+    eta = datetime.fromisoformat(followup["eta"])
+    assert timedelta(milliseconds=50) < eta - timezone.now() <= timedelta(milliseconds=100)
+
+    drain_wake()  # a stock change commits meanwhile
+    drain_wake()
+    assert _queued(real_broker) == [followup]
+
+
+def test_a_drain_releases_only_the_wake_up_mark_that_names_it(real_broker):
+    """A drain that did not queue the mark (a follow-up queued earlier, a retry) leaves it: the
+    commit's own drain is still queued, and a second drain for the commits after it would only
+    start a second chain of drains (each re-arming the mark for one more, for as long as orders
+    come in)."""
+    from allocation.sync.trigger import PENDING_KEY, drain_started, drain_wake
+
+    drain_wake()
+    [woken] = _queued(real_broker)
+    drain_started("another-drain")
+    drain_wake()  # a commit while the woken drain is still queued: nothing more to queue
+    assert _queued(real_broker) == [woken]
+
+    drain_started(woken["id"])  # the woken drain starts: the next commit queues the next drain
+    assert not real_broker.exists(PENDING_KEY)
+    drain_wake()
+    assert len(_queued(real_broker)) == 2
