@@ -4,7 +4,7 @@ and the nightly full resync."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,26 +38,18 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
     now = now or timezone.now()
     published: dict[int, int] = {}
     next_due: float | None = None
-    # Each dirty channel's oldest mark with its mode, window and velocity classes, in one query: a
-    # near-real-time channel whose window is still open (what most drains find) needs nothing more
-    # — no Channel read, no publish transaction; the others are read and published below.
-    oldest_by_channel: dict[int, datetime] = {}
-    classes_by_channel: dict[int, str | None] = {}
-    for channel_id, mode, window, configured_classes, oldest in _dirty_channels():
-        if mode == SyncMode.NEAR_REALTIME and oldest > now - timedelta(seconds=window):
+    # Each dirty channel with its oldest mark and velocity classes, in one query: a near-real-time
+    # channel whose window is still open (what most drains find) needs nothing more — no publish
+    # transaction; the others are published below, by code.
+    for channel, configured_classes, oldest in _dirty_channels():
+        window = 0 if channel.sync_mode == SyncMode.REALTIME else channel.sync_window_seconds
+        if channel.sync_mode == SyncMode.NEAR_REALTIME and oldest > now - timedelta(seconds=window):
             due_in = max((oldest + timedelta(seconds=window) - now).total_seconds(), 0.05)
             next_due = due_in if next_due is None else min(next_due, due_in)
-        else:
-            oldest_by_channel[channel_id] = oldest
-            classes_by_channel[channel_id] = configured_classes
-    if not oldest_by_channel:
-        return published, next_due
-    for channel in _channels(list(oldest_by_channel)):
-        window = 0 if channel.sync_mode == SyncMode.REALTIME else channel.sync_window_seconds
+            continue
         classes: list[str] | None = None
         if channel.sync_mode == SyncMode.BATCH:
-            configured = classes_by_channel[channel.id]
-            classes = list(configured if configured is not None else "A")
+            classes = list(configured_classes if configured_classes is not None else "A")
             if not classes:
                 continue
         due_before = now - timedelta(seconds=window)
@@ -81,36 +73,29 @@ def sync_publish_due(*, now: datetime | None = None) -> tuple[dict[int, int], fl
 # statements of the connection (planned once per connection, no ORM statement to compile), with
 # the ORM's equivalents where PostgreSQL is not the database.
 _DIRTY_SQL = (
-    "SELECT s.channel_id, c.sync_mode, c.sync_window_seconds, cs.realtime_velocity_classes, MIN(s.dirty_since) "
-    "FROM {state} s JOIN {channel} c ON c.id = s.channel_id LEFT JOIN {sync} cs ON cs.channel_id = c.id "
-    "WHERE s.dirty_since IS NOT NULL AND c.is_active "
-    "GROUP BY s.channel_id, c.sync_mode, c.sync_window_seconds, cs.realtime_velocity_classes"
+    "SELECT {columns}, cs.realtime_velocity_classes, MIN(s.dirty_since) "
+    "FROM {state} s JOIN {channel} t ON t.id = s.channel_id LEFT JOIN {sync} cs ON cs.channel_id = t.id "
+    "WHERE s.dirty_since IS NOT NULL AND t.is_active GROUP BY t.id, cs.id ORDER BY t.code"
 )
 
 
-def _dirty_channels() -> list[tuple[int, str, int, str | None, datetime]]:
-    """(channel id, sync mode, window, velocity classes or None without a ChannelSync row, oldest
-    dirty mark) of every active channel with a dirty SKU."""
+def _dirty_channels() -> list[tuple[Channel, str | None, datetime]]:
+    """Every active channel with a dirty SKU, by code (as ``Channel.objects`` orders them): the
+    channel, its velocity classes (None without a ChannelSync row) and its oldest dirty mark."""
     if connection.vendor == "postgresql":
-        sql = _DIRTY_SQL.format(state=SyncState._meta.db_table, channel=Channel._meta.db_table,
+        names, columns, converters = _loader(Channel)
+        sql = _DIRTY_SQL.format(columns=columns, state=SyncState._meta.db_table, channel=Channel._meta.db_table,
                                 sync=ChannelSync._meta.db_table)
         with connection.cursor() as cursor:
             execute_prepared(cursor, sql, [], prefix="omni_sync_")
-            return [tuple(row) for row in cursor.fetchall()]
+            rows = cursor.fetchall()
+        return [(_instance(Channel, names, converters, row[:-2]), row[-2], row[-1]) for row in rows]
     dirty = (
         SyncState.objects.filter(dirty_since__isnull=False, channel__is_active=True)
-        .values("channel_id", "channel__sync_mode", "channel__sync_window_seconds", "channel__sync_config__realtime_velocity_classes")
-        .annotate(oldest=Min("dirty_since"))
+        .values("channel_id", "channel__sync_config__realtime_velocity_classes").annotate(oldest=Min("dirty_since"))
     )
-    return [(r["channel_id"], r["channel__sync_mode"], r["channel__sync_window_seconds"],
-             r["channel__sync_config__realtime_velocity_classes"], r["oldest"]) for r in dirty]
-
-
-def _channels(ids: list[int]) -> list[Channel]:
-    """The channels, by code (as ``Channel.objects`` orders them)."""
-    if connection.vendor == "postgresql":
-        return _load(Channel, "WHERE t.id = ANY(%s::bigint[]) ORDER BY t.code", [ids])
-    return list(Channel.objects.filter(id__in=ids))
+    found = {r["channel_id"]: (r["channel__sync_config__realtime_velocity_classes"], r["oldest"]) for r in dirty}
+    return [(channel, *found[channel.id]) for channel in Channel.objects.filter(id__in=list(found))]
 
 
 _M = TypeVar("_M", bound=models.Model)
@@ -124,14 +109,15 @@ def _load(model: type[_M], where: str, params: list, *, lock: bool = False) -> l
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql, params, prefix="omni_sync_")
         rows = cursor.fetchall()
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, col, funcs in converters:
-            for func in funcs:
-                values[i] = func(values[i], col, connection)
-        out.append(model.from_db(connection.alias, names, values))
-    return out
+    return [_instance(model, names, converters, row) for row in rows]
+
+
+def _instance(model: type[_M], names: list[str], converters: list, row: Sequence[Any]) -> _M:
+    values = list(row)
+    for i, col, funcs in converters:
+        for func in funcs:
+            values[i] = func(values[i], col, connection)
+    return model.from_db(connection.alias, names, values)
 
 
 _LOADERS: dict[type, tuple[list[str], str, list]] = {}
