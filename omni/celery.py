@@ -52,6 +52,16 @@ def _database_connections_as_for_a_request() -> None:
 
     signals.task_prerun.connect(_close_old_connections, weak=False)
     signals.task_postrun.connect(_close_old_connections, weak=False)
+    # What the fix-up did for the embedded beat's process (``-B``) with the default: close every
+    # connection it started with (beat itself uses none).
+    signals.beat_embedded_init.connect(_close_all_connections, weak=False)
+
+
+def _close_all_connections(**kwargs) -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        conn.close()
 
 
 _database_connections_as_for_a_request()
