@@ -19,6 +19,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from omni.prepared import execute_prepared
+
 from .models import OutboxEvent
 
 logger = logging.getLogger(__name__)
@@ -49,12 +51,14 @@ def outbox_take_pending(*, limit: int) -> list[tuple[int, datetime]]:
     row; if the caller's transaction rolls back, the rows are pending again and nothing is lost."""
     if connection.vendor == "postgresql":
         # One statement where a locking read and an update took two (every drain runs it).
+        # A named prepared statement (planned once per connection: every drain runs it).
         table = OutboxEvent._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute(
+            execute_prepared(
+                cursor,
                 f"UPDATE {table} AS o SET processed_at = %s FROM (SELECT id FROM {table} WHERE processed_at IS NULL "  # noqa: S608
                 f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) AS p WHERE o.id = p.id RETURNING o.id, o.product_id, o.created_at",
-                [timezone.now(), limit],
+                [timezone.now(), limit], prefix="omni_outbox_",
             )
             taken = sorted(cursor.fetchall())  # RETURNING has no order: oldest first, as documented
         return [(product_id, created_at) for _, product_id, created_at in taken]
@@ -68,6 +72,11 @@ def outbox_take_pending(*, limit: int) -> list[tuple[int, datetime]]:
 
 
 def outbox_pending_exists() -> bool:
+    if connection.vendor == "postgresql":  # every drain asks, after releasing its lock: planned once per connection
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, f"SELECT EXISTS (SELECT 1 FROM {OutboxEvent._meta.db_table} WHERE processed_at IS NULL)",  # noqa: S608
+                             [], prefix="omni_outbox_")
+            return bool(cursor.fetchone()[0])
     return OutboxEvent.objects.filter(processed_at__isnull=True).exists()
 
 

@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from allocation.channels.models import Channel
 from inventory.outbox import outbox_pending_exists, outbox_prune, outbox_take_pending
+from omni.prepared import execute_prepared
 
 from .locks import DRAIN_LOCK, for_update, session_lock, session_unlock
 from .models import ChannelSync, MessageStatus, SyncMessage, SyncState
@@ -40,16 +41,38 @@ def sync_outbox_drain(*, limit: int = 5000, now: datetime | None = None) -> Drai
     with transaction.atomic():  # one commit for the outbox rows taken and their dirty marks
         # Lock order everywhere: ChannelSync rows (by id) before SyncState rows, so the drain and a
         # concurrent batch/resync/event publish cannot deadlock.
-        channel_ids = list(Channel.objects.filter(is_active=True).values_list("id", flat=True))
-        locked = list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("channel_id", flat=True))
-        if len(locked) < len(channel_ids):
-            ChannelSync.objects.bulk_create(
-                [ChannelSync(channel_id=c) for c in set(channel_ids) - set(locked)], ignore_conflicts=True
-            )
-            list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("id", flat=True))
+        channel_ids = _active_channels_locked()
         _mark_pending(result, channel_ids=channel_ids, limit=limit)
     result.published, result.next_due_in = sync_publish_due(now=now)  # a transaction per channel
     return result
+
+
+# Every active channel's ChannelSync row locked (by id), in one prepared statement, with the ids of
+# all active channels (to see whether one has no ChannelSync row yet).
+_LOCK_SQL = (
+    "SELECT cs.channel_id, (SELECT array_agg(c.id) FROM {channel} c WHERE c.is_active) FROM {sync} cs "
+    "WHERE cs.channel_id IN (SELECT c.id FROM {channel} c WHERE c.is_active) ORDER BY cs.id FOR UPDATE OF cs"
+)
+
+
+def _active_channels_locked() -> list[int]:
+    """The active channels' ids, their ``ChannelSync`` rows locked until the caller's transaction
+    ends (created first for a channel that has none)."""
+    if connection.vendor == "postgresql":
+        sql = _LOCK_SQL.format(channel=Channel._meta.db_table, sync=ChannelSync._meta.db_table)
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, sql, [], prefix="omni_sync_")
+            rows = cursor.fetchall()
+        if rows and len(rows) == len(rows[0][1] or ()):  # every active channel has its row: nearly always
+            return [channel_id for channel_id, _ in rows]
+    channel_ids = list(Channel.objects.filter(is_active=True).values_list("id", flat=True))
+    locked = list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("channel_id", flat=True))
+    if len(locked) < len(channel_ids):
+        ChannelSync.objects.bulk_create(
+            [ChannelSync(channel_id=c) for c in set(channel_ids) - set(locked)], ignore_conflicts=True
+        )
+        list(for_update(ChannelSync.objects.filter(channel_id__in=channel_ids)).order_by("id").values_list("id", flat=True))
+    return channel_ids
 
 
 def _mark_pending(result: DrainResult, *, channel_ids: list[int], limit: int) -> None:
@@ -105,12 +128,26 @@ def sync_drain_run(*, on_published: Callable[[list[int]], None] | None = None, m
     return run
 
 
+_MARK_SQL = (
+    "INSERT INTO {t} (channel_id, product_id, sequence, published, dirty_since) "
+    "SELECT c, p, 0, NULL, d FROM UNNEST(%s::bigint[], %s::bigint[], %s::timestamptz[]) AS v(c, p, d) "
+    "ON CONFLICT (channel_id, product_id) DO UPDATE SET dirty_since = CASE "
+    "WHEN {t}.dirty_since IS NULL OR excluded.dirty_since < {t}.dirty_since THEN excluded.dirty_since ELSE {t}.dirty_since END"
+)
+
+
 def _mark_dirty(*, channel_ids: list[int], first_change: dict[int, datetime]) -> None:
     """Upsert (channel, SKU) → dirty since the oldest change; one statement. An earlier mark is kept."""
     if not channel_ids or not first_change:
         return
     table = SyncState._meta.db_table
     rows = [(c, p, since) for c in channel_ids for p, since in first_change.items()]
+    if connection.vendor == "postgresql":
+        # One prepared statement whatever the number of rows: three arrays, not three parameters a row.
+        with connection.cursor() as cursor:
+            execute_prepared(cursor, _MARK_SQL.format(t=table), [[r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]],
+                             prefix="omni_sync_")
+        return
     ops = connection.ops
     for start in range(0, len(rows), 5000):
         chunk = rows[start:start + 5000]

@@ -28,10 +28,10 @@ logger = logging.getLogger(__name__)
 TRANSIENT_DB = (OperationalError, InterfaceError)
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=10, ignore_result=True)
-def sync_drain() -> int:
-    drain_started()
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60,
+             retry_jitter=True, max_retries=10, ignore_result=True)
+def sync_drain(self) -> int:
+    drain_started(self.request.id)  # releases the wake-up mark if this task is the one it names
     # No wake-up per published channel here: a publish whose messages have an endpoint to go to
     # wakes that channel's pusher itself, on commit (``sync_channel_publish``); the others (feed
     # only, no endpoint) have nothing to push — waking them cost a push task per drain.
@@ -51,13 +51,13 @@ def _push_now(channel_ids: list[int]) -> None:
             push_wake([channel_id], countdown=0.25)
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60, retry_jitter=True,
-             max_retries=10, ignore_result=True)
-def sync_push(channel_id: int) -> int:
+@shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60,
+             retry_jitter=True, max_retries=10, ignore_result=True)
+def sync_push(self, channel_id: int) -> int:
     """Push a channel's pending messages. An endpoint failure is retried from the messages' own
     backoff (exponential with jitter, stored with them, so it survives a lost worker); the
     database's transient errors through Celery's autoretry."""
-    push_started(channel_id)
+    push_started(channel_id, self.request.id)
     result = sync_channel_push(channel_id=channel_id)
     if result.retry_in is not None:
         push_wake([channel_id], countdown=result.retry_in)

@@ -6,18 +6,25 @@ mark *before* it reads the outbox, so a change committed after that read sets th
 queues the next drain: no change waits for the sweep unless Redis or the broker is down, and then
 nothing is lost either, because the outbox rows stay until a drain processes them.
 
-The mark holds the queued drain's ETA (epoch milliseconds), and the ``SET … NX GET`` that tries to
-set it answers the ETA of the drain already queued. A drain runs no sooner than its ETA (the worker
+The mark holds the queued task's ETA (epoch milliseconds) and id, ``<eta>:<task id>``, and the
+``SET … NX GET`` that tries to set it answers the ETA of the drain already queued. A drain runs no sooner than its ETA (the worker
 holds it until then), so it reads the outbox after every commit made before that ETA: a process that
 knows of a queued drain skips Redis for its commits until shortly before that ETA (``_drain_due_at``,
 per process; the margin ``OMNI_SYNC_WAKE_MARGIN_MS`` covers the clocks of web and worker machines
 drifting apart). Under load that saves most of the round trips: one per process and micro-batch.
+
+A task deletes the mark only if it names that task.
+Any drain used to delete it: a drain that did not own the mark (a follow-up, one the sweep or a
+retry ran) let the next commit queue a second drain while the mark's own was still queued, and
+each of the two then re-armed the mark for one more — under steady orders these chains never
+ended, and each added ~10 drains a second (most of them finding the lock taken, or nothing to do).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+import uuid
 from functools import lru_cache
 
 logger = logging.getLogger(__name__)
@@ -80,26 +87,33 @@ def _set_mark(client, key: str, value: bytes, ttl_ms: int) -> tuple[bool, bytes 
     return bool(client.set(key, value, nx=True, px=ttl_ms)), None
 
 
+def _mark_eta(value: bytes | None) -> float | None:
+    """The ETA (epoch seconds) a mark ``<eta ms>:<task id>`` names; None for a mark without one."""
+    try:
+        return int(value.split(b":", 1)[0]) / 1000 if value is not None else None
+    except ValueError:
+        return None
+
+
 def _enqueue_once(key: str, ttl_ms: int, task, *, args: list | None = None, countdown: float = 0) -> float | None:
-    """Queue ``task`` unless a queued one (marked by ``key`` in Redis) will do the same work. If
-    queueing fails the mark is removed, so the next wake-up tries again; errors are raised.
+    """Queue ``task`` unless a queued one (marked by ``key`` in Redis) will do the same work. The
+    mark names the new task's ETA and id (only that task deletes it, ``_mark_release``). If queueing
+    fails the mark is removed, so the next wake-up tries again; errors are raised.
 
     Returns the queued task's ETA in epoch seconds (a lower bound: Celery adds the countdown to its
     own, later clock reading), whether this call queued it or the mark names it; None if unknown."""
     eta_ms = int((time.time() + countdown) * 1000)
+    task_id = uuid.uuid4().hex
     client = _redis()
     if client is not None:
-        was_set, prior = _set_mark(client, key, str(eta_ms).encode(), ttl_ms)
+        was_set, prior = _set_mark(client, key, f"{eta_ms}:{task_id}".encode(), ttl_ms)
         if not was_set:
-            try:
-                return int(prior) / 1000 if prior is not None else None
-            except ValueError:  # a mark without an ETA
-                return None
+            return _mark_eta(prior)
     try:
-        task.apply_async(args=args or [], countdown=countdown, retry=False)
+        task.apply_async(args=args or [], countdown=countdown, retry=False, task_id=task_id)
     except Exception:
         if client is not None:
-            client.delete(key)
+            _mark_release(client, key, task_id)
         raise
     return eta_ms / 1000 if client is not None else None
 
@@ -107,6 +121,23 @@ def _enqueue_once(key: str, ttl_ms: int, task, *, args: list | None = None, coun
 # Per process: until this time (epoch seconds) a queued drain is certain to read the outbox after
 # the current commit (its ETA minus the margin), so a commit's wake-up needs no Redis round trip.
 _drain_due_at = 0.0
+
+
+# Deletes the mark only if it still names this task (``<eta>:<task id>``): a mark set for another
+# queued task stays.
+_RELEASE_LUA = ("local v = redis.call('GET', KEYS[1]) "
+                "if v and string.sub(v, -string.len(ARGV[1]) - 1) == ':' .. ARGV[1] then return redis.call('DEL', KEYS[1]) end "
+                "return 0")
+
+
+@lru_cache(maxsize=4)
+def _release_script(client):
+    return client.register_script(_RELEASE_LUA)
+
+
+def _mark_release(client, key: str, task_id: str | None) -> None:
+    if task_id:
+        _release_script(client)(keys=[key], args=[task_id])
 
 
 def drain_wake() -> None:
@@ -129,12 +160,12 @@ def drain_wake() -> None:
         logger.warning("sync: could not queue a drain (%s); the sweep will pick the change up", exc)
 
 
-def drain_started() -> None:
-    """Called by the drain before it reads the outbox (see the module docstring)."""
+def drain_started(task_id: str | None) -> None:
+    """Called by the drain task (its id) before it reads the outbox (see the module docstring)."""
     try:
         client = _redis()
         if client is not None:
-            client.delete(PENDING_KEY)
+            _mark_release(client, PENDING_KEY, task_id)
     except Exception:  # noqa: BLE001
         pass
 
@@ -149,15 +180,21 @@ def followup_schedule(countdown: float) -> None:
 
     if app.conf.task_always_eager:
         return
-    countdown = max(countdown, _micro_batch_seconds())
+    micro_batch = _micro_batch_seconds()
+    countdown = max(countdown, micro_batch)
     try:
         from allocation.sync.tasks import sync_drain
 
+        if countdown <= micro_batch:
+            # Due within a micro-batch (nearly always under steady load): the follow-up is the
+            # queued drain a commit would have woken — it takes the commits' mark, so a commit
+            # meanwhile queues no second drain; if a commit's drain is already queued (the mark is
+            # set), that one runs within a micro-batch and schedules the next follow-up itself.
+            _enqueue_once(PENDING_KEY, PENDING_TTL_MS, sync_drain, countdown=countdown)
+            return
         client = _redis()
         if client is not None and client.exists(PENDING_KEY):
-            # a drain is queued (woken by a commit since this one started): it runs within a
-            # micro-batch, publishes what is due by then and schedules the next follow-up itself
-            return
+            return  # a drain woken by a commit is queued: it schedules the next follow-up itself
         _enqueue_once(FOLLOWUP_KEY, max(int(countdown * 1000), 50), sync_drain, countdown=countdown)
     except Exception:  # noqa: BLE001
         logger.warning("sync: could not schedule the follow-up drain; the sweep will", exc_info=False)
@@ -183,10 +220,10 @@ def push_wake(channel_ids: list[int], *, countdown: float = 0) -> None:
         logger.warning("sync: could not queue a push (%s); the sweep will", exc)
 
 
-def push_started(channel_id: int) -> None:
+def push_started(channel_id: int, task_id: str | None) -> None:
     try:
         client = _redis()
         if client is not None:
-            client.delete(PUSH_KEY.format(channel_id))
+            _mark_release(client, PUSH_KEY.format(channel_id), task_id)
     except Exception:  # noqa: BLE001
         pass

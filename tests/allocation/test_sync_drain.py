@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 
-from allocation.models import ChannelSync, SyncMode, SyncState
+from allocation.models import ChannelSync, SyncMessage, SyncMode, SyncState
 from allocation.sync.drain import sync_outbox_drain
 from allocation.sync.publish import sync_batch_due, sync_channel_publish
 from inventory import services as stock
@@ -158,12 +159,29 @@ def test_initial_load_sends_every_current_figure_with_a_new_sequence(store):
     assert messages(web) == [("TEE", 1, 5, 5, "feed"), ("TEE", 2, 5, 0, "feed")]
 
 
-def test_a_drain_reads_the_outbox_once_and_opens_no_publish_for_a_window_still_open(store, django_assert_num_queries):
+def _executed(queries: list[dict]) -> list[str]:
+    """The statements of a connection that has its prepared statements already (as a worker's kept
+    connection has): a ``PREPARE`` (and the session setting sent with the first) happens once per
+    connection, or again after the full registry is emptied (``omni.prepared.MAX_STATEMENTS``)."""
+    out = []
+    for q in queries:
+        sql = q["sql"]
+        if sql.startswith(("SAVEPOINT ", "RELEASE SAVEPOINT ")) and "; " in sql:
+            sql = sql.split("; ", 1)[1]
+        if not sql.startswith(("PREPARE ", "SET plan_cache_mode", "DEALLOCATE ALL")):
+            out.append(q["sql"])
+    return out
+
+
+def test_a_drain_reads_the_outbox_once_and_opens_no_publish_for_a_window_still_open(store):
     """The drain the bench's orders wake (a near-real-time channel, a burst inside its window):
     one round, not a second one that finds the outbox empty, and no publish transaction for a
     channel with nothing due. 31 statements per drain before, 10 after the fourth pass, 8 round
-    trips now that the savepoint and its release travel with the statements after them
-    (omni.db.postgresql)."""
+    trips once the savepoint and its release travelled with the statements after them
+    (omni.db.postgresql), 7 with the channels read with their locks (sixth pass)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
     from allocation.sync.drain import sync_drain_run
 
     web = sync_channel(code="web", locations=[store], mode=SyncMode.NEAR_REALTIME, window=30)
@@ -171,11 +189,12 @@ def test_a_drain_reads_the_outbox_once_and_opens_no_publish_for_a_window_still_o
     for product in products:
         stock.stock_receive(product=product, location=store, quantity=8)
 
-    # advisory lock, (savepoint +) channels, their ChannelSync rows locked, outbox rows taken and
-    # marked (one statement), dirty marks, (release +) the dirty channels' oldest marks with their
-    # windows; unlock, outbox re-check
-    with django_assert_num_queries(8):
+    # advisory lock, (savepoint +) the active channels with their ChannelSync rows locked, outbox
+    # rows taken and marked (one statement), dirty marks, (release +) the dirty channels' oldest
+    # marks with their windows; unlock, outbox re-check
+    with CaptureQueriesContext(connection) as ctx:
         run = sync_drain_run()
+    assert len(_executed(ctx.captured_queries)) == 7, _executed(ctx.captured_queries)
 
     assert run.events == 5
     assert 0 < run.next_due_in <= 30
@@ -199,3 +218,32 @@ def test_an_event_for_a_channel_without_sync_settings_creates_them(store):
 
     assert (first.sequence, second.sequence) == (1, 2)
     assert ChannelSync.objects.get(channel=bare).event_sequence == 2
+
+
+def test_a_drain_writes_its_messages_as_the_orm_would_in_the_order_of_the_sku_states(store):
+    """The drain's messages go in with one prepared statement of their own, not ``bulk_create``:
+    every column as ``bulk_create`` writes it, ids in the order of the SKUs' states (the feed's
+    cursor)."""
+    web = sync_channel(code="web", locations=[store], url="https://shop.example/hook")
+    for i, sku in enumerate(["C", "A", "B"]):
+        stock.stock_receive(product=ProductFactory(sku=sku), location=store, quantity=i + 1)
+    before = timezone.now()
+
+    sync_outbox_drain()
+
+    written = list(SyncMessage.objects.filter(channel=web).order_by("id").values())
+    states = list(SyncState.objects.filter(channel=web).order_by("id").values_list("product_id", "published"))
+    assert [(m["product_id"], m["available"]) for m in written] == states
+    assert [m["available"] for m in written] == [1, 2, 3]  # C, A, B: as their changes came
+    assert {m["status"] for m in written} == {"pending"}
+    assert all(m["created_at"] >= before for m in written)
+    SyncMessage.objects.filter(channel=web).delete()
+    SyncMessage.objects.bulk_create([
+        SyncMessage(channel=web, kind="availability", product_id=m["product_id"], sequence=m["sequence"], available=m["available"],
+                    delta=m["delta"], changed_at=m["changed_at"], status=m["status"]) for m in written])
+    by_orm = list(SyncMessage.objects.filter(channel=web).order_by("id").values())
+
+    def strip(rows):
+        return [{k: v for k, v in row.items() if k not in ("id", "created_at")} for row in rows]
+
+    assert strip(written) == strip(by_orm)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import json
 import socket
 import time
+from datetime import datetime, timedelta
 
 import pytest
 from django.core.management import call_command
+from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from allocation.sync import kick
@@ -114,21 +117,61 @@ def real_broker():
     app.conf.task_always_eager, app.conf.broker_url = saved
 
 
+def _queued(client) -> list[dict]:
+    """The headers (task id, eta …) of the tasks waiting in the sync queue."""
+    return [json.loads(raw)["headers"] for raw in client.lrange("sync", 0, -1)]
+
+
 def test_a_follow_up_drain_waits_a_micro_batch_and_is_not_queued_behind_a_queued_drain(real_broker):
     from allocation.sync.trigger import FOLLOWUP_KEY, PENDING_KEY, followup_schedule
 
-    real_broker.set(PENDING_KEY, b"1", px=5000)  # a commit queued a drain that has not started
+    real_broker.set(PENDING_KEY, b"queued-drain", px=5000)  # a commit queued a drain that has not started
     followup_schedule(0.01)
-    assert not real_broker.exists(FOLLOWUP_KEY)  # that drain schedules the next follow-up itself
+    assert _queued(real_broker) == []  # that drain schedules the next follow-up itself
+    assert real_broker.get(PENDING_KEY) == b"queued-drain"
 
     real_broker.delete(PENDING_KEY)
-    before = time.time()
+    followup_schedule(1.5)  # the earliest window closes in 1.5 s: a follow-up then
+    assert 1400 < real_broker.pttl(FOLLOWUP_KEY) <= 1500
+    assert len(_queued(real_broker)) == 1
+
+
+def test_a_follow_up_due_within_a_micro_batch_is_the_drain_the_next_commit_would_queue(real_broker):
+    """Under steady orders a window closes every few milliseconds: the follow-up (a micro-batch
+    later) holds the commits' mark, so the commits meanwhile queue no second drain — it reads them."""
+    from allocation.sync.trigger import PENDING_KEY, drain_wake, followup_schedule
+
     followup_schedule(0.01)  # a window closing in 10 ms: the follow-up comes a micro-batch later
-    after = time.time()
-    assert 0 < real_broker.pttl(FOLLOWUP_KEY) <= 100
-    # (its ETA, not the mark's remaining time: a cold first publish on a busy machine took > 50 ms)
-    [eta] = queued_drain_etas(real_broker)
-    assert before + 0.1 <= eta <= after + 0.1
+    [followup] = _queued(real_broker)
+    assert real_broker.get(PENDING_KEY).decode().split(":")[1] == followup["id"]  # "<eta ms>:<task id>"
+    eta = datetime.fromisoformat(followup["eta"])
+    assert timedelta(milliseconds=50) < eta - timezone.now() <= timedelta(milliseconds=100)
+
+    drain_wake()  # a stock change commits meanwhile
+    drain_wake()
+    assert _queued(real_broker) == [followup]
+
+
+def test_a_drain_releases_only_the_wake_up_mark_that_names_it(real_broker):
+    """A drain that did not queue the mark (a follow-up queued earlier, a retry) leaves it: the
+    commit's own drain is still queued, and a second drain for the commits after it would only
+    start a second chain of drains (each re-arming the mark for one more, for as long as orders
+    come in)."""
+    from allocation.sync import trigger
+    from allocation.sync.trigger import PENDING_KEY, drain_started, drain_wake
+
+    drain_wake()
+    [woken] = _queued(real_broker)
+    drain_started("another-drain")
+    trigger._drain_due_at = 0.0  # (as a commit in another process, which asks Redis)
+    drain_wake()  # a commit while the woken drain is still queued: nothing more to queue
+    assert _queued(real_broker) == [woken]
+
+    drain_started(woken["id"])  # the woken drain starts: the next commit queues the next drain
+    assert not real_broker.exists(PENDING_KEY)
+    trigger._drain_due_at = 0.0
+    drain_wake()
+    assert len(_queued(real_broker)) == 2
 
 
 def queued_drain_etas(client) -> list[float]:
@@ -151,7 +194,7 @@ def test_commits_before_the_queued_drains_eta_queue_nothing_more_and_skip_redis(
     settings.OMNI_SYNC_WAKE_MARGIN_MS = 25
     drain_wake()  # the first commit queues a drain for 2 s from now; the mark holds its ETA
     [eta] = queued_drain_etas(real_broker)
-    marked = int(real_broker.get(PENDING_KEY)) / 1000
+    marked = int(real_broker.get(PENDING_KEY).split(b":")[0]) / 1000  # "<eta ms>:<task id>"
     assert marked <= eta < marked + 0.05  # the worker holds the drain until at least the marked ETA
 
     real_broker.delete(PENDING_KEY)  # had the next commit asked Redis, it would have queued a second drain
@@ -185,9 +228,9 @@ def test_the_eta_of_a_drain_another_process_queued_comes_with_the_mark(real_brok
 
     real_broker.delete("sync", PENDING_KEY)
     other_eta_ms = int((time.time() + 2) * 1000)
-    real_broker.set(PENDING_KEY, str(other_eta_ms).encode(), px=5000)  # another process queued a drain
+    real_broker.set(PENDING_KEY, f"{other_eta_ms}:other-task".encode(), px=5000)  # another process queued a drain
     drain_wake()
-    assert int(real_broker.get(PENDING_KEY)) == other_eta_ms  # left as it was
+    assert real_broker.get(PENDING_KEY) == f"{other_eta_ms}:other-task".encode()  # left as it was
     real_broker.delete(PENDING_KEY)
     drain_wake()
     assert queued_drain_etas(real_broker) == []  # that drain, due in 2 s, will see this commit

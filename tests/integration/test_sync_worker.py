@@ -73,7 +73,9 @@ def live_broker(redis_server):
 def worker(django_db_setup, django_db_blocker, live_broker, redis_server, tmp_path_factory):
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    proc = WorkerProcess(database_url=url, broker_url=redis_server.url, logfile=tmp_path_factory.mktemp("worker") / "worker.log")
+    # DB_CONN_MAX_AGE as long as the module runs: a connection the worker keeps is not retired by age mid-test
+    proc = WorkerProcess(database_url=url, broker_url=redis_server.url, logfile=tmp_path_factory.mktemp("worker") / "worker.log",
+                         extra_env={"DB_CONN_MAX_AGE": "900"})
     proc.start()
     yield proc
     proc.stop()
@@ -163,6 +165,27 @@ def test_changes_arrive_signed_in_sequence_and_duplicates_are_dropped(shop):
     wait_converged(channels)
     assert web_rx.duplicates == len(sent)
     assert (web_rx.applied, web_rx.available) == (applied_before, figures_before)
+
+
+def _other_backends() -> set[tuple[int, object]]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        return set(cursor.fetchall())
+
+
+def test_the_worker_keeps_its_database_connection_from_one_task_to_the_next(shop):
+    """Celery closes a task's database connections after every task unless told otherwise: each
+    drain (about ten a second under steady orders) then paid for a new PostgreSQL connection. The
+    worker's connection outlives its tasks and serves the next ones (omni/celery.py)."""
+    store, products, channels = shop
+    changes(store, products, rounds=2)
+    wait_converged(channels)
+    kept = _other_backends()
+    assert kept, "the worker's connection is open between its tasks"
+
+    changes(store, products, rounds=2)
+    wait_converged(channels)
+    assert kept & _other_backends(), "the same connection served the later tasks"
 
 
 def test_worker_killed_mid_push_loses_nothing(shop, worker):
