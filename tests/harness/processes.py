@@ -196,7 +196,7 @@ class ServedOmni:
         # wait for the sweep): a benchmark must not pay for more sweeps than production would.
         self.worker = WorkerProcess(database_url=os.environ["DATABASE_URL"], broker_url=broker_url,
                                     logfile=self.workdir / "worker.log", concurrency=2,
-                                    extra_env={"OMNI_SYNC_SWEEP_SECONDS": "30", **(worker_env or {})})
+                                    extra_env={"OMNI_SYNC_SWEEP_SECONDS": "30", "DJANGO_DEBUG": "false", **(worker_env or {})})
         self.server: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None
 
