@@ -252,7 +252,8 @@ def _redis_server_pids(url: str) -> list[int]:
                     argv = f.read().split(b"\0")
             except OSError:
                 continue
-            if argv and argv[0].endswith(b"redis-server") and port.encode() in argv:
+            # started as ``redis-server --port N …``; it retitles itself ``redis-server 127.0.0.1:N``
+            if argv and b"redis-server" in argv[0] and (port.encode() in argv or argv[0].endswith(f":{port}".encode())):
                 pids.append(int(entry))
     return pids
 
@@ -311,7 +312,7 @@ class _CpuByProcess:
             self.before = self._sample()
         self.load_before = time.process_time()
 
-    def ms_per(self, count: int) -> dict[str, float]:
+    def ms_per(self, count: int) -> dict[str, float | None]:
         """CPU per ``count`` orders, once the worker has drained what the phase left in the outbox
         (its work for those orders counts too; at most 10 s more)."""
         if not self.before or not count:
@@ -325,7 +326,10 @@ class _CpuByProcess:
         after = self._sample()
         spent = {name: sum(cpu - self.before[name].get(pid, 0.0) for pid, cpu in pids.items()) for name, pids in after.items()}
         spent["load_generator"] = time.process_time() - self.load_before
-        result = {name: round(seconds * 1000 / count, 2) for name, seconds in spent.items()}
+        result: dict[str, float | None] = {name: round(seconds * 1000 / count, 2) for name, seconds in spent.items()}
+        for name, pids in after.items():
+            if not pids:
+                result[name] = None  # its process was not found: unknown, not zero
         result["total"] = round(sum(spent.values()) * 1000 / count, 2)
         return result
 

@@ -145,6 +145,7 @@ def _check_figures(name: str, result: dict) -> None:
         assert result["orders_cpu_ms_per_order"]["total"] > 0 and result["profile_phase_ms"]["intake"] > 0
         # every process that serves an order is charged, the private redis-server too
         assert set(result["orders_cpu_ms_per_order"]) == {"gunicorn", "worker", "postgresql", "redis", "load_generator", "total"}
+        assert None not in result["orders_cpu_ms_per_order"].values()  # each process was found
     elif name == "sync":
         assert (result["changes"], result["lost"], result["stale_applied"], result["baseline_lost"]) == (30, 0, 0, 0)
         assert result["updates_received"] > 0 and result["baseline_updates"] > 0 and result["baseline_polls"] >= 2
