@@ -105,8 +105,8 @@ class OrderListCreateView(APIView):
             order = services.order_create(channel=channel, data=services.OrderInput(lines=lines, **data),
                                           actor=actor_label(principal))
             # intake hands back the order with what it wrote (lines, allocations, timeline): the
-            # answer is the same as a re-read, five queries less
-            return 201, s.OrderOutSerializer(services.order_as_written(order)).data
+            # answer is the same as a re-read, five queries less, built without DRF's field walk
+            return 201, s.order_out_as_written(order)
 
         # The handler writes only through order_create, which is all or nothing in a savepoint of
         # its own (the lost sales of a refusal are written once it is final, with the key's answer).

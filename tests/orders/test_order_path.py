@@ -97,6 +97,57 @@ def test_the_answer_built_from_what_intake_wrote_is_the_order_as_read_back(world
     assert [len(ln["fulfilled_from"]) for ln in resp.json()["lines"]] == [1, 1, 1, 1]
 
 
+def test_the_hand_built_answer_is_byte_for_byte_the_serializers(world, web_client):
+    # ``order_out_as_written`` builds the POST answer without DRF's field walk: its bytes must be
+    # those OrderOutSerializer gave for the same order (over ``order_as_written``, as the POST
+    # answered before), and its content what the serializer gives over the order read back (the
+    # GET; jsonb keeps an event's keys in its own order), whatever the order holds: a line split
+    # over two locations, decimals, accents, customer fields, a hold, a backordered line with
+    # its reason, a pickup store the units are shipped to (no coordinates).
+    from decimal import Decimal
+
+    from rest_framework.renderers import JSONRenderer
+
+    from omni.access.roles import Principal, Role
+    from orders.api.serializers import OrderOutSerializer, order_out_as_written
+    from orders.selectors import order_get
+    from orders.services import LineInput, OrderInput, order_as_written, order_create
+
+    from .factories import order_input
+
+    render = JSONRenderer().render
+    receive(world.shirt, world.ist, 2)
+    receive(world.shirt, world.ank, 2)
+    receive(world.mug, world.ank, 9)
+    hold = web_client.post("/api/v1/holds", {"lines": [{"sku": "MUG", "quantity": 2}], "ttl_seconds": 300}, format="json")
+    assert hold.status_code == 201, hold.json()
+    split = order_create(channel=world.web, actor="partner:web", data=OrderInput(
+        external_id="B-1", latitude=41.0, longitude=29.0, customer_ref="Çağrı ü", customer_email="a@b.co",
+        customer_phone="+905551112233", customer_language="TR", ship_name="Ayşe", address="Cad. 1", city="İstanbul",
+        postal_code="34000", country="tr", customer_tier="gold", delivery_mode="express",
+        lines=[LineInput(sku="SHIRT", quantity=3, unit_price=Decimal("19.9")), LineInput(sku="MUG", quantity=1, unit_price=Decimal(5))]))
+    held = order_create(channel=world.web, data=OrderInput(
+        external_id="B-2", hold_id=hold.json()["id"], latitude=39.9, longitude=32.8, lines=[LineInput(sku="MUG", quantity=2, unit_price=Decimal("0.01"))]))
+    world.market.scarcity_threshold = 5
+    world.market.shortage_policy = "backorder"
+    world.market.save()
+    receive(world.cap, world.ist, 1)
+    backordered = order_create(channel=world.market, data=order_input("B-3", ("CAP", 2), ("MUG", 1), delivery_mode="express",
+                                                                     customer_tier="gold"))
+    shipped = order_create(channel=world.web, data=order_input("B-4", ("SHIRT", 1), delivery_mode="bopis",
+                                                              pickup_location=world.izm.code, ship_to_store=True))
+    merchandiser = Principal(role=Role.MERCHANDISER)
+    for order in (split, held, backordered, shipped):
+        built = order_out_as_written(order)
+        assert render(built) == render(OrderOutSerializer(order_as_written(order)).data)
+        assert built == OrderOutSerializer(order_get(principal=merchandiser, order_id=order.pk)).data
+    assert [len(ln["fulfilled_from"]) for ln in order_out_as_written(split)["lines"]] == [2, 1]
+    assert order_out_as_written(held)["hold_id"] == hold.json()["id"]
+    assert order_out_as_written(backordered)["lines"][0]["status"] == "backordered"
+    assert order_out_as_written(shipped)["lines"][0]["fulfilled_from"][0]["ship_to_store"] == "ST-IZM"
+    assert order_out_as_written(shipped)["latitude"] is None and order_out_as_written(shipped)["pickup_location"] == "ST-IZM"
+
+
 def test_answers_built_with_fields_made_once_per_class_keep_each_order_its_own(world, web_client):
     # The answer serializers build their fields once per class: answering one order must leave
     # nothing behind for the next (lines, allocations, events, returns are each order's own).
