@@ -206,3 +206,20 @@ def test_the_order_paths_fixed_statements_are_planned_once_per_connection_not_pe
         assert found, f"not a prepared statement: {pattern}"
         assert max(plans for _stmt, plans in found) >= 1
 
+
+
+def test_the_keys_row_stores_the_answer_as_the_client_read_it(world, web_client):
+    # omni.idempotency stores the answer's JSON text as it encoded it (cast to jsonb), not encoded
+    # again by the field: the row holds the same value, and a resend is answered with it.
+    from orders.models import IdempotencyRecord
+
+    receive(world.shirt, world.ist, 5)
+    body = {"external_id": "K-1", "latitude": 41.0, "longitude": 29.0, "customer_ref": "Çağrı \u00fc \"q\"",
+            "lines": [{"sku": "SHIRT", "quantity": 2, "unit_price": "19.9"}]}
+    first = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="K-1")
+    assert first.status_code == 201, first.json()
+    record = IdempotencyRecord.objects.get(key="K-1")
+    assert (record.response_status, record.response_body) == (201, first.json())
+    again = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="K-1")
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert again.json()["customer_ref"] == "Çağrı ü \"q\"" and again.json()["lines"][0]["unit_price"] == "19.90"
