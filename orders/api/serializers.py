@@ -5,7 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from rest_framework.fields import SkipField, empty
 from rest_framework.utils.serializer_helpers import BindingDict
 
 from omni.api.fields import QuantityField, bounded_many
@@ -248,3 +250,90 @@ def order_out_as_written(order: Order) -> dict[str, Any]:
         "events": [_row(OrderEventOutSerializer, ev, {}) for ev in events],
         "returns": [],
     })
+
+
+# --- A valid body, without DRF's serializer walk ------------------------------------------------
+
+# a field, or a nested list: (name, field, (child plan, allow_empty, min_length, max_length) or None)
+_InPlan = list[tuple[str, serializers.Field, Any]]
+_IN_PLANS: dict[type[serializers.Serializer], _InPlan | None] = {}
+
+
+def _walk_free(cls: type[serializers.Serializer]) -> bool:
+    """Whether ``cls`` validates as its fields alone do: no hook of its own (``validate``,
+    ``validate_<field>``, validators, its own ``to_internal_value`` or ``run_validation``)."""
+    base = serializers.Serializer
+    return (issubclass(cls, FieldsBuiltOnce)
+            and all(getattr(cls, hook) is getattr(base, hook) for hook in ("validate", "to_internal_value", "run_validation",
+                                                                         "run_validators", "get_validators"))
+            and not getattr(getattr(cls, "Meta", None), "validators", None))
+
+
+def _in_plan(cls: type[serializers.Serializer]) -> _InPlan | None:
+    if cls in _IN_PLANS:
+        return _IN_PLANS[cls]
+    _IN_PLANS[cls] = plan = _in_plan_of(cls) if _walk_free(cls) else None
+    return plan
+
+
+def _in_plan_of(cls: type[serializers.Serializer]) -> _InPlan | None:
+    plan: _InPlan = []
+    lst = serializers.ListSerializer
+    for field in cls().fields.values():
+        if field.read_only:
+            continue
+        if getattr(cls, f"validate_{field.field_name}", None) is not None:
+            return None
+        nested = None
+        if isinstance(field, lst):
+            child = type(field.child)
+            child_plan = _in_plan(child) if issubclass(child, serializers.Serializer) else None
+            if child_plan is None or any(getattr(type(field), hook) is not getattr(lst, hook) for hook in (
+                    "validate", "to_internal_value", "run_validation", "run_child_validation")):
+                return None
+            nested = (child_plan, field.allow_empty, getattr(field, "min_length", None), getattr(field, "max_length", None))
+        elif isinstance(field, serializers.BaseSerializer) or list(field.source_attrs) != [field.field_name]:
+            return None
+        plan.append((str(field.field_name), field, nested))
+    return plan
+
+
+def _validated(plan: _InPlan, data: Any) -> dict[str, Any] | None:
+    if not isinstance(data, dict):
+        return None
+    out: dict[str, Any] = {}
+    for name, field, nested in plan:
+        value = data.get(name, empty)
+        if nested is not None:
+            child_plan, allow_empty, low, high = nested
+            if (not isinstance(value, list) or (not allow_empty and not value) or (high is not None and len(value) > high)
+                    or (low is not None and len(value) < low)):
+                return None
+            items = []
+            for item in value:
+                validated = _validated(child_plan, item)
+                if validated is None:
+                    return None
+                items.append(validated)
+            out[name] = items
+            continue
+        try:
+            out[name] = field.run_validation(value)
+        except SkipField:
+            pass
+    return out
+
+
+def validated_without_walk(cls: type[serializers.Serializer], data: Any) -> dict[str, Any] | None:
+    """``cls(data=data).validated_data`` for a body DRF would accept, each value by its field's own
+    ``run_validation`` (the same defaults, conversions and checks), without DRF's serializer walk
+    (a third of the CPU: 0.03 of 0.09 ms for an order's body). None for any body it would refuse,
+    and for a class with validation of its own (``validate``, ``validate_<field>``, …): DRF says
+    why, in its words. For ``FieldsBuiltOnce`` serializers of plain fields and lists of them."""
+    plan = _in_plan(cls)
+    if plan is None:
+        return None
+    try:
+        return _validated(plan, data)
+    except (serializers.ValidationError, DjangoValidationError):
+        return None

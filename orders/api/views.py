@@ -59,6 +59,9 @@ def _invalid(errors: Any) -> ValidationFailed:
 
 
 def _parse(serializer_class: type[serializers.Serializer], data: Any) -> dict[str, Any]:
+    valid = s.validated_without_walk(serializer_class, data)
+    if valid is not None:
+        return valid
     ser = serializer_class(data=data)
     if not ser.is_valid():
         raise _invalid(ser.errors)

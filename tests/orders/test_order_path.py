@@ -223,3 +223,48 @@ def test_the_keys_row_stores_the_answer_as_the_client_read_it(world, web_client)
     again = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="K-1")
     assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert again.json()["customer_ref"] == "Çağrı ü \"q\"" and again.json()["lines"][0]["unit_price"] == "19.90"
+
+
+def test_a_body_validated_without_drfs_walk_is_what_drf_validates_and_refusals_stay_drfs():
+    # ``validated_without_walk`` gives DRF's validated data for every body DRF accepts, and gives
+    # way to DRF (None) for every body DRF refuses, so that the refusal keeps DRF's words.
+    from decimal import Decimal
+
+    from orders.api.serializers import OrderCreateSerializer, validated_without_walk
+
+    line = {"sku": "SHIRT", "quantity": 2}
+    accepted = [
+        {"external_id": "A-1", "latitude": 41.3, "longitude": 29.7, "lines": [line, {"sku": "MUG", "quantity": 1}]},
+        {"external_id": "  A-2 ", "channel": "web", "customer_ref": "Çağrı", "customer_tier": "gold", "delivery_mode": "bopis",
+         "pickup_location": "ST-IST", "ship_to_store": True, "ship_name": "Ayşe", "customer_email": "a@b.co",
+         "customer_phone": "+90555", "customer_language": "tr", "address": "Cad. 1", "city": "İstanbul", "postal_code": "34000",
+         "country": "TR", "latitude": "41", "longitude": 29, "hold_id": "", "unknown": {"ignored": True},
+         "lines": [{"sku": " SHIRT ", "quantity": 1, "unit_price": "19.9"}, {"sku": "MUG", "quantity": 3, "unit_price": 5}]},
+        {"external_id": "A-3", "latitude": None, "longitude": None, "country": "", "lines": [line] * 200},
+    ]
+    refused = [
+        [], "x", {"lines": [line]}, {"external_id": "", "lines": [line]}, {"external_id": "R", "lines": []},
+        {"external_id": "R", "lines": line}, {"external_id": "R", "lines": ["SHIRT"]}, {"external_id": "R", "lines": [line] * 201},
+        {"external_id": "R", "lines": [{"sku": "S", "quantity": 0}]}, {"external_id": "R", "lines": [{"sku": "S", "quantity": "2"}]},
+        {"external_id": "R", "lines": [{"sku": "S" * 65, "quantity": 1}]}, {"external_id": "R", "lines": [{"quantity": 1}]},
+        {"external_id": "R", "lines": [{"sku": "S", "quantity": 1, "unit_price": "1.234"}]},
+        {"external_id": "R\x00", "lines": [line]}, {"external_id": "R\ud800", "lines": [line]},
+        {"external_id": "R", "customer_email": "not-an-email", "lines": [line]}, {"external_id": "R", "latitude": "north", "lines": [line]},
+        {"external_id": "R", "channel": "", "lines": [line]}, {"external_id": "R", "ship_to_store": "maybe", "lines": [line]},
+        {"external_id": "R", "country": "TUR", "lines": [line]}, {"external_id": ["R"], "lines": [line]},
+    ]
+    for body in accepted:
+        drf = OrderCreateSerializer(data=body)
+        assert drf.is_valid(), drf.errors
+        assert validated_without_walk(OrderCreateSerializer, body) == drf.validated_data
+    assert validated_without_walk(OrderCreateSerializer, accepted[1])["lines"][0] == {  # type: ignore[index]
+        "sku": "SHIRT", "quantity": 1, "unit_price": Decimal("19.90")}
+    for body in refused:
+        assert not OrderCreateSerializer(data=body).is_valid(), body
+        assert validated_without_walk(OrderCreateSerializer, body) is None, body
+
+    class Hooked(OrderCreateSerializer):  # validation of its own: DRF's walk runs it
+        def validate_external_id(self, value: str) -> str:
+            return value.upper()
+
+    assert validated_without_walk(Hooked, accepted[0]) is None
