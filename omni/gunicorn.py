@@ -20,3 +20,14 @@ threads = int(os.environ.get("WEB_THREADS") or 4)
 # it above the load balancer's idle timeout so that the balancer, not gunicorn, closes them.
 keepalive = int(os.environ.get("WEB_KEEPALIVE") or 75)
 timeout = int(os.environ.get("WEB_TIMEOUT") or 60)
+
+
+def post_worker_init(worker: object) -> None:
+    """The worker has loaded Omni: move what loading made (modules, models, URL patterns — some
+    140,000 objects) out of the garbage collector's sight (``gc.freeze``). They live as long as the
+    process, and every full collection walked them all again: measured in-process, the collector
+    took 0.38 ms of CPU per order placed, 0.13 ms with them frozen (docs/performance.md, sixth pass)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -115,9 +115,10 @@ def idempotent_run(
                     on_refusal(exc)
                 status, response = exc.status_code, error_body(exc)
             # as the client reads it (dates, decimals as the API renders them): the first answer and
-            # every replay are the same bytes
-            response = json.loads(json.dumps(response, cls=JSONEncoder))
-            _answer_store(model=model, record_id=record_id, status=status, response=response)
+            # every replay are the same bytes; the text is what the key's row stores
+            text = json.dumps(response, cls=JSONEncoder)
+            response = json.loads(text)
+            _answer_store(model=model, record_id=record_id, status=status, response=response, text=text)
             return IdempotentAnswer(status, response, False)
     # The key was taken: by an earlier request, or by a concurrent one we waited for.
     winner = model._default_manager.filter(**scope, key=key).values("request_hash", "response_status", "response_body").first()
@@ -132,14 +133,19 @@ def idempotent_run(
     return IdempotentAnswer(winner["response_status"], winner["response_body"], True)
 
 
-def _answer_store(*, model: type[IdempotencyRecordBase], record_id: int, status: int, response: Any) -> None:
+def _answer_store(*, model: type[IdempotencyRecordBase], record_id: int, status: int, response: Any, text: str) -> None:
     """``filter(pk=…).update(status, body)`` in plain SQL (0.3 ms of CPU less per request), sent
-    with what follows it — the transaction's COMMIT (``execute_deferred``: no round trip of its own)."""
+    with what follows it — the transaction's COMMIT (``execute_deferred``: no round trip of its own).
+    ``text``: ``response`` as JSON already; PostgreSQL stores it as sent (cast to jsonb: the same
+    value the field would store, without encoding the answer a second time)."""
     meta = model._meta
-    body = meta.get_field("response_body").get_db_prep_save(response, connection)
+    if connection.vendor == "postgresql":
+        body, value = text, "%s::jsonb"
+    else:
+        body, value = meta.get_field("response_body").get_db_prep_save(response, connection), "%s"
     qn = connection.ops.quote_name
     pk_column = (meta.pk.column if meta.pk is not None else None) or "id"
-    execute_deferred(f"UPDATE {qn(meta.db_table)} SET {qn('response_status')} = %s, {qn('response_body')} = %s "
+    execute_deferred(f"UPDATE {qn(meta.db_table)} SET {qn('response_status')} = %s, {qn('response_body')} = {value} "
                      f"WHERE {qn(pk_column)} = %s", [status, body, record_id])
 
 

@@ -81,7 +81,7 @@ MIDDLEWARE = [
     "omni.logs.RequestIdMiddleware",
     "omni.api.guard.ApiGuardMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "omni.admin_csp.CSPMiddleware",  # django-csp's, the settings' policy built once (see the module)
     "omni.admin_csp.PageScriptPolicyMiddleware",  # the admin theme's Alpine.js and ReDoc (see the module)
     "django.contrib.sessions.middleware.SessionMiddleware",
     # The store app speaks the staff's language (Accept-Language or the chosen one); the admin

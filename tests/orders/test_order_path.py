@@ -97,6 +97,57 @@ def test_the_answer_built_from_what_intake_wrote_is_the_order_as_read_back(world
     assert [len(ln["fulfilled_from"]) for ln in resp.json()["lines"]] == [1, 1, 1, 1]
 
 
+def test_the_hand_built_answer_is_byte_for_byte_the_serializers(world, web_client):
+    # ``order_out_as_written`` builds the POST answer without DRF's field walk: its bytes must be
+    # those OrderOutSerializer gave for the same order (over ``order_as_written``, as the POST
+    # answered before), and its content what the serializer gives over the order read back (the
+    # GET; jsonb keeps an event's keys in its own order), whatever the order holds: a line split
+    # over two locations, decimals, accents, customer fields, a hold, a backordered line with
+    # its reason, a pickup store the units are shipped to (no coordinates).
+    from decimal import Decimal
+
+    from rest_framework.renderers import JSONRenderer
+
+    from omni.access.roles import Principal, Role
+    from orders.api.serializers import OrderOutSerializer, order_out_as_written
+    from orders.selectors import order_get
+    from orders.services import LineInput, OrderInput, order_as_written, order_create
+
+    from .factories import order_input
+
+    render = JSONRenderer().render
+    receive(world.shirt, world.ist, 2)
+    receive(world.shirt, world.ank, 2)
+    receive(world.mug, world.ank, 9)
+    hold = web_client.post("/api/v1/holds", {"lines": [{"sku": "MUG", "quantity": 2}], "ttl_seconds": 300}, format="json")
+    assert hold.status_code == 201, hold.json()
+    split = order_create(channel=world.web, actor="partner:web", data=OrderInput(
+        external_id="B-1", latitude=41.0, longitude=29.0, customer_ref="Çağrı ü", customer_email="a@b.co",
+        customer_phone="+905551112233", customer_language="TR", ship_name="Ayşe", address="Cad. 1", city="İstanbul",
+        postal_code="34000", country="tr", customer_tier="gold", delivery_mode="express",
+        lines=[LineInput(sku="SHIRT", quantity=3, unit_price=Decimal("19.9")), LineInput(sku="MUG", quantity=1, unit_price=Decimal(5))]))
+    held = order_create(channel=world.web, data=OrderInput(
+        external_id="B-2", hold_id=hold.json()["id"], latitude=39.9, longitude=32.8, lines=[LineInput(sku="MUG", quantity=2, unit_price=Decimal("0.01"))]))
+    world.market.scarcity_threshold = 5
+    world.market.shortage_policy = "backorder"
+    world.market.save()
+    receive(world.cap, world.ist, 1)
+    backordered = order_create(channel=world.market, data=order_input("B-3", ("CAP", 2), ("MUG", 1), delivery_mode="express",
+                                                                     customer_tier="gold"))
+    shipped = order_create(channel=world.web, data=order_input("B-4", ("SHIRT", 1), delivery_mode="bopis",
+                                                              pickup_location=world.izm.code, ship_to_store=True))
+    merchandiser = Principal(role=Role.MERCHANDISER)
+    for order in (split, held, backordered, shipped):
+        built = order_out_as_written(order)
+        assert render(built) == render(OrderOutSerializer(order_as_written(order)).data)
+        assert built == OrderOutSerializer(order_get(principal=merchandiser, order_id=order.pk)).data
+    assert [len(ln["fulfilled_from"]) for ln in order_out_as_written(split)["lines"]] == [2, 1]
+    assert order_out_as_written(held)["hold_id"] == hold.json()["id"]
+    assert order_out_as_written(backordered)["lines"][0]["status"] == "backordered"
+    assert order_out_as_written(shipped)["lines"][0]["fulfilled_from"][0]["ship_to_store"] == "ST-IZM"
+    assert order_out_as_written(shipped)["latitude"] is None and order_out_as_written(shipped)["pickup_location"] == "ST-IZM"
+
+
 def test_answers_built_with_fields_made_once_per_class_keep_each_order_its_own(world, web_client):
     # The answer serializers build their fields once per class: answering one order must leave
     # nothing behind for the next (lines, allocations, events, returns are each order's own).
@@ -155,3 +206,65 @@ def test_the_order_paths_fixed_statements_are_planned_once_per_connection_not_pe
         assert found, f"not a prepared statement: {pattern}"
         assert max(plans for _stmt, plans in found) >= 1
 
+
+
+def test_the_keys_row_stores_the_answer_as_the_client_read_it(world, web_client):
+    # omni.idempotency stores the answer's JSON text as it encoded it (cast to jsonb), not encoded
+    # again by the field: the row holds the same value, and a resend is answered with it.
+    from orders.models import IdempotencyRecord
+
+    receive(world.shirt, world.ist, 5)
+    body = {"external_id": "K-1", "latitude": 41.0, "longitude": 29.0, "customer_ref": "Çağrı \u00fc \"q\"",
+            "lines": [{"sku": "SHIRT", "quantity": 2, "unit_price": "19.9"}]}
+    first = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="K-1")
+    assert first.status_code == 201, first.json()
+    record = IdempotencyRecord.objects.get(key="K-1")
+    assert (record.response_status, record.response_body) == (201, first.json())
+    again = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="K-1")
+    assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
+    assert again.json()["customer_ref"] == "Çağrı ü \"q\"" and again.json()["lines"][0]["unit_price"] == "19.90"
+
+
+def test_a_body_validated_without_drfs_walk_is_what_drf_validates_and_refusals_stay_drfs():
+    # ``validated_without_walk`` gives DRF's validated data for every body DRF accepts, and gives
+    # way to DRF (None) for every body DRF refuses, so that the refusal keeps DRF's words.
+    from decimal import Decimal
+
+    from orders.api.serializers import OrderCreateSerializer, validated_without_walk
+
+    line = {"sku": "SHIRT", "quantity": 2}
+    accepted = [
+        {"external_id": "A-1", "latitude": 41.3, "longitude": 29.7, "lines": [line, {"sku": "MUG", "quantity": 1}]},
+        {"external_id": "  A-2 ", "channel": "web", "customer_ref": "Çağrı", "customer_tier": "gold", "delivery_mode": "bopis",
+         "pickup_location": "ST-IST", "ship_to_store": True, "ship_name": "Ayşe", "customer_email": "a@b.co",
+         "customer_phone": "+90555", "customer_language": "tr", "address": "Cad. 1", "city": "İstanbul", "postal_code": "34000",
+         "country": "TR", "latitude": "41", "longitude": 29, "hold_id": "", "unknown": {"ignored": True},
+         "lines": [{"sku": " SHIRT ", "quantity": 1, "unit_price": "19.9"}, {"sku": "MUG", "quantity": 3, "unit_price": 5}]},
+        {"external_id": "A-3", "latitude": None, "longitude": None, "country": "", "lines": [line] * 200},
+    ]
+    refused = [
+        [], "x", {"lines": [line]}, {"external_id": "", "lines": [line]}, {"external_id": "R", "lines": []},
+        {"external_id": "R", "lines": line}, {"external_id": "R", "lines": ["SHIRT"]}, {"external_id": "R", "lines": [line] * 201},
+        {"external_id": "R", "lines": [{"sku": "S", "quantity": 0}]}, {"external_id": "R", "lines": [{"sku": "S", "quantity": "2"}]},
+        {"external_id": "R", "lines": [{"sku": "S" * 65, "quantity": 1}]}, {"external_id": "R", "lines": [{"quantity": 1}]},
+        {"external_id": "R", "lines": [{"sku": "S", "quantity": 1, "unit_price": "1.234"}]},
+        {"external_id": "R\x00", "lines": [line]}, {"external_id": "R\ud800", "lines": [line]},
+        {"external_id": "R", "customer_email": "not-an-email", "lines": [line]}, {"external_id": "R", "latitude": "north", "lines": [line]},
+        {"external_id": "R", "channel": "", "lines": [line]}, {"external_id": "R", "ship_to_store": "maybe", "lines": [line]},
+        {"external_id": "R", "country": "TUR", "lines": [line]}, {"external_id": ["R"], "lines": [line]},
+    ]
+    for body in accepted:
+        drf = OrderCreateSerializer(data=body)
+        assert drf.is_valid(), drf.errors
+        assert validated_without_walk(OrderCreateSerializer, body) == drf.validated_data
+    assert validated_without_walk(OrderCreateSerializer, accepted[1])["lines"][0] == {  # type: ignore[index]
+        "sku": "SHIRT", "quantity": 1, "unit_price": Decimal("19.90")}
+    for body in refused:
+        assert not OrderCreateSerializer(data=body).is_valid(), body
+        assert validated_without_walk(OrderCreateSerializer, body) is None, body
+
+    class Hooked(OrderCreateSerializer):  # validation of its own: DRF's walk runs it
+        def validate_external_id(self, value: str) -> str:
+            return value.upper()
+
+    assert validated_without_walk(Hooked, accepted[0]) is None
