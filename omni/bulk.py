@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
 
+from omni.db import execute_deferred
 from omni.prepared import execute_prepared
 
 
@@ -112,13 +113,15 @@ def bulk_insert(model: type[_M], objs: Sequence[_M]) -> list[_M]:
     return objs
 
 
-def _execute(cursor: Any, alias: str, sql: str, params: list[Any]) -> None:
+def _execute(cursor: Any, alias: str, sql: str, params: list[Any], *, deferred: bool = False) -> None:
     """An insert's statement, as a prepared statement of the connection once this process has run
     its text before (``omni.prepared``: parsed and planned once per connection, not per order —
     a third of the server's time for these inserts). Its text depends on the number of rows (and
     which of them refer to rows of the same statement), so a one-off shape runs plainly."""
     if alias == DEFAULT_DB_ALIAS:
-        execute_prepared(cursor, sql, params, prefix="omni_ins_", repeated_only=True)
+        execute_prepared(cursor, sql, params, prefix="omni_ins_", repeated_only=True, deferred=deferred)
+    elif deferred:
+        execute_deferred(sql, params, using=alias)
     else:
         cursor.execute(sql, params)
 
@@ -167,7 +170,7 @@ def _pending_refs(obj: models.Model, pending: dict[int, _Ref]) -> dict[str, _Ref
     return refs
 
 
-def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]) -> None:
+def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]], keys: bool = True) -> None:
     """Insert the new objects of several models in ONE statement and set their primary keys, as
     ``bulk_insert`` does for each group: one round trip instead of one per table (an order and
     its lines, a work with its lines and events). A foreign key assigned an object of an EARLIER
@@ -184,7 +187,13 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
     ran before is a prepared statement of the connection (``_execute``). Elsewhere
     (SQLite: ``make run``), ``bulk_create`` per group in the order given, a parent's key set
     before its children are written. Same rules as ``bulk_insert`` otherwise (no signals, the
-    caller's transaction, no database defaults). The groups go to one database."""
+    caller's transaction, no database defaults). The groups go to one database.
+
+    ``keys=False``: nothing reads the new rows' keys before the transaction ends, so the statement
+    goes with the connection's next one (``omni.db.execute_deferred``: at the latest with the
+    ``COMMIT``; a rollback to the savepoint it was issued in drops it), not in a round trip of its
+    own. The instances are then neither keyed nor marked saved, and an error the insert raises
+    surfaces on the statement it rides on. On SQLite the rows are written at once, keyed."""
     chain = [(model, list(objs)) for model, objs in groups if objs]
     if not chain:
         return
@@ -239,9 +248,14 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
         ctes.append(f"t{g} AS ({insert})")
         if g in numbered:
             ctes.append(f"n{g} AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM t{g})")
-    keys = " UNION ALL ".join(f"SELECT {g}, id FROM t{g}" for g in range(len(chain)))
+    returning = " UNION ALL ".join(f"SELECT {g}, id FROM t{g}" for g in range(len(chain)))
+    statement = f"WITH {', '.join(ctes)} {returning}"
+    if not keys:
+        with connection.cursor() as cursor:
+            _execute(cursor, alias, statement, params, deferred=True)
+        return
     with connection.cursor() as cursor:
-        _execute(cursor, alias, f"WITH {', '.join(ctes)} {keys}", params)
+        _execute(cursor, alias, statement, params)
         returned = cursor.fetchall()
     ids: list[list[Any]] = [[] for _ in chain]
     for g, pk_value in returned:

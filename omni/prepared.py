@@ -28,7 +28,7 @@ from typing import Any
 
 from django.db import connection
 
-from omni.db import PREPARED_UNCERTAIN_ATTR, prepared_names
+from omni.db import PREPARED_UNCERTAIN_ATTR, execute_deferred, prepared_names
 
 MAX_STATEMENTS = 64
 # statement text (with its name's prefix) → its name: no hash of a long insert per call
@@ -45,15 +45,17 @@ def numbered(sql: str, first: int = 1) -> str:
 
 
 def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "omni_", body: str | None = None,
-                     repeated_only: bool = False) -> None:
+                     repeated_only: bool = False, deferred: bool = False) -> None:
     """Execute ``sql`` (``%s`` placeholders) with ``params`` as a named prepared statement of this
     connection. ``body``: the statement as prepared, ``$n`` placeholders (default: ``sql`` with its
     ``%s`` numbered in order). ``repeated_only``: the first time this process runs ``sql``, run it
-    plainly. Elsewhere than on PostgreSQL, or without a live connection object, ``sql`` runs
-    plainly."""
+    plainly. ``deferred``: a write whose result nobody reads, sent with the connection's next
+    statement (``omni.db.execute_deferred``; its ``PREPARE`` with it). Elsewhere than on
+    PostgreSQL, or without a live connection object, ``sql`` runs plainly."""
+    run = cursor.execute if not deferred else execute_deferred
     raw = getattr(connection, "connection", None)
     if connection.vendor != "postgresql" or raw is None:
-        cursor.execute(sql, params)
+        run(sql, params)
         return
     if repeated_only:
         name = _name(sql, prefix)
@@ -61,10 +63,10 @@ def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "
             if len(_SEEN) >= _MAX_REMEMBERED:
                 _SEEN.clear()
             _SEEN.add(name)
-            cursor.execute(sql, params)
+            run(sql, params)
             return
     name = prepared_name(cursor, sql, prefix=prefix, body=body)
-    cursor.execute(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+    run(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
 
 
 def _name(sql: str, prefix: str) -> str:
