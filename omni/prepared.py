@@ -66,7 +66,7 @@ def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "
             run(sql, params)
             return
     name = prepared_name(cursor, sql, prefix=prefix, body=body)
-    run(f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}", params)
+    run(_execute_text(name, params), params)
 
 
 def _name(sql: str, prefix: str) -> str:
@@ -108,3 +108,37 @@ def prepared_name(cursor, sql: str, *, prefix: str = "omni_", body: str | None =
             cursor.execute(text)
             names.add(name)
     return name
+
+
+def _execute_text(name: str, params: Sequence[Any]) -> str:
+    return f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+
+
+def read_ahead_prepared(sql: str, params: Sequence[Any], *, prefix: str = "omni_", body: str | None = None) -> None:
+    """Send the read ``sql`` (as ``execute_prepared`` runs it) in front of the connection's next
+    statement (``omni.db.postgresql``'s ``read_ahead``), for ``fetch_prepared`` to take its rows
+    without a round trip of its own. Does nothing elsewhere."""
+    read_ahead = getattr(connection, "read_ahead", None)
+    if read_ahead is None or connection.vendor != "postgresql":
+        return
+    connection.ensure_connection()
+    with connection.cursor() as cursor:
+        name = prepared_name(cursor, sql, prefix=prefix, body=body)
+    read_ahead(_execute_text(name, params), list(params))
+
+
+def fetch_prepared(sql: str, params: Sequence[Any], *, prefix: str = "omni_", body: str | None = None) -> list[Any]:
+    """Every row of ``sql`` run as ``execute_prepared`` runs it: the rows read ahead for it
+    (``read_ahead_prepared``) when they came back with the statement before and nothing was sent
+    since, else read now."""
+    take = getattr(connection, "read_ahead_rows", None)
+    raw = getattr(connection, "connection", None)
+    if take is not None and raw is not None:
+        name = _name(sql, prefix)
+        if name in prepared_names(raw):
+            rows = take(_execute_text(name, params), list(params))
+            if rows is not None:
+                return rows
+    with connection.cursor() as cursor:
+        execute_prepared(cursor, sql, params, prefix=prefix, body=body)
+        return cursor.fetchall()

@@ -99,3 +99,48 @@ def test_a_statement_of_varying_shape_is_prepared_once_it_repeats():
     assert first < second < third
     assert list(Product.objects.filter(sku__startswith="PR-").order_by("pk").values_list("sku", "name")) == [
         ("PR-1", "name PR-1"), ("PR-2", "name PR-2"), ("PR-3", "name PR-3")]
+
+
+def test_a_read_sent_ahead_rides_on_the_next_statement():
+    from omni.prepared import fetch_prepared, read_ahead_prepared
+
+    _insert("RA-1")
+    with CaptureQueriesContext(connection) as ctx:
+        read_ahead_prepared(_COUNT, ["RA-%"], prefix="omni_test_")
+        _insert("RA-2")  # carries the read, which runs before it
+        assert fetch_prepared(_COUNT, ["RA-%"], prefix="omni_test_") == [(1,)]
+    assert len(ctx.captured_queries) == 1 and "LIKE $1; EXECUTE omni_test_" in ctx.captured_queries[0]["sql"]
+    # taken once: asked again, it is read now
+    with CaptureQueriesContext(connection) as ctx:
+        assert fetch_prepared(_COUNT, ["RA-%"], prefix="omni_test_") == [(2,)]
+    assert len(ctx.captured_queries) == 1
+
+
+def test_rows_read_ahead_are_forgotten_once_anything_else_is_sent():
+    from omni.prepared import fetch_prepared, read_ahead_prepared
+
+    read_ahead_prepared(_COUNT, ["RF-%"], prefix="omni_test_")
+    _insert("RF-1")  # carries the read: 0 then
+    _insert("RF-2")
+    with CaptureQueriesContext(connection) as ctx:
+        assert fetch_prepared(_COUNT, ["RF-%"], prefix="omni_test_") == [(2,)]  # not the stale 0
+    assert len(ctx.captured_queries) == 1
+    # other parameters are another read
+    read_ahead_prepared(_COUNT, ["RF-1"], prefix="omni_test_")
+    _insert("RF-3")
+    assert fetch_prepared(_COUNT, ["RF-%"], prefix="omni_test_") == [(3,)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_read_pending_when_a_transaction_opens_goes_with_its_first_statement():
+    from omni.prepared import fetch_prepared, read_ahead_prepared
+
+    try:
+        read_ahead_prepared(_COUNT, ["RT-%"], prefix="omni_test_")
+        with CaptureQueriesContext(connection) as ctx, transaction.atomic():
+            _insert("RT-1")
+            assert fetch_prepared(_COUNT, ["RT-%"], prefix="omni_test_") == [(0,)]
+        assert [q["sql"] for q in ctx.captured_queries if "omni_test_" in q["sql"]][0].count("EXECUTE") == 2
+        assert fetch_prepared(_COUNT, ["RT-%"], prefix="omni_test_") == [(1,)]
+    finally:
+        Product.objects.filter(sku__startswith="RT-").delete()

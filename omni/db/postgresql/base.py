@@ -52,6 +52,18 @@ from omni.db import PREPARED_UNCERTAIN_ATTR, prepared_names
 _DjangoCursor: Any = postgresql.Cursor
 _DjangoWrapper: Any = postgresql.DatabaseWrapper
 _PENDING = "_omni_pending_sql"  # on the psycopg connection: the statements waiting for the next one
+# on the psycopg connection: the reads sent ahead ("read:<n>" → [sql, params, rows]), rows set once
+# they came back, and kept only until the connection sends anything else
+_AHEAD = "_omni_read_ahead"
+
+
+def _ahead_stale(raw: Any) -> None:
+    """Something else is being sent: rows read ahead before it may no longer be what a read would
+    find (this transaction may write in between), so they are forgotten."""
+    ahead = getattr(raw, _AHEAD, None)
+    if ahead:
+        for op in [op for op, entry in ahead.items() if entry[2] is not None]:
+            del ahead[op]
 
 
 def _pending(raw: Any) -> list[tuple[str, str]]:
@@ -67,6 +79,7 @@ class Cursor(_DjangoCursor):
     in front of the next statement."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        _ahead_stale(self.connection)
         pending = getattr(self.connection, _PENDING, None)
         if not pending or not isinstance(query, str) or kwargs.get("binary"):
             if pending:
@@ -84,7 +97,10 @@ class Cursor(_DjangoCursor):
         except BaseException:
             _failed(self.connection, sent)
             raise
-        for _ in range(len(sent)):
+        ahead = getattr(self.connection, _AHEAD, None)
+        for op, _sql in sent:
+            if ahead and op in ahead:
+                ahead[op][2] = self.fetchall()  # a read sent ahead: its rows, for read_ahead_rows
             self.nextset()
         return result
 
@@ -101,7 +117,14 @@ class Cursor(_DjangoCursor):
         return super().copy(statement, *args, **kwargs)
 
 
+def _ahead_clear(raw: Any) -> None:
+    ahead = getattr(raw, _AHEAD, None)
+    if ahead:
+        ahead.clear()
+
+
 def _send(cursor: Any, pending: list[tuple[str, str]]) -> None:
+    _ahead_clear(cursor.connection)  # reads among them go unread: their callers read for themselves
     sql = "; ".join(s for _op, s in pending)
     sent = list(pending)
     pending.clear()
@@ -135,6 +158,7 @@ def _dropped(raw: Any, ops: list[tuple[str, str]]) -> None:
 def _clear(raw: Any, pending: list[tuple[str, str]]) -> None:
     _dropped(raw, pending)
     pending.clear()
+    _ahead_clear(raw)
 
 
 class DatabaseWrapper(_DjangoWrapper):
@@ -177,6 +201,47 @@ class DatabaseWrapper(_DjangoWrapper):
                     _send(cursor, pending)
                 finally:
                     cursor.close()
+
+    def read_ahead(self, sql: str, params: Any = None) -> None:
+        """Send the read ``sql`` in front of the connection's next statement (one round trip for
+        both, as a savepoint rides), keeping its rows for ``read_ahead_rows(sql, params)`` until
+        the connection sends anything else. For a read the caller is about to need, whose answer
+        the statement in between cannot change (the products an order names, in front of the
+        idempotency key's claim). Nothing is promised: a read that could not go ahead, or whose
+        rows were forgotten, is simply run by the caller when it needs it. A read pending when a
+        transaction opens goes with its first statement."""
+        if self.connection is None:
+            return
+        try:
+            with self.wrap_database_errors:
+                raw = self.connection.cursor()
+                try:
+                    merged = raw.mogrify(sql, params) if params is not None else sql
+                finally:
+                    raw.close()
+        except Exception:
+            return  # refused by the driver: the caller's own read will say so
+        ahead = getattr(self.connection, _AHEAD, None)
+        if ahead is None:
+            ahead = {}
+            setattr(self.connection, _AHEAD, ahead)
+        op = f"read:{id(merged)}:{len(ahead)}"
+        ahead[op] = [sql, params, None]
+        pending = self._pending()
+        assert pending is not None
+        pending.append((op, merged))
+
+    def read_ahead_rows(self, sql: str, params: Any = None) -> list[Any] | None:
+        """The rows of ``read_ahead(sql, params)`` if they came back and nothing else was sent
+        since (taken: a second call finds none), else None."""
+        ahead = getattr(self.connection, _AHEAD, None) if self.connection is not None else None
+        if not ahead:
+            return None
+        for op, (ahead_sql, ahead_params, rows) in ahead.items():
+            if rows is not None and ahead_sql == sql and ahead_params == params:
+                del ahead[op]
+                return rows
+        return None
 
     def execute_deferred(self, sql: str, params: Any = None) -> None:
         """Run ``sql`` (a write whose result nobody reads) with the connection's next statement, in
@@ -235,6 +300,8 @@ class DatabaseWrapper(_DjangoWrapper):
 
     def _commit(self) -> None:
         self._unsent.clear()
+        if self.connection is not None:
+            _ahead_clear(self.connection)
         pending = self._pending()
         if pending and any(op == "deferred:" for op, _sql in pending):
             # deferred writes are part of what commits: they go with the COMMIT, in one message
@@ -258,6 +325,8 @@ class DatabaseWrapper(_DjangoWrapper):
 
     def _rollback(self) -> None:
         self._unsent.clear()
+        if self.connection is not None:
+            _ahead_clear(self.connection)
         pending = self._pending()
         if pending:
             _clear(self.connection, pending)
@@ -266,7 +335,10 @@ class DatabaseWrapper(_DjangoWrapper):
     def _set_autocommit(self, autocommit: bool) -> None:
         pending = self._pending()
         if pending:
-            _clear(self.connection, pending)
+            # reads sent ahead and the PREPAREs they need are good in or out of a transaction
+            kept = [(op, sql) for op, sql in pending if op.startswith(("read:", "prepare:"))]
+            _dropped(self.connection, [(op, sql) for op, sql in pending if not op.startswith(("read:", "prepare:"))])
+            pending[:] = kept
         super()._set_autocommit(autocommit)
 
 
