@@ -12,7 +12,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from allocation.models import Channel
-from allocation.selectors import atp_for_channel, planning_context
+from allocation.selectors import atp_for_channel, planning_context, planning_context_read_ahead
 from omni.bulk import bulk_insert_chain
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
@@ -115,6 +115,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         OrderLine(order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
         for i, (p, q, price) in enumerate(zip(checked.products, checked.quantities, checked.prices, strict=True))
     ]
+    if hold is None:  # every line is routed: the planning context's read goes with the insert
+        planning_context_read_ahead(channel=channel)
     bulk_insert_chain((Order, [order]), (OrderLine, lines))
     by_no = {ln.line_no: ln for ln in lines}
     products = {p.pk: p for p in checked.products}

@@ -38,8 +38,9 @@ URL = "/api/v1/orders"
 # the sixth pass the new works, their lines and events ride on the idempotency key's answer (the
 # commit; here the next test statement), the products' look-up rides on the key's claim
 # (omni.prepared.read_ahead_prepared), routing's candidates ride on the channel's ATP statement
-# (candidates_read_ahead), and the inserts are prepared statements once repeated: 12.
-MAX_QUERIES_PER_ORDER = 12
+# (candidates_read_ahead), the planning context rides on the order's insert
+# (planning_context_read_ahead), and the inserts are prepared statements once repeated: 11.
+MAX_QUERIES_PER_ORDER = 11
 
 
 def _post(client, external_id: str, lines: list[tuple[str, int]]):
