@@ -26,7 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 from omni.db import PREPARED_UNCERTAIN_ATTR, execute_deferred, prepared_names
 
@@ -44,6 +44,13 @@ def numbered(sql: str, first: int = 1) -> str:
     return re.sub(r"%s", lambda _: f"${next(counter)}", sql)
 
 
+def _db(cursor: Any) -> Any:
+    """The DatabaseWrapper of a Django cursor (no look-up through ``django.db.connection``'s proxy,
+    a few microseconds a time), or the default connection's."""
+    db = getattr(cursor, "db", None)
+    return db if db is not None else connections[DEFAULT_DB_ALIAS]
+
+
 def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "omni_", body: str | None = None,
                      repeated_only: bool = False, deferred: bool = False) -> None:
     """Execute ``sql`` (``%s`` placeholders) with ``params`` as a named prepared statement of this
@@ -52,9 +59,12 @@ def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "
     plainly. ``deferred``: a write whose result nobody reads, sent with the connection's next
     statement (``omni.db.execute_deferred``; its ``PREPARE`` with it). Elsewhere than on
     PostgreSQL, or without a live connection object, ``sql`` runs plainly."""
-    run = cursor.execute if not deferred else execute_deferred
-    raw = getattr(connection, "connection", None)
-    if connection.vendor != "postgresql" or raw is None:
+    db = _db(cursor)
+    run = cursor.execute
+    if deferred:
+        run = getattr(db, "execute_deferred", None) or (lambda q, p: execute_deferred(q, p, using=db.alias))
+    raw = db.connection
+    if raw is None or db.vendor != "postgresql":
         run(sql, params)
         return
     if repeated_only:
@@ -82,7 +92,8 @@ def prepared_name(cursor, sql: str, *, prefix: str = "omni_", body: str | None =
     """The name of ``sql`` as a prepared statement of this PostgreSQL connection, prepared with the
     cursor's next statement if it is not yet (on Omni's backend; at once on Django's). The caller
     executes it next, possibly several times in one message."""
-    raw = connection.connection
+    db = _db(cursor)
+    raw = db.connection
     names = prepared_names(raw)
     if getattr(raw, PREPARED_UNCERTAIN_ATTR, False):
         # a message carrying a PREPARE failed: which of its statements exist is unknown
@@ -96,7 +107,7 @@ def prepared_name(cursor, sql: str, *, prefix: str = "omni_", body: str | None =
             names.clear()
         # sent as it is (no parameters are bound into it): a literal "%" is no longer doubled
         text = f"PREPARE {name} AS {body if body is not None else numbered(sql)}".replace("%%", "%")
-        prepare_pending = getattr(connection, "prepare_pending", None)
+        prepare_pending = getattr(db, "prepare_pending", None)
         if prepare_pending is not None:
             # the session plans generically since it opened (omni.db.postgresql)
             prepare_pending(name, text)
@@ -118,11 +129,12 @@ def read_ahead_prepared(sql: str, params: Sequence[Any], *, prefix: str = "omni_
     """Send the read ``sql`` (as ``execute_prepared`` runs it) in front of the connection's next
     statement (``omni.db.postgresql``'s ``read_ahead``), for ``fetch_prepared`` to take its rows
     without a round trip of its own. Does nothing elsewhere."""
-    read_ahead = getattr(connection, "read_ahead", None)
-    if read_ahead is None or connection.vendor != "postgresql":
+    db = connections[DEFAULT_DB_ALIAS]
+    read_ahead = getattr(db, "read_ahead", None)
+    if read_ahead is None or db.vendor != "postgresql":
         return
-    connection.ensure_connection()
-    with connection.cursor() as cursor:
+    db.ensure_connection()
+    with db.cursor() as cursor:
         name = prepared_name(cursor, sql, prefix=prefix, body=body)
     read_ahead(_execute_text(name, params), list(params))
 
@@ -131,14 +143,15 @@ def fetch_prepared(sql: str, params: Sequence[Any], *, prefix: str = "omni_", bo
     """Every row of ``sql`` run as ``execute_prepared`` runs it: the rows read ahead for it
     (``read_ahead_prepared``) when they came back with the statement before and nothing was sent
     since, else read now."""
-    take = getattr(connection, "read_ahead_rows", None)
-    raw = getattr(connection, "connection", None)
+    db = connections[DEFAULT_DB_ALIAS]
+    take = getattr(db, "read_ahead_rows", None)
+    raw = db.connection
     if take is not None and raw is not None:
         name = _name(sql, prefix)
         if name in prepared_names(raw):
             rows = take(_execute_text(name, params), list(params))
             if rows is not None:
                 return rows
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         execute_prepared(cursor, sql, params, prefix=prefix, body=body)
         return cursor.fetchall()

@@ -117,6 +117,21 @@ class Cursor(_DjangoCursor):
         return super().copy(statement, *args, **kwargs)
 
 
+_MOGRIFY = "_omni_mogrify_cursor"  # on the psycopg connection: a cursor kept for binding text only
+
+
+def _mogrify(raw: Any, sql: str, params: Any) -> str:
+    """``sql`` with ``params`` bound as Django's cursor would send them (a cursor of the connection
+    kept for it: creating one costs more than binding a few values)."""
+    if params is None:
+        return sql
+    cursor = getattr(raw, _MOGRIFY, None)
+    if cursor is None or cursor.closed:
+        cursor = raw.cursor()
+        setattr(raw, _MOGRIFY, cursor)
+    return cursor.mogrify(sql, params)
+
+
 def _ahead_clear(raw: Any) -> None:
     ahead = getattr(raw, _AHEAD, None)
     if ahead:
@@ -214,11 +229,7 @@ class DatabaseWrapper(_DjangoWrapper):
             return
         try:
             with self.wrap_database_errors:
-                raw = self.connection.cursor()
-                try:
-                    merged = raw.mogrify(sql, params) if params is not None else sql
-                finally:
-                    raw.close()
+                merged = _mogrify(self.connection, sql, params)
         except Exception:
             return  # refused by the driver: the caller's own read will say so
         ahead = getattr(self.connection, _AHEAD, None)
@@ -256,11 +267,7 @@ class DatabaseWrapper(_DjangoWrapper):
             return
         self.ensure_connection()
         with self.wrap_database_errors:
-            raw = self.connection.cursor()
-            try:
-                merged = raw.mogrify(sql, params) if params is not None else sql
-            finally:
-                raw.close()
+            merged = _mogrify(self.connection, sql, params)
         pending = self._pending()
         assert pending is not None
         pending.append(("deferred:", merged))
