@@ -92,18 +92,30 @@ def prepared_name(cursor, sql: str, *, prefix: str = "omni_", body: str | None =
     """The name of ``sql`` as a prepared statement of this PostgreSQL connection, prepared with the
     cursor's next statement if it is not yet (on Omni's backend; at once on Django's). The caller
     executes it next, possibly several times in one message."""
-    db = _db(cursor)
+    return _prepared_name(_db(cursor), sql, prefix=prefix, body=body, cursor=cursor)
+
+
+def _prepared_name(db: Any, sql: str, *, prefix: str, body: str | None, cursor: Any = None) -> str:
+    """``prepared_name`` on ``db``; a cursor of its own only for what must be sent at once."""
+
+    def run(statement: str) -> None:
+        if cursor is not None:
+            cursor.execute(statement)
+            return
+        with db.cursor() as own:
+            own.execute(statement)
+
     raw = db.connection
     names = prepared_names(raw)
     if getattr(raw, PREPARED_UNCERTAIN_ATTR, False):
         # a message carrying a PREPARE failed: which of its statements exist is unknown
-        cursor.execute("DEALLOCATE ALL")
+        run("DEALLOCATE ALL")
         names.clear()
         setattr(raw, PREPARED_UNCERTAIN_ATTR, False)
     name = _name(sql, prefix)
     if name not in names:
         if len(names) >= MAX_STATEMENTS:
-            cursor.execute("DEALLOCATE ALL")
+            run("DEALLOCATE ALL")
             names.clear()
         # sent as it is (no parameters are bound into it): a literal "%" is no longer doubled
         text = f"PREPARE {name} AS {body if body is not None else numbered(sql)}".replace("%%", "%")
@@ -115,8 +127,8 @@ def prepared_name(cursor, sql: str, *, prefix: str = "omni_", body: str | None =
             # Only these statements are prepared on a Django connection (it binds client-side), so the
             # session setting affects nothing else. (Inside a transaction that rolls back, the SET is undone
             # while the statement stays: then it is merely planned per call again.)
-            cursor.execute("SET plan_cache_mode = force_generic_plan")
-            cursor.execute(text)
+            run("SET plan_cache_mode = force_generic_plan")
+            run(text)
             names.add(name)
     return name
 
@@ -134,8 +146,7 @@ def read_ahead_prepared(sql: str, params: Sequence[Any], *, prefix: str = "omni_
     if read_ahead is None or db.vendor != "postgresql":
         return
     db.ensure_connection()
-    with db.cursor() as cursor:
-        name = prepared_name(cursor, sql, prefix=prefix, body=body)
+    name = _prepared_name(db, sql, prefix=prefix, body=body)
     read_ahead(_execute_text(name, params), list(params))
 
 
