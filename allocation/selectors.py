@@ -13,6 +13,7 @@ from allocation.availability.atp import (
     atp_for_channel,
     availability_for_channels,
     planning_context,
+    planning_context_read_ahead,
 )
 from allocation.availability.context import ChannelContext, channel_location_ids, channel_sellable_location_ids
 from allocation.availability.locations import (
@@ -29,6 +30,6 @@ __all__ = [
     "AtpComponents", "ChannelContext", "LocationAvailability", "PoolAvailability", "atp_components", "atp_for_channel",
     "availability_for_channels", "available_sql", "channel_location_ids", "channel_sellable_location_ids",
     "location_availability",
-    "location_policy_join", "planning_context", "pool_availability", "reservable_floor_by_level",
+    "location_policy_join", "planning_context", "planning_context_read_ahead", "pool_availability", "reservable_floor_by_level",
     "reservable_levels",
 ]

@@ -176,3 +176,46 @@ def test_bulk_insert_chain_refuses_a_model_whose_keys_do_not_come_from_a_sequenc
     assert not isinstance(Hold._meta.pk, models.AutoField)  # a UUID key
     with pytest.raises(ValueError, match="sequence primary key"):
         bulk_insert_chain((Hold, [Hold()]))
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_bulk_insert_chain_without_keys_rides_on_the_next_statement():
+    """``keys=False`` (a new order's works): no round trip of its own; the rows are there for the
+    next statement of the transaction, and gone with a savepoint rolled back before it."""
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from omni.bulk import bulk_insert_chain
+    from orders.models import Order, OrderLine
+    from tests.allocation.factories import ChannelFactory
+    from tests.inventory.factories import ProductFactory
+
+    channel, tee = ChannelFactory(code="web"), ProductFactory(sku="TEE")
+
+    def chain(external_id: str) -> tuple[Order, OrderLine]:
+        order = Order(channel=channel, external_id=external_id)
+        line = OrderLine(order=order, line_no=1, product=tee, quantity=2, unit_price=Decimal("1.50"))
+        bulk_insert_chain((Order, [order]), (OrderLine, [line]), keys=False)
+        return order, line
+
+    for _ in range(2):  # plainly, then as the prepared statement it became
+        with transaction.atomic():
+            with CaptureQueriesContext(connection) as ctx:
+                order, line = chain(f"K-{_}")
+            # nothing sent (but a DEALLOCATE ALL when the connection's prepared statements had to be reset)
+            assert all(q["sql"].endswith("DEALLOCATE ALL") for q in ctx.captured_queries)
+            assert order.pk is None and line.pk is None
+            with CaptureQueriesContext(connection) as ctx:
+                stored = list(OrderLine.objects.filter(order__external_id=f"K-{_}").values_list("line_no", "quantity"))
+            assert stored == [(1, 2)] and len(ctx.captured_queries) == 1
+
+    with pytest.raises(RuntimeError), transaction.atomic():
+        Order.objects.count()
+        with transaction.atomic():
+            chain("K-GONE")
+            raise RuntimeError("undo")
+    assert not Order.objects.filter(external_id="K-GONE").exists()
+    with transaction.atomic():
+        chain("K-LAST")  # nothing follows in the block: it goes with whatever ends it
+    assert Order.objects.filter(external_id="K-LAST", lines__quantity=2).exists()

@@ -59,7 +59,7 @@ from django.utils import timezone
 
 from allocation.channels.models import Channel
 
-from .context import ChannelContext, channel_contexts
+from .context import ChannelContext, channel_contexts, channel_contexts_read_ahead
 from .sql import VELOCITY_DAYS, _atp_query, _execute
 
 
@@ -147,6 +147,13 @@ def atp_for_channel(*, channel: Channel, product_ids: Iterable[int], context: Ch
     for pid, comp in comps.items():
         result[pid] = comp.atp
     return result
+
+
+def planning_context_read_ahead(*, channel: Channel, now: datetime | None = None) -> None:
+    """Send ``planning_context``'s read in front of the connection's next statement (intake: the
+    insert of the order, which cannot change it), so that ``planning_context`` costs no round trip
+    of its own (``channel_contexts_read_ahead``)."""
+    channel_contexts_read_ahead(channels=[channel], now=now, with_accuracy=True)
 
 
 def planning_context(*, channel: Channel, now: datetime | None = None) -> ChannelContext:

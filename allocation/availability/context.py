@@ -24,7 +24,9 @@ from allocation.channels.models import Channel, ChannelKind, LocationGroup, Sync
 from inventory.models import LocationDayLoad, LocationKind
 from inventory.selectors import local_day
 
-from .sql import _execute_prepared, _pg
+from omni.prepared import fetch_prepared, read_ahead_prepared
+
+from .sql import _pg
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,17 @@ def sync_period_seconds(channel: Channel) -> int:
 
 def _context_rows(*, with_accuracy: bool, capacity_days: tuple[date, date] | None = None) -> list[tuple]:
     """Locations, quota channels, visibility (groups expanded), accuracy and (with
-    ``capacity_days``, the UTC days around today) the capacity counters in ONE round trip."""
+    ``capacity_days``, the UTC days around today) the capacity counters in ONE round trip (none
+    of its own when they were read ahead: ``channel_contexts_read_ahead``)."""
+    sql, params = _context_statement(with_accuracy=with_accuracy, capacity_days=capacity_days)
+    if _pg():
+        return fetch_prepared(sql, params, prefix="omni_atp_")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _context_statement(*, with_accuracy: bool, capacity_days: tuple[date, date] | None) -> tuple[str, list]:
     members = LocationGroup.locations.through._meta.db_table
     accuracy = (
         " UNION ALL SELECT 'A', location_id, CAST(counts AS BIGINT), CAST(accurate AS BIGINT), NULL "
@@ -79,12 +91,26 @@ def _context_rows(*, with_accuracy: bool, capacity_days: tuple[date, date] | Non
         SELECT 'V', r.channel_id, COALESCE(r.location_id, m.location_id), CAST(NULL AS BIGINT), NULL
         FROM allocation_channelvisibility r LEFT JOIN {members} m ON m.locationgroup_id = r.group_id{accuracy}{capacity}"""
     params: list = [True, True, True, *(capacity_days or ())]
-    with connection.cursor() as cursor:
-        if _pg():
-            _execute_prepared(cursor, sql, params)
-        else:
-            cursor.execute(sql, params)
-        return cursor.fetchall()
+    return sql, params
+
+
+def _context_args(channels: Sequence[Channel], now: datetime, with_accuracy: bool) -> dict:
+    utc_day = now.astimezone(dt_timezone.utc).date()
+    with_capacity = any(ch.kind != ChannelKind.POS for ch in channels)
+    return {"with_accuracy": with_accuracy or any(ch.accuracy_haircut_enabled for ch in channels),
+            "capacity_days": (utc_day - timedelta(days=1), utc_day + timedelta(days=1)) if with_capacity else None}
+
+
+def channel_contexts_read_ahead(*, channels: Sequence[Channel], now: datetime | None = None,
+                                with_accuracy: bool = False) -> None:
+    """Send ``channel_contexts``' statement (same arguments) in front of the connection's next
+    statement, for ``channel_contexts`` to take its rows without a round trip of its own
+    (``omni.prepared.read_ahead_prepared``): for a caller whose next statement cannot change
+    them (intake's insert of the order). PostgreSQL only; otherwise, or when anything else is
+    sent in between, ``channel_contexts`` reads them itself."""
+    if _pg():
+        sql, params = _context_statement(**_context_args(channels, now or timezone.now(), with_accuracy))
+        read_ahead_prepared(sql, params, prefix="omni_atp_")
 
 
 def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None,
@@ -98,12 +124,9 @@ def channel_contexts(*, channels: Sequence[Channel], now: datetime | None = None
     accuracy: dict[int, LocationAccuracy] = {}
     # Today's capacity counters come with the same round trip (a till sale at the POS needs none).
     now = now or timezone.now()
-    utc_day = now.astimezone(dt_timezone.utc).date()
-    with_capacity = any(ch.kind != ChannelKind.POS for ch in channels)
     load: dict[int, tuple[int, int]] = {}  # location → (orders today, daily capacity)
     paused: set[int] = set()
-    rows = _context_rows(with_accuracy=with_accuracy or any(ch.accuracy_haircut_enabled for ch in channels),
-                         capacity_days=(utc_day - timedelta(days=1), utc_day + timedelta(days=1)) if with_capacity else None)
+    rows = _context_rows(**_context_args(channels, now, with_accuracy))
     for tag, a, b, c, d in rows:
         if tag == "L":
             kinds[int(a)] = d

@@ -53,10 +53,13 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
     ``new_order_allocations``: ``order`` (an instance) was inserted in the caller's transaction,
     with these allocations (each with its line, product and location loaded). No other
     transaction can see its row yet, so it is neither locked nor read back, and it has no work:
-    three queries less on every intake."""
+    three queries less on every intake. Its new works, lines and events are written with the
+    transaction's next statement (at the latest its COMMIT) and returned without keys."""
     order_id = order.pk if isinstance(order, Order) else order
     with transaction.atomic(savepoint=False):  # an error aborts the caller's transaction anyway
+        fresh_order = False
         if new_order_allocations is not None and isinstance(order, Order):
+            fresh_order = True
             allocs = sorted(new_order_allocations, key=lambda a: a.pk)
             existing: dict[int, Work] = {}
         else:
@@ -96,7 +99,9 @@ def materialize(*, order: Order | int, new_order_allocations: list[Allocation] |
                 wl.save(update_fields=["cancelled"])
                 events.append(_event(work, "line_cancelled", now, data={
                     "line": alloc.line.line_no, "sku": alloc.line.product.sku, "quantity": gone, "reason": alloc.reason}))
-        bulk_insert_chain((Work, created), (WorkLine, lines), (WorkEvent, events))
+        # A new order's works: nothing reads their keys before the commit (the API answers from the
+        # order), so they go with the transaction's next statement, at the latest its COMMIT.
+        bulk_insert_chain((Work, created), (WorkLine, lines), (WorkEvent, events), keys=not fresh_order)
         # A work created just now owes every unit of its lines: nothing to settle there.
         for pk in sorted(w.pk for key, w in touched.items() if key not in fresh):
             work_settle_if_done(work=Work.objects.select_for_update(of=("self",)).get(pk=pk), actor="system")

@@ -113,6 +113,7 @@ class OrderListCreateView(APIView):
 
         # The handler writes only through order_create, which is all or nothing in a savepoint of
         # its own (the lost sales of a refusal are written once it is final, with the key's answer).
+        services.order_products_read_ahead(body.get("lines"))  # with the key's claim, not after it
         return _keyed(request=request, channel=channel, body=body, handler=handler, required=True, handler_is_atomic=True)
 
 

@@ -12,7 +12,7 @@ from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from allocation.models import Channel
-from allocation.selectors import atp_for_channel, planning_context
+from allocation.selectors import atp_for_channel, planning_context, planning_context_read_ahead
 from omni.bulk import bulk_insert_chain
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
@@ -20,7 +20,7 @@ from inventory.selectors import locations_by_id
 from orders.models import (
     Allocation, DeliveryMode, Hold, HoldLine, HoldStatus, LineStatus, Order, OrderEvent, OrderLine, OrderStatus,
 )
-from orders.routing.engine import PlannedAllocation, RoutingDecision, insufficient
+from orders.routing.engine import PlannedAllocation, RoutingDecision, candidates_read_ahead, insufficient
 
 from ..signals import allocations_changed
 from .allocating import HeldUnits, allocations_reserve, decision_record, line_needs
@@ -115,6 +115,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         OrderLine(order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
         for i, (p, q, price) in enumerate(zip(checked.products, checked.quantities, checked.prices, strict=True))
     ]
+    if hold is None:  # every line is routed: the planning context's read goes with the insert
+        planning_context_read_ahead(channel=channel)
     bulk_insert_chain((Order, [order]), (OrderLine, lines))
     by_no = {ln.line_no: ln for ln in lines}
     products = {p.pk: p for p in checked.products}
@@ -146,6 +148,16 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     # ONE planning context per request: the ATP check and routing read the same locations,
     # capacity counters and accuracy.
     context = planning_context(channel=channel) if routable else None
+    pickup = checked.pickup
+    bopis_here = pickup is not None and not data.ship_to_store
+    route_at = timezone.now()
+    if context is not None:
+        # routing's candidates (as step 3 asks for them when scarcity takes no line) go with the
+        # ATP statement, not in a round trip of their own after it
+        candidates_read_ahead(channel=channel, product_ids=[ln.product_id for ln in routable], destination=checked.destination,
+                              profile=checked.profile, context=context, now=route_at,
+                              only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
+                              require_can_ship=not bopis_here)
     atp = atp_for_channel(channel=channel, product_ids=[ln.product_id for ln in routable], context=context) if routable else {}
     losers = scarcity_losers(channel=channel, customer_tier=data.customer_tier, delivery_mode=data.delivery_mode,
                              lines=scarcity_lines, channel_atp=atp)
@@ -154,8 +166,6 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     for ln in routable:
         if ln.line_no not in lost:
             wanted[ln.product_id] = wanted.get(ln.product_id, 0) + open_qty[ln.line_no]
-    pickup = checked.pickup
-    bopis_here = pickup is not None and not data.ship_to_store
     if any(q > atp.get(p, 0) for p, q in wanted.items()) and not bopis_here:
         needs_all, _facts = line_needs([(ln.line_no, products[ln.product_id], open_qty[ln.line_no])
                                         for ln in routable if ln.line_no not in lost])
@@ -182,7 +192,7 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
             request=RouteRequest(
                 channel=channel, lines=needs, products=facts, destination=checked.destination, profile=checked.profile,
                 only_location_ids=frozenset({pickup.pk}) if bopis_here and pickup is not None else None,
-                require_can_ship=not bopis_here, context=context,
+                require_can_ship=not bopis_here, context=context, now=route_at,
             ),
             reserve=reserve,
             unroutable=(lambda _exc: bopis_alternatives(channel=channel, checked=checked, needs=needs)) if bopis_here else None,

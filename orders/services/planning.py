@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from django.db import transaction
@@ -42,6 +43,9 @@ class RouteRequest:
     # The channel's planning context already loaded in this request (``planning_context``): the
     # first try routes with it; a retry (a race lost meanwhile) reads the stock and capacity anew.
     context: ChannelContext | None = None
+    # The time routing measures the stock's age at on the first try, when intake read the
+    # candidates ahead for it (``candidates_read_ahead``); a retry reads at its own time.
+    now: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -66,6 +70,7 @@ def plan_and_reserve(
                 destination=request.destination, profile=request.profile,
                 exclude_location_ids=request.exclude_location_ids, only_location_ids=request.only_location_ids,
                 require_can_ship=request.require_can_ship, context=request.context if attempt == 1 else None,
+                now=request.now if attempt == 1 else None,
             )
         except InsufficientStock as exc:
             if unroutable is None:

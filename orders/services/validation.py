@@ -16,7 +16,7 @@ from allocation.models import Channel
 from inventory.models import Location, Product
 from omni.errors import ValidationFailed
 from omni.limits import MAX_QUANTITY
-from omni.prepared import execute_prepared
+from omni.prepared import fetch_prepared, read_ahead_prepared
 from orders.models import CustomerTier, DeliveryMode, PostalCentroid
 from orders.routing.engine import ProfileSpec
 from orders.selectors import routing_profile_for
@@ -109,11 +109,26 @@ def _products_by_sku(wanted: list[str]) -> dict[str, Product]:
     if connection.vendor != "postgresql":
         return {p.sku: p for p in Product.objects.raw(
             f"SELECT * FROM {Product._meta.db_table} WHERE sku IN ({', '.join(['%s'] * len(wanted))})", wanted)}
-    with connection.cursor() as cursor:
-        execute_prepared(cursor, _PRODUCTS_BY_SKU, [wanted], prefix="omni_sku_")
-        rows = cursor.fetchall()
+    rows = fetch_prepared(_PRODUCTS_BY_SKU, [wanted], prefix="omni_sku_")  # read ahead, or read now
     products = (Product.from_db(connection.alias, _PRODUCT_FIELDS, row) for row in rows)
     return {p.sku: p for p in products}
+
+
+def order_products_read_ahead(lines: Any) -> None:
+    """Send the look-up of the products that an order's lines (as the partner sent them, not yet
+    parsed) name in front of the connection's next statement — the idempotency key's claim —
+    instead of in a round trip of its own once the body is parsed (``omni.prepared``). The claim
+    cannot change a product; when the parsed lines name other SKUs, or anything else is sent
+    first, validation reads them itself."""
+    if not isinstance(lines, list) or not lines or len(lines) > 200:
+        return
+    skus = []
+    for line in lines:
+        sku = line.get("sku") if isinstance(line, dict) else None
+        if not isinstance(sku, str) or not sku.strip():
+            return
+        skus.append(sku.strip())  # as the serializer leaves it
+    read_ahead_prepared(_PRODUCTS_BY_SKU, [sorted(set(skus))], prefix="omni_sku_")
 
 
 def order_validate(*, channel: Channel, data: OrderInput, require_destination: bool = True) -> CheckedOrder:

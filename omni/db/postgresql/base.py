@@ -23,6 +23,14 @@ A write whose result nobody reads can wait the same way (``execute_deferred``): 
 of the next statement, or with the ``COMMIT`` when nothing else follows; a rollback to the
 savepoint it was issued in drops it.
 
+A statement prepared for the connection (``omni.prepared``) travels the same way: its ``PREPARE``
+goes in front of its first ``EXECUTE`` (``prepare_pending``), not in a round trip of its own, so
+preparing costs no statement as Django counts them. A ``PREPARE`` is not undone by a rollback, so
+the connection's registry of prepared names follows what reached the server: a ``PREPARE`` dropped
+before it was sent is forgotten, and one sent in a message that failed makes the registry
+uncertain (``omni.prepared`` deallocates all before it prepares again). The session plans its
+prepared statements generically (``plan_cache_mode``, set when the connection opens).
+
 Only Django's client-side-binding cursors carry the prefix (the only ones Omni uses for
 statements). Anything that talks to the driver another way — a named server-side cursor, COPY —
 first sends what is pending on its own (``DatabaseWrapper.pending_flush``).
@@ -38,10 +46,24 @@ from typing import Any
 from django.db.backends.postgresql import base as postgresql
 from django.db.backends.utils import debug_transaction
 
+from omni.db import PREPARED_UNCERTAIN_ATTR, prepared_names
+
 # django-stubs leave most of the psycopg 3 cursor and of the backend's transaction methods untyped
 _DjangoCursor: Any = postgresql.Cursor
 _DjangoWrapper: Any = postgresql.DatabaseWrapper
 _PENDING = "_omni_pending_sql"  # on the psycopg connection: the statements waiting for the next one
+# on the psycopg connection: the reads sent ahead ("read:<n>" → [sql, params, rows]), rows set once
+# they came back, and kept only until the connection sends anything else
+_AHEAD = "_omni_read_ahead"
+
+
+def _ahead_stale(raw: Any) -> None:
+    """Something else is being sent: rows read ahead before it may no longer be what a read would
+    find (this transaction may write in between), so they are forgotten."""
+    ahead = getattr(raw, _AHEAD, None)
+    if ahead:
+        for op in [op for op, entry in ahead.items() if entry[2] is not None]:
+            del ahead[op]
 
 
 def _pending(raw: Any) -> list[tuple[str, str]]:
@@ -57,6 +79,7 @@ class Cursor(_DjangoCursor):
     in front of the next statement."""
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        _ahead_stale(self.connection)
         pending = getattr(self.connection, _PENDING, None)
         if not pending or not isinstance(query, str) or kwargs.get("binary"):
             if pending:
@@ -67,10 +90,17 @@ class Cursor(_DjangoCursor):
             # the pending statements pending, as nothing reached the server
             query, params = self.mogrify(query, params), None
         prefix = "".join(f"{sql}; " for _op, sql in pending)
-        count = len(pending)
+        sent = list(pending)
         pending.clear()
-        result = super().execute(prefix + query, None, **kwargs)  # no parameters: sent as it is
-        for _ in range(count):
+        try:
+            result = super().execute(prefix + query, None, **kwargs)  # no parameters: sent as it is
+        except BaseException:
+            _failed(self.connection, sent)
+            raise
+        ahead = getattr(self.connection, _AHEAD, None)
+        for op, _sql in sent:
+            if ahead and op in ahead:
+                ahead[op][2] = self.fetchall()  # a read sent ahead: its rows, for read_ahead_rows
             self.nextset()
         return result
 
@@ -87,10 +117,63 @@ class Cursor(_DjangoCursor):
         return super().copy(statement, *args, **kwargs)
 
 
+_MOGRIFY = "_omni_mogrify_cursor"  # on the psycopg connection: a cursor kept for binding text only
+
+
+def _mogrify(raw: Any, sql: str, params: Any) -> str:
+    """``sql`` with ``params`` bound as Django's cursor would send them (a cursor of the connection
+    kept for it: creating one costs more than binding a few values)."""
+    if params is None:
+        return sql
+    cursor = getattr(raw, _MOGRIFY, None)
+    if cursor is None or cursor.closed:
+        cursor = raw.cursor()
+        setattr(raw, _MOGRIFY, cursor)
+    return cursor.mogrify(sql, params)
+
+
+def _ahead_clear(raw: Any) -> None:
+    ahead = getattr(raw, _AHEAD, None)
+    if ahead:
+        ahead.clear()
+
+
 def _send(cursor: Any, pending: list[tuple[str, str]]) -> None:
+    _ahead_clear(cursor.connection)  # reads among them go unread: their callers read for themselves
     sql = "; ".join(s for _op, s in pending)
+    sent = list(pending)
     pending.clear()
-    _DjangoCursor.execute(cursor, sql)
+    try:
+        _DjangoCursor.execute(cursor, sql)
+    except BaseException:
+        _failed(cursor.connection, sent)
+        raise
+
+
+def _prepares(ops: list[tuple[str, str]]) -> list[str]:
+    return [op[len("prepare:"):] for op, _sql in ops if op.startswith("prepare:")]
+
+
+def _failed(raw: Any, sent: list[tuple[str, str]]) -> None:
+    """A message carrying ``sent`` in front of a statement failed: a ``PREPARE`` among them may or
+    may not have run (it is not undone by a rollback)."""
+    names = _prepares(sent)
+    if names:
+        prepared_names(raw).difference_update(names)
+        setattr(raw, PREPARED_UNCERTAIN_ATTR, True)
+
+
+def _dropped(raw: Any, ops: list[tuple[str, str]]) -> None:
+    """``ops`` leave the pending list unsent: a ``PREPARE`` among them never reached the server."""
+    names = _prepares(ops)
+    if names:
+        prepared_names(raw).difference_update(names)
+
+
+def _clear(raw: Any, pending: list[tuple[str, str]]) -> None:
+    _dropped(raw, pending)
+    pending.clear()
+    _ahead_clear(raw)
 
 
 class DatabaseWrapper(_DjangoWrapper):
@@ -102,7 +185,22 @@ class DatabaseWrapper(_DjangoWrapper):
         params = super().get_connection_params()
         if params.get("cursor_factory") is _DjangoCursor:
             params["cursor_factory"] = Cursor
+            # Only omni.prepared's statements are prepared on this connection (Django binds
+            # client-side): planned once, generically, not per call with their parameters.
+            options = params.get("options") or ""
+            if "plan_cache_mode" not in options:
+                params["options"] = f"{options} -c plan_cache_mode=force_generic_plan".strip()
         return params
+
+    def prepare_pending(self, name: str, sql: str) -> None:
+        """Send ``sql`` (``PREPARE name AS …``) in front of the connection's next statement (its
+        first ``EXECUTE``), not in a round trip of its own; ``name`` is in the connection's registry
+        of prepared statements from now on (and leaves it if the ``PREPARE`` is dropped unsent)."""
+        self.ensure_connection()
+        pending = self._pending()
+        assert pending is not None
+        pending.append(("prepare:" + name, sql))
+        prepared_names(self.connection).add(name)
 
     def _pending(self) -> list[tuple[str, str]] | None:
         return _pending(self.connection) if self.connection is not None else None
@@ -119,6 +217,43 @@ class DatabaseWrapper(_DjangoWrapper):
                 finally:
                     cursor.close()
 
+    def read_ahead(self, sql: str, params: Any = None) -> None:
+        """Send the read ``sql`` in front of the connection's next statement (one round trip for
+        both, as a savepoint rides), keeping its rows for ``read_ahead_rows(sql, params)`` until
+        the connection sends anything else. For a read the caller is about to need, whose answer
+        the statement in between cannot change (the products an order names, in front of the
+        idempotency key's claim). Nothing is promised: a read that could not go ahead, or whose
+        rows were forgotten, is simply run by the caller when it needs it. A read pending when a
+        transaction opens goes with its first statement."""
+        if self.connection is None:
+            return
+        try:
+            with self.wrap_database_errors:
+                merged = _mogrify(self.connection, sql, params)
+        except Exception:
+            return  # refused by the driver: the caller's own read will say so
+        ahead = getattr(self.connection, _AHEAD, None)
+        if ahead is None:
+            ahead = {}
+            setattr(self.connection, _AHEAD, ahead)
+        op = f"read:{id(merged)}:{len(ahead)}"
+        ahead[op] = [sql, params, None]
+        pending = self._pending()
+        assert pending is not None
+        pending.append((op, merged))
+
+    def read_ahead_rows(self, sql: str, params: Any = None) -> list[Any] | None:
+        """The rows of ``read_ahead(sql, params)`` if they came back and nothing else was sent
+        since (taken: a second call finds none), else None."""
+        ahead = getattr(self.connection, _AHEAD, None) if self.connection is not None else None
+        if not ahead:
+            return None
+        for op, (ahead_sql, ahead_params, rows) in ahead.items():
+            if rows is not None and ahead_sql == sql and ahead_params == params:
+                del ahead[op]
+                return rows
+        return None
+
     def execute_deferred(self, sql: str, params: Any = None) -> None:
         """Run ``sql`` (a write whose result nobody reads) with the connection's next statement, in
         the same message, instead of in a round trip of its own; at once outside a transaction.
@@ -132,11 +267,7 @@ class DatabaseWrapper(_DjangoWrapper):
             return
         self.ensure_connection()
         with self.wrap_database_errors:
-            raw = self.connection.cursor()
-            try:
-                merged = raw.mogrify(sql, params) if params is not None else sql
-            finally:
-                raw.close()
+            merged = _mogrify(self.connection, sql, params)
         pending = self._pending()
         assert pending is not None
         pending.append(("deferred:", merged))
@@ -158,7 +289,7 @@ class DatabaseWrapper(_DjangoWrapper):
         if pending is None:
             super()._savepoint_commit(sid)
             return
-        if sid in self._unsent or _drop_unsent(pending, sid, keep_deferred=True):
+        if sid in self._unsent or _drop_unsent(pending, sid, keep_deferred=True, raw=self.connection):
             self._unsent.discard(sid)  # never created: nothing to release
             return
         pending.append(("release:" + sid, self.ops.savepoint_commit_sql(sid)))
@@ -166,48 +297,59 @@ class DatabaseWrapper(_DjangoWrapper):
     def _savepoint_rollback(self, sid: str) -> None:
         pending = self._pending()
         if pending is not None:
-            if sid in self._unsent or _drop_unsent(pending, sid):
+            if sid in self._unsent or _drop_unsent(pending, sid, raw=self.connection):
                 # never created, nothing to undo; Django releases it next (``Atomic.__exit__``)
                 self._unsent.add(sid)
                 return
             # what is pending concerns savepoints inside this one, which the rollback discards
-            pending.clear()
+            _clear(self.connection, pending)
         super()._savepoint_rollback(sid)
 
     def _commit(self) -> None:
         self._unsent.clear()
+        if self.connection is not None:
+            _ahead_clear(self.connection)
         pending = self._pending()
         if pending and any(op == "deferred:" for op, _sql in pending):
             # deferred writes are part of what commits: they go with the COMMIT, in one message
             # (the driver's own commit would find the transaction ended and send nothing)
             sql = "; ".join([*(s for _op, s in pending), "COMMIT"])
+            sent = list(pending)
             pending.clear()
             with debug_transaction(self, sql), self.wrap_database_errors:
                 cursor = self.connection.cursor()
                 try:
                     _DjangoCursor.execute(cursor, sql)
+                except BaseException:
+                    _failed(self.connection, sent)
+                    raise
                 finally:
                     cursor.close()
             return
         if pending:
-            pending.clear()  # releases (a commit releases every savepoint), or savepoints with nothing in them
+            _clear(self.connection, pending)  # releases (a commit releases every savepoint), or savepoints with nothing in them
         super()._commit()
 
     def _rollback(self) -> None:
         self._unsent.clear()
+        if self.connection is not None:
+            _ahead_clear(self.connection)
         pending = self._pending()
         if pending:
-            pending.clear()
+            _clear(self.connection, pending)
         super()._rollback()
 
     def _set_autocommit(self, autocommit: bool) -> None:
         pending = self._pending()
         if pending:
-            pending.clear()
+            # reads sent ahead and the PREPAREs they need are good in or out of a transaction
+            kept = [(op, sql) for op, sql in pending if op.startswith(("read:", "prepare:"))]
+            _dropped(self.connection, [(op, sql) for op, sql in pending if not op.startswith(("read:", "prepare:"))])
+            pending[:] = kept
         super()._set_autocommit(autocommit)
 
 
-def _drop_unsent(pending: list[tuple[str, str]], sid: str, *, keep_deferred: bool = False) -> bool:
+def _drop_unsent(pending: list[tuple[str, str]], sid: str, *, keep_deferred: bool = False, raw: Any = None) -> bool:
     """Forget savepoint ``sid`` if its creation was never sent (no statement ran inside it): True.
     ``keep_deferred`` (a release): not when a deferred write waits inside it, which must still run."""
     op = "create:" + sid
@@ -215,15 +357,26 @@ def _drop_unsent(pending: list[tuple[str, str]], sid: str, *, keep_deferred: boo
         if name == op:
             if keep_deferred and any(later == "deferred:" for later, _s in pending[i + 1:]):
                 return False
+            if raw is not None:
+                _dropped(raw, pending[i:])
             del pending[i:]
             return True
     return False
 
 
 _PREFIX = re.compile(r'^(?:(?:SAVEPOINT|RELEASE SAVEPOINT) "[^"]+"; )+')
+_PREPARE = re.compile(r"^PREPARE (\w+) AS ")
 
 
 def statement_of(sql: str) -> str:
-    """A logged query's own statement, without the savepoint statements sent in front of it
-    (``connection.queries`` shows what was sent)."""
-    return _PREFIX.sub("", sql)
+    """A logged query's own statement, without the savepoint statements (and the ``PREPARE`` of
+    the statement it executes) sent in front of it (``connection.queries`` shows what was sent)."""
+    while True:
+        sql = _PREFIX.sub("", sql)
+        prepare = _PREPARE.match(sql)
+        if prepare is None:
+            return sql
+        end = sql.find(f"; EXECUTE {prepare.group(1)}")
+        if end < 0:
+            return sql
+        sql = sql[end + 2:]
