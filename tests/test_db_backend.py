@@ -148,3 +148,30 @@ def test_a_deferred_write_with_nothing_after_it_is_committed():
     with psycopg.connect(host=other["HOST"], port=other["PORT"] or 5432, user=other["USER"],
                          password=other["PASSWORD"] or None, dbname=other["NAME"]) as conn:
         assert conn.execute("SELECT name FROM inventory_product WHERE sku = 'DF-3'").fetchone() == ("committed",)
+
+
+def test_a_long_statement_is_bound_as_psycopg_binds_it_and_split_once():
+    """The backend keeps each statement's split text (psycopg keeps only short ones): the text sent
+    is psycopg's own, value for value, for a statement past psycopg's 50 parameters and 4096 bytes;
+    a second call with other values reuses the split."""
+    import datetime
+    from decimal import Decimal
+
+    import psycopg
+
+    from omni.db.postgresql.base import _client_template
+
+    connection.ensure_connection()
+    raw = connection.connection
+    values = [*range(40), *(f"sku-{i}'s" for i in range(30)), None, True, -7, Decimal("12.50"), [1, 2, 3],
+              datetime.datetime(2026, 12, 1, 9, 30, tzinfo=datetime.timezone.utc), "50%", "x" * 4000]
+    sql = "SELECT " + ", ".join(["%s"] * len(values)) + " WHERE 'a%%' LIKE 'a%%'"
+    ours, theirs = raw.cursor(), psycopg.ClientCursor(raw)
+    assert ours.mogrify(sql, values) == theirs.mogrify(sql, values)
+    hits = _client_template.cache_info().hits
+    other = [*values[:-1], "y"]
+    assert ours.mogrify(sql, other) == theirs.mogrify(sql, other)
+    assert _client_template.cache_info().hits == hits + 1
+    with connection.cursor() as cursor:  # and what the server gets answers as psycopg's would
+        cursor.execute(sql, other)
+        assert cursor.fetchone()[40:43] == ("sku-0's", "sku-1's", "sku-2's")

@@ -41,9 +41,11 @@ first sends what is pending on its own (``DatabaseWrapper.pending_flush``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from django.db.backends.postgresql import base as postgresql
+from psycopg import _queries as _psycopg_queries
 from django.db.backends.utils import debug_transaction
 
 from omni.db import PREPARED_UNCERTAIN_ATTR, prepared_names
@@ -74,9 +76,32 @@ def _pending(raw: Any) -> list[tuple[str, str]]:
     return pending
 
 
+@lru_cache(maxsize=1024)
+def _client_template(query: bytes, encoding: str) -> Any:
+    return _psycopg_queries._query2pg_client_nocache(query, encoding)
+
+
+class _ClientQuery(_psycopg_queries.PostgresClientQuery):
+    """psycopg's client-side binding, with the statement's template (its text split at each
+    ``%s``) kept per text whatever its size. psycopg keeps it only for statements up to 4096 bytes
+    and 50 parameters, so the order path's chained inserts (100-odd parameters) were split anew on
+    every call: ~100 µs of a ~140 µs bind. The values are bound by psycopg as before."""
+
+    __slots__ = ()
+
+    def convert(self, query: Any, vars: Any) -> None:
+        if vars is None or not isinstance(query, (str, bytes)):
+            return super().convert(query, vars)
+        self.template, self._order, self._parts = _client_template(self._ensure_bytes(query), self._tx.encoding)
+        self.dump(vars)
+        return None
+
+
 class Cursor(_DjangoCursor):
     """Django's cursor (client-side binding), sending the connection's pending savepoint statements
     in front of the next statement."""
+
+    _query_cls = _ClientQuery
 
     def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
         _ahead_stale(self.connection)
