@@ -28,6 +28,28 @@ pytestmark = [
 ]
 
 
+def _forget_brokers(app) -> None:
+    """Whatever this process keeps of the brokers earlier tests used: Celery's pools (kombu keeps
+    pools per broker; Celery caches the first), kombu's pools, the wake-up's Redis clients."""
+    import kombu.pools
+
+    app._pool = app.amqp._producer_pool = None
+    kombu.pools.reset()
+    trigger._client.cache_clear()
+    trigger._release_script.cache_clear()
+    trigger._set_get_unsupported = False
+
+
+def _broker_state(url: str, worker: WorkerProcess) -> str:
+    """What to look at when a wake-up went missing: the broker's queues and the worker's log."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    queues = {key.decode(): client.llen(key) for key in client.keys("*") if client.type(key) == b"list"}
+    log = worker.logfile.read_text(errors="replace")[-3000:] if worker.logfile.exists() else ""
+    return f"queues {queues}; mark {client.get(trigger.PENDING_KEY)!r}; worker log tail:\n{log}"
+
+
 @pytest.fixture
 def worker_without_sweep(django_db_setup, tmp_path):
     from omni.celery import app
@@ -37,7 +59,7 @@ def worker_without_sweep(django_db_setup, tmp_path):
     saved = (app.conf.task_always_eager, app.conf.broker_url)
     app.conf.task_always_eager = False
     app.conf.broker_url = server.url
-    app._pool = app.amqp._producer_pool = None  # kombu keeps pools per broker; Celery caches the first
+    _forget_brokers(app)
     trigger._drain_due_at = 0.0
     db = settings.DATABASES["default"]
     url = f"postgres://{db['USER']}:{db.get('PASSWORD') or ''}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
@@ -49,8 +71,8 @@ def worker_without_sweep(django_db_setup, tmp_path):
         yield proc
     finally:
         proc.stop()
-        app._pool = app.amqp._producer_pool = None
         app.conf.task_always_eager, app.conf.broker_url = saved
+        _forget_brokers(app)
         trigger._drain_due_at = 0.0
         server.stop()
         connection.close()
@@ -69,8 +91,11 @@ def test_every_commit_is_drained_by_the_drains_its_wake_ups_queued(worker_withou
         time.sleep(rng.uniform(0, 0.03))
     assert skipped > 0  # some commits relied on a drain this process knew to be queued
 
-    wait_for(lambda: not OutboxEvent.objects.filter(processed_at__isnull=True).exists(), timeout=60, interval=0.1,
-             what="the drains queued by the wake-ups to take every outbox row")
+    try:
+        wait_for(lambda: not OutboxEvent.objects.filter(processed_at__isnull=True).exists(), timeout=60, interval=0.1,
+                 what="the drains queued by the wake-ups to take every outbox row")
+    except TimeoutError as exc:
+        raise AssertionError(_broker_state(worker_without_sweep.broker_url, worker_without_sweep)) from exc
     figures = omni_figures(web)
     wait_for(lambda: {sku: SyncMessage.objects.filter(channel=web, product__sku=sku).order_by("-sequence")
                       .values_list("available", flat=True).first() for sku in figures} == figures,
