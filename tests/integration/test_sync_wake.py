@@ -51,8 +51,13 @@ def _broker_state(url: str, worker: WorkerProcess) -> str:
 
 
 @pytest.fixture
-def worker_without_sweep(django_db_setup, tmp_path):
+def worker_without_sweep(django_db_setup, tmp_path, monkeypatch):
     from omni.celery import app
+
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting, and a parallel
+    # run's worker process sets it (tests/parallel.py): the commits' wake-ups then went to that
+    # Redis, not to this test's (it failed in every full run, never alone)
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
 
     server = RedisServer(tmp_path)
     server.start()

@@ -61,12 +61,18 @@ def live_broker(redis_server):
     from omni.celery import app
 
     saved = (app.conf.task_always_eager, app.conf.broker_url)
+    # Celery reads CELERY_BROKER_URL from the environment before its own setting, and a parallel
+    # run's worker process sets it (tests/parallel.py): without this the test process published to
+    # that Redis, not the private one (the sweep hid it here; test_sync_wake, with no sweep, timed out)
+    env_broker = os.environ.pop("CELERY_BROKER_URL", None)
     app.conf.task_always_eager = False
     app.conf.broker_url = redis_server.url
-    app._pool = None  # kombu keeps one producer pool per broker URL
+    app._pool = app.amqp._producer_pool = None  # kombu keeps one producer pool per broker URL
     yield app
-    app._pool = None
+    app._pool = app.amqp._producer_pool = None
     app.conf.task_always_eager, app.conf.broker_url = saved
+    if env_broker is not None:
+        os.environ["CELERY_BROKER_URL"] = env_broker
 
 
 @pytest.fixture(scope="module")
