@@ -98,6 +98,20 @@ def _setup(skus: int, stores: int) -> tuple[str, list[str]]:
     return key, [p.sku for p in products]
 
 
+def _exchange(conn: http.client.HTTPConnection, port: int, call: tuple) -> tuple[http.client.HTTPConnection, int]:
+    """One request on a keep-alive connection: the connection to go on with and the answer's status
+    (0 when the connection broke; a new one replaces it)."""
+    method, path, body, headers = call
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        res = conn.getresponse()
+        res.read()
+        return conn, res.status
+    except (OSError, http.client.HTTPException):
+        conn.close()
+        return http.client.HTTPConnection("127.0.0.1", port, timeout=30), 0
+
+
 class _Load:
     """``clients`` threads, each with its own keep-alive connection, for ``seconds``."""
 
@@ -115,18 +129,10 @@ class _Load:
         end = time.monotonic() + self.seconds
         i = 0
         while time.monotonic() < end:
-            method, path, body, headers = self.request(rng, n, i)
+            call = self.request(rng, n, i)
             i += 1
             began = time.perf_counter()
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                res = conn.getresponse()
-                res.read()
-                status = res.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                status = 0
+            conn, status = _exchange(conn, self.port, call)
             lat.append((time.perf_counter() - began) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
         conn.close()
@@ -194,16 +200,7 @@ class _Paced:
             wait = due - time.perf_counter()
             if wait > 0:
                 time.sleep(wait)
-            method, path, body, headers = self.request(rng, n, i)
-            try:
-                conn.request(method, path, body=body, headers=headers)
-                res = conn.getresponse()
-                res.read()
-                status = res.status
-            except (OSError, http.client.HTTPException):
-                conn.close()
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-                status = 0
+            conn, status = _exchange(conn, self.port, self.request(rng, n, i))
             done = time.perf_counter()
             lat.append((done - due) * 1000)
             statuses[status] = statuses.get(status, 0) + 1
