@@ -270,10 +270,11 @@ class LostSaleAdmin(ReadOnlyAdmin):
     def get_queryset(self, request):
         return lost_sales_with_bought_later(super().get_queryset(request))
 
-    @admin.display(boolean=True, description="bought later", ordering="bought_later")
-    def bought_later(self, obj: LostSale) -> bool:
-        """Ordered under the same number once stock came back: not counted lost on the dashboard."""
-        return bool(getattr(obj, "bought_later", False))
+    @admin.display(description="bought later", ordering="bought_later")
+    def bought_later(self, obj: LostSale) -> str | None:
+        """Ordered under the same number once stock came back: not counted lost on the dashboard.
+        Only a "yes" is shown (a red cross on every other row read as an error)."""
+        return "Yes, not counted lost" if getattr(obj, "bought_later", False) else None
     list_select_related = ["channel", "product"]
     search_fields = ["order_ref", "product__sku"]
     date_hierarchy = "created_at"
