@@ -334,6 +334,11 @@ class LostSaleReason(models.TextChoices):
     REJECTED = "rejected", "Rejected by a location, no other source (not re-routed)"
 
 
+# Refusals at the door (intake, a checkout hold): counted once per order ref and SKU, and not lost
+# when the customer buys under that number later.
+INTAKE_LOST_SALE_REASONS = (LostSaleReason.NO_ATP, LostSaleReason.QUOTA, LostSaleReason.SCARCITY)
+
+
 class LostSale(models.Model):
     """Demand Omni refused: units of an order, a checkout cart (a hold) or a line's rest that no
     source was allowed to take. Written once the refusal is final (order intake or a hold refused,

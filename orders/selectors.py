@@ -21,7 +21,7 @@ from omni.errors import NotFound
 from omni.geo import haversine_km
 from omni.access.roles import Principal
 from orders.models import (
-    Allocation, AllocationStatus, DeliveryMode, Hold, HoldStatus, LostSale, LostSaleReason, Order, OrderLine, OrderReturn,
+    INTAKE_LOST_SALE_REASONS, Allocation, AllocationStatus, DeliveryMode, Hold, HoldStatus, LostSale, Order, OrderLine, OrderReturn,
     RoutingProfile,
 )
 from orders.routing.engine import ProfileSpec
@@ -69,9 +69,6 @@ def _profile_rows(channel_ids: list[int]) -> dict[int, tuple[Any, ...]]:
     return rows
 
 
-INTAKE_LOST_REASONS = (LostSaleReason.NO_ATP, LostSaleReason.QUOTA, LostSaleReason.SCARCITY)
-
-
 def lost_sales_not_bought_later(queryset: QuerySet[LostSale]) -> QuerySet[LostSale]:
     """Lost sales less those the customer bought after all: a checkout cart or an order refused at
     intake under an order number, then an order accepted under that number in the same channel, at
@@ -88,7 +85,7 @@ def lost_sales_with_bought_later(queryset: QuerySet[LostSale]) -> QuerySet[LostS
 def _bought_later() -> Q:
     bought = OrderLine.objects.filter(order__channel_id=OuterRef("channel_id"), order__external_id=OuterRef("order_ref"),
                                       product_id=OuterRef("product_id"), order__created_at__gte=OuterRef("created_at"))
-    return Q(Exists(bought), reason__in=INTAKE_LOST_REASONS) & ~Q(order_ref="")
+    return Q(Exists(bought), reason__in=INTAKE_LOST_SALE_REASONS) & ~Q(order_ref="")
 
 
 def orders_visible(*, principal: Principal) -> QuerySet[Order]:

@@ -175,3 +175,21 @@ def test_a_long_statement_is_bound_as_psycopg_binds_it_and_split_once():
     with connection.cursor() as cursor:  # and what the server gets answers as psycopg's would
         cursor.execute(sql, other)
         assert cursor.fetchone()[40:43] == ("sku-0's", "sku-1's", "sku-2's")
+
+
+@pytest.mark.django_db(transaction=True)  # as a request runs: not inside a test's transaction
+def test_a_read_sent_ahead_that_never_went_is_forgotten_when_the_request_ends():
+    """A request that queued a read ahead and ended before sending anything (an order refused for
+    its Idempotency-Key before any SQL) leaves nothing to ride on the next request's first
+    statement on the same (kept) connection."""
+    from django.core.signals import request_finished
+
+    connection.ensure_connection()
+    connection.read_ahead("SELECT count(*) FROM inventory_product WHERE sku = %s", ["NOPE"])
+    assert connection._pending()  # queued, waiting for a next statement
+    request_finished.send(sender=None)
+    assert not connection._pending()
+    with CaptureQueriesContext(connection) as ctx, connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    assert [statement_of(q["sql"]) for q in ctx.captured_queries] == ["SELECT 1"]
+    assert ctx.captured_queries[0]["sql"] == "SELECT 1"  # nothing rode in front of it

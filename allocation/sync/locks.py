@@ -41,4 +41,7 @@ def session_unlock(key: tuple[int, int]) -> None:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s, %s)", list(key))
     except Exception:  # noqa: BLE001 - a broken connection has released its session locks already
-        logger.warning("sync: could not release advisory lock %s (connection lost?)", key)
+        logger.warning("sync: could not release advisory lock %s (connection lost?); closing the connection", key)
+        # A worker keeps its connection between tasks (omni/celery.py): one still alive would keep
+        # the lock, and every other process's drain would find it busy. Closing it releases it.
+        connection.close()

@@ -28,7 +28,7 @@ from allocation.models import Channel
 from allocation.selectors import atp_components, pool_availability
 from inventory.models import Product
 from omni.errors import InsufficientStock, OmniError
-from orders.models import LostSale, LostSaleReason
+from orders.models import INTAKE_LOST_SALE_REASONS, LostSale, LostSaleReason
 
 
 def _pool_free(product_ids: Sequence[int]) -> dict[int, int]:
@@ -55,7 +55,7 @@ def lost_sales_record(
     return LostSale.objects.bulk_create(rows) if rows else []
 
 
-_INTAKE = (LostSaleReason.NO_ATP, LostSaleReason.QUOTA, LostSaleReason.SCARCITY)
+_INTAKE = INTAKE_LOST_SALE_REASONS
 _deferred: ContextVar[int] = ContextVar("lost_sales_deferred", default=0)
 
 

@@ -44,6 +44,7 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from django.core.signals import request_finished
 from django.db.backends.postgresql import base as postgresql
 from psycopg import _queries as _psycopg_queries
 from django.db.backends.utils import debug_transaction
@@ -130,12 +131,14 @@ class Cursor(_DjangoCursor):
         return result
 
     def executemany(self, query: Any, params_seq: Any, **kwargs: Any) -> Any:
+        _ahead_stale(self.connection)
         pending = getattr(self.connection, _PENDING, None)
         if pending:
             _send(self, pending)
         return super().executemany(query, params_seq, **kwargs)
 
     def copy(self, statement: Any, *args: Any, **kwargs: Any) -> Any:
+        _ahead_stale(self.connection)
         pending = getattr(self.connection, _PENDING, None)
         if pending:
             _send(self, pending)
@@ -229,6 +232,17 @@ class DatabaseWrapper(_DjangoWrapper):
 
     def _pending(self) -> list[tuple[str, str]] | None:
         return _pending(self.connection) if self.connection is not None else None
+
+    def pending_discard_unsent_reads(self) -> None:
+        """Forget reads (and ``PREPARE``s) queued in front of a next statement that never came: a
+        request that ended before sending any (a refused Idempotency-Key) must not leave them to
+        ride on the next request's first statement. Outside a transaction nothing else can be
+        pending (deferred writes run at once there); inside one, nothing is touched."""
+        pending = self._pending()
+        if pending and not self.in_atomic_block:
+            leftover = [op for op in pending if op[0].startswith(("read:", "prepare:"))]
+            if len(leftover) == len(pending):
+                _clear(self.connection, pending)
 
     def pending_flush(self) -> None:
         """Send the pending savepoint statements and deferred writes now (before using the driver
@@ -405,3 +419,17 @@ def statement_of(sql: str) -> str:
         if end < 0:
             return sql
         sql = sql[end + 2:]
+
+
+def _discard_unsent_reads(**kwargs: Any) -> None:
+    from django.db import connections
+
+    for conn in connections.all(initialized_only=True):
+        discard = getattr(conn, "pending_discard_unsent_reads", None)
+        if discard is not None:
+            discard()
+
+
+# As Django closes aged connections when a request ends (django/db/__init__.py), a request's reads
+# sent ahead that never went are forgotten then: the connection outlives the request.
+request_finished.connect(_discard_unsent_reads, dispatch_uid="omni.db.discard_unsent_reads")
