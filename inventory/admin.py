@@ -18,6 +18,7 @@ from omni.admin import ImportExportMixin, ModelAdmin, PlumbingAdmin, ReadOnlyAdm
 from omni.errors import OmniError
 
 from . import services
+from .api.idempotency import caller_label, with_caller_names
 from .forms import StockOperationForm, StockShelfForm
 from .resources import LocationResource, ProductResource, StockLevelResource, StockShelfResource
 from .models import (
@@ -299,31 +300,6 @@ class OutboxEventAdmin(PlumbingAdmin):
     show_full_result_count = False
 
 
-def with_caller_names(queryset):
-    """Each key's caller ("token:<id>" or "user:<id>", inventory/api/idempotency.py) with the partner
-    token's or the person's name beside it, in the same query."""
-    from django.contrib.auth import get_user_model
-    from django.db.models import CharField, OuterRef, Subquery, Value
-    from django.db.models.functions import Cast, Concat
-
-    from omni.access.models import PartnerToken
-
-    def name_of(model, prefix: str, field: str) -> Subquery:
-        refs = model.objects.annotate(ref=Concat(Value(prefix), Cast("pk", CharField())))
-        return Subquery(refs.filter(ref=OuterRef("caller")).values(field)[:1])
-
-    return queryset.annotate(token_name=name_of(PartnerToken, "token:", "name"),
-                             user_name=name_of(get_user_model(), "user:", "username"))
-
-
-def caller_label(caller: str, token_name: str | None, user_name: str | None) -> str:
-    if token_name:
-        return f"partner token “{token_name}”"
-    if user_name:
-        return f"user {user_name}"
-    return f"{caller} (removed)"
-
-
 class CallerFilter(admin.SimpleListFilter):
     """The callers that have keys, by name (not by their stored "token:3")."""
 
@@ -331,23 +307,10 @@ class CallerFilter(admin.SimpleListFilter):
     parameter_name = "caller"
 
     def lookups(self, request, model_admin):
-        from django.contrib.auth import get_user_model
-
-        from omni.access.models import PartnerToken
-
-        callers = list(StockRequestKey.objects.order_by().values_list("caller", flat=True).distinct()[:200])
-        ids = {kind: [int(c.split(":", 1)[1]) for c in callers if c.startswith(f"{kind}:") and c.split(":", 1)[1].isdigit()]
-               for kind in ("token", "user")}
-        tokens = dict(PartnerToken.objects.filter(pk__in=ids["token"]).values_list("pk", "name"))
-        users = dict(get_user_model().objects.filter(pk__in=ids["user"]).values_list("pk", "username"))
-
-        def label(caller: str) -> str:
-            kind, _, pk = caller.partition(":")
-            number = int(pk) if pk.isdigit() else 0
-            return caller_label(caller, tokens.get(number) if kind == "token" else None,
-                                users.get(number) if kind == "user" else None)
-
-        return sorted(((caller, label(caller)) for caller in callers), key=lambda item: item[1].lower())
+        rows = (with_caller_names(StockRequestKey.objects.order_by())
+                .values_list("caller", "token_name", "user_name").distinct()[:200])
+        return sorted(((caller, caller_label(caller, token, user)) for caller, token, user in rows),
+                      key=lambda item: item[1].lower())
 
     def queryset(self, request, queryset):
         return queryset.filter(caller=self.value()) if self.value() else queryset

@@ -25,6 +25,31 @@ def caller_scope(request: Request) -> str:
     return f"user:{getattr(principal.user, 'pk', None)}"
 
 
+def with_caller_names(queryset):
+    """Each key's caller (as ``caller_scope`` writes it) with the partner token's or the person's
+    name beside it, in the same query (the admin's list and its filter)."""
+    from django.contrib.auth import get_user_model
+    from django.db.models import CharField, OuterRef, Subquery, Value
+    from django.db.models.functions import Cast, Concat
+
+    from omni.access.models import PartnerToken
+
+    def name_of(model, prefix: str, field: str) -> Subquery:
+        refs = model.objects.annotate(ref=Concat(Value(prefix), Cast("pk", CharField())))
+        return Subquery(refs.filter(ref=OuterRef("caller")).values(field)[:1])
+
+    return queryset.annotate(token_name=name_of(PartnerToken, "token:", "name"),
+                             user_name=name_of(get_user_model(), "user:", "username"))
+
+
+def caller_label(caller: str, token_name: str | None, user_name: str | None) -> str:
+    if token_name:
+        return f"partner token “{token_name}”"
+    if user_name:
+        return f"user {user_name}"
+    return f"{caller} (removed)"
+
+
 def stock_idempotent(*, request: Request, operation: str, body: Any, handler: Callable[[], tuple[int, Any]]) -> Response:
     """Answer ``handler()`` once per (caller, key) when the request has an ``Idempotency-Key``; the
     operation's name is part of what must match, so one key cannot stand for two different calls."""
