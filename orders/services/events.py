@@ -30,8 +30,14 @@ class OrderEventBatch:
         """A routing decision record (not stored yet) to write with the events."""
         self.decisions.append(record)
 
-    def flush(self) -> list[OrderEvent]:
+    def flush(self, *, keys: bool = True) -> list[OrderEvent]:
+        """Write the events (and decisions) added so far; returns the events, in the order added.
+
+        ``keys=False``: nothing reads their keys before the transaction ends (intake answers from
+        the events in hand), so the insert goes with the connection's next statement
+        (``bulk_insert_chain(keys=False)``), not in a round trip of its own; the events come back
+        without keys, their ``created_at`` stamped as the row's."""
         written, decisions = self.events, self.decisions
         self.events, self.decisions = [], []
-        bulk_insert_chain((RoutingDecision, decisions), (OrderEvent, written))
+        bulk_insert_chain((RoutingDecision, decisions), (OrderEvent, written), keys=keys)
         return written

@@ -214,7 +214,9 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         events.add(kind="line_backordered", actor="system", data={"line": ln.line_no, "reason": reason})
     if losers:
         transition_apply(obj=order, table=ORDER_TRANSITIONS, to=OrderStatus.BACKORDERED, what=f"Order {order.external_id}")
-    written = events.flush()
+    # Nothing reads the timeline's or the decision's keys before the commit: they go with the
+    # transaction's next statement (the works' insert, the key's answer, at the latest the COMMIT).
+    written = events.flush(keys=False)
     _keep_in_hand(order=order, lines=lines, allocations=allocations, events=written)
     # The order's row was inserted in this transaction: no one else can see it, so the receivers
     # need neither lock it nor read back the allocations handed to them.
@@ -230,7 +232,8 @@ def _keep_in_hand(*, order: Order, lines: list[OrderLine], allocations: list[All
     locations = locations_by_id(location_ids={a.location_id for a in allocations})
     for alloc in allocations:
         alloc.location = locations[alloc.location_id]
-    order._as_written = (list(lines), sorted(allocations, key=lambda a: a.pk), sorted(events, key=lambda e: e.pk))  # type: ignore[attr-defined]
+    # ``events`` in the order written (their keys ascend in that order; they have none yet here)
+    order._as_written = (list(lines), sorted(allocations, key=lambda a: a.pk), list(events))  # type: ignore[attr-defined]
 
 
 def order_as_written(order: Order) -> Order:
