@@ -131,6 +131,11 @@ def order_products_read_ahead(lines: Any) -> None:
     read_ahead_prepared(_PRODUCTS_BY_SKU, [sorted(set(skus))], prefix="omni_sku_")
 
 
+# The choices' values, once: ``TextChoices.values`` builds its list (and the labels') on every call.
+_TIERS = tuple(CustomerTier.values)
+_MODES = tuple(DeliveryMode.values)
+
+
 def order_validate(*, channel: Channel, data: OrderInput, require_destination: bool = True) -> CheckedOrder:
     """Every check that needs no stock; raises a clear error naming the field."""
     if not channel.is_active:
@@ -138,10 +143,10 @@ def order_validate(*, channel: Channel, data: OrderInput, require_destination: b
     external_id = (data.external_id or "").strip() if isinstance(data.external_id, str) else ""
     if not external_id or len(external_id) > 128:
         raise _bad("An order needs an external_id (1–128 characters).", "invalid", "external_id", "Required, at most 128 characters.")
-    if data.customer_tier not in CustomerTier.values:
+    if data.customer_tier not in _TIERS:
         raise _bad(f"customer_tier must be one of {', '.join(CustomerTier.values)}.", "invalid", "customer_tier",
                    f"Unknown tier {data.customer_tier!r}.")
-    if data.delivery_mode not in DeliveryMode.values:
+    if data.delivery_mode not in _MODES:
         raise _bad(f"delivery_mode must be one of {', '.join(DeliveryMode.values)}.", "invalid", "delivery_mode",
                    f"Unknown mode {data.delivery_mode!r}.")
     email = (data.customer_email or "").strip()
