@@ -109,7 +109,7 @@ def _materialize_new_order(*, order: Order, allocations: list[Allocation]) -> li
     per location of its reserved allocations (in the order of their first allocation), each with a
     line and a "line_added" event per allocation, its "created" event first — the rows the general
     path writes for an order without work, without its reads (no work, no line to compare with)
-    and its bookkeeping: 0.25 ms of CPU an order less in the web process (docs/performance.md,
+    and its bookkeeping: 0.1–0.15 ms of CPU an order less in the web process (docs/performance.md,
     seventh pass). Foreign keys are given as keys where the row exists (the order, locations,
     lines, products): the insert takes them as they are, while a related instance costs a
     descriptor on construction and a check in ``bulk_insert_chain``.
@@ -130,9 +130,9 @@ def _materialize_new_order(*, order: Order, allocations: list[Allocation]) -> li
         if work is None:
             location = alloc.location
             kind, pickup_id = _kind(alloc, order)
-            deadline = work_deadline(kind=kind, location=location, start=now, sla=slas.get(location.pk))
-            work = works[location.pk] = Work(
-                order_id=order.pk, location_id=location.pk, pickup_location_id=pickup_id, kind=kind, deadline=deadline,
+            deadline = work_deadline(kind=kind, location=location, start=now, sla=slas.get(alloc.location_id))
+            work = works[alloc.location_id] = Work(
+                order_id=order.pk, location_id=alloc.location_id, pickup_location_id=pickup_id, kind=kind, deadline=deadline,
                 pickup_code=pickup_code_new() if kind in (WorkKind.BOPIS, WorkKind.SHIP_TO_STORE) else "",
             )
             events.append(_event(work, "created", now, to_status=WorkStatus.NEW, data={
