@@ -26,8 +26,11 @@ class OrderEventBatch:
     def add(self, *, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> None:
         # The order by its key once it has one: nothing reads an event's order, and a related
         # instance costs a descriptor here and a check in ``bulk_insert_chain`` (~3 µs an event).
-        order = {"order_id": self.order.pk} if self.order.pk is not None else {"order": self.order}
-        self.events.append(OrderEvent(kind=kind, actor=(actor or "system")[:150], data=data or {}, **order))
+        actor = (actor or "system")[:150]
+        if self.order.pk is not None:
+            self.events.append(OrderEvent(order_id=self.order.pk, kind=kind, actor=actor, data=data or {}))
+        else:
+            self.events.append(OrderEvent(order=self.order, kind=kind, actor=actor, data=data or {}))
 
     def add_decision(self, record: RoutingDecision) -> None:
         """A routing decision record (not stored yet) to write with the events."""
