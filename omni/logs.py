@@ -18,6 +18,7 @@ from typing import Any
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("omni_request_id", default="-")
 _SANE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 HEADER = "X-Request-ID"
+_META_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 
 
 def current_request_id() -> str:
@@ -35,7 +36,9 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        given = request.headers.get(HEADER, "")
+        # the header as the WSGI server hands it over (``request.headers`` would build the mapping
+        # of every header, for this one)
+        given = request.META.get(_META_KEY, "")
         request_id = given if _SANE.match(given) else uuid.uuid4().hex
         request.request_id = request_id
         token = request_id_var.set(request_id)

@@ -143,12 +143,15 @@ def _mark_release(client, key: str, task_id: str | None) -> None:
 def drain_wake() -> None:
     """The outbox hook. Never raises: the outbox row is committed whatever happens here."""
     global _drain_due_at
+    if time.time() < _drain_due_at:
+        # the drain this process knows of is queued until after now: it will see this commit (first,
+        # before Celery's configuration is read: under load many commits stop here; a
+        # process with eager tasks never queues one, so its time stays 0)
+        return
     from omni.celery import app
 
     if app.conf.task_always_eager:
         return  # embedded mode: no broker; the drain runs from the sweep/commands
-    if time.time() < _drain_due_at:
-        return  # the drain this process knows of is queued until after now: it will see this commit
     try:
         from allocation.sync.tasks import sync_drain
 

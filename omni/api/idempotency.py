@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -28,7 +29,34 @@ IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
 )
 
 
+class _RenderedResponse(Response):
+    """A ``Response`` whose JSON is already rendered (``IdempotentAnswer.rendered``): when the client
+    gets JSON as DRF's ``JSONRenderer`` writes it (no indent asked for), the bytes are those, with
+    DRF's headers; any other renderer or media type (the browsable API, ``; indent=4``), or data
+    changed since, renders ``data`` as usual."""
+
+    def __init__(self, data: Any, *, status: int, rendered: bytes) -> None:
+        super().__init__(data, status=status)
+        self._omni_rendered = (data, rendered)
+
+    @property
+    def rendered_content(self) -> Any:
+        renderer = getattr(self, "accepted_renderer", None)
+        media_type = getattr(self, "accepted_media_type", None)
+        context = getattr(self, "renderer_context", None)
+        data, rendered = self._omni_rendered
+        if (type(renderer) is not JSONRenderer or not media_type or context is None or self.content_type is not None
+                or self.data is not data or renderer.get_indent(media_type, context) is not None):
+            return super().rendered_content
+        # DRF's steps (``Response.rendered_content``) for a JSON renderer, which has no charset
+        context["response"] = self
+        self["Content-Type"] = renderer.media_type
+        return rendered
+
+
 def answer_response(answer: IdempotentAnswer) -> Response:
+    if answer.rendered is not None and not answer.replayed:
+        return _RenderedResponse(answer.body, status=answer.status, rendered=answer.rendered)
     response = Response(answer.body, status=answer.status)
     if answer.replayed:
         response[REPLAYED_HEADER] = "true"

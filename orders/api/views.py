@@ -34,7 +34,7 @@ def _keyed(*, request: Request, channel: Channel, body: Any, handler: Callable[[
            required: bool = False, handler_is_atomic: bool = False) -> Response:
     """Answer ``handler()`` once per (channel, Idempotency-Key); without a key (where it is optional) just run it.
     ``handler_is_atomic``: see ``idempotent_call``."""
-    key = request.headers.get("Idempotency-Key")
+    key = request.META.get("HTTP_IDEMPOTENCY_KEY")  # the header (``request.headers`` maps every header for it)
     if key is None and not required:
         status, answer = handler()
         return Response(answer, status=status)

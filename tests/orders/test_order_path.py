@@ -208,7 +208,9 @@ def test_the_order_paths_fixed_statements_are_planned_once_per_connection_not_pe
     for n in range(8):
         assert _post(web_client, f"P-{n}", [("SHIRT", 1), ("MUG", 1)]).status_code == 201
     for pattern in ("%UPDATE inventory_stocklevel SET reserved = reserved +%", "%array_agg(s.product_id)%",
-                    "%FROM inventory_product WHERE sku = ANY%"):
+                    "%FROM inventory_product WHERE sku = ANY%",
+                    # the idempotency key's claim and its answer (omni.idempotency)
+                    '%INSERT INTO "orders_idempotencyrecord"%ON CONFLICT%', '%UPDATE "orders_idempotencyrecord" SET%'):
         found = _prepared(pattern)
         assert found, f"not a prepared statement: {pattern}"
         assert max(plans for _stmt, plans in found) >= 1
@@ -230,6 +232,68 @@ def test_the_keys_row_stores_the_answer_as_the_client_read_it(world, web_client)
     again = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="K-1")
     assert again["Idempotent-Replayed"] == "true" and again.json() == first.json()
     assert again.json()["customer_ref"] == "Çağrı ü \"q\"" and again.json()["lines"][0]["unit_price"] == "19.90"
+
+
+def test_the_first_answer_is_rendered_once_and_reads_as_drf_renders_it(world, web_client):
+    # omni.idempotency renders the first answer once, for the key's row, and the response sends
+    # those bytes: they must be what DRF's JSON renderer writes for the answer, with DRF's headers;
+    # a client that asks for another rendering (indented JSON, the browsable API) gets that one.
+    from rest_framework.renderers import JSONRenderer
+
+    receive(world.shirt, world.ist, 10)
+    body = {"external_id": "R-1", "latitude": 41.0, "longitude": 29.0, "customer_ref": "Çağrı \u2028 \"q\" \\",
+            "lines": [{"sku": "SHIRT", "quantity": 2, "unit_price": "19.9"}]}
+    first = web_client.post(URL, body, format="json", HTTP_IDEMPOTENCY_KEY="R-1")
+    assert first.status_code == 201, first.json()
+    assert first.content == JSONRenderer().render(first.json())
+    assert first["Content-Type"] == "application/json" and "Idempotent-Replayed" not in first
+    assert first.json()["customer_ref"] == "Çağrı \u2028 \"q\" \\"
+    indented = web_client.post(URL, {**body, "external_id": "R-2"}, format="json", HTTP_IDEMPOTENCY_KEY="R-2",
+                               HTTP_ACCEPT="application/json; indent=2")
+    assert indented.status_code == 201, indented.content
+    assert indented.content == JSONRenderer().render(indented.json(), "application/json; indent=2", {})
+    assert indented.content.startswith(b'{\n  "id": ')
+    page = web_client.post(URL, {**body, "external_id": "R-3"}, format="json", HTTP_IDEMPOTENCY_KEY="R-3", HTTP_ACCEPT="text/html")
+    assert page.status_code == 201 and page["Content-Type"].startswith("text/html") and b"R-3" in page.content
+    # a refusal is a first answer too
+    refused = web_client.post(URL, {**body, "external_id": "R-4", "lines": [{"sku": "SHIRT", "quantity": 99}]}, format="json",
+                              HTTP_IDEMPOTENCY_KEY="R-4")
+    assert refused.status_code == 409 and refused.content == JSONRenderer().render(refused.json())
+    again = web_client.post(URL, {**body, "external_id": "R-4", "lines": [{"sku": "SHIRT", "quantity": 99}]}, format="json",
+                            HTTP_IDEMPOTENCY_KEY="R-4")
+    assert again["Idempotent-Replayed"] == "true" and again.json() == refused.json()
+
+
+def test_a_rendered_answer_is_sent_as_rendered_only_where_drf_would_render_the_same():
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    from omni.api.idempotency import answer_response
+    from omni.idempotency import IdempotentAnswer
+
+    class View(APIView):
+        permission_classes: list = []
+        authentication_classes: list = []
+
+        def get(self, request: Request):
+            answer = answer_response(IdempotentAnswer(201, {"a": 1}, False, b"RENDERED"))
+            if request.query_params.get("change"):
+                answer.data = {"a": 2}
+            return answer
+
+    factory = APIRequestFactory()
+
+    def get(accept: str, query: str = ""):
+        response = View.as_view()(factory.get("/x" + query, HTTP_ACCEPT=accept))
+        return response.render()
+
+    assert get("application/json").content == b"RENDERED"
+    assert get("application/json")["Content-Type"] == "application/json"
+    assert get("*/*").content == b"RENDERED"
+    assert get("application/json; indent=4").content == b'{\n    "a": 1\n}'
+    assert get("application/json", "?change=1").content == b'{"a":2}'
+    assert get("text/html")["Content-Type"].startswith("text/html")
 
 
 def test_a_body_validated_without_drfs_walk_is_what_drf_validates_and_refusals_stay_drfs():
