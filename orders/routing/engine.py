@@ -112,35 +112,51 @@ class RoutingDecision:
 def _candidates_statement(*, product_ids: list[int], location_ids: list[int], destination: tuple[float, float] | None,
                           require_can_ship: bool, now: datetime, with_age: bool) -> tuple[str, list[Any]]:
     """``load_candidates``' statement on PostgreSQL and its parameters."""
+    # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
+    params: list[Any] = []
+    if destination is not None:
+        params += [float(destination[0]), float(destination[0]), float(destination[1])]
+    if with_age:
+        params.append(now)
+    params += ["{" + ",".join(map(str, product_ids)) + "}", "{" + ",".join(map(str, location_ids)) + "}"]
+    key = (destination is not None, require_can_ship, with_age)
+    sql = _CANDIDATES_TEXTS.get(key)
+    if sql is None:
+        sql = _CANDIDATES_TEXTS[key] = _candidates_text(*key)
+    return sql, params
+
+
+def _candidates_text(with_destination: bool, require_can_ship: bool, with_age: bool) -> str:
     sl, loc = StockLevel._meta.db_table, Location._meta.db_table
     last_in = "s.last_received_at"
     ss_join = location_policy_join(stock="s", policy="ss")
     avail = available_sql(stock="s", policy="ss")
     loc_where = " AND ".join(["l.is_active", *(["l.can_ship"] if require_can_ship else [])])
-    # Arrays travel as one text literal each: far cheaper to send than 500 bound integers.
-    params: list[Any] = []
     used = "0"  # today's orders come from the capacity counters (load_used_capacity)
-    if destination is not None:
-        params += [float(destination[0]), float(destination[0]), float(destination[1])]
+    if with_destination:
         # Haversine, as omni.geo.haversine_km (least() would ignore a NULL: guard it).
         dist = ("CASE WHEN l.latitude IS NULL OR l.longitude IS NULL THEN NULL ELSE "
                 "2 * 6371.0088 * asin(least(1.0, sqrt(power(sin(radians(l.latitude - %s::float8) / 2), 2) "
                 "+ cos(radians(%s::float8)) * cos(radians(l.latitude)) * power(sin(radians(l.longitude - %s::float8) / 2), 2)))) END")
     else:
         dist = "NULL::float8"
-    if with_age:
-        params.append(now)
     ages = (f"array_agg(extract(epoch FROM %s::timestamptz - {last_in})::float8 / 86400.0)" if with_age
             else "NULL::float8[]")
-    params += ["{" + ",".join(map(str, product_ids)) + "}", "{" + ",".join(map(str, location_ids)) + "}"]
     # Stock rows of the order's SKUs aggregated per location (a hash aggregate), joined to the locations.
-    sql = (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
-           f"{dist}, st.pids, st.avail, st.ages, st.lids, st.floors FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
-           f"array_agg({avail}) AS avail, {ages} AS ages, array_agg(s.id) AS lids, "
-           f"array_agg(COALESCE(ss.effective_quantity, 0)) AS floors FROM {sl} s {ss_join} WHERE s.product_id = ANY(%s::bigint[]) "
-           f"AND s.location_id = ANY(%s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
-           f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
-    return sql, params
+    # The stock rows are found through the product's index only ("location_id + 0" is no index
+    # condition): a product has at most one row per location. Without statistics (a generic plan,
+    # a table never analysed) PostgreSQL ANDed it with the location index's bitmap, every row of
+    # every visible location (4,200 for 21 locations): 0.28 → 0.19 ms of the backend's CPU per call.
+    return (f"SELECT l.id, l.code, l.kind, l.latitude, l.longitude, l.daily_capacity, l.handling_cost::float8, {used}, "
+            f"{dist}, st.pids, st.avail, st.ages, st.lids, st.floors FROM (SELECT s.location_id, array_agg(s.product_id) AS pids, "
+            f"array_agg({avail}) AS avail, {ages} AS ages, array_agg(s.id) AS lids, "
+            f"array_agg(COALESCE(ss.effective_quantity, 0)) AS floors FROM {sl} s {ss_join} WHERE s.product_id = ANY(%s::bigint[]) "
+            f"AND s.location_id + 0 = ANY(%s::bigint[]) AND {avail} > 0 GROUP BY s.location_id) st "
+            f"JOIN {loc} l ON l.id = st.location_id WHERE {loc_where}")
+
+
+# (with a destination, require_can_ship, with the stock's age) → the statement's text
+_CANDIDATES_TEXTS: dict[tuple[bool, bool, bool], str] = {}
 
 
 def candidates_read_ahead(
