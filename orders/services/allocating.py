@@ -12,7 +12,7 @@ from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
 from omni.bulk import bulk_insert
-from omni.db import execute_deferred
+from omni.prepared import execute_prepared
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
 from orders.routing.criteria import LineNeed, ProductFacts
@@ -102,22 +102,24 @@ def allocations_reserve(
     return allocations
 
 
+_RESERVATION_ID_SQL = f"UPDATE {Allocation._meta.db_table} SET reservation_id = %s WHERE id = %s"
+
+
 def _reservation_ids_write(allocations: Sequence[Allocation]) -> None:
-    """Each allocation's ``reservation_id``, in one statement (``bulk_update``'s CASE took 0.6 ms
-    of CPU to build on every order), sent with the transaction's next statement
+    """Each allocation's ``reservation_id``, sent with the transaction's next statement
     (``execute_deferred``): the allocations in hand already carry their ids, and nothing reads
-    them back before that."""
+    them back before that. On PostgreSQL one ``EXECUTE`` of a prepared statement per allocation
+    (by primary key: the plan is an index look-up whatever the statistics say); the one
+    ``UPDATE … FROM (VALUES …)`` it replaces was parsed and planned on every order (≈ 0.1 ms of
+    the backend's CPU). ``bulk_update``'s CASE took 0.6 ms of CPU to build."""
     if not allocations:
         return
-    table = connection.ops.quote_name(Allocation._meta.db_table)
-    if connection.vendor != "postgresql":  # SQLite names no columns of a VALUES list
-        with connection.cursor() as cursor:
-            cursor.executemany(f"UPDATE {table} SET reservation_id = %s WHERE id = %s",
-                               [(a.reservation_id, a.pk) for a in allocations])
-        return
-    rows = ", ".join(["(%s, %s)"] * len(allocations))
-    execute_deferred(f"UPDATE {table} SET reservation_id = v.r FROM (VALUES {rows}) AS v(id, r) WHERE {table}.id = v.id",
-                     [x for a in allocations for x in (a.pk, a.reservation_id)])
+    with connection.cursor() as cursor:
+        if connection.vendor != "postgresql":
+            cursor.executemany(_RESERVATION_ID_SQL, [(a.reservation_id, a.pk) for a in allocations])
+            return
+        for a in allocations:
+            execute_prepared(cursor, _RESERVATION_ID_SQL, [a.reservation_id, a.pk], prefix="omni_alloc_", deferred=True)
 
 
 def capacity_claim_for_order(
