@@ -167,9 +167,14 @@ def candidates_read_ahead(
     will run in front of the connection's next statement — intake's ATP check, which writes
     nothing — instead of in a round trip of its own (``omni.prepared.read_ahead_prepared``). When
     routing then asks for other products (scarcity took a line), or anything else was sent in
-    between, it reads them itself. PostgreSQL only."""
+    between, it reads them itself. With them go the keys of the allocations of a plan that takes
+    each line (one per product id given) from one location, the usual plan
+    (``allocations_reserve`` takes them). PostgreSQL only."""
     if connection.vendor != "postgresql":
         return
+    from orders.services.allocating import allocation_keys_read_ahead  # (allocating imports this module)
+
+    product_ids = list(product_ids)
     visible = _route_locations(channel=channel, context=context, only_location_ids=only_location_ids)
     ids, locations = list(dict.fromkeys(product_ids)), list(visible)
     if not ids or not locations:
@@ -178,6 +183,7 @@ def candidates_read_ahead(
                                         require_can_ship=require_can_ship, now=now,
                                         with_age=profile_weighs_stock_age(profile))
     read_ahead_prepared(sql, params, prefix="omni_route_")
+    allocation_keys_read_ahead(count=len(product_ids))
 
 
 def _route_locations(*, channel: Channel, context: ChannelContext | None, only_location_ids: Iterable[int] | None = None,
@@ -402,7 +408,11 @@ def decide(
     for cr in criteria:
         cr.prepare(ctx, candidates)
     gates = [cr.admits for cr in criteria if type(cr).admits is not Criterion.admits]
-    admitted = [c for c in candidates if all(g(ctx, c) for g in gates)] if gates else list(candidates)
+    if len(gates) == 1:  # (the capacity's, nearly always: no generator per candidate)
+        gate = gates[0]
+        admitted = [c for c in candidates if gate(ctx, c)]
+    else:
+        admitted = [c for c in candidates if all(g(ctx, c) for g in gates)] if gates else list(candidates)
 
     # Column-wise: each criterion scores every candidate in one tight loop.
     names = [cr.name for cr in criteria]
@@ -414,10 +424,13 @@ def decide(
             totals = [t + w * v for t, v in zip(totals, col)]
     order = sorted(range(len(admitted)), key=lambda i: (-totals[i], admitted[i].code))
 
+    # each candidate's scores, in criterion order (built in C: a dict comprehension per candidate
+    # scored was the engine's largest single cost)
+    by_candidate = list(zip(*columns))
+
     def candidate_score(i: int) -> CandidateScore:
         c = admitted[i]
-        return CandidateScore(c.location_id, c.code, totals[i], {n: col[i] for n, col in zip(names, columns)},
-                              c.distance_km, c.covered)
+        return CandidateScore(c.location_id, c.code, totals[i], dict(zip(names, by_candidate[i])), c.distance_km, c.covered)
 
     split_w = next((cr.weight for cr in criteria if cr.name == "fewest_splits"), 0.0)
     remaining = dict(needs)

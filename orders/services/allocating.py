@@ -12,7 +12,7 @@ from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
 from omni.bulk import bulk_insert
-from omni.prepared import execute_prepared
+from omni.prepared import execute_prepared, fetch_prepared, read_ahead_prepared
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
 from orders.routing.criteria import LineNeed, ProductFacts
@@ -63,15 +63,27 @@ def allocations_reserve(
     back, or lets the error abort its whole transaction."""
     if not plan and not held and not release_rest_of:
         return []
+    planned_all = [*(h.planned for h in held), *plan]
     with transaction.atomic(savepoint=False):
+        # On PostgreSQL the allocations' keys come first (read ahead with routing's candidates
+        # when intake asked for them: ``allocation_keys_read_ahead``), so that each reservation
+        # names its allocation from the start and the allocations are written once, reservation
+        # ids included, with the transaction's next statement: no insert in a round trip of its
+        # own before the reservations, no update after them.
+        keys = _allocation_keys(len(planned_all)) if connection.vendor == "postgresql" else None
         capacity_claim_for_order(plan=plan, held=held, lines_by_index=lines_by_index, new_order=new_order)
-        allocations = bulk_insert(Allocation, [
+        allocations = [
             Allocation(
                 line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
                 ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None,
             )
-            for p in [*(h.planned for h in held), *plan]
-        ])
+            for p in planned_all
+        ]
+        if keys is None:
+            allocations = bulk_insert(Allocation, allocations)
+        else:
+            for a, key in zip(allocations, keys, strict=True):
+                a.pk = key
         held_allocs, planned_allocs = allocations[:len(held)], allocations[len(held):]
         requests = [
             ReservationRequest(
@@ -98,8 +110,55 @@ def allocations_reserve(
                 level_ids={pair: lid for pair, (lid, _ss) in levels.items()}, in_callers_savepoint=True)
         for a, r in zip(allocations, reservations, strict=True):
             a.reservation_id = r.pk
-        _reservation_ids_write(allocations)
+        if keys is None:
+            _reservation_ids_write(allocations)
+        else:
+            _allocations_insert_deferred(allocations)
     return allocations
+
+
+# The next ``count`` keys of the allocations' sequence, ascending (as an insert of that many rows takes them).
+_ALLOCATION_KEYS_SQL = (f"SELECT nextval(pg_get_serial_sequence('{Allocation._meta.db_table}', 'id')) "
+                        "FROM generate_series(1, %s::integer) ORDER BY 1")
+
+
+def allocation_keys_read_ahead(*, count: int) -> None:
+    """Send the read of ``count`` allocation keys in front of the connection's next statement (as
+    ``read_ahead_prepared`` does): ``allocations_reserve`` of a plan of ``count`` allocations then
+    takes them without a round trip. A plan of another size reads its own (these few keys of the
+    sequence then stay unused, as a rolled-back insert leaves its keys). PostgreSQL only."""
+    if count > 0 and connection.vendor == "postgresql":
+        read_ahead_prepared(_ALLOCATION_KEYS_SQL, [count], prefix="omni_alloc_")
+
+
+def _allocation_keys(count: int) -> list[int]:
+    """``count`` new allocation keys, ascending: read ahead (``allocation_keys_read_ahead``) or now."""
+    if not count:
+        return []
+    return sorted(int(k) for (k,) in fetch_prepared(_ALLOCATION_KEYS_SQL, [count], prefix="omni_alloc_"))
+
+
+def _allocations_insert_deferred(allocations: Sequence[Allocation]) -> None:
+    """Insert the allocations (keys and reservation ids set) with the transaction's next statement
+    (``execute_deferred``: nothing reads them before it), one ``EXECUTE`` of a prepared one-row
+    insert each; every value prepared by its field as a save (and ``omni.bulk``) prepares it. The
+    instances are marked saved, as ``bulk_insert`` leaves them."""
+    fields = _allocation_fields()
+    sql = _ALLOCATION_INSERT_SQL
+    with connection.cursor() as cursor:
+        for a in allocations:
+            execute_prepared(cursor, sql, [f.get_db_prep_save(f.pre_save(a, True), connection) for f in fields],
+                             prefix="omni_alloc_", deferred=True)
+            a._state.adding = False
+            a._state.db = connection.alias
+
+
+def _allocation_fields() -> list:
+    return [f for f in Allocation._meta.concrete_fields if not getattr(f, "generated", False)]
+
+
+_ALLOCATION_INSERT_SQL = (f"INSERT INTO {Allocation._meta.db_table} ({', '.join(str(f.column) for f in _allocation_fields())}) "
+                          f"VALUES ({', '.join(['%s'] * len(_allocation_fields()))})")
 
 
 _RESERVATION_ID_SQL = f"UPDATE {Allocation._meta.db_table} SET reservation_id = %s WHERE id = %s"
