@@ -117,9 +117,20 @@ def allocations_reserve(
     return allocations
 
 
-# The next ``count`` keys of the allocations' sequence, ascending (as an insert of that many rows takes them).
-_ALLOCATION_KEYS_SQL = (f"SELECT nextval(pg_get_serial_sequence('{Allocation._meta.db_table}', 'id')) "
-                        "FROM generate_series(1, %s::integer) ORDER BY 1")
+# The next ``count`` keys of the allocations' sequence, ascending (as an insert of that many rows
+# takes them). The sequence is named as a constant: ``nextval(pg_get_serial_sequence(…))`` looked
+# it up in the catalogue on every call (0.06 ms of the backend's CPU per order).
+_ALLOCATION_KEYS_SQL = "SELECT nextval('{sequence}'::regclass) FROM generate_series(1, %s::integer) ORDER BY 1"
+_KEYS_SQL: list[str] = []  # the statement with this database's sequence, once known
+
+
+def _allocation_keys_sql() -> str:
+    if not _KEYS_SQL:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [Allocation._meta.db_table, Allocation._meta.pk.column])
+            (sequence,) = cursor.fetchone()
+        _KEYS_SQL.append(_ALLOCATION_KEYS_SQL.format(sequence=sequence.replace("'", "''")))
+    return _KEYS_SQL[0]
 
 
 def allocation_keys_read_ahead(*, count: int) -> None:
@@ -128,14 +139,14 @@ def allocation_keys_read_ahead(*, count: int) -> None:
     takes them without a round trip. A plan of another size reads its own (these few keys of the
     sequence then stay unused, as a rolled-back insert leaves its keys). PostgreSQL only."""
     if count > 0 and connection.vendor == "postgresql":
-        read_ahead_prepared(_ALLOCATION_KEYS_SQL, [count], prefix="omni_alloc_")
+        read_ahead_prepared(_allocation_keys_sql(), [count], prefix="omni_alloc_")
 
 
 def _allocation_keys(count: int) -> list[int]:
     """``count`` new allocation keys, ascending: read ahead (``allocation_keys_read_ahead``) or now."""
     if not count:
         return []
-    return sorted(int(k) for (k,) in fetch_prepared(_ALLOCATION_KEYS_SQL, [count], prefix="omni_alloc_"))
+    return sorted(int(k) for (k,) in fetch_prepared(_allocation_keys_sql(), [count], prefix="omni_alloc_"))
 
 
 def _allocations_insert_deferred(allocations: Sequence[Allocation]) -> None:

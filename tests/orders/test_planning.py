@@ -188,7 +188,7 @@ def test_allocations_take_their_keys_first_and_are_written_once_with_their_reser
     from django.test.utils import CaptureQueriesContext
 
     from omni.prepared import _name
-    from orders.services.allocating import _ALLOCATION_KEYS_SQL
+    from orders.services.allocating import _allocation_keys_sql
 
     receive(world.shirt, world.ist, 2)
     receive(world.shirt, world.izm, 2)
@@ -203,7 +203,7 @@ def test_allocations_take_their_keys_first_and_are_written_once_with_their_reser
         order = order_create(channel=world.web, data=order_input("AK-2", ("CAP", 1), ("MUG", 2)))
     assert _allocations_as_reserved(order) == [(1, "ST-IST", 1), (2, "ST-IST", 2)]
     if connection.vendor == "postgresql":
-        keys = _name(_ALLOCATION_KEYS_SQL, "omni_alloc_")
+        keys = _name(_allocation_keys_sql(), "omni_alloc_")
         sent = [q["sql"] for q in ctx.captured_queries]
         assert [("omni_route_" in q) for q in sent if keys in q] == [True], sent
         assert not any("UPDATE" in q.upper() and "orders_allocation" in q for q in sent), sent
