@@ -150,26 +150,25 @@ def _allocation_keys(count: int) -> list[int]:
 
 
 def _allocations_insert_deferred(allocations: Sequence[Allocation]) -> None:
-    """Insert the allocations (keys and reservation ids set) with the transaction's next statement
-    (``execute_deferred``: nothing reads them before it), one ``EXECUTE`` of a prepared one-row
-    insert each; every value prepared by its field as a save (and ``omni.bulk``) prepares it. The
-    instances are marked saved, as ``bulk_insert`` leaves them."""
-    fields = _allocation_fields()
-    sql = _ALLOCATION_INSERT_SQL
+    """Insert the allocations (keys and reservation ids set) in one statement sent with the
+    transaction's next one (``execute_deferred``: nothing reads them before it), a prepared
+    statement per number of rows once this process has run that shape (as ``omni.bulk``); every
+    value prepared by its field as a save (and ``omni.bulk``) prepares it. The instances are
+    marked saved, as ``bulk_insert`` leaves them."""
+    fields = _ALLOCATION_FIELDS
+    params = [f.get_db_prep_save(f.pre_save(a, True), connection) for a in allocations for f in fields]
+    sql = _ALLOCATION_INSERT_SQL + ", ".join([_ALLOCATION_ROW] * len(allocations))
     with connection.cursor() as cursor:
-        for a in allocations:
-            execute_prepared(cursor, sql, [f.get_db_prep_save(f.pre_save(a, True), connection) for f in fields],
-                             prefix="omni_alloc_", deferred=True)
-            a._state.adding = False
-            a._state.db = connection.alias
+        execute_prepared(cursor, sql, params, prefix="omni_alloc_", repeated_only=True, deferred=True)
+    for a in allocations:
+        a._state.adding = False
+        a._state.db = connection.alias
 
 
-def _allocation_fields() -> list:
-    return [f for f in Allocation._meta.concrete_fields if not getattr(f, "generated", False)]
-
-
-_ALLOCATION_INSERT_SQL = (f"INSERT INTO {Allocation._meta.db_table} ({', '.join(str(f.column) for f in _allocation_fields())}) "
-                          f"VALUES ({', '.join(['%s'] * len(_allocation_fields()))})")
+# every column, the key included, in the model's order
+_ALLOCATION_FIELDS = [f for f in Allocation._meta.concrete_fields if not getattr(f, "generated", False)]
+_ALLOCATION_INSERT_SQL = f"INSERT INTO {Allocation._meta.db_table} ({', '.join(str(f.column) for f in _ALLOCATION_FIELDS)}) VALUES "
+_ALLOCATION_ROW = f"({', '.join(['%s'] * len(_ALLOCATION_FIELDS))})"
 
 
 _RESERVATION_ID_SQL = f"UPDATE {Allocation._meta.db_table} SET reservation_id = %s WHERE id = %s"
