@@ -171,24 +171,13 @@ _ALLOCATION_INSERT_SQL = f"INSERT INTO {Allocation._meta.db_table} ({', '.join(s
 _ALLOCATION_ROW = f"({', '.join(['%s'] * len(_ALLOCATION_FIELDS))})"
 
 
-_RESERVATION_ID_SQL = f"UPDATE {Allocation._meta.db_table} SET reservation_id = %s WHERE id = %s"
-
-
 def _reservation_ids_write(allocations: Sequence[Allocation]) -> None:
-    """Each allocation's ``reservation_id``, sent with the transaction's next statement
-    (``execute_deferred``): the allocations in hand already carry their ids, and nothing reads
-    them back before that. On PostgreSQL one ``EXECUTE`` of a prepared statement per allocation
-    (by primary key: the plan is an index look-up whatever the statistics say); the one
-    ``UPDATE … FROM (VALUES …)`` it replaces was parsed and planned on every order (≈ 0.1 ms of
-    the backend's CPU). ``bulk_update``'s CASE took 0.6 ms of CPU to build."""
-    if not allocations:
-        return
-    with connection.cursor() as cursor:
-        if connection.vendor != "postgresql":
-            cursor.executemany(_RESERVATION_ID_SQL, [(a.reservation_id, a.pk) for a in allocations])
-            return
-        for a in allocations:
-            execute_prepared(cursor, _RESERVATION_ID_SQL, [a.reservation_id, a.pk], prefix="omni_alloc_", deferred=True)
+    """Each allocation's ``reservation_id`` (elsewhere than on PostgreSQL, where the allocations
+    are inserted after their reservations, ids included: ``_allocations_insert_deferred``)."""
+    if allocations:
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {Allocation._meta.db_table} SET reservation_id = %s WHERE id = %s",
+                               [(a.reservation_id, a.pk) for a in allocations])
 
 
 def capacity_claim_for_order(
