@@ -217,3 +217,49 @@ def test_repeated_requests_reuse_one_prepared_statement_and_see_fresh_stock(sku,
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'omni_atp_%%' AND generic_plans > 0")
         assert cursor.fetchone()[0] >= 1
+
+
+def test_the_kept_atp_statement_is_the_one_built_for_each_context():
+    """``_atp_query`` keeps the statement per context (PostgreSQL, API-sized requests): for contexts
+    that differ from one already kept in one input the text is built from (visibility, haircut
+    percent, quotas, drop-ship suppliers, the lag buffer, the sync period, the pool), the kept text
+    and parameters are those built afresh, the lag window's start included."""
+    import dataclasses
+    import random
+
+    from allocation.availability import sql as atp_sql
+    from allocation.availability.context import ChannelContext
+    from allocation.models import Channel
+
+    rng = random.Random(5)
+    now = timezone.now()
+
+    def channel(pk, lag):
+        return Channel(pk=pk, code=f"c{pk}", lag_buffer_enabled=lag)
+
+    def variants(c: ChannelContext, own: list[int]):
+        ch = c.channel
+        yield dataclasses.replace(c, channel=channel(ch.pk, not ch.lag_buffer_enabled))
+        yield dataclasses.replace(c, sync_seconds=0 if c.sync_seconds else 60)
+        yield dataclasses.replace(c, visible_pct={**c.visible_pct, own[0]: 80})
+        yield dataclasses.replace(c, visible_pct={k: v for k, v in c.visible_pct.items() if k != own[0]})
+        yield dataclasses.replace(c, supplier_pct={**c.supplier_pct, 44: 90})
+        yield dataclasses.replace(c, quota_others={**c.quota_others, 9: frozenset(own[:1])})
+        yield dataclasses.replace(c, own_location_ids=c.own_location_ids | {99})
+
+    for n in range(100):
+        own = sorted(rng.sample(range(1, 30), rng.randint(2, 12)))
+        contexts = [ChannelContext(
+            channel=channel(pk, rng.random() < 0.5),
+            visible_pct={i: rng.choice((100, 100, 80)) for i in sorted(rng.sample(own, rng.randint(1, len(own))))},
+            supplier_pct={i: 100 for i in rng.sample(range(40, 44), rng.randint(0, 2))},
+            quota_others={q: frozenset(rng.sample(own, 2)) for q in rng.sample(range(1, 6), rng.randint(0, 2)) if q != pk},
+            own_location_ids=frozenset(own), sync_seconds=rng.choice((0, 30, 900)),
+        ) for pk in rng.sample(range(1, 6), rng.randint(1, 3))]
+        ids = rng.sample(range(1, 500), rng.randint(1, 5))
+        at = now - timedelta(seconds=n)
+        assert atp_sql._atp_query(contexts, ids, at) == atp_sql._atp_query_text(contexts, ids, at)
+        for k, c in enumerate(contexts):
+            for v in variants(c, own):
+                changed = [*contexts[:k], v, *contexts[k + 1:]]
+                assert atp_sql._atp_query(changed, ids, at) == atp_sql._atp_query_text(changed, ids, at)

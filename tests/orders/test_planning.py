@@ -164,3 +164,50 @@ def test_an_order_takes_over_its_holds_units_and_gives_back_what_it_does_not_nee
         res = Reservation.objects.get(pk=a.reservation_id)
         assert (res.reference, res.status, res.quantity, res.expires_at) == (f"order-allocation:{a.pk}", "open", a.quantity, None)
     assert ledger_check() == []
+
+
+def _allocations_as_reserved(order: Order) -> list[tuple]:
+    """(line, location, quantity) of the order's allocations by key, each checked against its reservation."""
+    out = []
+    for a in Allocation.objects.filter(line__order=order).select_related("line", "location").order_by("pk"):
+        res = Reservation.objects.select_related("stock_level").get(pk=a.reservation_id)
+        assert (res.reference, res.status, res.quantity) == (f"order-allocation:{a.pk}", "open", a.quantity)
+        assert (res.stock_level.product_id, res.stock_level.location_id) == (a.line.product_id, a.location_id)
+        assert (a.status, a.reason, a.closed_at, a.ship_to_store_id) == (AllocationStatus.RESERVED, "", None, None)
+        assert a.created_at is not None
+        out.append((a.line.line_no, a.location.code, a.quantity))
+    return out
+
+
+def test_allocations_take_their_keys_first_and_are_written_once_with_their_reservation(world):
+    """On PostgreSQL the allocations' keys are read before the reservations (ahead, with routing's
+    candidates, for a plan of one allocation per line), each reservation names its allocation from
+    the start, and the allocation is written once with its reservation id: the same rows as the
+    insert-then-update it replaced, keys ascending in the plan's order."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from omni.prepared import _name
+    from orders.services.allocating import _allocation_keys_sql
+
+    receive(world.shirt, world.ist, 2)
+    receive(world.shirt, world.izm, 2)
+    receive(world.mug, world.ist, 5)
+    receive(world.cap, world.ist, 5)
+    # A split line (two allocations for one line: the plan reads its own keys), in the plan's order.
+    order = order_create(channel=world.web, data=order_input("AK-1", ("SHIRT", 3)))
+    planned = [(p["line"], p["location"], p["quantity"]) for p in order.routing_decisions.get().plan]
+    assert _allocations_as_reserved(order) == planned and len(planned) == 2
+    # One allocation per line: the keys read ahead with the candidates serve.
+    with CaptureQueriesContext(connection) as ctx:
+        order = order_create(channel=world.web, data=order_input("AK-2", ("CAP", 1), ("MUG", 2)))
+    assert _allocations_as_reserved(order) == [(1, "ST-IST", 1), (2, "ST-IST", 2)]
+    if connection.vendor == "postgresql":
+        keys = _name(_allocation_keys_sql(), "omni_alloc_")
+        sent = [q["sql"] for q in ctx.captured_queries]
+        assert [("omni_route_" in q) for q in sent if keys in q] == [True], sent
+        assert not any("UPDATE" in q.upper() and "orders_allocation" in q for q in sent), sent
+    assert {(lv.product.sku, lv.location.code): lv.reserved for lv in StockLevel.objects.filter(reserved__gt=0)
+            .select_related("product", "location")} == {
+        **{("SHIRT", code): q for _line, code, q in planned}, ("CAP", "ST-IST"): 1, ("MUG", "ST-IST"): 2}
+    assert ledger_check() == []
