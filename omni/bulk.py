@@ -271,6 +271,47 @@ def _pending_refs(obj: models.Model, pending: dict[int, _Ref]) -> dict[str, _Ref
     return refs
 
 
+# (alias, the chain's shape: each group's model and, per row, its references to earlier rows) →
+# the statement: built once per shape, the same text object each time (its hash kept with it)
+_CHAINS: dict[Any, str] = {}
+_MAX_CHAINS = 512
+
+
+def _chain_statement(alias: str, shape: list[tuple[type[models.Model], tuple[tuple[tuple[str, _Ref], ...] | None, ...]]]) -> str:
+    """``bulk_insert_chain``'s statement for a shape (see there): a row without references is
+    ``(%s, …)``; a reference to an earlier group's row is that row's new key."""
+    quote = connections[alias].ops.quote_name
+    inserts: list[str] = []
+    numbered: set[int] = set()
+    for model, rows in shape:
+        head, row, fields, pk, _plan = _insert_plan(model, alias)
+        texts: list[str] = []
+        for refs_of_row in rows:
+            if refs_of_row is None:
+                texts.append(row)
+                continue
+            refs = dict(refs_of_row)
+            cells = []
+            for f in fields:
+                ref = refs.get(f.attname)
+                if ref is None:
+                    cells.append("%s")
+                elif len(shape[ref[0]][1]) == 1:
+                    cells.append(f"(SELECT id FROM t{ref[0]})")
+                else:
+                    numbered.add(ref[0])
+                    cells.append(f"(SELECT id FROM n{ref[0]} WHERE n = {ref[1]})")
+            texts.append(f"({', '.join(cells)})")
+        inserts.append(f"{head}{', '.join(texts)} RETURNING {quote(str(pk.column))} AS id")
+    ctes = []
+    for g, insert in enumerate(inserts):
+        ctes.append(f"t{g} AS ({insert})")
+        if g in numbered:
+            ctes.append(f"n{g} AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM t{g})")
+    returning = " UNION ALL ".join(f"SELECT {g}, id FROM t{g}" for g in range(len(shape)))
+    return f"WITH {', '.join(ctes)} {returning}"
+
+
 def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]], keys: bool = True) -> None:
     """Insert the new objects of several models in ONE statement and set their primary keys, as
     ``bulk_insert`` does for each group: one round trip instead of one per table (an order and
@@ -310,48 +351,38 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
         # the returned keys are matched to the rows by their order: only a sequence gives them in VALUES order
         if not isinstance(model._meta.pk, models.AutoField):
             raise ValueError(f"bulk_insert_chain needs a sequence primary key ({model._meta.label}).")
-    quote = connection.ops.quote_name
     pending: dict[int, _Ref] = {}
     links: list[tuple[models.Model, models.Field, _Ref]] = []
-    inserts: list[str] = []
-    numbered: set[int] = set()
     params: list[Any] = []
+    shape: list[tuple[type[models.Model], tuple[tuple[tuple[str, _Ref], ...] | None, ...]]] = []
     use_tz = settings.USE_TZ
     for g, (model, objs) in enumerate(chain):
-        head, row, fields, pk, plan = _insert_plan(model, alias)
-        rows: list[str] = []
+        _head, _row, fields, _pk, plan = _insert_plan(model, alias)
+        rows: list[tuple[tuple[str, _Ref], ...] | None] = []
         for obj in objs:
             if obj.pk is not None:
                 raise ValueError("bulk_insert_chain inserts new objects only (no primary key set).")
             refs = _pending_refs(obj, pending)
             if not refs:
-                rows.append(row)
+                rows.append(None)
                 params += _values(obj, plan, connection, use_tz)
                 continue
-            cells = []
             for f, value in zip(fields, _values(obj, plan, connection, use_tz, refs), strict=True):
                 ref = refs.get(f.attname)
                 if ref is None:
-                    cells.append("%s")
                     params.append(value)
-                elif len(chain[ref[0]][1]) == 1:
-                    cells.append(f"(SELECT id FROM t{ref[0]})")
-                    links.append((obj, f, ref))
                 else:
-                    numbered.add(ref[0])
-                    cells.append(f"(SELECT id FROM n{ref[0]} WHERE n = {ref[1]})")
                     links.append((obj, f, ref))
-            rows.append(f"({', '.join(cells)})")
+            rows.append(tuple(refs.items()))
         for k, obj in enumerate(objs, 1):
             pending[id(obj)] = (g, k)
-        inserts.append(f"{head}{', '.join(rows)} RETURNING {quote(str(pk.column))} AS id")
-    ctes = []
-    for g, insert in enumerate(inserts):
-        ctes.append(f"t{g} AS ({insert})")
-        if g in numbered:
-            ctes.append(f"n{g} AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM t{g})")
-    returning = " UNION ALL ".join(f"SELECT {g}, id FROM t{g}" for g in range(len(chain)))
-    statement = f"WITH {', '.join(ctes)} {returning}"
+        shape.append((model, tuple(rows)))
+    key = (alias, tuple(shape))
+    statement = _CHAINS.get(key)
+    if statement is None:
+        if len(_CHAINS) >= _MAX_CHAINS:
+            _CHAINS.clear()
+        statement = _CHAINS[key] = _chain_statement(alias, shape)
     if not keys:
         with connection.cursor() as cursor:
             _execute(cursor, alias, statement, params, deferred=True)

@@ -308,3 +308,36 @@ def test_a_field_that_prepares_its_own_way_is_always_asked():
     assert not bulk._reads_attribute(Stamped())
     assert not bulk._reads_attribute(models.DateTimeField(auto_now_add=True))
     assert bulk._reads_attribute(models.DateTimeField())
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_bulk_insert_chain_builds_a_statement_once_per_shape():
+    """The statement is kept per shape (the models, each group's rows and which earlier row each
+    row refers to): the same shape with other values reuses it; the same tables and row counts
+    with the children pointing at other parents is another statement, and each child gets its own
+    parent's key."""
+    from omni import bulk
+    from orders.models import Order, OrderLine
+    from tests.allocation.factories import ChannelFactory
+    from tests.inventory.factories import ProductFactory
+
+    channel, tee = ChannelFactory(code="web"), ProductFactory(sku="TEE")
+
+    def chain(tag: str, parents: str) -> tuple[list[Order], list[OrderLine]]:
+        orders = {p: Order(channel=channel, external_id=f"{tag}-{p}") for p in "ab"}
+        lines = [OrderLine(order=orders[p], line_no=i, product=tee, quantity=i, unit_price=Decimal(i))
+                 for i, p in enumerate(parents, 1)]
+        bulk.bulk_insert_chain((Order, list(orders.values())), (OrderLine, lines))
+        return list(orders.values()), lines
+
+    bulk._CHAINS.clear()
+    chain("one", "bab")
+    assert len(bulk._CHAINS) == 1
+    chain("two", "bab")
+    assert len(bulk._CHAINS) == 1  # the same shape: the same statement
+    orders, lines = chain("three", "abb")
+    assert len(bulk._CHAINS) == 2
+    a, b = orders
+    stored = dict(OrderLine.objects.filter(order__in=orders).values_list("line_no", "order_id"))
+    assert stored == {1: a.pk, 2: b.pk, 3: b.pk} == {ln.line_no: ln.order_id for ln in lines}
