@@ -87,7 +87,8 @@ class _ClientQuery(_psycopg_queries.PostgresClientQuery):
     """psycopg's client-side binding, with the statement's template (its text split at each
     ``%s``) kept per text whatever its size. psycopg keeps it only for statements up to 4096 bytes
     and 50 parameters, so the order path's chained inserts (100-odd parameters) were split anew on
-    every call: ~100 µs of a ~140 µs bind. The values are bound by psycopg as before."""
+    every call: ~100 µs of a ~140 µs bind. The values' literals are psycopg's, written directly for
+    the common types (``literals``: ~0.35 ms an order less than psycopg's per-statement dumpers)."""
 
     __slots__ = ()
 
