@@ -174,6 +174,7 @@ def test_a_dumper_registered_on_a_cursor_or_the_connection_takes_its_type_off_th
     other = connection.get_new_connection(connection.get_connection_params())  # as Django opens one
     try:
         other.adapters.register_dumper(int, Shout)
+        other.adapters.register_dumper(type(None), Shout)  # None is NULL all the same: psycopg never asks
         values = ["quiet", 5, None, 1.5]
         with other.cursor() as own:
             assert own.mogrify("SELECT %s, %s, %s, %s", values) == "SELECT 'quiet', '5', NULL, 1.5"

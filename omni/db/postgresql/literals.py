@@ -265,6 +265,9 @@ def literals(tx: Any, params: Sequence[Any]) -> tuple[Any, ...]:
                 if literal is None and isinstance(p, str):
                     literal = _learn(tx, table, cls)
                 text = literal(p) if literal is not None else None
+        elif p is None:
+            append(b"NULL")  # never asked of a dumper, as psycopg's dump
+            continue
         else:
             literal = table.get(cls)
             if literal is None and isinstance(p, str):
