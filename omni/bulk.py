@@ -271,13 +271,15 @@ def _pending_refs(obj: models.Model, pending: dict[int, _Ref]) -> dict[str, _Ref
     return refs
 
 
-# (alias, the chain's shape: each group's model and, per row, its references to earlier rows) →
+# a chain's shape: each group's model and, per row, its references to earlier rows (None: none)
+_Shape = list[tuple[type[models.Model], tuple[tuple[tuple[str, _Ref], ...] | None, ...]]]
+# (alias, shape) →
 # the statement: built once per shape, the same text object each time (its hash kept with it)
 _CHAINS: dict[Any, str] = {}
 _MAX_CHAINS = 512
 
 
-def _chain_statement(alias: str, shape: list[tuple[type[models.Model], tuple[tuple[tuple[str, _Ref], ...] | None, ...]]]) -> str:
+def _chain_statement(alias: str, shape: _Shape) -> str:
     """``bulk_insert_chain``'s statement for a shape (see there): a row without references is
     ``(%s, …)``; a reference to an earlier group's row is that row's new key."""
     quote = connections[alias].ops.quote_name
@@ -354,7 +356,7 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
     pending: dict[int, _Ref] = {}
     links: list[tuple[models.Model, models.Field, _Ref]] = []
     params: list[Any] = []
-    shape: list[tuple[type[models.Model], tuple[tuple[tuple[str, _Ref], ...] | None, ...]]] = []
+    shape: _Shape = []
     use_tz = settings.USE_TZ
     for g, (model, objs) in enumerate(chain):
         _head, _row, fields, _pk, plan = _insert_plan(model, alias)

@@ -200,8 +200,9 @@ _INLINE = (type(None), str, int, Int4)
 
 def _table(tx: Any) -> tuple[dict[type, Literal], bool] | None:
     """The types that this statement's transformer would dump with psycopg's default dumpers, each
-    with its literal, and whether those of ``_INLINE`` all are; None: psycopg binds everything (a dumper registered on the cursor, an
-    encoding other than UTF-8, a psycopg without these internals).
+    with its literal, and whether those of ``_INLINE`` all are; None: psycopg binds everything (a
+    dumper registered on the cursor, an encoding other than UTF-8, a psycopg without these
+    internals).
 
     A dumpers dict that no map owns is never changed in place (``AdaptersMap`` copies it before a
     registration, and a cursor's creation takes ownership away from the connection's map), so a
