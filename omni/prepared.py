@@ -28,7 +28,7 @@ from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
 
-from omni.db import PREPARED_UNCERTAIN_ATTR, execute_deferred, prepared_names
+from omni.db import PREPARED_ATTR, PREPARED_UNCERTAIN_ATTR, execute_deferred, prepared_names
 
 MAX_STATEMENTS = 64
 # statement text (with its name's prefix) → its name: no hash of a long insert per call
@@ -66,6 +66,12 @@ def execute_prepared(cursor, sql: str, params: Sequence[Any], *, prefix: str = "
     raw = db.connection
     if raw is None or db.vendor != "postgresql":
         run(sql, params)
+        return
+    # the common case first: prepared on this connection already, and nothing made that uncertain
+    name = _NAMES.get((sql, prefix))
+    if name is not None and name in getattr(raw, PREPARED_ATTR, ()) \
+            and not getattr(raw, PREPARED_UNCERTAIN_ATTR, False):
+        run(_execute_text(name, params), params)
         return
     if repeated_only:
         name = _name(sql, prefix)
@@ -133,8 +139,18 @@ def _prepared_name(db: Any, sql: str, *, prefix: str, body: str | None, cursor: 
     return name
 
 
+# (name, number of parameters) → "EXECUTE name(%s, …)": one text object per statement, not one per call
+_EXECUTES: dict[tuple[str, int], str] = {}
+
+
 def _execute_text(name: str, params: Sequence[Any]) -> str:
-    return f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+    key = (name, len(params))
+    text = _EXECUTES.get(key)
+    if text is None:
+        if len(_EXECUTES) >= _MAX_REMEMBERED:
+            _EXECUTES.clear()
+        text = _EXECUTES[key] = f"EXECUTE {name}({', '.join(['%s'] * len(params))})" if params else f"EXECUTE {name}"
+    return text
 
 
 def read_ahead_prepared(sql: str, params: Sequence[Any], *, prefix: str = "omni_", body: str | None = None) -> None:

@@ -3,8 +3,10 @@ stored values for every kind of field), only the named fields, and refuses what 
 
 from __future__ import annotations
 
+import warnings
 from datetime import datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -219,3 +221,123 @@ def test_bulk_insert_chain_without_keys_rides_on_the_next_statement():
     with transaction.atomic():
         chain("K-LAST")  # nothing follows in the block: it goes with whatever ends it
     assert Order.objects.filter(external_id="K-LAST", lines__quantity=2).exists()
+
+
+def _prepared(value: Any) -> Any:
+    """A prepared value, comparable: its type and content (a JSON wrapper by what it wraps)."""
+    if hasattr(value, "obj") and hasattr(value, "dumps"):
+        return type(value), value.obj, value.dumps
+    return type(value), value
+
+
+def _outcome(run: Any) -> Any:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            result = ("ok", _prepared(run()))
+        except Exception as exc:  # the error itself is compared
+            result = (type(exc), str(exc))
+    return result, [(w.category, str(w.message)) for w in caught]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("use_tz", [True, False])
+def test_the_insert_values_are_what_each_field_prepares_for_every_model_and_kind_of_value(use_tz: bool):
+    """``omni.bulk`` prepares a value without asking its field only where Django's own
+    ``get_db_prep_save(pre_save(obj, True))`` is known to give that value back (or Django's int
+    wrapper): every concrete field of every model, given values of many types (right, wrong,
+    naive, lazy, an enum, an expression), gets the same value, the same error, the same warning."""
+    import datetime as dt
+    import zoneinfo
+    from unittest import mock
+
+    from django.apps import apps
+    from django.db import connection, models
+    from django.db.models import F
+    from django.test import override_settings
+    from django.utils.translation import gettext_lazy
+
+    from omni import bulk
+    from orders.models import OrderStatus
+
+    fixed = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.timezone.utc)
+    values: list[Any] = [
+        None, "", "text", "5", "o'brien", gettext_lazy("Cancelled"), OrderStatus.ALLOCATED, 0, 7, -3, 2**40, True, False,
+        1.5, float("nan"), Decimal("12.50"), dt.date(2026, 12, 1), fixed, dt.datetime(2026, 12, 1, 12, 0),
+        dt.datetime(2026, 12, 1, 12, 0, tzinfo=zoneinfo.ZoneInfo("Europe/Istanbul")), [1, 2], {"a": 1}, F("id"),
+    ]
+    fast = 0
+    with override_settings(USE_TZ=use_tz), mock.patch("django.utils.timezone.now", return_value=fixed):
+        for model in apps.get_models():
+            if model._meta.proxy or not model._meta.managed:
+                continue
+            for field in model._meta.concrete_fields:
+                if field.primary_key or getattr(field, "generated", False):
+                    continue
+                entry = (field, field.attname, bulk._reads_attribute(field), bulk._value_plan(field, connection))
+                fast += bool(entry[3])
+                for value in values:
+                    obj = model()
+                    setattr(obj, field.attname, value)
+                    theirs = _outcome(lambda: field.get_db_prep_save(field.pre_save(obj, True), connection))
+                    setattr(obj, field.attname, value)
+                    ours = _outcome(lambda: bulk._values(obj, [entry], connection, use_tz)[0])
+                    assert ours == theirs, (model._meta.label, field.name, value)
+    assert fast > 100  # the common fields are taken without asking them
+
+
+def test_a_field_that_prepares_its_own_way_is_always_asked():
+    from django.db import connection, models
+
+    from omni import bulk
+
+    class Upper(models.CharField):
+        def get_prep_value(self, value: Any) -> Any:
+            return super().get_prep_value(value).upper()
+
+    class Doubled(models.IntegerField):
+        def get_db_prep_save(self, value: Any, connection: Any) -> Any:
+            return 2 * super().get_db_prep_save(value, connection)
+
+    class Stamped(models.DateTimeField):
+        def pre_save(self, model_instance: Any, add: bool) -> Any:
+            return datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    assert bulk._value_plan(Upper(max_length=5), connection) == {}
+    assert bulk._value_plan(Doubled(), connection) == {}
+    assert not bulk._reads_attribute(Stamped())
+    assert not bulk._reads_attribute(models.DateTimeField(auto_now_add=True))
+    assert bulk._reads_attribute(models.DateTimeField())
+
+
+@pytest.mark.django_db
+@pytest.mark.postgres
+def test_bulk_insert_chain_builds_a_statement_once_per_shape():
+    """The statement is kept per shape (the models, each group's rows and which earlier row each
+    row refers to): the same shape with other values reuses it; the same tables and row counts
+    with the children pointing at other parents is another statement, and each child gets its own
+    parent's key."""
+    from omni import bulk
+    from orders.models import Order, OrderLine
+    from tests.allocation.factories import ChannelFactory
+    from tests.inventory.factories import ProductFactory
+
+    channel, tee = ChannelFactory(code="web"), ProductFactory(sku="TEE")
+
+    def chain(tag: str, parents: str) -> tuple[list[Order], list[OrderLine]]:
+        orders = {p: Order(channel=channel, external_id=f"{tag}-{p}") for p in "ab"}
+        lines = [OrderLine(order=orders[p], line_no=i, product=tee, quantity=i, unit_price=Decimal(i))
+                 for i, p in enumerate(parents, 1)]
+        bulk.bulk_insert_chain((Order, list(orders.values())), (OrderLine, lines))
+        return list(orders.values()), lines
+
+    bulk._CHAINS.clear()
+    chain("one", "bab")
+    assert len(bulk._CHAINS) == 1
+    chain("two", "bab")
+    assert len(bulk._CHAINS) == 1  # the same shape: the same statement
+    orders, lines = chain("three", "abb")
+    assert len(bulk._CHAINS) == 2
+    a, b = orders
+    stored = dict(OrderLine.objects.filter(order__in=orders).values_list("line_no", "order_id"))
+    assert stored == {1: a.pk, 2: b.pk, 3: b.pk} == {ln.line_no: ln.order_id for ln in lines}

@@ -50,6 +50,7 @@ from psycopg import _queries as _psycopg_queries
 from django.db.backends.utils import debug_transaction
 
 from omni.db import PREPARED_UNCERTAIN_ATTR, prepared_names
+from omni.db.postgresql.literals import literals
 
 # django-stubs leave most of the psycopg 3 cursor and of the backend's transaction methods untyped
 _DjangoCursor: Any = postgresql.Cursor
@@ -86,7 +87,8 @@ class _ClientQuery(_psycopg_queries.PostgresClientQuery):
     """psycopg's client-side binding, with the statement's template (its text split at each
     ``%s``) kept per text whatever its size. psycopg keeps it only for statements up to 4096 bytes
     and 50 parameters, so the order path's chained inserts (100-odd parameters) were split anew on
-    every call: ~100 µs of a ~140 µs bind. The values are bound by psycopg as before."""
+    every call: ~100 µs of a ~140 µs bind. The values' literals are psycopg's, written directly for
+    the common types (``literals``: ~0.35 ms an order less than psycopg's per-statement dumpers)."""
 
     __slots__ = ()
 
@@ -96,6 +98,15 @@ class _ClientQuery(_psycopg_queries.PostgresClientQuery):
         self.template, self._order, self._parts = _client_template(self._ensure_bytes(query), self._tx.encoding)
         self.dump(vars)
         return None
+
+    def dump(self, vars: Any) -> None:
+        """psycopg's ``dump``, each value's literal written by ``literals`` (the same bytes)."""
+        if vars is None:
+            self.params = None
+            return
+        params = self.validate_and_reorder_params(self._parts, vars, self._order)
+        self.params = literals(self._tx, params)
+        self.query = self.template % self.params
 
 
 class Cursor(_DjangoCursor):
