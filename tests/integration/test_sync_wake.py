@@ -37,6 +37,7 @@ def _forget_brokers(app) -> None:
     kombu.pools.reset()
     trigger._client.cache_clear()
     trigger._release_script.cache_clear()
+    trigger._producer.cache_clear()
     trigger._set_get_unsupported = False
 
 
