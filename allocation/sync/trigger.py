@@ -157,6 +157,15 @@ def _publish(task, *, args: list, countdown: float, task_id: str) -> None:
 _producer_lock = threading.Lock()
 
 
+def _after_fork_in_child() -> None:
+    # a child forked while another thread held the lock would otherwise never publish again
+    global _producer_lock
+    _producer_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 @lru_cache(maxsize=4)
 def _producer(url: str, pid: int):
     from kombu.transport import redis as kombu_redis

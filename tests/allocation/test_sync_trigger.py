@@ -324,3 +324,16 @@ def test_the_mark_is_set_and_read_as_redis_pys_set_would(real_broker):
         assert real_broker.set(key, b"3000:third", nx=True, px=5000, get=True) is None
     finally:
         real_broker.delete(key)
+
+
+def test_a_process_forked_while_a_publish_held_the_lock_can_publish():
+    import os
+
+    from allocation.sync import trigger
+
+    with trigger._producer_lock:  # another thread publishing when the process forks
+        pid = os.fork()
+        if pid == 0:  # the child: its lock is a new one
+            os._exit(0 if trigger._producer_lock.acquire(timeout=1) else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
