@@ -223,8 +223,11 @@ def decision_record(*, order: Order, decision: RoutingDecision, kind: str,
     """Store the routing decision. With ``batch`` (the service's timeline, its order ``order``) the
     record is written with the batch's events at its ``flush``, in the same insert (its primary
     key is set then): a round trip less per routed order."""
+    # The order by its key once it has one (every caller's has): no caller reads the record's
+    # order, and a related instance costs a descriptor here and a check in the insert.
+    of_order = {"order_id": order.pk} if order.pk is not None else {"order": order}
     record = RoutingDecisionRecord(
-        order=order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
+        **of_order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
         candidates=decision.stored_candidates(), candidate_count=decision.candidate_count,
         plan=[{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
         reason=decision.reason,
