@@ -9,8 +9,8 @@ times a day.
   ``post_save`` / ``post_delete`` of its models (and again when the transaction commits, so that
   a read in another thread between the write and its commit cannot keep the old row for the whole
   TTL); code that writes those models with ``QuerySet.update`` calls ``clear()`` itself.
-- Values are immutable (tuples of column values, ints, ``None``): a caller builds its own model
-  instance from them, so no two requests ever share a mutable object.
+- Values are immutable (tuples of column values, ints, ``None``, read-only mappings): a caller
+  builds its own model instance from them, so no two requests ever share a mutable object.
 - ``OMNI_CONFIG_CACHE_SECONDS = 0`` turns every cache off: each read goes to the database.
 
 Per process and per database alias ``default``: the order path reads only that one. Tests clear
@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import threading
 import time
+from types import MappingProxyType
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models.signals import post_delete, post_migrate, post_save
+from django.db.models.base import ModelState
+from django.db.models.signals import post_delete, post_init, post_migrate, post_save, pre_init
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -128,26 +130,50 @@ _M = TypeVar("_M", bound=models.Model)
 
 class ModelRows(Generic[_M]):
     """Rows of ``model`` by a unique column (``key``: its primary key, or a one-to-one's column),
-    kept in a ``ConfigCache`` as column values and handed out as NEW instances for each caller, so
-    no two requests share a mutable object. Cleared on every save or delete of the model in this
-    process."""
+    kept in a ``ConfigCache`` and handed out as NEW instances for each caller, so no two requests
+    share a mutable object. Cleared on every save or delete of the model in this process.
+
+    An entry is the attribute dict of an instance ``from_db`` built once when the row was read (a
+    read-only mapping, never handed out); each caller gets a new instance with a copy of it and a
+    new ``_state`` — what ``from_db`` gives, without running ``Model.__init__`` again over every
+    field for every caller: ~40 µs an instance inside an order's request (cold caches), ~2 µs
+    copied (docs/performance.md, seventh pass: the models' zone). A model whose ``__init__`` or
+    ``from_db`` is its own, or while anything listens to ``pre_init``/``post_init``, is built by
+    ``from_db`` each time, as before."""
 
     def __init__(self, model: type[_M], *, key: str = "pk") -> None:
         self.model = model
         self.fields = [f.attname for f in model._meta.concrete_fields]
         self.key = model._meta.pk.attname if key == "pk" else key
         self._key_at = self.fields.index(self.key)
-        self.cache: ConfigCache[int, tuple[Any, ...] | None] = ConfigCache(f"{model._meta.label} rows by {self.key}")
+        self._copyable = model.__init__ is models.Model.__init__ and \
+            getattr(model.from_db, "__func__", None) is getattr(models.Model.from_db, "__func__", None)
+        self.cache: ConfigCache[int, MappingProxyType[str, Any] | None] = ConfigCache(f"{model._meta.label} rows by {self.key}")
         self.cache.clear_on_change(model)
 
     def by_key(self, keys: Iterable[int]) -> dict[int, _M]:
         """key → a new instance, for those of ``keys`` that have a row (no query while fresh)."""
-        rows = self.cache.get_many(sorted({int(k) for k in keys}), self._load, missing=None)
-        return {k: self.model.from_db("default", self.fields, row) for k, row in rows.items() if row is not None}
+        entries = self.cache.get_many(sorted({int(k) for k in keys}), self._load, missing=None)
+        if not self._copyable or pre_init.receivers or post_init.receivers:
+            fields, from_db = self.fields, self.model.from_db
+            return {k: from_db("default", fields, [entry[f] for f in fields]) for k, entry in entries.items() if entry is not None}
+        new, model = object.__new__, self.model
+        out: dict[int, _M] = {}
+        for k, entry in entries.items():
+            if entry is not None:
+                obj = new(model)
+                attributes = entry.copy()
+                state = attributes["_state"] = ModelState()
+                state.adding = False
+                state.db = "default"
+                obj.__dict__ = attributes
+                out[k] = obj
+        return out
 
-    def _load(self, keys: list[int]) -> dict[int, tuple[Any, ...]]:
+    def _load(self, keys: list[int]) -> dict[int, MappingProxyType[str, Any]]:
         rows = self.model._default_manager.filter(**{f"{self.key}__in": keys}).values_list(*self.fields)
-        return {row[self._key_at]: tuple(row) for row in rows}
+        from_db = self.model.from_db
+        return {row[self._key_at]: MappingProxyType(vars(from_db("default", self.fields, row))) for row in rows}
 
 
 def clear_all(**_signal: Any) -> None:

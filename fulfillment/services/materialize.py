@@ -147,7 +147,8 @@ def _materialize_new_order(*, order: Order, allocations: list[Allocation]) -> li
 
 
 def _event(work: Work, kind: str, at: datetime, *, data: dict[str, Any], to_status: str = "") -> WorkEvent:
-    return WorkEvent(work=work, kind=kind, actor=None, actor_label="system", from_status="", to_status=to_status, at=at, data=data)
+    # ``actor_id=None``: the same row, without the related descriptor (a "system" event has no actor)
+    return WorkEvent(work=work, kind=kind, actor_id=None, actor_label="system", from_status="", to_status=to_status, at=at, data=data)
 
 
 def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work]) -> dict[int, tuple[Work, bool]]:

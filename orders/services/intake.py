@@ -16,6 +16,7 @@ from allocation.selectors import atp_for_channel, planning_context, planning_con
 from omni.bulk import bulk_insert_chain
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
 from omni.transitions import transition_apply
+from inventory.models import Location
 from inventory.selectors import locations_by_id
 from orders.models import (
     Allocation, DeliveryMode, Hold, HoldLine, HoldStatus, LineStatus, Order, OrderEvent, OrderLine, OrderStatus,
@@ -177,12 +178,19 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     ship_to_store = pickup if pickup is not None and data.ship_to_store else None
 
     hold_id = hold.pk if hold is not None else None
+    # the allocations' locations (the process's cached rows): the reservations take theirs from
+    # here, and the order keeps them with its allocations (``_keep_in_hand``)
+    locations: dict[int, Location] = {}
 
     def reserve(decision: RoutingDecision | None) -> list[Allocation]:
+        plan = decision.plan if decision else []
+        wanted = {p.location_id for p in plan} | {h.planned.location_id for h in held}
+        if wanted:
+            locations.update(locations_by_id(location_ids=wanted))
         try:
-            return allocations_reserve(plan=decision.plan if decision else [], lines_by_index=by_no, products=products,
+            return allocations_reserve(plan=plan, lines_by_index=by_no, products=products,
                                 ship_to_store=ship_to_store, held=held, release_rest_of=hold_reservations, new_order=True,
-                                stock_rows=decision.stock_rows if decision else None)
+                                stock_rows=decision.stock_rows if decision else None, locations=locations)
         except IllegalTransition:  # a hold reservation was released meanwhile (expired)
             raise Conflict(f"Hold {hold_id} expired while the order was placed.", code="hold_not_active",
                            details={"hold_id": ["Expired."]}) from None
@@ -217,19 +225,23 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     # Nothing reads the timeline's or the decision's keys before the commit: they go with the
     # transaction's next statement (the works' insert, the key's answer, at the latest the COMMIT).
     written = events.flush(keys=False)
-    _keep_in_hand(order=order, lines=lines, allocations=allocations, events=written)
+    _keep_in_hand(order=order, lines=lines, allocations=allocations, events=written, locations=locations)
     # The order's row was inserted in this transaction: no one else can see it, so the receivers
     # need neither lock it nor read back the allocations handed to them.
     allocations_changed.send(sender=Order, order_id=order.pk, new_order=order, allocations=allocations)
     return order
 
 
-def _keep_in_hand(*, order: Order, lines: list[OrderLine], allocations: list[Allocation], events: list[OrderEvent]) -> None:
+def _keep_in_hand(*, order: Order, lines: list[OrderLine], allocations: list[Allocation], events: list[OrderEvent],
+                  locations: dict[int, Location]) -> None:
     """Keep what intake wrote with ``order`` (each allocation with its location, its line and
     product): fulfilment builds the work from it and the API answers from it (``order_as_written``)
     instead of reading back, in three and five queries, what this transaction has just written.
-    The allocations' locations come from the process's cache of location rows (no query)."""
-    locations = locations_by_id(location_ids={a.location_id for a in allocations})
+    The allocations' locations come from the process's cache of location rows (no query):
+    ``locations``, those reserving read; any other is read from the cache now."""
+    missing = {a.location_id for a in allocations} - locations.keys()
+    if missing:
+        locations = {**locations, **locations_by_id(location_ids=missing)}
     for alloc in allocations:
         alloc.location = locations[alloc.location_id]
     # ``events`` in the order written (their keys ascend in that order; they have none yet here)

@@ -174,3 +174,51 @@ def test_cached_configuration_is_never_shared_between_callers(world, clock):
 
     sla = work_slas(location_ids=[world.ist.pk])[world.ist.pk]
     assert sla is not work_slas(location_ids=[world.ist.pk])[world.ist.pk]
+
+
+def _from_db(model, **filters):
+    fields = [f.attname for f in model._meta.concrete_fields]
+    return model.from_db("default", fields, model.objects.filter(**filters).values_list(*fields).get())
+
+
+def _as_built(obj) -> tuple[list, bool, str, dict]:
+    attributes = [(k, v) for k, v in vars(obj).items() if k != "_state"]
+    return attributes, obj._state.adding, obj._state.db, obj._state.fields_cache
+
+
+def test_cached_rows_are_handed_out_as_from_db_builds_them(world, clock):
+    # The cache copies an instance built once (``ModelRows``): each caller's is what ``from_db``
+    # gives (the same attributes in the same order, a fresh state), and its own.
+    LocationSLA.objects.create(location=world.ist, opens_at=time(9), closes_at=time(17), open_days="01234")
+    ids = list(Location.objects.values_list("id", flat=True))
+    from fulfillment.services.sla import work_slas
+
+    for _round in range(2):  # the first read loads the rows, the second copies the cached ones
+        cached = locations_by_id(location_ids=ids)
+        assert sorted(cached) == sorted(ids)
+        for pk, loc in cached.items():
+            assert type(loc) is Location and _as_built(loc) == _as_built(_from_db(Location, pk=pk))
+        sla = work_slas(location_ids=[world.ist.pk])[world.ist.pk]
+        assert type(sla) is LocationSLA and _as_built(sla) == _as_built(_from_db(LocationSLA, location_id=world.ist.pk))
+        assert sla.location.code == world.ist.code  # a related row still read on demand
+    again = locations_by_id(location_ids=ids)
+    assert all(again[pk] is not cached[pk] and vars(again[pk]) is not vars(cached[pk]) for pk in ids)
+    assert again[world.ist.pk]._state is not cached[world.ist.pk]._state
+
+
+def test_while_something_listens_to_post_init_cached_rows_are_built_by_from_db(world, clock):
+    from django.db.models.signals import post_init
+
+    locations_by_id(location_ids=[world.ist.pk])  # cached
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Location)
+    try:
+        loc = locations_by_id(location_ids=[world.ist.pk])[world.ist.pk]
+    finally:
+        post_init.disconnect(receiver, sender=Location)
+    assert seen == [loc] and seen[0] is loc
+    assert _as_built(loc) == _as_built(_from_db(Location, pk=world.ist.pk))

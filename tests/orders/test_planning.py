@@ -211,3 +211,35 @@ def test_allocations_take_their_keys_first_and_are_written_once_with_their_reser
             .select_related("product", "location")} == {
         **{("SHIRT", code): q for _line, code, q in planned}, ("CAP", "ST-IST"): 1, ("MUG", "ST-IST"): 2}
     assert ledger_check() == []
+
+
+def test_a_reservation_request_takes_the_cached_location_only_when_it_has_the_plans_code(world, monkeypatch):
+    # Intake's reservations take their location from the rows it keeps with the allocations
+    # (the process's cache) instead of building one, but only where that row's code is the one
+    # routing read in the transaction: a request's location (its key, and its code in an error
+    # message) is the plan's, as when a Location(pk=…, code=…) was built for every request.
+    from inventory.models import Location
+    from orders.services import allocating
+
+    receive(world.shirt, world.ist, 5)
+    seen = []
+    create = allocating.reservations_create
+
+    def spy(*, requests, **kwargs):
+        seen.append([(r.location, r.location.pk, r.location.code) for r in requests])
+        return create(requests=requests, **kwargs)
+
+    monkeypatch.setattr(allocating, "reservations_create", spy)
+    order = order_create(channel=world.web, data=order_input("PL-LOC-1", ("SHIRT", 1)))
+    [[(location, pk, code)]] = seen
+    [alloc] = order._as_written[1]
+    assert (pk, code) == (world.ist.pk, world.ist.code) and location is alloc.location  # the kept row, not a new one
+    # Another process renames the location (no clear here): routing reads the new code, the cache
+    # keeps the old row for its time; the request is named as the plan names it.
+    Location.objects.filter(pk=world.ist.pk).update(code="ST-IST-2")
+    seen.clear()
+    order = order_create(channel=world.web, data=order_input("PL-LOC-2", ("SHIRT", 1)))
+    [[(location, pk, code)]] = seen
+    [alloc] = order._as_written[1]
+    assert (pk, code) == (world.ist.pk, "ST-IST-2") and location is not alloc.location
+    assert alloc.location.code == world.ist.code  # the answer's row: the cache's, as before
