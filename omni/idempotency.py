@@ -94,8 +94,15 @@ def _rendered(response: Any) -> bytes | None:
     return rendered or None
 
 
+# ``json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)``'s encoder, made once
+# (``json.dumps`` made one per call; an encoder keeps nothing between calls)
+_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str)
+
+
 def request_fingerprint(body: Any) -> str:
-    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode()).hexdigest()
+    """What makes two requests the same: the SHA-256 of ``body`` as sorted, compact JSON (the text
+    stored keys were made with: it must not change)."""
+    return hashlib.sha256(_FINGERPRINT_ENCODER.encode(body).encode()).hexdigest()
 
 
 _KEY_CHARS = re.compile(KEY_SCHEMA["pattern"])

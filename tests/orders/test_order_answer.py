@@ -147,6 +147,23 @@ def test_the_answer_is_rendered_as_drfs_json_renderer_renders_it():
     assert 100 < refused < 2500  # both kinds of answer were compared
 
 
+def test_a_requests_fingerprint_is_the_one_stored_keys_were_made_with():
+    # request_fingerprint keeps its encoder: the hash must stay json.dumps(sort_keys, compact,
+    # default=str)'s, or a retry after a deploy would be refused as another request.
+    import hashlib
+
+    from omni.idempotency import request_fingerprint
+
+    rng = random.Random(3)
+    for _ in range(2000):
+        body = {rng.choice(["lines", "ü", "b", "a", "\u2028"]): rng.choice(
+            [None, 1, -2.5, float("nan"), "x\"y", [1, {"q": Decimal("1.10")}], {"z": 1, "a": [True, uuid.UUID(int=5)]},
+             datetime.date(2026, 12, 1), "İstanbul 😀"]) for _ in range(rng.randrange(5))}
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str)
+        assert request_fingerprint(body) == hashlib.sha256(text.encode()).hexdigest()
+    assert request_fingerprint({"b": 1, "a": [1, 2]}) == hashlib.sha256(b'{"a":[1,2],"b":1}').hexdigest()
+
+
 @pytest.mark.parametrize("order", ["json first", "browsable first"])
 def test_the_kept_negotiation_chooses_as_drf_does(order):
     # The same renderer (by place in the list) and media type as DRF's negotiation, or the same
