@@ -196,6 +196,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "omni.api.pagination.DefaultPagination",
     "PAGE_SIZE": 100,
     "DEFAULT_PARSER_CLASSES": ["omni.api.guard.JSONParser"],
+    # DRF's negotiation, its choice kept per (renderers, format, Accept): omni/api/negotiation.py
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "omni.api.negotiation.ContentNegotiation",
     "DEFAULT_THROTTLE_CLASSES": ["omni.access.throttling.CallerRateThrottle"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

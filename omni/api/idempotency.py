@@ -45,8 +45,13 @@ class _RenderedResponse(Response):
         media_type = getattr(self, "accepted_media_type", None)
         context = getattr(self, "renderer_context", None)
         data, rendered = self._omni_rendered
-        if (type(renderer) is not JSONRenderer or not media_type or context is None or self.content_type is not None
-                or self.data is not data or renderer.get_indent(media_type, context) is not None):
+        if type(renderer) is not JSONRenderer or not media_type or context is None or self.content_type is not None \
+                or self.data is not data:
+            return super().rendered_content
+        # the indent asked for: none in a bare "application/json" (what "*/*" gets), so only the
+        # context's; any other media type's parameters are parsed by the renderer
+        indent = context.get("indent") if media_type == renderer.media_type else renderer.get_indent(media_type, context)
+        if indent is not None:
             return super().rendered_content
         # DRF's steps (``Response.rendered_content``) for a JSON renderer, which has no charset
         context["response"] = self
