@@ -363,3 +363,20 @@ def test_a_psycopg_transaction_block_inside_a_begun_transaction_is_a_savepoint()
                 raise RuntimeError("undo the block only")
         assert _status() == "INTRANS"
     assert list(Product.objects.values_list("sku", "name")) == [("TX-DJ", "django")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_driver_used_directly_first_in_a_transaction_still_opens_it():
+    # what sank an earlier try (the driver kept in autocommit, BEGIN sent late): code using psycopg
+    # directly inside atomic() ran each statement in a transaction of its own. psycopg stays out of
+    # autocommit here; only a statement of Omni's cursor carries the BEGIN in its text.
+    import psycopg
+
+    connection.ensure_connection()
+    with transaction.atomic():
+        with psycopg.Cursor(connection.connection) as cursor:  # a plain driver cursor, server-side binding
+            cursor.execute("SELECT now()")
+            first = cursor.fetchone()[0]
+            cursor.execute("SELECT pg_sleep(0.01), now()")
+            second = cursor.fetchone()[1]
+        assert first == second and _status() == "INTRANS"
