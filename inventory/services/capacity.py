@@ -23,12 +23,19 @@ from django.db.models import F
 from django.utils import timezone
 
 from omni.errors import InsufficientStock, NotFound, ValidationFailed
+from omni.prepared import execute_prepared
 
 from ..models import Location, LocationDayLoad, StockLevel
 from ..outbox import outbox_record
 from ..selectors import local_day, locations_by_id, locations_changed
 
 TABLE = LocationDayLoad._meta.db_table
+# One slot at (location, local day), unless the counter is at its limit: no row comes back then.
+# A prepared statement (``omni.prepared``): as plain text PostgreSQL parsed and planned it on every
+# claim (an ``INSERT … ON CONFLICT`` plans dearer than it runs).
+_CLAIM_SQL = (f"INSERT INTO {TABLE} (location_id, day, orders) VALUES (%s, %s, 1) "
+              f"ON CONFLICT (location_id, day) DO UPDATE SET orders = {TABLE}.orders + 1 "
+              f"WHERE {TABLE}.orders < %s RETURNING orders")
 
 
 def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, force_ids: Iterable[int] = ()) -> dict[int, date]:
@@ -53,12 +60,7 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
             limit = 2**31 - 1 if pk in force else (capacity or 0)
             ok = False
             if limit > 0:
-                cur.execute(
-                    f"INSERT INTO {TABLE} (location_id, day, orders) VALUES (%s, %s, 1) "
-                    f"ON CONFLICT (location_id, day) DO UPDATE SET orders = {TABLE}.orders + 1 "
-                    f"WHERE {TABLE}.orders < %s RETURNING orders",
-                    [pk, day, limit],
-                )
+                execute_prepared(cur, _CLAIM_SQL, [pk, day, limit], prefix="omni_cap_")
                 row = cur.fetchone()
                 ok = row is not None
                 if ok and capacity is not None and row[0] == capacity:  # this claim took the last slot

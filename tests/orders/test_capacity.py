@@ -59,6 +59,30 @@ def test_orders_claim_the_store_capacity_and_the_next_one_is_refused(shop):
     assert LocationDayLoad.objects.get(location=store).day == local_day("Europe/Istanbul")
 
 
+@pytest.mark.postgres
+def test_the_capacity_claim_is_a_statement_prepared_once_per_connection(shop):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from omni.db.postgresql.base import statement_of
+
+    web, store, _dc, _tee = shop
+    with CaptureQueriesContext(connection) as ctx:
+        order_create(channel=web, data=order_input("O-P1", ("TEE", 1)))
+        order_create(channel=web, data=order_input("O-P2", ("TEE", 1)))
+    claims = [q["sql"] for q in ctx.captured_queries if "omni_cap_" in q["sql"]]
+    # (prepared with the first claim, or by an earlier test on this kept connection)
+    assert len(claims) == 2 and all(statement_of(c).startswith("EXECUTE omni_cap_") for c in claims)
+    assert "PREPARE" not in claims[1]
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'omni_cap_%%'")
+        assert cursor.fetchone()[0] == 1
+    assert used_at(store) == 2
+    with pytest.raises(InsufficientStock):  # the prepared claim refuses the third as the plain one did
+        order_create(channel=web, data=order_input("O-P3", ("TEE", 1)))
+    assert used_at(store) == 2
+
+
 def test_a_full_store_is_skipped_by_routing_when_another_location_can_serve(shop):
     web, store, dc, tee = shop
     receive(tee, dc, 50)
