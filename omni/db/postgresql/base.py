@@ -218,7 +218,10 @@ def _begin_lost(cursor: Any, exc: BaseException, text: str) -> None:
     text's error aborted it (every later statement refused until the rollback): that is replayed —
     psycopg's ``BEGIN`` on its own, then the same text, which fails to parse again."""
     raw = cursor.connection
-    if not isinstance(exc, psycopg.errors.SyntaxError) or raw.pgconn.transaction_status != _IDLE:
+    # Any error the server reported (a syntax error, but also an invalid escape or a too-long
+    # identifier found while parsing) that left it idle: had the ``BEGIN`` run, the server would be
+    # in an aborted transaction instead. Client-side errors (no SQLSTATE) never reached it.
+    if not isinstance(exc, psycopg.Error) or exc.sqlstate is None or raw.pgconn.transaction_status != _IDLE:
         return
     try:
         _DjangoCursor.execute(cursor, text)
