@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 from django.db import connection, transaction
 from django.db.models import Q
@@ -135,16 +136,15 @@ def _location(known: Location | None, p: PlannedAllocation) -> Location:
 # takes them). The sequence is named as a constant: ``nextval(pg_get_serial_sequence(…))`` looked
 # it up in the catalogue on every call (0.06 ms of the backend's CPU per order).
 _ALLOCATION_KEYS_SQL = "SELECT nextval('{sequence}'::regclass) FROM generate_series(1, %s::integer) ORDER BY 1"
-_KEYS_SQL: list[str] = []  # the statement with this database's sequence, once known
 
 
+@cache
 def _allocation_keys_sql() -> str:
-    if not _KEYS_SQL:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [Allocation._meta.db_table, Allocation._meta.pk.column])
-            (sequence,) = cursor.fetchone()
-        _KEYS_SQL.append(_ALLOCATION_KEYS_SQL.format(sequence=sequence.replace("'", "''")))
-    return _KEYS_SQL[0]
+    """The statement with this database's sequence (looked up once per process)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, %s)", [Allocation._meta.db_table, Allocation._meta.pk.column])
+        (sequence,) = cursor.fetchone()
+    return _ALLOCATION_KEYS_SQL.format(sequence=sequence.replace("'", "''"))
 
 
 def allocation_keys_read_ahead(*, count: int) -> None:
