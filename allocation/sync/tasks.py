@@ -26,6 +26,9 @@ from .trigger import drain_started, drains_woken_by_commits, followup_schedule, 
 logger = logging.getLogger(__name__)
 
 TRANSIENT_DB = (OperationalError, InterfaceError)
+# A drain turned away by the drain lock queues the next one no sooner than this (or a micro-batch,
+# the later): with no micro-batch configured it would otherwise spin while a long drain holds the lock.
+BUSY_RETRY_SECONDS = 0.05
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60,
@@ -40,7 +43,7 @@ def sync_drain(self) -> int:
     # the next one (deduplicated by the mark) instead of counting on that one's re-check.
     run = sync_drain_run(recheck=not drains_woken_by_commits())
     if run.busy:
-        followup_schedule(0)
+        followup_schedule(BUSY_RETRY_SECONDS)
     elif run.next_due_in is not None:
         followup_schedule(run.next_due_in)
     return run.events
@@ -77,7 +80,7 @@ def sync_sweep() -> int:
     result = sweep(on_published=push_wake)
     _push_now(result.pushed_channels)
     if result.busy:  # the drain at work may skip its re-check (``sync_drain``): one more drain reads the outbox
-        followup_schedule(0)
+        followup_schedule(BUSY_RETRY_SECONDS)
     elif result.next_due_in is not None:
         followup_schedule(result.next_due_in)
     return result.drained

@@ -425,3 +425,23 @@ def test_a_drain_task_or_sweep_that_finds_another_drain_at_work_queues_the_next_
         other.close()
     assert sync_drain.run() == 1  # the queued drain, once the lock is free
     assert messages(web) == [("TEE", 1, 3, 3, "feed")]
+
+
+def test_a_drain_turned_away_with_no_micro_batch_retries_no_sooner_than_50_ms(real_broker, settings):
+    """No spin while a long drain holds the lock: the next drain is queued 50 ms out at the soonest."""
+    from django.db import connection
+
+    from allocation.sync.tasks import sync_drain
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the drain's lock is PostgreSQL's")
+    settings.OMNI_SYNC_MICRO_BATCH_MS = 0
+    other = _hold_the_drain_lock()
+    try:
+        before = timezone.now()
+        assert sync_drain.run() == 0
+        [queued] = _queued(real_broker)
+        assert datetime.fromisoformat(queued["eta"]) - before >= timedelta(milliseconds=50)
+    finally:
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
