@@ -21,11 +21,14 @@ from .drain import sync_sweep as sweep
 from .publish import sync_batch_due
 from .publish import sync_full_resync as resync
 from .push import sync_channel_push
-from .trigger import drain_started, followup_schedule, push_started, push_wake
+from .trigger import drain_started, drains_woken_by_commits, followup_schedule, push_started, push_wake
 
 logger = logging.getLogger(__name__)
 
 TRANSIENT_DB = (OperationalError, InterfaceError)
+# A drain turned away by the drain lock queues the next one no sooner than this (or a micro-batch,
+# the later): with no micro-batch configured it would otherwise spin while a long drain holds the lock.
+BUSY_RETRY_SECONDS = 0.05
 
 
 @shared_task(bind=True, acks_late=True, autoretry_for=TRANSIENT_DB, retry_backoff=1, retry_backoff_max=60,
@@ -35,8 +38,13 @@ def sync_drain(self) -> int:
     # No wake-up per published channel here: a publish whose messages have an endpoint to go to
     # wakes that channel's pusher itself, on commit (``sync_channel_publish``); the others (feed
     # only, no endpoint) have nothing to push — waking them cost a push task per drain.
-    run = sync_drain_run()
-    if run.next_due_in is not None:
+    # Every commit wakes a drain of its own (the mark, ``trigger``) unless tasks run eagerly: this
+    # drain skips the re-check after its unlock, and when it finds another drain at work it queues
+    # the next one (deduplicated by the mark) instead of counting on that one's re-check.
+    run = sync_drain_run(recheck=not drains_woken_by_commits())
+    if run.busy:
+        followup_schedule(BUSY_RETRY_SECONDS)
+    elif run.next_due_in is not None:
         followup_schedule(run.next_due_in)
     return run.events
 
@@ -71,7 +79,9 @@ def sync_push(self, channel_id: int) -> int:
 def sync_sweep() -> int:
     result = sweep(on_published=push_wake)
     _push_now(result.pushed_channels)
-    if result.next_due_in is not None:
+    if result.busy:  # the drain at work may skip its re-check (``sync_drain``): one more drain reads the outbox
+        followup_schedule(BUSY_RETRY_SECONDS)
+    elif result.next_due_in is not None:
         followup_schedule(result.next_due_in)
     return result.drained
 

@@ -250,6 +250,17 @@ def drain_started(task_id: str | None) -> None:
         pass
 
 
+def drains_woken_by_commits() -> bool:
+    """Whether every outbox commit queues a drain (or finds one queued that has not started): the
+    outbox hook is this package's ``kick`` and tasks do not run eagerly (``drain_wake`` queues
+    nothing there)."""
+    from django.conf import settings
+
+    from omni.celery import app
+
+    return getattr(settings, "OMNI_OUTBOX_HOOK", "") == "allocation.sync.kick" and not app.conf.task_always_eager
+
+
 def followup_schedule(countdown: float) -> None:
     """Queue one drain for when the earliest coalescing window closes (deduplicated), and not
     sooner than a micro-batch from now: every SKU has its own window, so under steady load one

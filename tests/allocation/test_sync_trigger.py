@@ -337,3 +337,111 @@ def test_a_process_forked_while_a_publish_held_the_lock_can_publish():
             os._exit(0 if trigger._producer_lock.acquire(timeout=1) else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def _drain_statements(queries: list[dict]) -> list[str]:
+    """The round trips (a ``PREPARE`` travels in front of its first ``EXECUTE``: that one counts)."""
+    return [q["sql"] for q in queries
+            if "; EXECUTE " in q["sql"] or not q["sql"].startswith(("PREPARE ", "SET plan_cache_mode", "DEALLOCATE ALL"))]
+
+
+def test_the_drain_task_leaves_the_recheck_to_the_drains_commits_queue_only_where_they_queue_one(real_broker, settings):
+    """With a broker every outbox commit queues a drain (or finds one not yet started), so the
+    task's drain ends at its unlock: the re-check and its second pass drained rows ahead of the
+    drain their commits had queued. Eager tasks, or another outbox hook, queue none: the re-check
+    stays there."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from allocation.sync.tasks import sync_drain
+    from allocation.sync.trigger import drains_woken_by_commits
+    from omni.celery import app
+
+    store = LocationFactory(code="ST-01")
+    web = sync_channel(code="web", locations=[store])
+    tee = ProductFactory(sku="TEE")
+    stock.stock_receive(product=tee, location=store, quantity=3)
+
+    assert drains_woken_by_commits()
+    with CaptureQueriesContext(connection) as ctx:
+        assert sync_drain.run() == 1
+    executed = _drain_statements(ctx.captured_queries)
+    assert "pg_advisory_unlock" in executed[-1], executed  # no outbox re-check after the unlock
+    assert messages(web) == [("TEE", 1, 3, 3, "feed")]
+
+    settings.OMNI_OUTBOX_HOOK = ""
+    assert not drains_woken_by_commits()
+    settings.OMNI_OUTBOX_HOOK = "allocation.sync.kick"
+    app.conf.task_always_eager = True
+    assert not drains_woken_by_commits()
+    stock.stock_receive(product=tee, location=store, quantity=1)
+    with CaptureQueriesContext(connection) as ctx:
+        assert sync_drain.run() == 1
+    executed = _drain_statements(ctx.captured_queries)
+    assert "pg_advisory_unlock" in executed[-2] and "omni_outbox_" in executed[-1], executed  # the re-check, as before
+    app.conf.task_always_eager = False
+
+
+def _hold_the_drain_lock():
+    import psycopg
+    from django.db import connection
+
+    from allocation.sync.locks import DRAIN_LOCK
+
+    s = connection.settings_dict
+    other = psycopg.connect(host=s["HOST"], port=s["PORT"] or 5432, user=s["USER"], password=s["PASSWORD"] or None,
+                            dbname=connection.connection.info.dbname, autocommit=True)
+    other.execute("SELECT pg_advisory_lock(%s, %s)", list(DRAIN_LOCK))
+    return other
+
+
+def test_a_drain_task_or_sweep_that_finds_another_drain_at_work_queues_the_next_drain(real_broker):
+    """The drain at work may end without a re-check (the task's), so a drain or a sweep turned
+    away by its lock queues one more drain, deduplicated by the commits' mark: the change committed
+    before it is read by that one, never left for the periodic sweep."""
+    from django.db import connection
+
+    from allocation.sync.tasks import sync_drain, sync_sweep
+    from allocation.sync.trigger import PENDING_KEY
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the drain's lock is PostgreSQL's")
+    store = LocationFactory(code="ST-01")
+    web = sync_channel(code="web", locations=[store])
+    stock.stock_receive(product=ProductFactory(sku="TEE"), location=store, quantity=3)
+    other = _hold_the_drain_lock()
+    try:
+        assert sync_drain.run() == 0  # turned away
+        [queued] = _queued(real_broker)
+        assert real_broker.get(PENDING_KEY).decode().split(":")[1] == queued["id"]
+        assert sync_sweep.run() == 0  # turned away too: the drain just queued will read the outbox
+        assert _queued(real_broker) == [queued]
+        real_broker.delete(PENDING_KEY, "sync")
+        assert sync_sweep.run() == 0
+        [queued] = _queued(real_broker)
+        assert real_broker.get(PENDING_KEY).decode().split(":")[1] == queued["id"]
+    finally:
+        other.execute("SELECT pg_advisory_unlock_all()")  # at once: a closed session's locks go when its backend exits
+        other.close()
+    assert sync_drain.run() == 1  # the queued drain, once the lock is free
+    assert messages(web) == [("TEE", 1, 3, 3, "feed")]
+
+
+def test_a_drain_turned_away_with_no_micro_batch_retries_no_sooner_than_50_ms(real_broker, settings):
+    """No spin while a long drain holds the lock: the next drain is queued 50 ms out at the soonest."""
+    from django.db import connection
+
+    from allocation.sync.tasks import sync_drain
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the drain's lock is PostgreSQL's")
+    settings.OMNI_SYNC_MICRO_BATCH_MS = 0
+    other = _hold_the_drain_lock()
+    try:
+        before = timezone.now()
+        assert sync_drain.run() == 0
+        [queued] = _queued(real_broker)
+        assert datetime.fromisoformat(queued["eta"]) - before >= timedelta(milliseconds=50)
+    finally:
+        other.execute("SELECT pg_advisory_unlock_all()")
+        other.close()
