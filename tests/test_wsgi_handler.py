@@ -8,6 +8,7 @@ import gc
 import importlib
 from typing import Any
 
+import pytest
 from django.core.handlers.wsgi import WSGIHandler
 from django.test import RequestFactory, override_settings
 from django.urls import Resolver404, path
@@ -84,6 +85,7 @@ def test_the_kept_matches_are_bounded():
     assert all(path_ != long for _, path_ in handler._matches)
 
 
+@pytest.mark.django_db
 def test_djangos_handler_resolves_through_resolve_request(monkeypatch):
     # the override works only while Django's ``_get_response`` asks ``self.resolve_request``
     calls: list[str] = []
