@@ -5,8 +5,9 @@
 every request, and asked it to update the response; an API call never uses it, a page seldom
 does. ``MessageMiddleware`` gives the request a lazy storage: made on first use (adding a message,
 reading them, a template's ``messages``), and updating the response only then — an unused storage's
-update writes nothing (no message added, none read), so the response is the same. In a tight loop
-of requests through the whole middleware chain: 15–25 µs of CPU a request less.
+update writes nothing (no message added, none read), so the response is the same. Requests through
+the whole middleware chain in a tight loop, 10 runs each alternating: 72–87 µs of CPU a request
+(median 76) with Django's, 61–76 (median 66) with this one.
 """
 
 from __future__ import annotations
