@@ -75,3 +75,20 @@ def test_large_json_columns_compress_with_lz4():
             ("orders_routingdecision", "candidates", "l"),
             ("orders_routingdecision", "plan", "l"),
         ]
+
+
+@pytest.mark.parametrize("app, migration", [("inventory", "0018_covered_fk_indexes"), ("orders", "0011_covered_fk_indexes")])
+def test_dropping_a_foreign_keys_own_index_leaves_the_key_alone(app, migration):
+    """A plain ``AlterField(db_index=False)`` would drop each foreign key and add it back, validating
+    every row under a lock that blocks writes (``omni.db.field_index``); these migrations only drop
+    an index, and reversed they create one."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    call_command("sqlmigrate", app, migration, stdout=out)
+    assert "CONSTRAINT" not in out.getvalue()
+    out = io.StringIO()
+    call_command("sqlmigrate", app, migration, backwards=True, stdout=out)
+    assert "CONSTRAINT" not in out.getvalue()
