@@ -102,8 +102,10 @@ class ProductBarcode(models.Model):
 
 
 class StockLevel(models.Model):
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels")
+    # no indexes of their own: ``stocklevel_unique_product_location`` (product, location) serves a product's rows,
+    # ``stocklevel_loc_prod`` (location, product) a location's
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_levels", db_index=False)
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="stock_levels", db_index=False)
     on_hand = models.IntegerField(default=0, help_text="Sellable physical units.")
     reserved = models.IntegerField(default=0, help_text="Units held by open reservations.")
     damaged = models.IntegerField(default=0, help_text="Never sellable.")

@@ -148,7 +148,8 @@ class HoldLine(models.Model):
 
 
 class Order(models.Model):
-    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders")
+    # no index of its own: ``order_unique_external_id_per_channel`` (channel, external_id) serves channel look-ups
+    channel = models.ForeignKey(Channel, on_delete=models.PROTECT, related_name="orders", db_index=False)
     external_id = models.CharField(max_length=128)
     customer_ref = models.CharField(max_length=128, blank=True, default="")
     customer_tier = models.CharField(max_length=12, choices=CustomerTier.choices, default=CustomerTier.STANDARD)
@@ -164,7 +165,7 @@ class Order(models.Model):
     country = models.CharField(max_length=2, blank=True, default="")
     latitude = models.FloatField(null=True, blank=True)
     longitude = models.FloatField(null=True, blank=True)
-    status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.ALLOCATED, db_index=True)
+    status = models.CharField(max_length=24, choices=OrderStatus.choices, default=OrderStatus.ALLOCATED)  # Meta's index
     hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.SET_NULL, related_name="order")
     routing_profile = models.ForeignKey(RoutingProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -178,18 +179,22 @@ class Order(models.Model):
                 condition=~Q(delivery_mode="bopis") | Q(pickup_location__isnull=False), name="order_bopis_needs_pickup"
             ),
         ]
+        # a plain index: ``db_index=True`` on a CharField adds a second, ``varchar_pattern_ops`` index for LIKE,
+        # which nothing runs on a status, and every insert maintained both
+        indexes = [models.Index(fields=["status"], name="order_status")]
 
     def __str__(self) -> str:
         return f"Order {self.external_id} ({self.channel_id})"
 
 
 class OrderLine(models.Model):
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    # no index of its own: ``orderline_unique_no`` (order, line_no) serves an order's lines
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines", db_index=False)
     line_no = models.PositiveSmallIntegerField()
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=12, decimal_places=2)
-    status = models.CharField(max_length=12, choices=LineStatus.choices, default=LineStatus.ALLOCATED, db_index=True)
+    status = models.CharField(max_length=12, choices=LineStatus.choices, default=LineStatus.ALLOCATED)  # Meta's index
     quantity_returned = models.PositiveIntegerField(default=0)
     status_reason = models.CharField(max_length=255, blank=True, default="")
     delivery_chosen_at = models.DateTimeField(
@@ -205,6 +210,7 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_qty_positive"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_nonneg"),
         ]
+        indexes = [models.Index(fields=["status"], name="orderline_status")]  # a plain one, as ``Order``'s
 
     def __str__(self) -> str:
         return f"{self.order_id}/{self.line_no}: {self.quantity} × {self.product_id}"
@@ -223,10 +229,13 @@ class Allocation(models.Model):
     """Units of one order line to be fulfilled from one location, held by one reservation."""
 
     line = models.ForeignKey(OrderLine, on_delete=models.CASCADE, related_name="allocations")
-    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="order_allocations")
+    # no index of its own: ``allocation_loc_created`` (location, created_at) serves a location's allocations
+    location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="order_allocations", db_index=False)
     quantity = models.PositiveIntegerField()
     reservation_id = models.BigIntegerField(null=True, blank=True)
-    status = models.CharField(max_length=12, choices=AllocationStatus.choices, default=AllocationStatus.RESERVED, db_index=True)
+    status = models.CharField(
+        max_length=12, choices=AllocationStatus.choices, default=AllocationStatus.RESERVED,  # Meta's index
+    )
     ship_to_store = models.ForeignKey(
         Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
         help_text="BOPIS via transfer: the store the units travel to.",
@@ -238,7 +247,10 @@ class Allocation(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(quantity__gt=0), name="allocation_qty_positive")]
-        indexes = [models.Index(fields=["location", "created_at"], name="allocation_loc_created")]
+        indexes = [
+            models.Index(fields=["location", "created_at"], name="allocation_loc_created"),
+            models.Index(fields=["status"], name="allocation_status"),  # a plain one, as ``Order``'s
+        ]
 
     def __str__(self) -> str:
         return f"{self.quantity} of line {self.line_id} @ {self.location_id} ({self.status})"
@@ -263,7 +275,8 @@ class OrderEvent(models.Model):
 class IdempotencyRecord(IdempotencyRecordBase):
     """The answer given to one ``Idempotency-Key`` of one channel, replayed on retries (``omni.idempotency``)."""
 
-    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+")
+    # no index of its own: ``idempotency_unique_key_per_channel`` (channel, key) serves a channel's keys
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="+", db_index=False)
 
     class Meta:
         verbose_name = "order API idempotency key"
