@@ -219,21 +219,21 @@ def safety_floors(requests: Sequence[ReservationRequest]) -> dict[int, int]:
 
 
 def decision_record(*, order: Order, decision: RoutingDecision, kind: str,
-                    batch: OrderEventBatch | None = None) -> RoutingDecisionRecord:
+                    batch: OrderEventBatch | None = None) -> RoutingDecisionRecord | None:
     """Store the routing decision. With ``batch`` (the service's timeline, its order ``order``) the
-    record is written with the batch's events at its ``flush``, in the same insert (its primary
-    key is set then): a round trip less per routed order."""
+    record is written with the batch's events at its ``flush``, in the same insert, as a row
+    (``omni.bulk.Row``: no instance is built; None is returned): a round trip less per routed order."""
     # The order by its key once it has one (every caller's has): no caller reads the record's
     # order, and a related instance costs a descriptor here and a check in the insert.
-    of_order = {"order_id": order.pk} if order.pk is not None else {"order": order}
-    record = RoutingDecisionRecord(
-        **of_order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
-        candidates=decision.stored_candidates(), candidate_count=decision.candidate_count,
-        plan=[{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
-        reason=decision.reason,
-    )
+    row = {
+        "order_id" if order.pk is not None else "order": order.pk if order.pk is not None else order,
+        "kind": kind, "profile_name": decision.profile.name, "profile_version": decision.profile.version,
+        "candidates": decision.stored_candidates(), "candidate_count": decision.candidate_count,
+        "plan": [{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
+        "reason": decision.reason,
+    }
     if batch is not None:
-        batch.add_decision(record)
-        return record
-    [record] = bulk_insert(RoutingDecisionRecord, [record])
+        batch.add_decision(row)
+        return None
+    [record] = bulk_insert(RoutingDecisionRecord, [RoutingDecisionRecord(**row)])
     return record

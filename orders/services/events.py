@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from omni.bulk import bulk_insert_chain
+from omni.bulk import Row, bulk_insert_chain
 from orders.models import Order, OrderEvent, RoutingDecision
 
 
@@ -21,7 +21,7 @@ class OrderEventBatch:
     def __init__(self, order: Order) -> None:
         self.order = order
         self.events: list[OrderEvent] = []
-        self.decisions: list[RoutingDecision] = []
+        self.decisions: list[RoutingDecision | Row] = []
 
     def add(self, *, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> None:
         # The order by its key once it has one: nothing reads an event's order, and a related
@@ -32,8 +32,8 @@ class OrderEventBatch:
         else:
             self.events.append(OrderEvent(order=self.order, kind=kind, actor=actor, data=data or {}))
 
-    def add_decision(self, record: RoutingDecision) -> None:
-        """A routing decision record (not stored yet) to write with the events."""
+    def add_decision(self, record: RoutingDecision | Row) -> None:
+        """A routing decision record (not stored yet; an instance or a row) to write with the events."""
         self.decisions.append(record)
 
     def flush(self, *, keys: bool = True) -> list[OrderEvent]:
