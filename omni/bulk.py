@@ -253,6 +253,27 @@ def _row_raw(model: type[models.Model], row: Row, plan: _RowPlan, pending: dict[
     return refs, raw
 
 
+# (model, database alias) → the plans of every column, the key included, in the model's order
+_KEYED: dict[tuple[type[models.Model], str], list[_FieldPlan]] = {}
+
+
+def keyed_insert_values(model: type[models.Model], objs: Sequence[models.Model], alias: str) -> list[Any]:
+    """The values of new objects whose keys the caller set (every concrete column, the key
+    included, in the model's order; one object after another) as an insert takes them:
+    ``[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]``,
+    the same values, without asking the fields ``_value_plan`` knows (as ``bulk_insert``)."""
+    plan = _KEYED.get((model, alias))
+    connection = connections[alias]
+    if plan is None:
+        fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
+        plan = _KEYED[(model, alias)] = [(f, f.attname, _reads_attribute(f), _value_plan(f, connection)) for f in fields]
+    use_tz = settings.USE_TZ
+    params: list[Any] = []
+    for obj in objs:
+        params += _values(obj, plan, connection, use_tz)
+    return params
+
+
 _M = TypeVar("_M", bound=models.Model)
 
 

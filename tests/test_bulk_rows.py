@@ -150,3 +150,21 @@ def test_a_chain_of_rows_stores_what_a_chain_of_instances_stores(keys: bool):
         return stored
 
     assert works(True) == works(False)
+
+
+@pytest.mark.postgres
+def test_keyed_insert_values_are_what_each_field_prepares():
+    """``keyed_insert_values`` (the allocations' deferred insert): the key and every column as
+    ``get_db_prep_save(pre_save(obj, True))`` gives them."""
+    from orders.models import Allocation, AllocationStatus
+
+    allocations = [
+        Allocation(pk=10, line_id=3, location_id=4, quantity=2, reservation_id=None),
+        Allocation(pk=11, line_id=3, location_id=4, quantity=1, reservation_id=2**40, status=AllocationStatus.CANCELLED,
+                   ship_to_store_id=5, reason="gone 'now'", closed_at=dt.datetime(2026, 12, 1, 12, 0)),
+    ]
+    fields = [f for f in Allocation._meta.concrete_fields if not getattr(f, "generated", False)]
+    with mock.patch("django.utils.timezone.now", return_value=FIXED), pytest.warns(RuntimeWarning):
+        theirs = [f.get_db_prep_save(f.pre_save(a, True), connection) for a in allocations for f in fields]
+        ours = bulk.keyed_insert_values(Allocation, allocations, connection.alias)
+    assert [_comparable(v) for v in ours] == [_comparable(v) for v in theirs]

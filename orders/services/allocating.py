@@ -12,7 +12,8 @@ from django.db.models import Q
 from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
-from omni.bulk import bulk_insert
+from omni.bulk import bulk_insert, keyed_insert_values
+from omni.instances import new
 from omni.prepared import execute_prepared, fetch_prepared, read_ahead_prepared
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
@@ -79,10 +80,9 @@ def allocations_reserve(
         keys = _allocation_keys(len(planned_all)) if connection.vendor == "postgresql" else None
         capacity_claim_for_order(plan=plan, held=held, lines_by_index=lines_by_index, new_order=new_order)
         allocations = [
-            Allocation(
+            new(Allocation,
                 line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
-                ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None,
-            )
+                ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None)
             for p in planned_all
         ]
         if keys is None:
@@ -167,10 +167,9 @@ def _allocations_insert_deferred(allocations: Sequence[Allocation]) -> None:
     """Insert the allocations (keys and reservation ids set) in one statement sent with the
     transaction's next one (``execute_deferred``: nothing reads them before it), a prepared
     statement per number of rows once this process has run that shape (as ``omni.bulk``); every
-    value prepared by its field as a save (and ``omni.bulk``) prepares it. The instances are
+    value prepared as a save prepares it (``omni.bulk.keyed_insert_values``). The instances are
     marked saved, as ``bulk_insert`` leaves them."""
-    fields = _ALLOCATION_FIELDS
-    params = [f.get_db_prep_save(f.pre_save(a, True), connection) for a in allocations for f in fields]
+    params = keyed_insert_values(Allocation, allocations, connection.alias)
     sql = _ALLOCATION_INSERT_SQL + ", ".join([_ALLOCATION_ROW] * len(allocations))
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql, params, prefix="omni_alloc_", repeated_only=True, deferred=True)

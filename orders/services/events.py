@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from omni.bulk import Row, bulk_insert_chain
+from omni.instances import new
 from orders.models import Order, OrderEvent, RoutingDecision
 
 
@@ -28,9 +29,9 @@ class OrderEventBatch:
         # instance costs a descriptor here and a check in ``bulk_insert_chain`` (~3 µs an event).
         actor = (actor or "system")[:150]
         if self.order.pk is not None:
-            self.events.append(OrderEvent(order_id=self.order.pk, kind=kind, actor=actor, data=data or {}))
+            self.events.append(new(OrderEvent, order_id=self.order.pk, kind=kind, actor=actor, data=data or {}))
         else:
-            self.events.append(OrderEvent(order=self.order, kind=kind, actor=actor, data=data or {}))
+            self.events.append(new(OrderEvent, order=self.order, kind=kind, actor=actor, data=data or {}))
 
     def add_decision(self, record: RoutingDecision | Row) -> None:
         """A routing decision record (not stored yet; an instance or a row) to write with the events."""

@@ -15,6 +15,7 @@ from allocation.models import Channel
 from allocation.selectors import atp_for_channel, planning_context, planning_context_read_ahead
 from omni.bulk import bulk_insert_chain
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
+from omni.instances import new
 from omni.transitions import transition_apply
 from inventory.models import Location
 from inventory.selectors import locations_by_id
@@ -113,7 +114,7 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         routing_profile_id=checked.profile.profile_id, hold=hold,
     )
     lines = [
-        OrderLine(order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
+        new(OrderLine, order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
         for i, (p, q, price) in enumerate(zip(checked.products, checked.quantities, checked.prices, strict=True))
     ]
     if hold is None:  # every line is routed: the planning context's read goes with the insert
