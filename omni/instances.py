@@ -5,8 +5,9 @@ every field with its descriptors (~8–12 µs an instance on the order path, whe
 several lines, allocations and events). Imports no app.
 
 Only a plain model takes the fast way: ``__init__`` Django's own, every field concrete with the
-plain attribute descriptor (a foreign key: ``ForwardManyToOneDescriptor`` / its id attribute),
-no ``pre_init``/``post_init`` receiver; anything else (a one-to-one, a file field, a property or an
+plain attribute descriptor (a foreign key: ``ForwardManyToOneDescriptor`` / its id attribute; a
+one-to-one not the key: ``ForwardOneToOneDescriptor``), no ``pre_init``/``post_init`` receiver;
+anything else (a parent link, a file field, a property or an
 unknown name among the values, a related object of the wrong kind) is built by ``Model(**values)``
 itself, which also raises its errors. ``tests/test_instances.py`` compares both for every model."""
 
@@ -16,7 +17,9 @@ from typing import Any, TypeVar
 
 from django.db import models, router
 from django.db.models.base import ModelState
-from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute, ForwardManyToOneDescriptor
+from django.db.models.fields.related_descriptors import (
+    ForeignKeyDeferredAttribute, ForwardManyToOneDescriptor, ForwardOneToOneDescriptor,
+)
 from django.db.models.query_utils import DeferredAttribute
 from django.db.models.signals import post_init, pre_init
 
@@ -39,9 +42,10 @@ def _plan_of(model: type[models.Model]) -> tuple[frozenset[str], list[_Entry]] |
         if field.column is None or getattr(field, "generated", False):
             return None
         if isinstance(field, models.ForeignKey):
-            if type(getattr(model, field.name)) is not ForwardManyToOneDescriptor \
-                    or type(getattr(model, field.attname)) is not ForeignKeyDeferredAttribute \
-                    or len(field.related_fields) != 1 or not field.remote_field.multiple:
+            descriptor = type(getattr(model, field.name))
+            one_to_one = descriptor is ForwardOneToOneDescriptor and not field.primary_key
+            if not (descriptor is ForwardManyToOneDescriptor and field.remote_field.multiple or one_to_one) \
+                    or type(getattr(model, field.attname)) is not ForeignKeyDeferredAttribute or len(field.related_fields) != 1:
                 return None
             entries.append((field.attname, field.name, field.related_fields[0][1].attname, field))
             names.update((field.name, field.attname))
@@ -93,4 +97,6 @@ def new(model: type[_M], /, **values: Any) -> _M:
             attributes[attname] = value
     for field, rel in related:
         field.set_cached_value(obj, rel)
+        if rel is not None and not field.remote_field.multiple:  # a one-to-one: the related object points back
+            field.remote_field.set_cached_value(rel, obj)
     return obj

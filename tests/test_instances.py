@@ -89,9 +89,43 @@ def test_the_order_paths_instances_are_the_same():
     assert Product.objects.filter(pk=tee.pk).exists()
 
 
-def test_a_model_django_builds_its_own_way_is_built_by_django():
-    from orders.models import Order
+def test_an_order_with_its_one_to_one_hold_is_the_same():
+    import datetime as dt
 
-    assert instances._plan_of(Order) is None  # its hold is a one-to-one
-    order = new(Order, external_id="X")
-    assert type(order) is Order and order.external_id == "X" and order._state.adding
+    from orders.models import Hold, Order
+    from tests.allocation.factories import ChannelFactory
+    from tests.inventory.factories import LocationFactory
+
+    channel, store = ChannelFactory(code="web"), LocationFactory(code="S1")
+    hold = Hold.objects.create(channel=channel, expires_at=dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc))
+    assert instances._plan_of(Order) is not None
+    for kwargs in ({"channel": channel, "external_id": "A", "hold": None, "pickup_location": None, "latitude": 1.5},
+                   {"channel": channel, "external_id": "B", "hold": hold, "pickup_location": store, "routing_profile_id": None}):
+        theirs = Order(**kwargs)
+        theirs_back = hold._state.fields_cache.pop("order", None)
+        ours = new(Order, **kwargs)
+        ours_back = hold._state.fields_cache.pop("order", None)
+        _same(theirs, ours, Order)
+        assert (theirs_back is theirs) == (ours_back is ours)  # the hold points back at its order
+
+
+def test_a_model_django_builds_its_own_way_is_built_by_django():
+    from unittest import mock
+
+    from django.contrib.auth.models import User
+
+    from inventory.models import Location
+
+    def own_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        models.Model.__init__(self, *args, **kwargs)
+        self.seen = True
+
+    instances._PLANS.pop(Location, None)
+    try:
+        with mock.patch.object(Location, "__init__", own_init):
+            assert instances._plan_of(Location) is None
+            built = new(Location, code="X")
+            assert built.seen and built.code == "X"
+    finally:
+        instances._PLANS.pop(Location, None)
+    assert isinstance(new(User, username="u"), User)

@@ -102,8 +102,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     hold = _lock_hold(channel=channel, hold_id=data.hold_id) if data.hold_id else None
     # ``bulk_insert_chain``: the same rows as ``create``/``bulk_create``, the order and its lines
     # in ONE statement (each line takes the order's new key inside it; omni/bulk.py)
-    order = Order(
-        channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
+    order = new(
+        Order, channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
         delivery_mode=data.delivery_mode, pickup_location=checked.pickup, ship_name=(data.ship_name or "")[:200],
         customer_email=(data.customer_email or "").strip()[:254], customer_phone=(data.customer_phone or "").strip()[:32],
         customer_language=(data.customer_language or "").strip().lower()[:8],
