@@ -168,3 +168,23 @@ def test_keyed_insert_values_are_what_each_field_prepares():
         theirs = [f.get_db_prep_save(f.pre_save(a, True), connection) for a in allocations for f in fields]
         ours = bulk.keyed_insert_values(Allocation, allocations, connection.alias)
     assert [_comparable(v) for v in ours] == [_comparable(v) for v in theirs]
+
+
+def test_elsewhere_than_postgresql_rows_are_built_as_instances_and_created_group_by_group():
+    """``_create_each`` (SQLite's ``make run``): a row is ``Model(**row)``, its foreign key to an
+    earlier group's row that row's instance (keyed by the earlier ``bulk_create``)."""
+    from fulfillment.models import Work, WorkEvent, WorkLine
+    from orders.models import Order, OrderLine
+    from tests.allocation.factories import ChannelFactory
+    from tests.inventory.factories import LocationFactory, ProductFactory
+
+    channel, tee, dc = ChannelFactory(code="web"), ProductFactory(sku="TEE"), LocationFactory(code="DC")
+    order = Order.objects.create(channel=channel, external_id="E-1")
+    line = OrderLine.objects.create(order=order, line_no=1, product=tee, quantity=3, unit_price=Decimal("2.00"))
+    work = {"order_id": order.pk, "location_id": dc.pk, "kind": "bopis", "deadline": FIXED, "pickup_code": "E1"}
+    lines = [{"work": work, "allocation_id": 77, "order_line_id": line.pk, "product_id": tee.pk, "quantity": 1}]
+    events = [{"work": work, "kind": "line_added", "at": FIXED, "data": {"json": {"nested": True}}}]
+    bulk._create_each([(Work, [work]), (WorkLine, lines), (WorkEvent, events)], connection.alias)
+    stored = Work.objects.get(pickup_code="E1")
+    assert list(stored.lines.values_list("allocation_id", "quantity")) == [(77, 1)]
+    assert list(stored.events.values_list("kind", "data")) == [("line_added", {"json": {"nested": True}})]
