@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, models, router
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models.fields import AutoFieldMixin
+from django.utils import timezone
 
 from omni.db import execute_deferred
 from omni.prepared import execute_prepared
@@ -157,12 +158,15 @@ def _values(obj: models.Model, plan: list[_FieldPlan], connection: Any, use_tz: 
     """``[f.get_db_prep_save(f.pre_save(obj, True), connection) for f in fields]``, the same values:
     what ``_value_plan`` proves is not asked of the field (~1.5 µs a value, ~100 values an order).
     The fields named in ``skip`` are not read (None in their place)."""
+    raw = [None if skip and attname in skip else getattr(obj, attname) if plain else field.pre_save(obj, True)
+           for field, attname, plain, _how in plan]
+    return _prepared(raw, plan, connection, use_tz)
+
+
+def _prepared(raw: list[Any], plan: list[_FieldPlan], connection: Any, use_tz: bool) -> list[Any]:
+    """Each field's value (``raw``, in ``plan``'s order) as ``get_db_prep_save`` prepares it (``_value_plan``)."""
     out: list[Any] = []
-    for field, attname, plain, how in plan:
-        if skip and attname in skip:
-            out.append(None)
-            continue
-        value = getattr(obj, attname) if plain else field.pre_save(obj, True)
+    for value, (field, _attname, _plain, how) in zip(raw, plan):
         way = how.get(type(value))
         if way is _SAME:
             out.append(value)
@@ -173,6 +177,101 @@ def _values(obj: models.Model, plan: list[_FieldPlan], connection: Any, use_tz: 
         else:
             out.append(way(value))
     return out
+
+
+# A new row given by its values instead of an instance (``bulk_insert_chain``): field name or
+# attribute name → value, as ``Model(**row)`` takes them. Nothing is built for it: ~10–15 µs of
+# CPU an instance (its ``__init__``, descriptors, state) and reading its values back for the insert.
+Row = dict[str, Any]
+
+# where a row's field takes its value: given (or the field's default), now (``auto_now``/
+# ``auto_now_add`` of a DateTimeField: ``pre_save`` stamps it whatever was given), today (a DateField's)
+_GIVEN, _NOW, _TODAY = 0, 1, 2
+# a row field's plan: (field, attribute name, the foreign key's name or None, its target's attribute
+# name, where the value comes from); the model's plan adds the keys a row may use
+_RowPlan = tuple[frozenset[str], list[tuple[models.Field, str, str | None, str, int]]]
+_ROW_PLANS: dict[tuple[type[models.Model], str], _RowPlan] = {}
+
+
+def _row_plan(model: type[models.Model], alias: str) -> _RowPlan:
+    plan = _ROW_PLANS.get((model, alias))
+    if plan is None:
+        entries: list[tuple[models.Field, str, str | None, str, int]] = []
+        keys: set[str] = set()
+        for field, attname, plain, _how in _insert_plan(model, alias)[4]:
+            pre_save: Any = type(field).pre_save
+            if plain:
+                source = _GIVEN
+            elif pre_save is models.DateTimeField.pre_save:
+                source = _NOW
+            elif pre_save is models.DateField.pre_save:
+                source = _TODAY
+            else:
+                raise ValueError(f"bulk_insert_chain takes {model._meta.label} as instances ({field.name} has its own pre_save).")
+            fk = field.name if isinstance(field, models.ForeignKey) else None
+            target = field.target_field.attname if isinstance(field, models.ForeignKey) else ""
+            entries.append((field, attname, fk, target, source))
+            keys.update((attname, field.name))
+        plan = _ROW_PLANS[(model, alias)] = (frozenset(keys), entries)
+    return plan
+
+
+def _row_raw(model: type[models.Model], row: Row, plan: _RowPlan, pending: dict[int, _Ref],
+             chain: list[tuple[type[models.Model], list[Any]]]) -> tuple[dict[str, _Ref], list[Any]]:
+    """A row's values before preparation, as ``Model(**row)`` then ``pre_save(obj, True)`` give
+    them (a missing field its default), and its references to rows of earlier groups (a foreign
+    key by its name given a row or an unsaved instance inserted earlier in the statement)."""
+    keys, entries = plan
+    if not keys.issuperset(row):
+        raise TypeError(f"{model.__name__}() got unexpected keyword arguments: {', '.join(sorted(set(row) - keys))}")
+    refs: dict[str, _Ref] = {}
+    raw: list[Any] = []
+    for field, attname, fk, target, source in entries:
+        if source == _NOW:
+            raw.append(timezone.now())
+        elif source == _TODAY:
+            raw.append(datetime.date.today())
+        elif fk is not None and fk in row:
+            if attname in row:
+                raise TypeError(f"{model.__name__}() got both {fk} and {attname}.")
+            rel, related = row[fk], field.related_model
+            assert isinstance(related, type)
+            ref = pending.get(id(rel)) if rel is not None else None
+            if ref is not None:
+                if chain[ref[0]][0] is not related or target != related._meta.pk.attname:
+                    raise ValueError(f"bulk_insert_chain: {model.__name__}.{fk} refers to a row it cannot take.")
+                refs[attname] = ref
+                raw.append(None)
+            elif rel is None or isinstance(rel, related) and rel.pk is not None:
+                raw.append(None if rel is None else getattr(rel, target))
+            else:
+                raise ValueError(f"bulk_insert_chain() prohibited to prevent data loss due to unsaved related object '{fk}'.")
+        elif attname in row:
+            raw.append(row[attname])
+        else:
+            raw.append(field.get_default())
+    return refs, raw
+
+
+# (model, database alias) → the plans of every column, the key included, in the model's order
+_KEYED: dict[tuple[type[models.Model], str], list[_FieldPlan]] = {}
+
+
+def keyed_insert_values(model: type[models.Model], objs: Sequence[models.Model], alias: str) -> list[Any]:
+    """The values of new objects whose keys the caller set (every concrete column, the key
+    included, in the model's order; one object after another) as an insert takes them:
+    ``[f.get_db_prep_save(f.pre_save(obj, True), connection) for obj in objs for f in fields]``,
+    the same values, without asking the fields ``_value_plan`` knows (as ``bulk_insert``)."""
+    plan = _KEYED.get((model, alias))
+    connection = connections[alias]
+    if plan is None:
+        fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
+        plan = _KEYED[(model, alias)] = [(f, f.attname, _reads_attribute(f), _value_plan(f, connection)) for f in fields]
+    use_tz = settings.USE_TZ
+    params: list[Any] = []
+    for obj in objs:
+        params += _values(obj, plan, connection, use_tz)
+    return params
 
 
 _M = TypeVar("_M", bound=models.Model)
@@ -314,7 +413,7 @@ def _chain_statement(alias: str, shape: _Shape) -> str:
     return f"WITH {', '.join(ctes)} {returning}"
 
 
-def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]], keys: bool = True) -> None:
+def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model | Row]], keys: bool = True) -> None:
     """Insert the new objects of several models in ONE statement and set their primary keys, as
     ``bulk_insert`` does for each group: one round trip instead of one per table (an order and
     its lines, a work with its lines and events). A foreign key assigned an object of an EARLIER
@@ -337,7 +436,14 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
     goes with the connection's next one (``omni.db.execute_deferred``: at the latest with the
     ``COMMIT``; a rollback to the savepoint it was issued in drops it), not in a round trip of its
     own. The instances are then neither keyed nor marked saved, and an error the insert raises
-    surfaces on the statement it rides on. On SQLite the rows are written at once, keyed."""
+    surfaces on the statement it rides on. On SQLite the rows are written at once, keyed.
+
+    A group may give rows instead of instances (``Row``: a dict of field or attribute names to
+    values, as ``Model(**row)`` takes them; a missing field its default, ``auto_now(_add)``
+    stamped now), where nothing needs the instance afterwards: the same row, nothing built. A
+    row's foreign key by its name may be a row (or an instance) of an earlier group, written as
+    that row's new key; a row is never keyed. A model whose field has its own ``pre_save`` is
+    refused as rows (``ValueError``)."""
     chain = [(model, list(objs)) for model, objs in groups if objs]
     if not chain:
         return
@@ -346,8 +452,7 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
         raise ValueError("bulk_insert_chain writes to one database.")
     connection = connections[alias]
     if connection.vendor != "postgresql":
-        for model, objs in chain:
-            model._default_manager.bulk_create(objs)
+        _create_each(chain, alias)
         return
     for model, _objs in chain:
         # the returned keys are matched to the rows by their order: only a sequence gives them in VALUES order
@@ -360,20 +465,27 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
     use_tz = settings.USE_TZ
     for g, (model, objs) in enumerate(chain):
         _head, _row, fields, _pk, plan = _insert_plan(model, alias)
+        row_plan = None
         rows: list[tuple[tuple[str, _Ref], ...] | None] = []
         for obj in objs:
-            if obj.pk is not None:
-                raise ValueError("bulk_insert_chain inserts new objects only (no primary key set).")
-            refs = _pending_refs(obj, pending)
+            if isinstance(obj, dict):
+                row_plan = row_plan or _row_plan(model, alias)
+                refs, raw = _row_raw(model, obj, row_plan, pending, chain)
+                values = _prepared(raw, plan, connection, use_tz)
+            else:
+                if obj.pk is not None:
+                    raise ValueError("bulk_insert_chain inserts new objects only (no primary key set).")
+                refs = _pending_refs(obj, pending)
+                values = _values(obj, plan, connection, use_tz, refs)
             if not refs:
                 rows.append(None)
-                params += _values(obj, plan, connection, use_tz)
+                params += values
                 continue
-            for f, value in zip(fields, _values(obj, plan, connection, use_tz, refs), strict=True):
+            for f, value in zip(fields, values, strict=True):
                 ref = refs.get(f.attname)
                 if ref is None:
                     params.append(value)
-                else:
+                elif not isinstance(obj, dict):
                     links.append((obj, f, ref))
             rows.append(tuple(refs.items()))
         for k, obj in enumerate(objs, 1):
@@ -398,8 +510,27 @@ def bulk_insert_chain(*groups: tuple[type[models.Model], Sequence[models.Model]]
     for (model, objs), keys_of_group in zip(chain, ids, strict=True):
         attname = model._meta.pk.attname
         for obj, pk_value in zip(objs, sorted(keys_of_group), strict=True):  # ValueError: a row not returned
+            if isinstance(obj, dict):  # a row: nothing to key
+                continue
             setattr(obj, attname, pk_value)
             obj._state.adding = False
             obj._state.db = alias
     for obj, field, (g, k) in links:  # as a save after the parent's: its key, the parent kept as the cached object
         setattr(obj, field.name, chain[g][1][k - 1])
+
+
+def _create_each(chain: list[tuple[type[models.Model], list[Any]]], alias: str) -> None:
+    """``bulk_insert_chain`` elsewhere than on PostgreSQL: ``bulk_create`` per group in the order
+    given (a parent's key set before its children are written), a row built as ``Model(**row)``
+    first (its foreign key to a row of an earlier group: that row's instance)."""
+    built: dict[int, models.Model] = {}
+    for model, objs in chain:
+        instances = []
+        for obj in objs:
+            if isinstance(obj, dict):
+                fks = {fk for _f, _a, fk, _t, _s in _row_plan(model, alias)[1] if fk is not None}
+                instance = model(**{k: built.get(id(v), v) if k in fks else v for k, v in obj.items()})
+                built[id(obj)] = instance
+                obj = instance
+            instances.append(obj)
+        model._default_manager.bulk_create(instances)

@@ -12,7 +12,8 @@ from django.db.models import Q
 from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
-from omni.bulk import bulk_insert
+from omni.bulk import bulk_insert, keyed_insert_values
+from omni.instances import new
 from omni.prepared import execute_prepared, fetch_prepared, read_ahead_prepared
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
 from orders.models import RoutingDecision as RoutingDecisionRecord
@@ -79,10 +80,9 @@ def allocations_reserve(
         keys = _allocation_keys(len(planned_all)) if connection.vendor == "postgresql" else None
         capacity_claim_for_order(plan=plan, held=held, lines_by_index=lines_by_index, new_order=new_order)
         allocations = [
-            Allocation(
+            new(Allocation,
                 line=lines_by_index[p.line_index], location_id=p.location_id, quantity=p.quantity,
-                ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None,
-            )
+                ship_to_store=ship_to_store if ship_to_store is not None and ship_to_store.pk != p.location_id else None)
             for p in planned_all
         ]
         if keys is None:
@@ -167,10 +167,9 @@ def _allocations_insert_deferred(allocations: Sequence[Allocation]) -> None:
     """Insert the allocations (keys and reservation ids set) in one statement sent with the
     transaction's next one (``execute_deferred``: nothing reads them before it), a prepared
     statement per number of rows once this process has run that shape (as ``omni.bulk``); every
-    value prepared by its field as a save (and ``omni.bulk``) prepares it. The instances are
+    value prepared as a save prepares it (``omni.bulk.keyed_insert_values``). The instances are
     marked saved, as ``bulk_insert`` leaves them."""
-    fields = _ALLOCATION_FIELDS
-    params = [f.get_db_prep_save(f.pre_save(a, True), connection) for a in allocations for f in fields]
+    params = keyed_insert_values(Allocation, allocations, connection.alias)
     sql = _ALLOCATION_INSERT_SQL + ", ".join([_ALLOCATION_ROW] * len(allocations))
     with connection.cursor() as cursor:
         execute_prepared(cursor, sql, params, prefix="omni_alloc_", repeated_only=True, deferred=True)
@@ -219,21 +218,21 @@ def safety_floors(requests: Sequence[ReservationRequest]) -> dict[int, int]:
 
 
 def decision_record(*, order: Order, decision: RoutingDecision, kind: str,
-                    batch: OrderEventBatch | None = None) -> RoutingDecisionRecord:
+                    batch: OrderEventBatch | None = None) -> RoutingDecisionRecord | None:
     """Store the routing decision. With ``batch`` (the service's timeline, its order ``order``) the
-    record is written with the batch's events at its ``flush``, in the same insert (its primary
-    key is set then): a round trip less per routed order."""
+    record is written with the batch's events at its ``flush``, in the same insert, as a row
+    (``omni.bulk.Row``: no instance is built; None is returned): a round trip less per routed order."""
     # The order by its key once it has one (every caller's has): no caller reads the record's
     # order, and a related instance costs a descriptor here and a check in the insert.
-    of_order = {"order_id": order.pk} if order.pk is not None else {"order": order}
-    record = RoutingDecisionRecord(
-        **of_order, kind=kind, profile_name=decision.profile.name, profile_version=decision.profile.version,
-        candidates=decision.stored_candidates(), candidate_count=decision.candidate_count,
-        plan=[{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
-        reason=decision.reason,
-    )
+    row = {
+        "order_id" if order.pk is not None else "order": order.pk if order.pk is not None else order,
+        "kind": kind, "profile_name": decision.profile.name, "profile_version": decision.profile.version,
+        "candidates": decision.stored_candidates(), "candidate_count": decision.candidate_count,
+        "plan": [{"line": p.line_index, "location": p.location_code, "quantity": p.quantity} for p in decision.plan],
+        "reason": decision.reason,
+    }
     if batch is not None:
-        batch.add_decision(record)
-        return record
-    [record] = bulk_insert(RoutingDecisionRecord, [record])
+        batch.add_decision(row)
+        return None
+    [record] = bulk_insert(RoutingDecisionRecord, [RoutingDecisionRecord(**row)])
     return record

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from omni.bulk import bulk_insert_chain
+from omni.bulk import Row, bulk_insert_chain
+from omni.instances import new
 from orders.models import Order, OrderEvent, RoutingDecision
 
 
@@ -21,19 +22,19 @@ class OrderEventBatch:
     def __init__(self, order: Order) -> None:
         self.order = order
         self.events: list[OrderEvent] = []
-        self.decisions: list[RoutingDecision] = []
+        self.decisions: list[RoutingDecision | Row] = []
 
     def add(self, *, kind: str, actor: str = "system", data: dict[str, Any] | None = None) -> None:
         # The order by its key once it has one: nothing reads an event's order, and a related
         # instance costs a descriptor here and a check in ``bulk_insert_chain`` (~3 µs an event).
         actor = (actor or "system")[:150]
         if self.order.pk is not None:
-            self.events.append(OrderEvent(order_id=self.order.pk, kind=kind, actor=actor, data=data or {}))
+            self.events.append(new(OrderEvent, order_id=self.order.pk, kind=kind, actor=actor, data=data or {}))
         else:
-            self.events.append(OrderEvent(order=self.order, kind=kind, actor=actor, data=data or {}))
+            self.events.append(new(OrderEvent, order=self.order, kind=kind, actor=actor, data=data or {}))
 
-    def add_decision(self, record: RoutingDecision) -> None:
-        """A routing decision record (not stored yet) to write with the events."""
+    def add_decision(self, record: RoutingDecision | Row) -> None:
+        """A routing decision record (not stored yet; an instance or a row) to write with the events."""
         self.decisions.append(record)
 
     def flush(self, *, keys: bool = True) -> list[OrderEvent]:

@@ -15,6 +15,7 @@ from allocation.models import Channel
 from allocation.selectors import atp_for_channel, planning_context, planning_context_read_ahead
 from omni.bulk import bulk_insert_chain
 from omni.errors import Conflict, IllegalTransition, InsufficientStock, NotFound
+from omni.instances import new
 from omni.transitions import transition_apply
 from inventory.models import Location
 from inventory.selectors import locations_by_id
@@ -101,8 +102,8 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
     hold = _lock_hold(channel=channel, hold_id=data.hold_id) if data.hold_id else None
     # ``bulk_insert_chain``: the same rows as ``create``/``bulk_create``, the order and its lines
     # in ONE statement (each line takes the order's new key inside it; omni/bulk.py)
-    order = Order(
-        channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
+    order = new(
+        Order, channel=channel, external_id=external_id, customer_ref=(data.customer_ref or "")[:128], customer_tier=data.customer_tier,
         delivery_mode=data.delivery_mode, pickup_location=checked.pickup, ship_name=(data.ship_name or "")[:200],
         customer_email=(data.customer_email or "").strip()[:254], customer_phone=(data.customer_phone or "").strip()[:32],
         customer_language=(data.customer_language or "").strip().lower()[:8],
@@ -113,7 +114,7 @@ def _order_create(*, channel: Channel, data: OrderInput, checked: CheckedOrder, 
         routing_profile_id=checked.profile.profile_id, hold=hold,
     )
     lines = [
-        OrderLine(order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
+        new(OrderLine, order=order, line_no=i + 1, product=p, quantity=q, unit_price=price)
         for i, (p, q, price) in enumerate(zip(checked.products, checked.quantities, checked.prices, strict=True))
     ]
     if hold is None:  # every line is routed: the planning context's read goes with the insert
