@@ -442,14 +442,20 @@ def decide(
     if any(pooled[p] < q for p, q in needs.items()):
         raise insufficient(lines, pooled)
     criteria = build_criteria(profile.criteria)
-    if len(needs) == 1:  # (one SKU, most orders: ``coverable_units`` without a generator per candidate)
+    if len(needs) == 1:  # (one SKU: ``coverable_units`` without a loop or a generator per candidate)
         ((pid, qty),) = needs.items()
         for cand in candidates:
             units = cand.available.get(pid, 0)
             cand.covered = units if units < qty else qty
-    else:
+    else:  # (``coverable_units`` inlined)
+        need_items = list(needs.items())
         for cand in candidates:
-            cand.covered = cand.coverable_units(needs)
+            get = cand.available.get
+            units = 0
+            for pid, qty in need_items:
+                a = get(pid, 0)
+                units += a if a < qty else qty
+            cand.covered = units
     for cr in criteria:
         cr.prepare(ctx, candidates)
     gates = [cr.admits for cr in criteria if type(cr).admits is not Criterion.admits]
