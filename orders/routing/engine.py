@@ -64,7 +64,8 @@ class CandidateScore:
     def as_dict(self) -> dict[str, Any]:
         return {
             "location": self.code, "total": round(self.total, 4),
-            "scores": dict(zip(self.scores, map(round, self.scores.values(), repeat(4)))),
+            # (1.0 and ±0.0, most scores, are their own rounding: round(v, 4) only for the others)
+            "scores": {k: v if v == 1.0 or v == 0.0 else round(v, 4) for k, v in self.scores.items()},
             "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
             "coverable_units": self.coverable_units,
         }

@@ -141,3 +141,13 @@ def test_criteria_built_from_the_cache_match_a_fresh_build():
         crit.build_criteria([{"name": "proximity", "weight": True}])
     with pytest.raises(OmniError, match="twice"):
         crit.build_criteria([{"name": "cost"}, {"name": "cost"}])
+
+
+def test_stored_scores_round_as_the_reference():
+    rng = random.Random(3)
+    values = [1.0, 0.0, -0.0, 0.5, 0.99995, 0.00005, 1e-9, 2.0, 0.3333333333333333] + [rng.random() for _ in range(300)]
+    for i in range(0, len(values), 7):
+        scores = {f"c{j}": v for j, v in enumerate(values[i:i + 7])}
+        got = engine.CandidateScore(1, "L", 1.23456789, scores, 12.345, 2).as_dict()
+        want = ref.CandidateScore(1, "L", 1.23456789, dict(scores), 12.345, 2).as_dict()
+        assert got == want and repr(got) == repr(want)  # (repr: -0.0 stays -0.0)
