@@ -331,7 +331,7 @@ def build_criteria(spec: Sequence[Mapping[str, Any]]) -> list[Criterion]:
     made = _BUILT.get(key) if key is not None else None
     if made is None:
         out = _build_criteria(spec)
-        if key is not None:
+        if key is not None and all(type(c).__init__ is Criterion.__init__ for c in out):  # (nothing else to rerun)
             kept = dict(list(_BUILT.items())[-(_BUILT_MAX - 1):]) if len(_BUILT) >= _BUILT_MAX else dict(_BUILT)
             kept[key] = [(type(c), c.weight, copy.deepcopy(c.params)) for c in out]
             _BUILT = kept
