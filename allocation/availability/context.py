@@ -66,6 +66,20 @@ def _context_rows(*, with_accuracy: bool, capacity_days: tuple[date, date] | Non
 
 
 def _context_statement(*, with_accuracy: bool, capacity_days: tuple[date, date] | None) -> tuple[str, list]:
+    """``_context_rows``' statement and its parameters. One text object per shape (kept): built
+    once, and the same object every call (its hash, for the prepared statement's name, computed once)."""
+    key = (with_accuracy, bool(capacity_days))
+    sql = _CONTEXT_TEXTS.get(key)
+    if sql is None:
+        sql = _CONTEXT_TEXTS[key] = _context_text(*key)
+    return sql, [True, True, True, *(capacity_days or ())]
+
+
+# (with accuracy, with the capacity counters) → the statement's text
+_CONTEXT_TEXTS: dict[tuple[bool, bool], str] = {}
+
+
+def _context_text(with_accuracy: bool, with_capacity: bool) -> str:
     members = LocationGroup.locations.through._meta.db_table
     accuracy = (
         " UNION ALL SELECT 'A', location_id, CAST(counts AS BIGINT), CAST(accurate AS BIGINT), NULL "
@@ -79,7 +93,7 @@ def _context_statement(*, with_accuracy: bool, capacity_days: tuple[date, date] 
         f"JOIN inventory_location l ON l.id = d.location_id "
         f"WHERE l.daily_capacity IS NOT NULL AND d.day >= %s AND d.day <= %s"
         f" UNION ALL SELECT 'P', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), NULL FROM inventory_location "
-        f"WHERE daily_capacity = 0" if capacity_days else ""
+        f"WHERE daily_capacity = 0" if with_capacity else ""
     )
     sql = f"""
         SELECT 'L', id, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), kind FROM inventory_location WHERE is_active = %s
@@ -90,8 +104,7 @@ def _context_statement(*, with_accuracy: bool, capacity_days: tuple[date, date] 
         UNION ALL
         SELECT 'V', r.channel_id, COALESCE(r.location_id, m.location_id), CAST(NULL AS BIGINT), NULL
         FROM allocation_channelvisibility r LEFT JOIN {members} m ON m.locationgroup_id = r.group_id{accuracy}{capacity}"""
-    params: list = [True, True, True, *(capacity_days or ())]
-    return sql, params
+    return sql
 
 
 def _context_args(channels: Sequence[Channel], now: datetime, with_accuracy: bool) -> dict:

@@ -10,6 +10,7 @@ everything in a couple of queries first, so scoring 500 candidates is a tight Py
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -314,8 +315,36 @@ DEFAULT_CRITERIA: list[dict[str, Any]] = [
 ]
 
 
+# repr(a criteria list) → (class, weight, merged params) per criterion, for the last few lists
+# built: every order builds its profile's criteria anew (they keep one decision's state), and
+# validating the same list every time was most of the cost. Only a list of plain dicts is kept
+# (JSON's data, as profiles store it: its repr tells True from 1 and 1 from 1.0); replaced whole,
+# never changed in place (threads read it).
+_BUILT: dict[str, list[tuple[type[Criterion], float, dict[str, Any]]]] = {}
+_BUILT_MAX = 16
+
+
 def build_criteria(spec: Sequence[Mapping[str, Any]]) -> list[Criterion]:
     """Policy objects from a profile's ``criteria`` list; a clear error names what is wrong."""
+    global _BUILT
+    key = repr(spec) if type(spec) is list and all(type(item) is dict for item in spec) else None
+    made = _BUILT.get(key) if key is not None else None
+    if made is None:
+        out = _build_criteria(spec)
+        if key is not None and all(type(c).__init__ is Criterion.__init__ for c in out):  # (nothing else to rerun)
+            kept = dict(list(_BUILT.items())[-(_BUILT_MAX - 1):]) if len(_BUILT) >= _BUILT_MAX else dict(_BUILT)
+            kept[key] = [(type(c), c.weight, copy.deepcopy(c.params)) for c in out]
+            _BUILT = kept
+        return out
+    built = []
+    for cls, weight, params in made:
+        criterion = cls.__new__(cls)
+        criterion.weight, criterion.params = weight, dict(params)
+        built.append(criterion)
+    return built
+
+
+def _build_criteria(spec: Sequence[Mapping[str, Any]]) -> list[Criterion]:
     if not isinstance(spec, list) or not spec:
         raise ValidationFailed("A routing profile needs at least one criterion.", code="invalid_routing_profile",
                                details={"criteria": ["Must be a non-empty list."]})

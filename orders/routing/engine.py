@@ -8,9 +8,10 @@ profile's criteria in plain Python loops and plans at most ``max_shipments`` loc
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import repeat
+from operator import add, mul, neg
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
@@ -63,7 +64,8 @@ class CandidateScore:
     def as_dict(self) -> dict[str, Any]:
         return {
             "location": self.code, "total": round(self.total, 4),
-            "scores": dict(zip(self.scores, map(round, self.scores.values(), repeat(4)))),
+            # (1.0 and ±0.0, most scores, are their own rounding: round(v, 4) only for the others)
+            "scores": {k: v if v == 1.0 or v == 0.0 else round(v, 4) for k, v in self.scores.items()},
             "distance_km": None if self.distance_km is None else round(self.distance_km, 1),
             "coverable_units": self.coverable_units,
         }
@@ -243,6 +245,19 @@ def load_candidates(
             rows = [(*r[:8], haversine_km(dlat, dlon, r[3], r[4]) if dlat is not None and dlon is not None and r[3] is not None
                      and r[4] is not None else None, [r[8]], [r[9]], [_days_since(now, r[10])], [r[11]], [r[12]])
                     for r in cur.fetchall()]
+    candidates = _location_candidates(rows) if pg else _candidates_from_rows(rows)
+    if counters is None:
+        load_used_capacity(candidates=candidates, now=now)
+    else:
+        for c in candidates:
+            if c.daily_capacity is not None:
+                c.used_today = counters.get(c.location_id, 0)
+    return candidates
+
+
+def _candidates_from_rows(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
+    """Candidates from ``load_candidates``' rows, merging the rows of one location (SQLite's: one
+    per stock row). The general path, and the reference of ``_location_candidates``."""
     by_loc: dict[int, Candidate] = {}
     for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails, ages, lids, floors in rows:
         cand = by_loc.get(loc_id)
@@ -265,14 +280,30 @@ def load_candidates(
         for p, lid, floor in zip(pids, lids, floors, strict=True):
             f = int(floor)
             stock_rows[p] = (int(lid), f if f > 0 else 0)
-    candidates = list(by_loc.values())
-    if counters is None:
-        load_used_capacity(candidates=candidates, now=now)
-    else:
-        for c in candidates:
-            if c.daily_capacity is not None:
-                c.used_today = counters.get(c.location_id, 0)
-    return candidates
+    return list(by_loc.values())
+
+
+def _location_candidates(rows: Iterable[Sequence[Any]]) -> list[Candidate]:
+    """``_candidates_from_rows`` for PostgreSQL's rows, one per location (its stock rows
+    aggregated into arrays of one length, integers from bigint and integer columns): each
+    candidate built at once, its maps by ``dict(zip(…))`` (in C) where the arrays need no
+    cleaning. The same candidates (tests/orders/test_routing_equivalence.py compares the two)."""
+    out: list[Candidate] = []
+    append = out.append
+    for loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails, ages, lids, floors in rows:
+        if min(floors) < 0:  # (never: a safety stock is ≥ 0; the general path clamps it)
+            append(_candidates_from_rows([(loc_id, code, kind, lat, lon, cap, handling, used_today, dist, pids, avails,
+                                           ages, lids, floors)])[0])
+            continue
+        if not ages:
+            age_days = {}
+        elif None in ages:
+            age_days = {p: a for p, a in zip(pids, ages) if a is not None}
+        else:
+            age_days = dict(zip(pids, ages))
+        append(Candidate(loc_id, code, kind, lat, lon, cap, float(handling or 0), dict(zip(pids, avails)), dist,
+                         used_today or 0, 1.0, 0, age_days, dict(zip(pids, zip(lids, floors)))))
+    return out
 
 
 def _days_since(now: datetime, value: Any) -> float | None:
@@ -412,8 +443,20 @@ def decide(
     if any(pooled[p] < q for p, q in needs.items()):
         raise insufficient(lines, pooled)
     criteria = build_criteria(profile.criteria)
-    for cand in candidates:
-        cand.covered = cand.coverable_units(needs)
+    if len(needs) == 1:  # (one SKU: ``coverable_units`` without a loop or a generator per candidate)
+        ((pid, qty),) = needs.items()
+        for cand in candidates:
+            units = cand.available.get(pid, 0)
+            cand.covered = units if units < qty else qty
+    else:  # (``coverable_units`` inlined)
+        need_items = list(needs.items())
+        for cand in candidates:
+            get = cand.available.get
+            units = 0
+            for pid, qty in need_items:
+                a = get(pid, 0)
+                units += a if a < qty else qty
+            cand.covered = units
     for cr in criteria:
         cr.prepare(ctx, candidates)
     gates = [cr.admits for cr in criteria if type(cr).admits is not Criterion.admits]
@@ -429,9 +472,10 @@ def decide(
     weights = [cr.weight for cr in criteria]
     totals = [0.0] * len(admitted)
     for w, col in zip(weights, columns):
-        if w:
-            totals = [t + w * v for t, v in zip(totals, col)]
-    order = sorted(range(len(admitted)), key=lambda i: (-totals[i], admitted[i].code))
+        if w:  # t + w × v for each candidate, in C
+            totals = list(map(add, totals, map(mul, repeat(w), col)))
+    # best total first, then by code (the index last: a tie keeps the candidates' order, as a stable sort)
+    order = [i for _t, _c, i in sorted(zip(map(neg, totals), [c.code for c in admitted], range(len(admitted))))]
 
     # each candidate's scores, in criterion order (built in C: a dict comprehension per candidate
     # scored was the engine's largest single cost)

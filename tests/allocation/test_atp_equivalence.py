@@ -86,3 +86,16 @@ def put_and_sell_room(product, location) -> int:
     """Units that may still leave the shelf (on hand − reserved)."""
     level = StockLevel.objects.filter(product=product, location=location).first()
     return level.on_hand - level.reserved if level else 0
+
+
+@pytest.mark.parametrize("with_accuracy", [False, True])
+@pytest.mark.parametrize("capacity_days", [None, (timezone.now().date(), timezone.now().date() + timedelta(days=1))])
+def test_context_statement_is_built_once_per_shape(with_accuracy, capacity_days):
+    from allocation.availability import context
+
+    sql, params = context._context_statement(with_accuracy=with_accuracy, capacity_days=capacity_days)
+    again, params_again = context._context_statement(with_accuracy=with_accuracy, capacity_days=capacity_days)
+    assert again is sql and params_again == params == [True, True, True, *(capacity_days or ())]
+    assert sql == context._context_text(with_accuracy, capacity_days is not None)
+    assert ("'A'" in sql) is with_accuracy and ("'C'" in sql) is (capacity_days is not None)
+    assert sql.count("%s") == len(params)

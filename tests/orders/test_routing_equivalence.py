@@ -103,3 +103,51 @@ def test_decide_takes_the_reference_decisions_on_random_orders(seed):
         outcomes.add(expected[0] if expected[0] == "decision" else expected[3])
     # the scenarios reach every kind of answer
     assert {"decision", "insufficient_stock"} <= outcomes
+
+
+def _location_rows(rng: random.Random) -> list[tuple]:
+    """Rows as ``load_candidates``' PostgreSQL statement gives them: one per location, its stock rows in arrays."""
+    rows = []
+    for loc in range(1, rng.randint(0, 25) + 1):
+        pids = rng.sample(range(1, 9), rng.randint(1, 4))
+        ages = rng.choice((None, [rng.choice((None, rng.random() * 300)) for _ in pids], [rng.random() * 9 for _ in pids]))
+        rows.append((loc, f"L{loc}", rng.choice(("store", "dc")), rng.choice((None, 41.5)), rng.choice((None, 29.1)),
+                     rng.choice((None, 0, 10)), rng.choice((None, 0, 1.5, 2)), rng.choice((None, 0, 3)),
+                     rng.choice((None, rng.random() * 900)), pids, [rng.randint(1, 50) for _ in pids], ages,
+                     [loc * 100 + p for p in pids], [rng.choice((0, 0, 2, 7, -1 if rng.random() < 0.05 else 0)) for _ in pids]))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_location_rows_make_the_general_paths_candidates(seed):
+    rng = random.Random(seed)
+    for _ in range(300):
+        rows = _location_rows(rng)
+        made = engine._location_candidates(rows)
+        assert made == engine._candidates_from_rows(rows)
+        assert [type(v) for c in made for v in c.stock_rows.values()] == [tuple] * sum(len(c.stock_rows) for c in made)
+
+
+def test_criteria_built_from_the_cache_match_a_fresh_build():
+    rng = random.Random(7)
+    specs = [_profile(rng).criteria for _ in range(300)]
+    for spec in specs + specs:  # the second round is served from the cache (the first, partly)
+        fresh, built = crit._build_criteria(spec), crit.build_criteria(spec)
+        assert [(type(c), c.weight, c.params) for c in built] == [(type(c), c.weight, c.params) for c in fresh]
+        assert all(a is not b and a.params is not b.params for a, b in zip(built, crit.build_criteria(spec)))
+    # the same text with another type is not the same spec: a bool weight is refused, cached or not
+    crit.build_criteria([{"name": "proximity", "weight": 1}])
+    with pytest.raises(OmniError, match="weight"):
+        crit.build_criteria([{"name": "proximity", "weight": True}])
+    with pytest.raises(OmniError, match="twice"):
+        crit.build_criteria([{"name": "cost"}, {"name": "cost"}])
+
+
+def test_stored_scores_round_as_the_reference():
+    rng = random.Random(3)
+    values = [1.0, 0.0, -0.0, 0.5, 0.99995, 0.00005, 1e-9, 2.0, 0.3333333333333333] + [rng.random() for _ in range(300)]
+    for i in range(0, len(values), 7):
+        scores = {f"c{j}": v for j, v in enumerate(values[i:i + 7])}
+        got = engine.CandidateScore(1, "L", 1.23456789, scores, 12.345, 2).as_dict()
+        want = ref.CandidateScore(1, "L", 1.23456789, dict(scores), 12.345, 2).as_dict()
+        assert got == want and repr(got) == repr(want)  # (repr: -0.0 stays -0.0)
