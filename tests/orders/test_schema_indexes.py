@@ -1,5 +1,5 @@
 """The order path's tables carry no index another index covers, and keep every foreign key
-(``orders`` 0011–0014, ``inventory`` 0018–0019, ``fulfillment`` 0010, ``allocation`` 0009): what the
+(``orders`` 0011–0014, ``inventory`` 0018–0020, ``fulfillment`` 0010, ``allocation`` 0009): what the
 eighth pass dropped was only redundant, or read by nothing."""
 
 import pytest
@@ -18,6 +18,7 @@ FOREIGN_KEYS_WITHOUT_OWN_INDEX = [
     ("fulfillment_work", "location_id"),
     ("allocation_syncstate", "channel_id"),
     ("allocation_syncmessage", "channel_id"),
+    ("inventory_stockmovement", "stock_level_id"),
 ]
 # (table, index): dropped because nothing reads through it
 UNREAD_INDEXES = [
@@ -25,12 +26,14 @@ UNREAD_INDEXES = [
     ("inventory_reservation", "inventory_reservation_reference_29d35f27"),
     ("inventory_reservation", "inventory_reservation_reference_29d35f27_like"),  # the pattern one: renamed reservation_reference
     ("orders_allocation", "orders_allocation_created_at_2dd425ff"),
+    ("inventory_stockmovement", "inventory_stockmovement_reason_95318321_like"),  # the plain one: movement_reason
 ]
 # the tables an order and the sync worker write
 WRITTEN_TABLES = [
     "orders_order", "orders_orderline", "orders_allocation", "orders_orderevent", "orders_routingdecision",
     "orders_idempotencyrecord", "inventory_stocklevel", "inventory_reservation", "inventory_outboxevent",
     "fulfillment_work", "fulfillment_workline", "fulfillment_workevent", "allocation_syncstate", "allocation_syncmessage",
+    "inventory_stockmovement",
 ]
 STATUS_TABLES = ["orders_order", "orders_orderline", "orders_allocation"]
 # keys left without an index on purpose, before this pass: an outbox row is read only through
@@ -112,9 +115,9 @@ def test_a_covered_foreign_key_keeps_its_constraint_and_a_leading_index(table, c
     )
 
 
-@pytest.mark.parametrize("table", STATUS_TABLES)
-def test_a_status_has_one_plain_index(table):
-    status = [(name, opclass) for name, columns, opclass, partial in _indexes(table) if columns == ["status"] and not partial]
+@pytest.mark.parametrize(("table", "column"), [*((table, "status") for table in STATUS_TABLES), ("inventory_stockmovement", "reason")])
+def test_a_status_has_one_plain_index(table, column):
+    status = [(name, opclass) for name, columns, opclass, partial in _indexes(table) if columns == [column] and not partial]
     assert len(status) == 1
     assert status[0][1] == "text_ops"  # the plain one (equality, IN); no varchar_pattern_ops copy
 
@@ -136,6 +139,7 @@ def test_large_json_columns_compress_with_lz4():
 @pytest.mark.parametrize("app, migration", [
     ("inventory", "0018_covered_fk_indexes"), ("orders", "0011_covered_fk_indexes"),
     ("allocation", "0009_covered_channel_indexes"), ("fulfillment", "0010_fewer_work_indexes"),
+    ("inventory", "0020_movement_fewer_indexes"),
 ])
 def test_dropping_a_foreign_keys_own_index_leaves_the_key_alone(app, migration):
     """A plain ``AlterField(db_index=False)`` would drop each foreign key and add it back, validating
