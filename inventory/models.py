@@ -175,9 +175,10 @@ class StockMovement(models.Model):
     so the same id with different content is refused.
     """
 
-    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements")
+    # no index of its own: ``movement_level_bucket`` (stock_level, bucket) leads with it
+    stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="movements", db_index=False)
     bucket = models.CharField(max_length=16, choices=Bucket.choices, default=Bucket.ON_HAND)
-    reason = models.CharField(max_length=16, choices=MovementReason.choices, db_index=True)
+    reason = models.CharField(max_length=16, choices=MovementReason.choices)  # Meta's plain index
     quantity = models.IntegerField(help_text="Signed change of the bucket.")
     balance_after = models.IntegerField(help_text="The bucket's balance right after this movement.")
     source = models.CharField(max_length=64, default="omni", help_text="System or channel that reported it.")
@@ -203,7 +204,11 @@ class StockMovement(models.Model):
             ),
             models.CheckConstraint(condition=~Q(quantity=0), name="movement_nonzero"),
         ]
-        indexes = [models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket")]
+        indexes = [
+            models.Index(fields=["stock_level", "bucket"], name="movement_level_bucket"),
+            # a plain one: ``db_index=True`` also made a ``varchar_pattern_ops`` copy, and nothing runs LIKE on a reason
+            models.Index(fields=["reason"], name="movement_reason"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} {self.quantity:+d} ({self.bucket})"
@@ -226,7 +231,7 @@ class Reservation(models.Model):
     # Open reservations are found through the partial index below; stock rows are never deleted.
     stock_level = models.ForeignKey(StockLevel, on_delete=models.PROTECT, related_name="reservations", db_index=False)
     quantity = models.PositiveIntegerField()
-    reference = models.CharField(max_length=128, db_index=True)
+    reference = models.CharField(max_length=128)  # Meta's pattern index (``startswith``, and equality)
     status = models.CharField(max_length=10, choices=ReservationStatus.choices, default=ReservationStatus.OPEN)
     expires_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -238,6 +243,9 @@ class Reservation(models.Model):
         indexes = [
             models.Index(fields=["stock_level"], condition=Q(status="open"), name="reservation_open_by_level"),
             models.Index(fields=["expires_at"], condition=Q(status="open"), name="reservation_open_expiry"),
+            # one index: ``db_index=True`` gave two, a plain one nothing used (nothing sorts or compares
+            # references; the database's C.UTF-8 collation keeps ``LIKE`` off it) and this one
+            models.Index(fields=["reference"], name="reservation_reference", opclasses=["varchar_pattern_ops"]),
         ]
 
     def __str__(self) -> str:

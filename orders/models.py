@@ -241,7 +241,7 @@ class Allocation(models.Model):
         help_text="BOPIS via transfer: the store the units travel to.",
     )
     reason = models.CharField(max_length=255, blank=True, default="")
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)  # no index of its own: nothing reads allocations by time alone
     closed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -53,7 +53,8 @@ class ChannelSync(models.Model):
 class SyncState(models.Model):
     """Per (channel, SKU): the last published figure, its sequence, and whether a change waits."""
 
-    channel = models.ForeignKey("allocation.Channel", on_delete=models.CASCADE, related_name="+")
+    # no index of its own: the unique (channel, product) leads with it
+    channel = models.ForeignKey("allocation.Channel", on_delete=models.CASCADE, related_name="+", db_index=False)
     product = models.ForeignKey("inventory.Product", on_delete=models.CASCADE, related_name="+")
     sequence = models.PositiveBigIntegerField(default=0)
     published = models.IntegerField(null=True, blank=True, help_text="Last figure published to the channel.")
@@ -80,7 +81,8 @@ class MessageStatus(models.TextChoices):
 class SyncMessage(models.Model):
     """One change for one channel, in publish order (``id`` is the feed cursor)."""
 
-    channel = models.ForeignKey("allocation.Channel", on_delete=models.CASCADE, related_name="+")
+    # no index of its own: ``syncmessage_feed`` (channel, id) leads with it
+    channel = models.ForeignKey("allocation.Channel", on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=16, choices=MessageKind.choices, default=MessageKind.AVAILABILITY)
     product = models.ForeignKey("inventory.Product", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     sequence = models.PositiveBigIntegerField()

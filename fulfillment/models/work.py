@@ -48,8 +48,9 @@ class Work(models.Model):
     """What one location does for one order: one shipment or one pickup."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="fulfillment_works")
+    # no index of its own: ``work_queue`` (location, status, deadline) leads with it
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="fulfillment_works",
-                                 help_text="Where the units are picked.")
+                                 help_text="Where the units are picked.", db_index=False)
     pickup_location = models.ForeignKey(Location, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
                                         help_text="BOPIS / ship-to-store: the store where the customer collects.")
     kind = models.CharField(max_length=16, choices=WorkKind.choices)
@@ -148,7 +149,7 @@ class WorkEvent(models.Model):
     to_status = models.CharField(max_length=16, blank=True, default="")
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     actor_label = models.CharField(max_length=150, default="system")
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField()  # no index: nothing filters or sorts events by it (timelines go by id)
     data = models.JSONField(default=dict, blank=True)
 
     class Meta:
