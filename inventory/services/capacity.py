@@ -54,6 +54,8 @@ def capacity_claim(*, location_ids: Iterable[int], now: datetime | None = None, 
     locations = locations_by_id(location_ids=ids)
     rows = [(pk, loc.code, loc.timezone, loc.daily_capacity) for pk, loc in sorted(locations.items())
             if loc.daily_capacity is not None]
+    if not rows:  # none of them has a daily capacity (most orders): nothing to claim, no cursor opened
+        return claimed
     with connection.cursor() as cur:
         for pk, code, tz_name, capacity in rows:
             day = local_day(tz_name, now)

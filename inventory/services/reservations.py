@@ -21,6 +21,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from omni.errors import IllegalTransition, InsufficientStock, NotFound, ValidationFailed
+from omni.instances import new
 from omni.prepared import execute_prepared, prepared_name
 
 from ..models import Bucket, Location, MovementReason, Product, Reservation, ReservationStatus, StockLevel
@@ -131,8 +132,10 @@ def _reserve_orm(*, level_id: int | None, req: ReservationRequest, floor: int) -
 
 
 def _reservation(req: ReservationRequest, reservation_id: int, level_id: int) -> Reservation:
-    return Reservation(pk=reservation_id, stock_level_id=level_id, quantity=req.quantity, reference=req.reference[:128],
-                       expires_at=req.expires_at, status=ReservationStatus.OPEN)
+    """The new reservation as ``Reservation(pk=…, …)`` builds it (``omni.instances.new``: without
+    ``Model.__init__``'s walk over every field, ~10 µs a reservation)."""
+    return new(Reservation, id=reservation_id, stock_level_id=level_id, quantity=req.quantity, reference=req.reference[:128],
+               expires_at=req.expires_at, status=ReservationStatus.OPEN)
 
 
 def _not_reservable(req: ReservationRequest, *, floor: int) -> InsufficientStock:

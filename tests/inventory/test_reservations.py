@@ -131,3 +131,27 @@ def test_several_reservations_take_one_round_trip_and_all_or_nothing(stock):
             services.ReservationRequest(product=b, location=store, quantity=7, reference="multi:b2"),
         ])
     assert state() == before
+
+
+@pytest.mark.parametrize("expires_at", [None, "aware", "naive"])
+@pytest.mark.parametrize("reference", ["order-allocation:7", "h" * 200, ""])
+def test_a_new_reservation_is_built_as_reservation_pk_builds_it(expires_at, reference):
+    """``_reservation`` builds through ``omni.instances.new`` (``id=``): the same instance as
+    ``Reservation(pk=…, …)`` — attributes in the same order, values, ``_state``."""
+    import datetime
+
+    from inventory.services.reservations import ReservationRequest, _reservation
+    from inventory.models import Location, Product, ReservationStatus
+
+    when = {None: None, "aware": datetime.datetime(2026, 1, 2, 3, 4, tzinfo=datetime.timezone.utc),
+            "naive": datetime.datetime(2026, 1, 2, 3, 4)}[expires_at]
+    req = ReservationRequest(product=Product(pk=3, sku="S"), location=Location(pk=4, code="L"), quantity=5,
+                             reference=reference, expires_at=when)
+    built = _reservation(req, 91, 17)
+    plain = Reservation(pk=91, stock_level_id=17, quantity=5, reference=reference[:128], expires_at=when,
+                        status=ReservationStatus.OPEN)
+    assert type(built) is Reservation
+    assert list(built.__dict__) == list(plain.__dict__)
+    assert {k: v for k, v in built.__dict__.items() if k != "_state"} == {k: v for k, v in plain.__dict__.items() if k != "_state"}
+    assert vars(built._state) == vars(plain._state)
+    assert built.pk == 91 and built._state.adding is True
