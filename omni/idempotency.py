@@ -105,6 +105,9 @@ class IdempotentAnswer:
     def __repr__(self) -> str:
         return f"{type(self).__qualname__}(status={self.status!r}, body={self.body!r}, replayed={self.replayed!r})"
 
+    def __reduce__(self) -> tuple[Any, ...]:  # copies and pickles (its slots cannot be set after __init__)
+        return (type(self), (self.status, self.body, self.replayed, self.rendered))
+
 
 _ENCODERS: dict[tuple[Any, ...], json.JSONEncoder] = {}
 

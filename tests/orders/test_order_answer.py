@@ -4,8 +4,10 @@ built without DRF's general machinery, each compared here with DRF's own on many
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
+import pickle
 import random
 import uuid
 from decimal import Decimal
@@ -168,6 +170,8 @@ def _a_first_answer_is_the_decoded_one(rendered: bytes) -> None:
         assert type(exc) is hashed
     with pytest.raises(FrozenInstanceError):
         first.status = 200  # type: ignore[misc]
+    for copied in (copy.copy(first), copy.deepcopy(first), pickle.loads(pickle.dumps(first))):
+        assert copied == decoded and copied.rendered == rendered
 
 
 def test_a_first_answers_response_decodes_its_body_only_when_something_reads_it():
