@@ -33,20 +33,32 @@ class _RenderedResponse(Response):
     """A ``Response`` whose JSON is already rendered (``IdempotentAnswer.rendered``): when the client
     gets JSON as DRF's ``JSONRenderer`` writes it (no indent asked for), the bytes are those, with
     DRF's headers; any other renderer or media type (the browsable API, ``; indent=4``), or data
-    changed since, renders ``data`` as usual."""
+    changed since, renders ``data`` as usual. ``data`` is the answer's ``body``, read (decoded)
+    only when something asks for it; a value set replaces it, as on any ``Response``."""
 
-    def __init__(self, data: Any, *, status: int, rendered: bytes) -> None:
-        super().__init__(data, status=status)
-        self._omni_rendered = (data, rendered)
+    def __init__(self, answer: IdempotentAnswer) -> None:
+        assert answer.rendered is not None
+        super().__init__(None, status=answer.status)
+        self._omni_answer: IdempotentAnswer | None = answer
+
+    @property
+    def data(self) -> Any:
+        answer = self.__dict__.get("_omni_answer")
+        return answer.body if answer is not None else self.__dict__.get("_omni_data")
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self.__dict__["_omni_answer"] = None  # data changed: rendered as usual
+        self.__dict__["_omni_data"] = value
 
     @property
     def rendered_content(self) -> Any:
         renderer = getattr(self, "accepted_renderer", None)
         media_type = getattr(self, "accepted_media_type", None)
         context = getattr(self, "renderer_context", None)
-        data, rendered = self._omni_rendered
-        if type(renderer) is not JSONRenderer or not media_type or context is None or self.content_type is not None \
-                or self.data is not data:
+        answer = self.__dict__.get("_omni_answer")
+        if answer is None or type(renderer) is not JSONRenderer or not media_type or context is None \
+                or self.content_type is not None:
             return super().rendered_content
         # the indent asked for: none in a bare "application/json" (what "*/*" gets), so only the
         # context's; any other media type's parameters are parsed by the renderer
@@ -56,12 +68,12 @@ class _RenderedResponse(Response):
         # DRF's steps (``Response.rendered_content``) for a JSON renderer, which has no charset
         context["response"] = self
         self["Content-Type"] = renderer.media_type
-        return rendered
+        return answer.rendered
 
 
 def answer_response(answer: IdempotentAnswer) -> Response:
     if answer.rendered is not None and not answer.replayed:
-        return _RenderedResponse(answer.body, status=answer.status, rendered=answer.rendered)
+        return _RenderedResponse(answer)
     response = Response(answer.body, status=answer.status)
     if answer.replayed:
         response[REPLAYED_HEADER] = "true"

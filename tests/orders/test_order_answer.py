@@ -4,8 +4,10 @@ built without DRF's general machinery, each compared here with DRF's own on many
 
 from __future__ import annotations
 
+import copy
 import datetime
 import json
+import pickle
 import random
 import uuid
 from decimal import Decimal
@@ -144,7 +146,74 @@ def test_the_answer_is_rendered_as_drfs_json_renderer_renders_it():
             expected = None
             refused += 1
         assert _rendered(data) == (expected or None), data
+        if expected:  # a first answer known by its rendering: the body it decodes when read is the old one
+            _a_first_answer_is_the_decoded_one(expected)
     assert 100 < refused < 2500  # both kinds of answer were compared
+
+
+def _a_first_answer_is_the_decoded_one(rendered: bytes) -> None:
+    from dataclasses import FrozenInstanceError
+
+    from omni.idempotency import IdempotentAnswer
+
+    first, decoded = IdempotentAnswer.first(201, rendered), IdempotentAnswer(201, json.loads(rendered.decode()), False, rendered)
+    assert first == decoded and repr(first) == repr(decoded) and first.body is first.body
+    assert (first.status, first.replayed, first.rendered) == (201, False, rendered)
+    assert first != IdempotentAnswer(201, first.body, True) and first != IdempotentAnswer(200, first.body, False)
+    try:
+        hashed: object = hash(decoded)
+    except TypeError as exc:
+        hashed = type(exc)
+    try:
+        assert hash(first) == hashed
+    except TypeError as exc:
+        assert type(exc) is hashed
+    with pytest.raises(FrozenInstanceError):
+        first.status = 200  # type: ignore[misc]
+    for copied in (copy.copy(first), copy.deepcopy(first), pickle.loads(pickle.dumps(first))):
+        assert copied == decoded and copied.rendered == rendered
+
+
+def test_a_first_answers_response_decodes_its_body_only_when_something_reads_it():
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+    from rest_framework.views import APIView
+
+    from omni.api.idempotency import answer_response
+    from omni.idempotency import _UNDECODED, IdempotentAnswer, _rendered
+
+    body = {"id": 7, "lines": [{"sku": "İ\u2028", "price": "19.90"}], "events": [], "latitude": None}
+    rendered = _rendered(body)
+    assert rendered is not None
+    answers: list[IdempotentAnswer] = []
+
+    class View(APIView):
+        permission_classes: list = []
+        authentication_classes: list = []
+
+        def get(self, request: Request):
+            answers.append(IdempotentAnswer.first(201, rendered))
+            response = answer_response(answers[-1])
+            if request.query_params.get("read"):
+                assert response.data == body
+            if request.query_params.get("change"):
+                response.data = {"a": 2}
+            return response
+
+    def get(accept: str, query: str = ""):
+        response = View.as_view()(APIRequestFactory().get("/x" + query, HTTP_ACCEPT=accept)).render()
+        return response, answers[-1]._body is _UNDECODED
+
+    for accept in ("application/json", "*/*"):
+        response, undecoded = get(accept)
+        assert (response.status_code, response.content, response["Content-Type"], undecoded) == (201, rendered, "application/json", True)
+        assert response.data == body and response.data is response.data is answers[-1].body
+        assert get(accept, "?read=1")[0].content == rendered
+        assert get(accept, "?change=1")[0].content == b'{"a":2}'
+    response, undecoded = get("application/json; indent=4")
+    assert response.content == json.dumps(body, indent=4, ensure_ascii=False).replace("\u2028", "\\u2028").encode()
+    assert not undecoded
+    assert get("text/html")[0]["Content-Type"].startswith("text/html")
 
 
 def test_a_requests_fingerprint_is_the_one_stored_keys_were_made_with():
