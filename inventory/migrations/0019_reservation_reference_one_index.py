@@ -21,6 +21,10 @@ def forward(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
         schema_editor.execute(f'DROP INDEX IF EXISTS "{OLD}"')
         schema_editor.execute(f'ALTER INDEX IF EXISTS "{OLD}_like" RENAME TO "{NEW}"')
+        # a database that had lost the pattern index gets one (the ledger's ``startswith`` needs it)
+        schema_editor.execute(
+            f'CREATE INDEX IF NOT EXISTS "{NEW}" ON "{model._meta.db_table}" ("reference" varchar_pattern_ops)'
+        )
     else:
         schema_editor.rename_index(model, models.Index(fields=["reference"], name=OLD), models.Index(fields=["reference"], name=NEW))
 

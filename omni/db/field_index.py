@@ -5,8 +5,8 @@
 holding a lock that blocks writes: on a large table, minutes of refused orders for an index drop.
 ``field_index_drop`` changes the field in the migration state as ``AlterField`` would and, in the
 database, only drops the field's own single-column index (found by introspection: not unique, not a
-primary key, not one of ``Meta.indexes``); the foreign key is never touched. Reversed, it creates a
-single-column index again."""
+primary key, only the name Django gave it); the foreign key is never touched. Reversed, it creates
+the index again under that name."""
 
 from __future__ import annotations
 
@@ -14,13 +14,17 @@ from django.db import migrations, models
 
 
 def _own_indexes(schema_editor, model, column: str) -> list[str]:
-    named = {index.name for index in model._meta.indexes}
+    """The field's own index as Django named it (``db_index=True``: the name ``_create_index_name``
+    gives the table and the column) if the table has it as a plain index of that column alone:
+    an index someone added by hand, a partial one, one of ``Meta.indexes`` is never taken for it."""
+    table = model._meta.db_table
+    own = schema_editor._create_index_name(table, [column], suffix="")
     with schema_editor.connection.cursor() as cursor:
-        constraints = schema_editor.connection.introspection.get_constraints(cursor, model._meta.db_table)
-    return sorted(
-        name for name, c in constraints.items()
-        if c["index"] and not c["unique"] and not c["primary_key"] and c["columns"] == [column] and name not in named
-    )
+        constraints = schema_editor.connection.introspection.get_constraints(cursor, table)
+    found = constraints.get(own)
+    if found and found["index"] and not found["unique"] and not found["primary_key"] and found["columns"] == [column]:
+        return [own]
+    return []
 
 
 def field_index_drop(app_label: str, model_name: str, field_name: str, field: models.Field) -> migrations.SeparateDatabaseAndState:
@@ -37,8 +41,9 @@ def field_index_drop(app_label: str, model_name: str, field_name: str, field: mo
         column = model._meta.get_field(field_name).column
         if not _own_indexes(schema_editor, model, column):
             table = model._meta.db_table
+            name = schema_editor._create_index_name(table, [column], suffix="")
             schema_editor.execute(
-                f"CREATE INDEX {schema_editor.quote_name(f'{table}_{column}_own'[:63])} "
+                f"CREATE INDEX IF NOT EXISTS {schema_editor.quote_name(name)} "
                 f"ON {schema_editor.quote_name(table)} ({schema_editor.quote_name(column)})"
             )
 
