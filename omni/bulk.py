@@ -257,6 +257,12 @@ def _row_raw(model: type[models.Model], row: Row, plan: _RowPlan, pending: dict[
 _KEYED: dict[tuple[type[models.Model], str], list[_FieldPlan]] = {}
 
 
+def keyed_insert_fields(model: type[models.Model]) -> list[models.Field]:
+    """The columns ``keyed_insert_values`` gives values for, in its order: every concrete field, the
+    key included, in the model's order (a caller's ``INSERT`` names them from this list)."""
+    return [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
+
+
 def keyed_insert_values(model: type[models.Model], objs: Sequence[models.Model], alias: str) -> list[Any]:
     """The values of new objects whose keys the caller set (every concrete column, the key
     included, in the model's order; one object after another) as an insert takes them:
@@ -265,8 +271,8 @@ def keyed_insert_values(model: type[models.Model], objs: Sequence[models.Model],
     plan = _KEYED.get((model, alias))
     connection = connections[alias]
     if plan is None:
-        fields = [f for f in model._meta.concrete_fields if not getattr(f, "generated", False)]
-        plan = _KEYED[(model, alias)] = [(f, f.attname, _reads_attribute(f), _value_plan(f, connection)) for f in fields]
+        plan = _KEYED[(model, alias)] = [(f, f.attname, _reads_attribute(f), _value_plan(f, connection))
+                                         for f in keyed_insert_fields(model)]
     use_tz = settings.USE_TZ
     params: list[Any] = []
     for obj in objs:

@@ -12,7 +12,7 @@ from django.db.models import Q
 from allocation.selectors import reservable_floor_by_level, reservable_levels
 from inventory.models import Location, Product, StockLevel
 from inventory.services import ReservationMove, ReservationRequest, capacity_claim, reservations_create, reservations_reassign
-from omni.bulk import bulk_insert, keyed_insert_values
+from omni.bulk import bulk_insert, keyed_insert_fields, keyed_insert_values
 from omni.instances import new
 from omni.prepared import execute_prepared, fetch_prepared, read_ahead_prepared
 from orders.models import Allocation, AllocationStatus, Order, OrderLine
@@ -178,8 +178,8 @@ def _allocations_insert_deferred(allocations: Sequence[Allocation]) -> None:
         a._state.db = connection.alias
 
 
-# every column, the key included, in the model's order
-_ALLOCATION_FIELDS = [f for f in Allocation._meta.concrete_fields if not getattr(f, "generated", False)]
+# the columns ``keyed_insert_values`` gives values for, in its order
+_ALLOCATION_FIELDS = keyed_insert_fields(Allocation)
 _ALLOCATION_INSERT_SQL = f"INSERT INTO {Allocation._meta.db_table} ({', '.join(str(f.column) for f in _ALLOCATION_FIELDS)}) VALUES "
 _ALLOCATION_ROW = f"({', '.join(['%s'] * len(_ALLOCATION_FIELDS))})"
 
