@@ -101,8 +101,10 @@ def sync_drain_run(*, on_published: Callable[[list[int]], None] | None = None, m
                    recheck: bool = True) -> DrainRun:
     """Single-flight drain: one drain at a time (a PostgreSQL session advisory lock) loops until
     the outbox is empty, handing each round's channels to ``on_published`` at once. A drain that
-    finds the lock taken returns ``busy``: the running one re-checks the outbox after releasing
-    the lock, so a change committed before the busy drain started is never left behind.
+    finds the lock taken returns ``busy``: with ``recheck`` (the default: the ``sync_drain``
+    command, the sweep, eager tasks) the running one re-checks the outbox after releasing the lock,
+    so a change committed before the busy drain started is never left behind; without it the busy
+    drain's caller queues another drain (the ``sync_drain`` task, ``BUSY_RETRY_SECONDS``).
 
     ``recheck=False`` leaves that re-check (and the second pass it starts) to the caller's
     guarantee that whatever committed meanwhile has a drain of its own and that a ``busy`` drain
