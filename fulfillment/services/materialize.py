@@ -147,15 +147,15 @@ def _materialize_new_order(*, order: Order, allocations: list[Allocation]) -> No
     bulk_insert_chain((Work, list(works.values())), (WorkLine, lines), (WorkEvent, events), keys=False)
 
 
-def _event_row(work: Row, kind: str, at: datetime, *, data: dict[str, Any], to_status: str = "") -> Row:
-    """``_event``'s row, for a work given as a row."""
+def _event_row(work: Row | Work, kind: str, at: datetime, *, data: dict[str, Any], to_status: str = "") -> Row:
+    """A "system" work event's fields (``actor_id=None``: no actor, and no related descriptor to go
+    through), for a work given as a row or an instance."""
     return {"work": work, "kind": kind, "actor_id": None, "actor_label": "system", "from_status": "", "to_status": to_status,
             "at": at, "data": data}
 
 
 def _event(work: Work, kind: str, at: datetime, *, data: dict[str, Any], to_status: str = "") -> WorkEvent:
-    # ``actor_id=None``: the same row, without the related descriptor (a "system" event has no actor)
-    return WorkEvent(work=work, kind=kind, actor_id=None, actor_label="system", from_status="", to_status=to_status, at=at, data=data)
+    return WorkEvent(**_event_row(work, kind, at, data=data, to_status=to_status))
 
 
 def _works_for(*, order: Order, allocs: list[Allocation], now: datetime, existing: Iterable[Work]) -> dict[int, tuple[Work, bool]]:
