@@ -32,12 +32,14 @@ IDEMPOTENCY_KEY_OPTIONAL = OpenApiParameter(
 class _RenderedResponse(Response):
     """A ``Response`` whose JSON is already rendered (``IdempotentAnswer.rendered``): when the client
     gets JSON as DRF's ``JSONRenderer`` writes it (no indent asked for), the bytes are those, with
-    DRF's headers; any other renderer or media type (the browsable API, ``; indent=4``), or data
-    changed since, renders ``data`` as usual. ``data`` is the answer's ``body``, read (decoded)
-    only when something asks for it; a value set replaces it, as on any ``Response``."""
+    DRF's headers; any other renderer or media type (the browsable API, ``; indent=4``), or a
+    ``data`` assigned since, renders ``data`` as usual (a change made inside the decoded body, in
+    place, is not seen: nothing does that, and the answer stored for the key is the rendered one).
+    ``data`` is the answer's ``body``, read (decoded) only when something asks for it."""
 
     def __init__(self, answer: IdempotentAnswer) -> None:
-        assert answer.rendered is not None
+        if answer.rendered is None:
+            raise ValueError("_RenderedResponse needs an answer with its rendered JSON (IdempotentAnswer.first).")
         super().__init__(None, status=answer.status)
         self._omni_answer: IdempotentAnswer | None = answer
 
